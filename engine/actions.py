@@ -1,0 +1,72 @@
+"""Artifacts, tools and actions: what the analysis of targets produces and
+the executor runs, and the action key that caches them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import xxhash
+
+from .labels import Label
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A file, by workspace-relative path; derived ones live under wasmelt-out/."""
+
+    path: str
+    is_source: bool
+
+    def __str__(self) -> str:
+        return self.path
+
+
+@dataclass(frozen=True)
+class ToolRef:
+    """A program an action runs; its identity, not its path, enters the key."""
+
+    name: str  # how argv refers to it (argv[0] == name is replaced by path)
+    path: str
+    version: str
+    digest: str
+
+
+@dataclass(frozen=True)
+class Action:
+    owner: Label
+    mnemonic: str  # short kind of work, e.g. "Genrule", "Fuse"
+    argv: tuple[str, ...]
+    inputs: tuple[Artifact, ...]
+    outputs: tuple[Artifact, ...]
+    tools: tuple[ToolRef, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()  # declared environment, part of the key
+    timeout: float | None = None
+    # Outputs that may legitimately be missing (a tool's optional side file).
+    optional_outputs: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def id(self) -> str:
+        return self.outputs[0].path
+
+    def describe(self) -> str:
+        return f"{self.mnemonic} {self.owner}"
+
+    def key_material(self, input_digests: dict[str, str]) -> dict:
+        """Everything the key covers, in canonical form (also shown by explain)."""
+        return {
+            "argv": list(self.argv),
+            "env": sorted(self.env),
+            "inputs": {a.path: input_digests[a.path] for a in sorted(self.inputs, key=lambda a: a.path)},
+            "outputs": sorted(a.path for a in self.outputs),
+            "tools": {t.name: [t.version, t.digest] for t in sorted(self.tools, key=lambda t: t.name)},
+        }
+
+
+def digest_bytes(data: bytes) -> str:
+    return xxhash.xxh3_128_hexdigest(data)
+
+
+def action_key(material: dict) -> str:
+    canonical = json.dumps(material, sort_keys=True, separators=(",", ":"))
+    return digest_bytes(canonical.encode())

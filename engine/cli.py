@@ -1,0 +1,246 @@
+"""The command line: build, test, query, graph, explain, clean.
+
+Every WasmeltError becomes one message on stderr and a non-zero exit code
+(2: bad command or BUILD files, 1: the build or a test failed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+from xml.sax.saxutils import escape
+
+from .errors import ConfigError, WasmeltError
+from .executor import CACHED, EXECUTED, FAILED, SKIPPED, ActionRecord, BuildReport, Reporter
+from .labels import Label
+from .records import explain_change, load_history, load_last_build
+from .session import Plan, build, open_workspace, plan, workspace_lock
+from .store import Store
+
+EPILOG = """examples:
+  wasmelt build //...                  build every target of the workspace
+  wasmelt build //examples/app:firmware -j 4 --keep_going
+  wasmelt test //examples/...          build and run the tests
+  wasmelt query 'deps(//examples/app:firmware)'
+  wasmelt explain //examples/app:fused why the last build ran (or reused) it
+"""
+
+
+class PlainReporter(Reporter):
+    """One line per executed or failed action; cached ones are counted."""
+
+    def __init__(self, out=sys.stderr, verbose: bool = False, quiet: bool = False):
+        self.out, self.verbose, self.quiet = out, verbose, quiet
+
+    def action_finished(self, record: ActionRecord, done: int, total: int) -> None:
+        if record.status == FAILED:
+            print(f"ERROR: {record.error}", file=self.out, flush=True)
+            return
+        if self.quiet or record.status == SKIPPED or (record.status == CACHED and not self.verbose):
+            return
+        timing = f" {record.duration:.2f}s" if record.status == EXECUTED else " (cached)"
+        print(f"[{done}/{total}] {record.action.describe()}{timing}", file=self.out, flush=True)
+        if self.verbose and record.status == EXECUTED:
+            for stream in (record.stdout, record.stderr):
+                text = stream.decode("utf-8", "replace").rstrip()
+                if text:
+                    print("    " + text.replace("\n", "\n    "), file=self.out, flush=True)
+
+
+def _common_build_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("patterns", nargs="*", help="labels or patterns: //pkg:name, //pkg/..., //pkg:all, :name")
+    p.add_argument("-j", "--jobs", type=int, default=None, help="actions to run at once (default: CPU cores)")
+    p.add_argument("-k", "--keep_going", "--keep-going", action="store_true",
+                   help="after a failure, go on building what does not depend on it")
+    p.add_argument("-v", "--verbose", action="store_true", help="print cached actions and tool output")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only errors and the summary")
+    p.add_argument("--action_timeout", type=float, default=600.0, help="seconds before an action is killed")
+
+
+def make_parser(extra: dict[str, Callable[[argparse._SubParsersAction], None]] | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wasmelt", description="Build MCU firmware from WebAssembly components, incrementally.",
+                                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    b = sub.add_parser("build", help="build targets", epilog="example: wasmelt build //examples/... -j 2",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    _common_build_flags(b)
+    t = sub.add_parser("test", help="build and run test targets", epilog="example: wasmelt test //examples/... --test_output=errors")
+    _common_build_flags(t)
+    t.add_argument("--test_output", choices=["summary", "errors", "all"], default="errors",
+                   help="print test logs: never, for failures (default), or always")
+    t.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
+    c = sub.add_parser("clean", help="delete wasmelt-out/ (and with --expunge the cache)")
+    c.add_argument("--expunge", action="store_true", help="also delete the cache (CAS, action cache, records)")
+    q = sub.add_parser("query", help="list targets: patterns, deps(x), rdeps(universe, x), somepath(a, b)",
+                       epilog="example: wasmelt query 'rdeps(//..., //examples/app:kernel)'")
+    q.add_argument("expression")
+    q.add_argument("--output", choices=["label", "label_kind"], default="label")
+    g = sub.add_parser("graph", help="print the target graph (Graphviz dot or Mermaid)",
+                       epilog="example: wasmelt graph //examples/app:firmware | dot -Tsvg > graph.svg")
+    g.add_argument("patterns", nargs="+")
+    g.add_argument("--format", choices=["dot", "mermaid"], default="dot")
+    e = sub.add_parser("explain", help="why the last build executed or reused a target's actions")
+    e.add_argument("target")
+    for name, add in (extra or {}).items():
+        add(sub)
+    return parser
+
+
+def _wanted(p: Plan, labels: list[Label]):
+    return [f for label in labels for f in p.analysis.infos[label].files]
+
+
+def _print_summary(report: BuildReport, started: float, verb: str = "Build") -> None:
+    for entry in report.corrupt_entries:
+        print(f"WARNING: damaged cache entry discarded: {entry}", file=sys.stderr)
+    state = "completed" if report.ok else "FAILED"
+    print(f"{verb} {state}: {report.summary()} in {time.monotonic() - started:.2f}s", file=sys.stderr)
+
+
+def cmd_build(args) -> int:
+    started = time.monotonic()
+    ws, pkg = open_workspace()
+    p = plan(ws, args.patterns, pkg)
+    with workspace_lock(ws):
+        report = build(p, _wanted(p, p.labels), jobs=args.jobs, keep_going=args.keep_going,
+                       reporter=PlainReporter(verbose=args.verbose, quiet=args.quiet), timeout=args.action_timeout)
+    if report.ok and not args.quiet and len(p.labels) <= 10:
+        for label in p.labels:
+            files = p.analysis.infos[label].files
+            print(f"Target {label} up-to-date:" + "".join(f"\n  {f.path}" for f in files), file=sys.stderr)
+    _print_summary(report, started)
+    return 0 if report.ok else 1
+
+
+def cmd_test(args) -> int:
+    started = time.monotonic()
+    ws, pkg = open_workspace()
+    p = plan(ws, args.patterns, pkg)
+    tests = [l for l in p.labels if p.analysis.infos[l].test_action is not None]
+    if not tests:
+        raise ConfigError(f"no test targets match {' '.join(args.patterns)}")
+    wanted = [a for l in tests for a in p.analysis.infos[l].test_action.outputs]
+    with workspace_lock(ws):
+        report = build(p, wanted, jobs=args.jobs, keep_going=True,
+                       reporter=PlainReporter(verbose=args.verbose, quiet=True), timeout=args.action_timeout)
+    store = Store(ws.cache_dir)
+    results = []
+    for label in tests:
+        record = report.records[p.analysis.infos[label].test_action.id]
+        passed = record.status in (EXECUTED, CACHED)
+        log = ""
+        if record.log_digests:
+            log = b"".join(store.get_bytes(d) or b"" for d in record.log_digests).decode("utf-8", "replace")
+        elif record.error:
+            log = record.error
+        results.append((label, passed, record, log))
+        note = " (cached)" if record.status == CACHED else f" in {record.duration:.2f}s" if passed else ""
+        print(f"{'PASSED' if passed else 'FAILED'}: {label}{note}")
+        if args.test_output == "all" or (args.test_output == "errors" and not passed):
+            print("    " + log.rstrip().replace("\n", "\n    "))
+    if args.junit:
+        _write_junit(Path(args.junit), results)
+    passed = sum(1 for r in results if r[1])
+    print(f"{passed} passed, {len(results) - passed} failed")
+    _print_summary(report, started, "Test build")
+    return 0 if passed == len(results) and report.ok else 1
+
+
+def _write_junit(path: Path, results) -> None:
+    failures = sum(1 for r in results if not r[1])
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>',
+             f'<testsuites tests="{len(results)}" failures="{failures}">',
+             f'  <testsuite name="wasmelt" tests="{len(results)}" failures="{failures}">']
+    for label, passed, record, log in results:
+        lines.append(f'    <testcase name="{escape(str(label))}" classname="{escape(label.package or "root")}" time="{record.duration:.3f}">')
+        if not passed:
+            lines.append(f'      <failure message="test failed">{escape(log)}</failure>')
+        else:
+            lines.append(f"      <system-out>{escape(log)}</system-out>")
+        lines.append("    </testcase>")
+    lines += ["  </testsuite>", "</testsuites>"]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def cmd_clean(args) -> int:
+    ws, _ = open_workspace()
+    with workspace_lock(ws):
+        shutil.rmtree(ws.output_dir, ignore_errors=True)
+        if args.expunge:
+            for child in ("cas", "ac", "sandbox"):
+                shutil.rmtree(ws.cache_dir / child, ignore_errors=True)
+    if args.expunge:
+        shutil.rmtree(ws.cache_dir / "records", ignore_errors=True)
+    print(f"removed {ws.output_dir.name}/" + (f" and the cache in {ws.cache_dir}" if args.expunge else ""), file=sys.stderr)
+    return 0
+
+
+def cmd_query(args) -> int:
+    from .graph import PackageLoader
+    from .query import evaluate
+
+    ws, pkg = open_workspace()
+    loader = PackageLoader(ws)
+    for label in evaluate(loader, args.expression, pkg):
+        kind = loader.target(label).kind + " " if args.output == "label_kind" else ""
+        print(f"{kind}{label}")
+    return 0
+
+
+def cmd_graph(args) -> int:
+    from .graph import PackageLoader, load_graph, resolve_patterns
+    from .query import to_dot, to_mermaid
+
+    ws, pkg = open_workspace()
+    loader = PackageLoader(ws)
+    graph = load_graph(loader, resolve_patterns(loader, args.patterns, pkg))
+    sys.stdout.write(to_dot(graph) if args.format == "dot" else to_mermaid(graph))
+    return 0
+
+
+def cmd_explain(args) -> int:
+    from .labels import parse_label
+
+    ws, pkg = open_workspace()
+    label = str(parse_label(args.target if args.target.startswith(("//", ":")) else ":" + args.target, pkg))
+    last = [a for a in load_last_build(ws) if a["owner"] == label]
+    if not last:
+        raise ConfigError(f"the last build did not include `{label}`; build it first")
+    history = load_history(ws)
+    for entry in last:
+        print(f"{entry['mnemonic']} {label}: {entry['status']}" + (f" (key {entry['key'][:16]})" if entry["key"] else ""))
+        if entry["status"] == EXECUTED:
+            h = history.get(entry["id"], {})
+            for line in explain_change(h.get("previous"), h["current"]) if "current" in h else []:
+                print(f"  {line}")
+        elif entry["status"] == CACHED:
+            print("  every input, argument and tool matched an earlier run: the result came from the cache")
+        elif entry.get("error"):
+            print("  " + entry["error"].splitlines()[0])
+    return 0
+
+
+COMMANDS = {"build": cmd_build, "test": cmd_test, "clean": cmd_clean, "query": cmd_query,
+            "graph": cmd_graph, "explain": cmd_explain}
+
+
+def main(argv: list[str] | None = None, extra_parsers=None, extra_commands=None) -> int:
+    parser = make_parser(extra_parsers)
+    args = parser.parse_args(argv)
+    commands = {**COMMANDS, **(extra_commands or {})}
+    if not args.command:
+        parser.print_help()
+        return 2
+    try:
+        return commands[args.command](args)
+    except WasmeltError as e:
+        print(f"ERROR: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

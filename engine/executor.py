@@ -1,0 +1,261 @@
+"""The scheduler and rebuilder: runs the actions needed for the requested
+outputs in dependency order, in parallel, each at most once per distinct key.
+
+Keys use the content digests of inputs, so an upstream action whose output
+comes out byte-identical stops the rebuild there (early cutoff).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .actions import Action, Artifact, action_key
+from .errors import ActionError
+from .sandbox import make_sandbox, remove_sandbox, run_in_sandbox
+from .statcache import StatCache
+from .store import CachedResult, Store, _atomic_write, digest_file
+from .workspace import Workspace
+
+EXECUTED, CACHED, FAILED, SKIPPED = "executed", "cached", "failed", "skipped"
+
+
+@dataclass
+class ActionRecord:
+    action: Action
+    status: str
+    key: str | None = None
+    material: dict | None = None
+    duration: float = 0.0
+    error: str | None = None
+    stdout: bytes = b""
+    stderr: bytes = b""
+    outputs: dict[str, str] = field(default_factory=dict)  # path -> digest
+    log_digests: tuple[str, str] | None = None  # stdout, stderr blobs in the store
+
+
+@dataclass
+class BuildReport:
+    records: dict[str, ActionRecord] = field(default_factory=dict)  # by action id
+    digests: dict[str, str] = field(default_factory=dict)  # artifact path -> digest
+    corrupt_entries: list[str] = field(default_factory=list)  # damaged cache entries found
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.records.values() if r.status == status)
+
+    @property
+    def ok(self) -> bool:
+        return not any(r.status in (FAILED, SKIPPED) for r in self.records.values())
+
+    def summary(self) -> str:
+        parts = [f"{self.count(EXECUTED)} executed", f"{self.count(CACHED)} cached"]
+        parts += [f"{self.count(s)} {s}" for s in (FAILED, SKIPPED) if self.count(s)]
+        n = len(self.records)
+        return f"{n} action{'s' if n != 1 else ''}: " + ", ".join(parts)
+
+
+class Reporter:
+    """Receives progress events; the CLI prints them."""
+
+    def action_started(self, action: Action) -> None: ...
+    def action_finished(self, record: ActionRecord, done: int, total: int) -> None: ...
+
+
+class SourceChanged(ActionError):
+    pass
+
+
+def needed_actions(wanted: list[Artifact], producers: dict[str, Action]) -> list[Action]:
+    """Every action the wanted artifacts need, dependencies first."""
+    seen: dict[str, Action] = {}
+    order: list[Action] = []
+    stack: list[tuple[Action, bool]] = [(producers[a.path], False) for a in wanted if not a.is_source]
+    while stack:
+        action, expanded = stack.pop()
+        if expanded:
+            order.append(action)
+            continue
+        if action.id in seen:
+            continue
+        seen[action.id] = action
+        stack.append((action, True))
+        for art in action.inputs:
+            if not art.is_source and producers[art.path].id not in seen:
+                stack.append((producers[art.path], False))
+    return order
+
+
+class Executor:
+    def __init__(self, ws: Workspace, store: Store, stat_cache: StatCache, *, jobs: int,
+                 keep_going: bool = False, reporter: Reporter | None = None,
+                 timeout: float | None = None, use_cache: bool = True):
+        self.ws = ws
+        self.store = store
+        self.stat_cache = stat_cache
+        self.jobs = max(1, jobs)
+        self.keep_going = keep_going
+        self.reporter = reporter or Reporter()
+        self.timeout = timeout
+        self.use_cache = use_cache
+
+    # -- per action, on a worker thread --------------------------------------
+
+    def _materialize(self, path: str, digest: str, data: bytes | None = None) -> None:
+        dest = self.ws.root / path
+        try:
+            if dest.is_file() and not dest.is_symlink() and digest_file(dest) == digest:
+                return
+        except OSError:
+            pass
+        if data is not None:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            _atomic_write(dest, data)
+        elif not self.store.materialize(digest, dest):
+            raise ActionError(f"cached output `{path}` is missing from the store; run `wasmelt clean` and build again")
+
+    def _run(self, action: Action, input_digests: dict[str, str]) -> ActionRecord:
+        material = action.key_material(input_digests)
+        key = action_key(material)
+        record = ActionRecord(action, EXECUTED, key, material)
+        if self.use_cache:
+            cached = self.store.get_action(key)
+            if cached is not None and set(cached.outputs) <= {a.path for a in action.outputs}:
+                try:
+                    for path, digest in cached.outputs.items():
+                        self._materialize(path, digest)
+                    record.status = CACHED
+                    record.outputs = cached.outputs
+                    record.log_digests = (cached.stdout, cached.stderr)
+                    return record
+                except ActionError:
+                    pass  # a blob vanished between the lookup and the copy: run it
+        sandbox = make_sandbox(self.store.root / "sandbox")
+        try:
+            for art in action.inputs:
+                dest = sandbox / art.path
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                if art.is_source:
+                    data = (self.ws.root / art.path).read_bytes()
+                    if digest_file_bytes(data) != input_digests[art.path]:
+                        raise SourceChanged(f"{action.describe()}: source `{art.path}` changed during the build; run the build again")
+                    dest.write_bytes(data)
+                elif not self.store.materialize(input_digests[art.path], dest):
+                    raise ActionError(f"{action.describe()}: input `{art.path}` is missing from the store; run the build again")
+            for out in action.outputs:
+                (sandbox / out.path).parent.mkdir(parents=True, exist_ok=True)
+            done = run_in_sandbox(action, sandbox, self.timeout)
+            record.duration, record.stdout, record.stderr = done.duration, done.stdout, done.stderr
+            outputs: dict[str, str] = {}
+            blobs: dict[str, bytes] = {}
+            for out in action.outputs:
+                path = sandbox / out.path
+                if not path.exists():
+                    continue  # an optional output the tool did not write
+                data = path.read_bytes()
+                outputs[out.path] = self.store.put_bytes(data)
+                blobs[out.path] = data
+            # A source edited while the action ran must not be cached under its
+            # old digest: hash the workspace files again.
+            for art in action.inputs:
+                if art.is_source and digest_file(self.ws.root / art.path) != input_digests[art.path]:
+                    raise SourceChanged(f"{action.describe()}: source `{art.path}` changed while the action ran; run the build again")
+            result = CachedResult(outputs, self.store.put_bytes(done.stdout), self.store.put_bytes(done.stderr))
+            self.store.put_action(key, result)
+            record.log_digests = (result.stdout, result.stderr)
+            for path, digest in outputs.items():
+                self._materialize(path, digest, blobs[path])
+            record.outputs = outputs
+            return record
+        finally:
+            remove_sandbox(sandbox)
+
+    # -- the schedule, on the calling thread ---------------------------------
+
+    def build(self, wanted: list[Artifact], producers: dict[str, Action]) -> BuildReport:
+        actions = needed_actions(wanted, producers)
+        report = BuildReport()
+        total = len(actions)
+        waiting_on: dict[str, set[str]] = {}
+        dependents: dict[str, list[Action]] = {a.id: [] for a in actions}
+        for action in actions:
+            ups = {producers[i.path].id for i in action.inputs if not i.is_source}
+            waiting_on[action.id] = ups
+            for up in ups:
+                dependents[up].append(action)
+        ready = [a for a in actions if not waiting_on[a.id]]
+        running: dict[cf.Future, Action] = {}
+        stop = False
+        done_count = 0
+
+        def finish(record: ActionRecord) -> None:
+            nonlocal done_count
+            done_count += 1
+            report.records[record.action.id] = record
+            self.reporter.action_finished(record, done_count, total)
+
+        def skip_dependents(action: Action, why: str) -> None:
+            stack = list(dependents[action.id])
+            while stack:
+                dep = stack.pop()
+                if dep.id in report.records:
+                    continue
+                finish(ActionRecord(dep, SKIPPED, error=f"not run: {why}"))
+                stack.extend(dependents[dep.id])
+
+        with cf.ThreadPoolExecutor(max_workers=self.jobs) as pool:
+            while ready or running:
+                while ready and not stop and len(running) < self.jobs:
+                    action = ready.pop(0)
+                    try:
+                        digests = {a.path: self.stat_cache.digest(str(self.ws.root / a.path)) if a.is_source
+                                   else report.digests[a.path] for a in action.inputs}
+                    except OSError as e:
+                        finish(ActionRecord(action, FAILED, error=f"{action.describe()}: cannot read input: {e}"))
+                        skip_dependents(action, f"{action.owner} failed")
+                        stop = not self.keep_going
+                        continue
+                    self.reporter.action_started(action)
+                    running[pool.submit(self._run, action, digests)] = action
+                if stop and not running:
+                    break
+                if not running:
+                    break
+                finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+                for future in finished:
+                    action = running.pop(future)
+                    try:
+                        record = future.result()
+                    except ActionError as e:
+                        finish(ActionRecord(action, FAILED, error=str(e)))
+                        skip_dependents(action, f"{action.owner} failed")
+                        stop = stop or not self.keep_going
+                        continue
+                    except OSError as e:
+                        finish(ActionRecord(action, FAILED, error=f"{action.describe()}: {e}"))
+                        skip_dependents(action, f"{action.owner} failed")
+                        stop = stop or not self.keep_going
+                        continue
+                    report.digests.update(record.outputs)
+                    for out in action.outputs:
+                        if out.path not in report.digests and out.path in action.optional_outputs:
+                            report.digests[out.path] = ""
+                    finish(record)
+                    for dep in dependents[action.id]:
+                        waiting_on[dep.id].discard(action.id)
+                        if not waiting_on[dep.id] and dep.id not in report.records:
+                            ready.append(dep)
+        for action in actions:
+            if action.id not in report.records:
+                report.records[action.id] = ActionRecord(action, SKIPPED, error="not run: the build stopped after a failure")
+        self.stat_cache.save()
+        return report
+
+
+def digest_file_bytes(data: bytes) -> str:
+    from .actions import digest_bytes
+
+    return digest_bytes(data)

@@ -1,0 +1,138 @@
+"""Reading BUILD.toml files into validated targets.
+
+Each top-level key is a rule kind holding an array of tables; every table is
+validated against the rule's schema, and its source files are checked to be
+real files inside the package.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from .errors import ConfigError, did_you_mean
+from .labels import Label, check_name, parse_label
+from .registry import AttrKind, RuleAttrs, attr_kinds, rule_kinds
+from .workspace import BUILD_FILE, Workspace
+
+
+@dataclass(frozen=True)
+class Target:
+    label: Label
+    kind: str
+    attrs: RuleAttrs
+    build_file: str  # workspace-relative path of the BUILD.toml that declares it
+    deps: tuple[Label, ...]  # every label-valued attribute, in order
+    sources: tuple[str, ...]  # workspace-relative paths of source files
+
+
+@dataclass(frozen=True)
+class Package:
+    name: str
+    build_file: str
+    targets: dict[str, Target]
+
+
+def _format_validation_error(where: str, kind: str, raw: dict, error: ValidationError, schema) -> str:
+    lines = []
+    for err in error.errors():
+        attr = ".".join(str(p) for p in err["loc"]) or "(table)"
+        if err["type"] == "extra_forbidden":
+            hint = did_you_mean(str(err["loc"][0]), schema.model_fields)
+            lines.append(f"unknown attribute `{attr}`{hint}")
+        elif err["type"] == "missing":
+            lines.append(f"missing required attribute `{attr}`")
+        else:
+            lines.append(f"attribute `{attr}`: {err['msg']} (got {err.get('input')!r})")
+    known = ", ".join(sorted(schema.model_fields))
+    return f"{where}: [[{kind}]] {raw.get('name', '?')!r}: " + "; ".join(lines) + f". Attributes of {kind}: {known}"
+
+
+def check_source_path(ws: Workspace, package: str, path: str, where: str) -> str:
+    """A workspace-relative path for a file of `package`, or ConfigError."""
+    if not isinstance(path, str) or not path or os.path.isabs(path) or path.startswith("~"):
+        raise ConfigError(f"{where}: source `{path}` must be a path relative to the package directory")
+    parts = Path(path).parts
+    if ".." in parts:
+        raise ConfigError(f"{where}: source `{path}` leaves its package; depend on a target of the other package instead")
+    package_dir = (ws.root / package).resolve()
+    full = ws.root / package / path
+    if not full.is_file():
+        if full.exists():
+            raise ConfigError(f"{where}: source `{path}` is not a regular file")
+        siblings = [p.name for p in full.parent.iterdir()] if full.parent.is_dir() else []
+        raise ConfigError(f"{where}: source file `{path}` does not exist{did_you_mean(full.name, siblings)}")
+    real = full.resolve()
+    if package_dir != real and package_dir not in real.parents:
+        raise ConfigError(f"{where}: source `{path}` resolves outside its package (a symlink to {real}); copy it into the package")
+    return "/".join(p for p in (package, *parts) if p)
+
+
+def load_package(ws: Workspace, package: str) -> Package:
+    build_path = ws.root / package / BUILD_FILE
+    where = "/".join(p for p in (package, BUILD_FILE) if p)
+    try:
+        data = tomllib.loads(build_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"no package `//{package}`: {where} does not exist") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{where}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{where}: invalid TOML: {e}") from None
+    kinds = rule_kinds()
+    targets: dict[str, Target] = {}
+    for kind, tables in data.items():
+        if kind == "workspace":
+            if package != "":
+                raise ConfigError(f"{where}: [workspace] belongs only in the root BUILD.toml")
+            continue
+        if kind not in kinds:
+            raise ConfigError(f"{where}: unknown rule kind `{kind}`{did_you_mean(kind, kinds)}; known kinds: {', '.join(sorted(kinds))}")
+        if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+            raise ConfigError(f"{where}: `{kind}` must be an array of tables: write [[{kind}]]")
+        rule = kinds[kind]
+        for raw in tables:
+            try:
+                attrs = rule.schema.model_validate(raw)
+            except ValidationError as e:
+                raise ConfigError(_format_validation_error(where, kind, raw, e, rule.schema)) from None
+            check_name(attrs.name)
+            if attrs.name in targets:
+                raise ConfigError(f"{where}: duplicate target name `{attrs.name}` ({targets[attrs.name].kind} and {kind}); rename one")
+            label = Label(package, attrs.name)
+            target_where = f"{where}: target `{attrs.name}`"
+            deps: list[Label] = []
+            sources: list[str] = []
+            for attr, attr_kind in attr_kinds(rule.schema).items():
+                value = getattr(attrs, attr)
+                values = value if isinstance(value, list) else [value] if value is not None else []
+                for item in values:
+                    is_label = attr_kind is AttrKind.LABEL or (
+                        attr_kind is AttrKind.SOURCE_OR_LABEL and (item.startswith(":") or item.startswith("//")))
+                    if is_label:
+                        try:
+                            deps.append(parse_label(item, package))
+                        except ConfigError as e:
+                            raise ConfigError(f"{target_where}: attribute `{attr}`: {e}") from None
+                    else:
+                        sources.append(check_source_path(ws, package, item, f"{target_where}: attribute `{attr}`"))
+            targets[attrs.name] = Target(label, kind, attrs, where, tuple(deps), tuple(sources))
+    return Package(package, where, targets)
+
+
+def find_packages(ws: Workspace, under: str) -> list[str]:
+    """Every package at or below `under`, sorted."""
+    from .workspace import SKIPPED_DIRS
+
+    base = ws.root / under
+    found = []
+    for directory, dirs, files in os.walk(base):
+        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and not d.startswith("."))
+        if BUILD_FILE in files:
+            rel = os.path.relpath(directory, ws.root)
+            found.append("" if rel == "." else rel.replace(os.sep, "/"))
+    return sorted(found)

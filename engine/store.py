@@ -1,0 +1,139 @@
+"""The local store: a content-addressed blob store (CAS) and an action cache
+(action key -> output digests), both written atomically and verified on read."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import xxhash
+
+from .actions import digest_bytes
+
+
+def digest_file(path: str | os.PathLike) -> str:
+    h = xxhash.xxh3_128()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with _suppress():
+            os.unlink(tmp)
+        raise
+
+
+class _suppress:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return exc[0] is not None and issubclass(exc[0], OSError)
+
+
+@dataclass(frozen=True)
+class CachedResult:
+    outputs: dict[str, str]  # output path -> digest
+    stdout: str  # digest of captured stdout
+    stderr: str
+
+
+class Store:
+    def __init__(self, cache_dir: Path):
+        self.root = cache_dir
+        self.cas_dir = cache_dir / "cas"
+        self.ac_dir = cache_dir / "ac"
+        self.corrupt_entries: list[str] = []  # what reads found damaged this run
+
+    def _blob_path(self, digest: str) -> Path:
+        return self.cas_dir / digest[:2] / digest[2:]
+
+    def put_bytes(self, data: bytes) -> str:
+        digest = digest_bytes(data)
+        path = self._blob_path(digest)
+        if not path.exists():
+            _atomic_write(path, data)
+        return digest
+
+    def put_file(self, source: Path) -> str:
+        """Copy a file into the CAS (never linking: a later edit of the source
+        must not reach the stored blob)."""
+        data = source.read_bytes()
+        return self.put_bytes(data)
+
+    def has(self, digest: str) -> bool:
+        return self._blob_path(digest).is_file()
+
+    def get_bytes(self, digest: str) -> bytes | None:
+        """The blob, or None when it is missing or fails verification (a
+        damaged blob is deleted and reported, never returned)."""
+        path = self._blob_path(digest)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        if digest_bytes(data) != digest:
+            self.corrupt_entries.append(f"blob {digest}")
+            with _suppress():
+                path.unlink()
+            return None
+        return data
+
+    def materialize(self, digest: str, dest: Path) -> bool:
+        """Write the verified blob to dest as a fresh file (a copy, so editing
+        the output never corrupts the cache)."""
+        data = self.get_bytes(digest)
+        if data is None:
+            return False
+        if dest.is_symlink() or dest.is_dir():
+            if dest.is_dir() and not dest.is_symlink():
+                shutil.rmtree(dest)
+            else:
+                dest.unlink()
+        _atomic_write(dest, data)
+        return True
+
+    # -- action cache -------------------------------------------------------
+
+    def _ac_path(self, key: str) -> Path:
+        return self.ac_dir / key[:2] / key[2:]
+
+    def get_action(self, key: str) -> CachedResult | None:
+        path = self._ac_path(key)
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        try:
+            entry = json.loads(raw)
+            body = entry["result"]
+            if entry["check"] != digest_bytes(json.dumps(body, sort_keys=True).encode()):
+                raise ValueError("checksum mismatch")
+            result = CachedResult(dict(body["outputs"]), body["stdout"], body["stderr"])
+        except (ValueError, KeyError, TypeError):
+            self.corrupt_entries.append(f"action {key}")
+            with _suppress():
+                path.unlink()
+            return None
+        # An entry whose blobs are gone is a miss, not an error.
+        if not all(self.has(d) for d in (*result.outputs.values(), result.stdout, result.stderr)):
+            return None
+        return result
+
+    def put_action(self, key: str, result: CachedResult) -> None:
+        body = {"outputs": result.outputs, "stdout": result.stdout, "stderr": result.stderr}
+        check = digest_bytes(json.dumps(body, sort_keys=True).encode())
+        _atomic_write(self._ac_path(key), json.dumps({"result": body, "check": check}, sort_keys=True).encode())

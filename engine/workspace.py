@@ -1,0 +1,61 @@
+"""Finding the workspace: the nearest ancestor directory whose BUILD.toml
+has a `[workspace]` table, and where its cache and outputs live."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ConfigError
+
+BUILD_FILE = "BUILD.toml"
+OUTPUT_DIR = "wasmelt-out"
+# Directories never searched for packages.
+SKIPPED_DIRS = {OUTPUT_DIR, ".wasmelt", ".git", ".venv", "venv", "node_modules", "__pycache__"}
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path
+    settings: dict
+    cache_dir: Path  # CAS, action cache, sandboxes, build records
+
+    @property
+    def output_dir(self) -> Path:
+        return self.root / OUTPUT_DIR
+
+    def package_of(self, directory: Path) -> str:
+        """The package path of a directory inside the workspace ('' = root)."""
+        rel = os.path.relpath(directory.resolve(), self.root)
+        return "" if rel == "." else rel.replace(os.sep, "/")
+
+
+def _workspace_table(build_file: Path) -> dict | None:
+    try:
+        text = build_file.read_text(encoding="utf-8")
+    except OSError:
+        return None
+    if "[workspace]" not in text:
+        return None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{build_file}: invalid TOML: {e}") from None
+    table = data.get("workspace")
+    return table if isinstance(table, dict) else None
+
+
+def find_workspace(start: Path) -> Workspace:
+    start = start.resolve()
+    for directory in (start, *start.parents):
+        settings = _workspace_table(directory / BUILD_FILE)
+        if settings is not None:
+            cache = os.environ.get("WASMELT_CACHE")
+            cache_dir = Path(cache).resolve() if cache else directory / ".wasmelt"
+            return Workspace(root=directory, settings=settings, cache_dir=cache_dir)
+    raise ConfigError(
+        f"no workspace found from {start}: create a BUILD.toml with a [workspace] "
+        "table at the repository root"
+    )

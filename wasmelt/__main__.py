@@ -1,0 +1,5 @@
+import sys
+
+from wasmelt.cli import main
+
+sys.exit(main())
