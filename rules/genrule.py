@@ -23,7 +23,7 @@ class GenruleAttrs(RuleAttrs):
     env: dict[str, str] = {}
 
 
-_SUBST = re.compile(r"\$\$|\$\((SRCS|OUTS|OUT|@D|location\s+[^)]+|locations\s+[^)]+)\)")
+_SUBST = re.compile(r"\$\$|\$\(([^)]*)\)?")
 
 
 def _files_of(ctx: AnalysisContext, item: str):
@@ -65,11 +65,11 @@ def analyze(ctx: AnalysisContext) -> TargetInfo:
             return shlex.quote(outs[0].path)
         if word == "@D":
             return shlex.quote(outs[0].path.rsplit("/", 1)[0])
-        return location(word.split(None, 1)[1])
+        if word.split(None, 1)[0] in ("location", "locations") and " " in word:
+            return location(word.split(None, 1)[1])
+        raise ctx.fail(f"unknown substitution `{token}` in cmd; use $(SRCS), $(OUTS), $(OUT), $(@D), "
+                       "$(location x), or $$ for a literal $")
 
-    if re.search(r"\$\((?!SRCS\)|OUTS\)|OUT\)|@D\)|location |locations )", attrs.cmd):
-        bad = re.search(r"\$\([^)]*\)?", attrs.cmd).group(0)
-        raise ctx.fail(f"unknown substitution `{bad}` in cmd; use $(SRCS), $(OUTS), $(OUT), $(@D), $(location x) or $$ for a literal $")
     command = _SUBST.sub(substitute, attrs.cmd)
     tool_refs = resolve_tools(ctx, lambda: [external_tool("/bin/sh")] + [external_tool(t) for t in attrs.host_tools])
     ctx.action(mnemonic="Genrule", argv=["sh", "-c", command], inputs=srcs + deps + tools, outputs=outs,

@@ -1,0 +1,65 @@
+"""Shared test helpers: make a workspace in tmp_path and run the CLI in it."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """{'executed': n, 'cached': n, ...} from the build summary line."""
+        m = re.search(r"(\d+) actions?: (.*?) in [\d.]+s", self.err)
+        assert m, f"no build summary in:\n{self.err}"
+        counts = {"total": int(m.group(1))}
+        for part in m.group(2).split(", "):
+            n, what = part.split(" ", 1)
+            counts[what] = int(n)
+        return counts
+
+    def executed(self) -> int:
+        return self.counts.get("executed", 0)
+
+
+class Workspace:
+    def __init__(self, root: Path, cache: Path):
+        self.root = root
+        self.cache = cache
+
+    def write(self, rel: str, text: str) -> Path:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+        return path
+
+    def read(self, rel: str) -> str:
+        return (self.root / rel).read_text()
+
+    def run(self, *args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 600) -> Run:
+        full_env = {**os.environ, "WASMELT_CACHE": str(self.cache), **(env or {})}
+        proc = subprocess.run([sys.executable, "-m", "wasmelt", *args], cwd=cwd or self.root, env=full_env,
+                              capture_output=True, text=True, timeout=timeout)
+        return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture
+def workspace(tmp_path) -> Workspace:
+    ws = Workspace(tmp_path / "ws", tmp_path / "cache")
+    ws.write("BUILD.toml", '[workspace]\nname = "test"\n')
+    return ws
+
+
+REPO = Path(__file__).resolve().parent.parent
