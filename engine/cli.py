@@ -60,6 +60,27 @@ def _common_build_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="print cached actions and tool output")
     p.add_argument("-q", "--quiet", action="store_true", help="print only errors and the summary")
     p.add_argument("--action_timeout", type=float, default=600.0, help="seconds before an action is killed")
+    p.add_argument("--remote_cache", metavar="URL", help="shared cache: grpc://host:port (REAPI) or http://host/path (Bazel HTTP cache)")
+    p.add_argument("--remote_executor", metavar="URL", help="run actions remotely over REAPI: grpc://host:port")
+    p.add_argument("--remote_instance_name", default="", help="REAPI instance name")
+    p.add_argument("--remote_header", action="append", default=[], metavar="NAME=VALUE",
+                   help="header sent to the remote cache/executor (e.g. authorization); never logged")
+
+
+def _remote(args):
+    """The remote backend the flags ask for, or None."""
+    if not (args.remote_cache or args.remote_executor):
+        return None
+    from .remote import connect
+
+    headers = {}
+    for item in args.remote_header:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--remote_header takes NAME=VALUE, got `{name}`")
+        headers[name.strip().lower()] = value.strip()
+    return connect(cache=args.remote_cache, executor=args.remote_executor,
+                   instance_name=args.remote_instance_name, headers=headers)
 
 
 def make_parser(extra: dict[str, Callable[[argparse._SubParsersAction], None]] | None = None) -> argparse.ArgumentParser:
@@ -108,7 +129,8 @@ def cmd_build(args) -> int:
     p = plan(ws, args.patterns, pkg)
     with workspace_lock(ws):
         report = build(p, _wanted(p, p.labels), jobs=args.jobs, keep_going=args.keep_going,
-                       reporter=PlainReporter(verbose=args.verbose, quiet=args.quiet), timeout=args.action_timeout)
+                       reporter=PlainReporter(verbose=args.verbose, quiet=args.quiet), timeout=args.action_timeout,
+                       remote=_remote(args))
     if report.ok and not args.quiet and len(p.labels) <= 10:
         for label in p.labels:
             files = p.analysis.infos[label].files
@@ -127,7 +149,8 @@ def cmd_test(args) -> int:
     wanted = [a for l in tests for a in p.analysis.infos[l].test_action.outputs]
     with workspace_lock(ws):
         report = build(p, wanted, jobs=args.jobs, keep_going=True,
-                       reporter=PlainReporter(verbose=args.verbose, quiet=True), timeout=args.action_timeout)
+                       reporter=PlainReporter(verbose=args.verbose, quiet=True), timeout=args.action_timeout,
+                       remote=_remote(args))
     store = Store(ws.cache_dir)
     results = []
     for label in tests:

@@ -36,6 +36,7 @@ class ActionRecord:
     stderr: bytes = b""
     outputs: dict[str, str] = field(default_factory=dict)  # path -> digest
     log_digests: tuple[str, str] | None = None  # stdout, stderr blobs in the store
+    remote: bool = False  # the result came from (or ran on) the remote backend
 
 
 @dataclass
@@ -69,6 +70,32 @@ class SourceChanged(ActionError):
     pass
 
 
+@dataclass
+class RemoteResult:
+    outputs: dict[str, bytes]  # declared output path -> verified content
+    stdout: bytes = b""
+    stderr: bytes = b""
+    exit_code: int = 0
+
+
+class RemoteBackend:
+    """A shared cache and/or executor beyond this machine (see engine/remote).
+
+    Implementations verify every blob they return against its digest and
+    swallow their own faults: a broken remote degrades to a local build,
+    recording one line in `warnings`.
+    """
+
+    warnings: list[str]
+    can_execute: bool = False
+
+    def lookup(self, action: Action, material: dict) -> RemoteResult | None: ...
+
+    def upload(self, action: Action, material: dict, result: RemoteResult) -> None: ...
+
+    def execute(self, action: Action, material: dict, inputs: dict[str, bytes]) -> RemoteResult: ...
+
+
 def needed_actions(wanted: list[Artifact], producers: dict[str, Action]) -> list[Action]:
     """Every action the wanted artifacts need, dependencies first."""
     seen: dict[str, Action] = {}
@@ -92,7 +119,7 @@ def needed_actions(wanted: list[Artifact], producers: dict[str, Action]) -> list
 class Executor:
     def __init__(self, ws: Workspace, store: Store, stat_cache: StatCache, *, jobs: int,
                  keep_going: bool = False, reporter: Reporter | None = None,
-                 timeout: float | None = None, use_cache: bool = True):
+                 timeout: float | None = None, use_cache: bool = True, remote: RemoteBackend | None = None):
         self.ws = ws
         self.store = store
         self.stat_cache = stat_cache
@@ -101,6 +128,7 @@ class Executor:
         self.reporter = reporter or Reporter()
         self.timeout = timeout
         self.use_cache = use_cache
+        self.remote = remote
 
     # -- per action, on a worker thread --------------------------------------
 
@@ -133,6 +161,31 @@ class Executor:
                     return record
                 except ActionError:
                     pass  # a blob vanished between the lookup and the copy: run it
+            if self.remote is not None:
+                hit = self.remote.lookup(action, material)
+                declared = {a.path for a in action.outputs}
+                if hit is not None and declared - action.optional_outputs <= set(hit.outputs) <= declared:
+                    self._store_result(record, key, hit)
+                    record.status, record.remote = CACHED, True
+                    return record
+        if self.remote is not None and self.remote.can_execute:
+            inputs = {}
+            for art in action.inputs:
+                data = (self.ws.root / art.path).read_bytes() if art.is_source else self.store.get_bytes(input_digests[art.path])
+                if data is None or digest_file_bytes(data) != input_digests[art.path]:
+                    raise SourceChanged(f"{action.describe()}: input `{art.path}` changed during the build; run the build again")
+                inputs[art.path] = data
+            result = self.remote.execute(action, material, inputs)
+            if result.exit_code != 0:
+                from .sandbox import tail
+                raise ActionError(f"{action.describe()} failed remotely (exit code {result.exit_code})\n"
+                                  f"{tail(result.stderr or result.stdout)}\n  command: {' '.join(action.argv)}")
+            missing = [a.path for a in action.outputs if a.path not in result.outputs and a.path not in action.optional_outputs]
+            if missing:
+                raise ActionError(f"{action.describe()} did not produce declared output `{missing[0]}` (remote execution)")
+            self._store_result(record, key, result)
+            record.remote = True
+            return record
         sandbox = make_sandbox(self.store.root / "sandbox")
         try:
             for art in action.inputs:
@@ -169,9 +222,21 @@ class Executor:
             for path, digest in outputs.items():
                 self._materialize(path, digest, blobs[path])
             record.outputs = outputs
+            if self.remote is not None:
+                self.remote.upload(action, material, RemoteResult(blobs, done.stdout, done.stderr))
             return record
         finally:
             remove_sandbox(sandbox)
+
+    def _store_result(self, record: ActionRecord, key: str, result: RemoteResult) -> None:
+        """Keep a remote result locally: CAS, action cache, outputs."""
+        outputs = {path: self.store.put_bytes(data) for path, data in result.outputs.items()}
+        cached = CachedResult(outputs, self.store.put_bytes(result.stdout), self.store.put_bytes(result.stderr))
+        self.store.put_action(key, cached)
+        for path, digest in outputs.items():
+            self._materialize(path, digest, result.outputs[path])
+        record.outputs, record.stdout, record.stderr = outputs, result.stdout, result.stderr
+        record.log_digests = (cached.stdout, cached.stderr)
 
     # -- the schedule, on the calling thread ---------------------------------
 

@@ -1,0 +1,28 @@
+# One command sets everything up and builds the examples (`make demo`);
+# one sets everything up and runs the whole test suite (`make test`).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+JOBS ?= auto
+
+.PHONY: all demo test bench stress clean
+
+all: demo
+
+$(BIN)/wasmelt: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+demo: $(BIN)/wasmelt
+	$(BIN)/wasmelt build //examples/app/...
+
+test: $(BIN)/wasmelt
+	$(BIN)/python -m pytest -q -n $(JOBS)
+
+bench: $(BIN)/wasmelt
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf wasmelt-out .wasmelt
