@@ -16,7 +16,8 @@ from typing import Callable
 from xml.sax.saxutils import escape
 
 from .errors import ConfigError, WasmeltError
-from .executor import CACHED, EXECUTED, FAILED, SKIPPED, ActionRecord, BuildReport, Reporter
+from .executor import CACHED, EXECUTED, BuildReport, Reporters
+from .progress import make_reporter
 from .labels import Label
 from .records import explain_change, load_history, load_last_build
 from .session import Plan, build, open_workspace, plan, workspace_lock
@@ -31,27 +32,6 @@ EPILOG = """examples:
 """
 
 
-class PlainReporter(Reporter):
-    """One line per executed or failed action; cached ones are counted."""
-
-    def __init__(self, out=sys.stderr, verbose: bool = False, quiet: bool = False):
-        self.out, self.verbose, self.quiet = out, verbose, quiet
-
-    def action_finished(self, record: ActionRecord, done: int, total: int) -> None:
-        if record.status == FAILED:
-            print(f"ERROR: {record.error}", file=self.out, flush=True)
-            return
-        if self.quiet or record.status == SKIPPED or (record.status == CACHED and not self.verbose):
-            return
-        timing = f" {record.duration:.2f}s" if record.status == EXECUTED else " (cached)"
-        print(f"[{done}/{total}] {record.action.describe()}{timing}", file=self.out, flush=True)
-        if self.verbose and record.status == EXECUTED:
-            for stream in (record.stdout, record.stderr):
-                text = stream.decode("utf-8", "replace").rstrip()
-                if text:
-                    print("    " + text.replace("\n", "\n    "), file=self.out, flush=True)
-
-
 def _common_build_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("patterns", nargs="*", help="labels or patterns: //pkg:name, //pkg/..., //pkg:all, :name")
     p.add_argument("-j", "--jobs", type=int, default=None, help="actions to run at once (default: CPU cores)")
@@ -60,6 +40,10 @@ def _common_build_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="print cached actions and tool output")
     p.add_argument("-q", "--quiet", action="store_true", help="print only errors and the summary")
     p.add_argument("--action_timeout", type=float, default=600.0, help="seconds before an action is killed")
+    p.add_argument("--progress", choices=["auto", "tty", "plain"], default="auto",
+                   help="live status block on a terminal (auto), always (tty), or plain lines")
+    p.add_argument("--build_event_json_file", metavar="FILE", help="write one JSON event per line (docs/build-events.md)")
+    p.add_argument("--profile", metavar="FILE", help="write a Chrome trace (Perfetto, chrome://tracing) of the build")
     p.add_argument("--remote_cache", metavar="URL", help="shared cache: grpc://host:port (REAPI) or http://host/path (Bazel HTTP cache)")
     p.add_argument("--remote_executor", metavar="URL", help="run actions remotely over REAPI: grpc://host:port")
     p.add_argument("--remote_instance_name", default="", help="REAPI instance name")
@@ -107,6 +91,13 @@ def make_parser(extra: dict[str, Callable[[argparse._SubParsersAction], None]] |
     g.add_argument("--format", choices=["dot", "mermaid"], default="dot")
     e = sub.add_parser("explain", help="why the last build executed or reused a target's actions")
     e.add_argument("target")
+    w = sub.add_parser("watch", help="build (or test) now and again after every change to a source or BUILD.toml",
+                       epilog="example: wasmelt watch //examples/app:firmware --test")
+    _common_build_flags(w)
+    w.add_argument("--test", action="store_true", help="run the matching test targets after each build")
+    w.add_argument("--debounce_ms", type=int, default=300, help="wait this long for more changes before rebuilding")
+    co = sub.add_parser("completion", help="print a shell completion script: eval \"$(wasmelt completion bash)\"")
+    co.add_argument("shell", choices=["bash", "zsh"])
     for name, add in (extra or {}).items():
         add(sub)
     return parser
@@ -123,14 +114,36 @@ def _print_summary(report: BuildReport, started: float, verb: str = "Build") -> 
     print(f"{verb} {state}: {report.summary()} in {time.monotonic() - started:.2f}s", file=sys.stderr)
 
 
+def run_build(args, p: Plan, wanted, *, quiet: bool | None = None, keep_going: bool | None = None,
+              on_events=None) -> BuildReport:
+    """Build `wanted` with the reporters the flags ask for."""
+    from .events import EventLog, write_profile
+
+    events = EventLog(Path(args.build_event_json_file), args.command, args.patterns) if args.build_event_json_file else None
+    if events:
+        for label in p.labels:
+            info = p.analysis.infos[label]
+            events.target_configured(str(label), p.graph.targets[label].kind, [f.path for f in info.files])
+    reporter = Reporters(make_reporter(args.progress, args.verbose, args.quiet if quiet is None else quiet), events)
+    try:
+        with workspace_lock(p.ws):
+            report = build(p, wanted, jobs=args.jobs, keep_going=args.keep_going if keep_going is None else keep_going,
+                           reporter=reporter, timeout=args.action_timeout, remote=_remote(args))
+        if on_events and events:
+            on_events(events, report)
+    finally:
+        if events:
+            events.close()
+    if args.profile:
+        write_profile(Path(args.profile), report)
+    return report
+
+
 def cmd_build(args) -> int:
     started = time.monotonic()
     ws, pkg = open_workspace()
     p = plan(ws, args.patterns, pkg)
-    with workspace_lock(ws):
-        report = build(p, _wanted(p, p.labels), jobs=args.jobs, keep_going=args.keep_going,
-                       reporter=PlainReporter(verbose=args.verbose, quiet=args.quiet), timeout=args.action_timeout,
-                       remote=_remote(args))
+    report = run_build(args, p, _wanted(p, p.labels))
     if report.ok and not args.quiet and len(p.labels) <= 10:
         for label in p.labels:
             files = p.analysis.infos[label].files
@@ -147,10 +160,14 @@ def cmd_test(args) -> int:
     if not tests:
         raise ConfigError(f"no test targets match {' '.join(args.patterns)}")
     wanted = [a for l in tests for a in p.analysis.infos[l].test_action.outputs]
-    with workspace_lock(ws):
-        report = build(p, wanted, jobs=args.jobs, keep_going=True,
-                       reporter=PlainReporter(verbose=args.verbose, quiet=True), timeout=args.action_timeout,
-                       remote=_remote(args))
+
+    def test_events(events, report):
+        for label in tests:
+            record = report.records[p.analysis.infos[label].test_action.id]
+            events.test_result(str(label), record.status in (EXECUTED, CACHED), record.status == CACHED,
+                               max(0.0, record.finished - record.started))
+
+    report = run_build(args, p, wanted, quiet=True, keep_going=True, on_events=test_events)
     store = Store(ws.cache_dir)
     results = []
     for label in tests:
@@ -162,7 +179,7 @@ def cmd_test(args) -> int:
         elif record.error:
             log = record.error
         results.append((label, passed, record, log))
-        note = " (cached)" if record.status == CACHED else f" in {record.duration:.2f}s" if passed else ""
+        note = " (cached)" if record.status == CACHED else f" in {record.finished - record.started:.2f}s" if passed else ""
         print(f"{'PASSED' if passed else 'FAILED'}: {label}{note}")
         if args.test_output == "all" or (args.test_output == "errors" and not passed):
             print("    " + log.rstrip().replace("\n", "\n    "))
@@ -180,7 +197,7 @@ def _write_junit(path: Path, results) -> None:
              f'<testsuites tests="{len(results)}" failures="{failures}">',
              f'  <testsuite name="wasmelt" tests="{len(results)}" failures="{failures}">']
     for label, passed, record, log in results:
-        lines.append(f'    <testcase name="{escape(str(label))}" classname="{escape(label.package or "root")}" time="{record.duration:.3f}">')
+        lines.append(f'    <testcase name="{escape(str(label))}" classname="{escape(label.package or "root")}" time="{max(0.0, record.finished - record.started):.3f}">')
         if not passed:
             lines.append(f'      <failure message="test failed">{escape(log)}</failure>')
         else:
@@ -248,12 +265,56 @@ def cmd_explain(args) -> int:
     return 0
 
 
-COMMANDS = {"build": cmd_build, "test": cmd_test, "clean": cmd_clean, "query": cmd_query,
+def cmd_watch(args) -> int:
+    from .watch import watch
+
+    ws, pkg = open_workspace()
+    args.test_output, args.junit = "errors", None
+
+    def rebuild() -> None:
+        try:
+            (cmd_test if args.test else cmd_build)(args)
+        except WasmeltError as e:  # a broken BUILD.toml is reported, and watched for a fix
+            print(f"ERROR: {e}", file=sys.stderr, flush=True)
+        print("wasmelt watch: waiting for changes (Ctrl-C to stop)", file=sys.stderr, flush=True)
+
+    watch(ws.root, rebuild, debounce_ms=args.debounce_ms)
+    return 0
+
+
+COMPLETION_BASH = r"""
+_wasmelt() {
+    local cur=${COMP_WORDS[COMP_CWORD]}
+    if [ "$COMP_CWORD" -eq 1 ]; then
+        COMPREPLY=($(compgen -W "%(commands)s" -- "$cur"))
+    elif [[ "$cur" == -* ]]; then
+        COMPREPLY=($(compgen -W "$(wasmelt "${COMP_WORDS[1]}" --help 2>/dev/null | grep -o -- '--[a-z_-]*' | sort -u)" -- "$cur"))
+    else
+        COMPREPLY=($(compgen -W "$(wasmelt query //... 2>/dev/null)" -- "$cur"))
+    fi
+}
+complete -o default -F _wasmelt wasmelt
+"""
+
+
+def cmd_completion(args) -> int:
+    script = COMPLETION_BASH % {"commands": " ".join(sorted(_parser_commands))}
+    if args.shell == "zsh":
+        script = "autoload -U +X bashcompinit && bashcompinit\n" + script
+    print(script.strip())
+    return 0
+
+
+_parser_commands: list[str] = []
+
+
+COMMANDS = {"build": cmd_build, "watch": cmd_watch, "completion": cmd_completion, "test": cmd_test, "clean": cmd_clean, "query": cmd_query,
             "graph": cmd_graph, "explain": cmd_explain}
 
 
 def main(argv: list[str] | None = None, extra_parsers=None, extra_commands=None) -> int:
     parser = make_parser(extra_parsers)
+    _parser_commands[:] = [a.dest for a in parser._subparsers._group_actions[0]._choices_actions]
     args = parser.parse_args(argv)
     commands = {**COMMANDS, **(extra_commands or {})}
     if not args.command:

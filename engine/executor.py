@@ -37,6 +37,9 @@ class ActionRecord:
     outputs: dict[str, str] = field(default_factory=dict)  # path -> digest
     log_digests: tuple[str, str] | None = None  # stdout, stderr blobs in the store
     remote: bool = False  # the result came from (or ran on) the remote backend
+    started: float = 0.0  # time.monotonic() when scheduled
+    finished: float = 0.0
+    lane: int = -1  # which of the --jobs workers ran it
 
 
 @dataclass
@@ -60,10 +63,34 @@ class BuildReport:
 
 
 class Reporter:
-    """Receives progress events; the CLI prints them."""
+    """Receives progress events (on the scheduling thread); the CLI prints
+    them, the event log and the profile record them."""
 
-    def action_started(self, action: Action) -> None: ...
+    def build_started(self, total: int) -> None: ...
+    def action_started(self, action: Action, lane: int) -> None: ...
     def action_finished(self, record: ActionRecord, done: int, total: int) -> None: ...
+    def build_finished(self, report: "BuildReport") -> None: ...
+
+
+class Reporters(Reporter):
+    def __init__(self, *reporters: Reporter):
+        self.reporters = [r for r in reporters if r is not None]
+
+    def build_started(self, total):
+        for r in self.reporters:
+            r.build_started(total)
+
+    def action_started(self, action, lane):
+        for r in self.reporters:
+            r.action_started(action, lane)
+
+    def action_finished(self, record, done, total):
+        for r in self.reporters:
+            r.action_finished(record, done, total)
+
+    def build_finished(self, report):
+        for r in self.reporters:
+            r.build_finished(report)
 
 
 class SourceChanged(ActionError):
@@ -255,10 +282,18 @@ class Executor:
         running: dict[cf.Future, Action] = {}
         stop = False
         done_count = 0
+        free_lanes = list(range(self.jobs))
+        lanes: dict[str, tuple[int, float]] = {}
+        self.reporter.build_started(total)
 
         def finish(record: ActionRecord) -> None:
             nonlocal done_count
             done_count += 1
+            if record.action.id in lanes:
+                record.lane, record.started = lanes.pop(record.action.id)
+                free_lanes.append(record.lane)
+                free_lanes.sort()
+            record.finished = time.monotonic()
             report.records[record.action.id] = record
             self.reporter.action_finished(record, done_count, total)
 
@@ -283,7 +318,9 @@ class Executor:
                         skip_dependents(action, f"{action.owner} failed")
                         stop = not self.keep_going
                         continue
-                    self.reporter.action_started(action)
+                    lane = free_lanes.pop(0)
+                    lanes[action.id] = (lane, time.monotonic())
+                    self.reporter.action_started(action, lane)
                     running[pool.submit(self._run, action, digests)] = action
                 if stop and not running:
                     break
@@ -317,6 +354,7 @@ class Executor:
             if action.id not in report.records:
                 report.records[action.id] = ActionRecord(action, SKIPPED, error="not run: the build stopped after a failure")
         self.stat_cache.save()
+        self.reporter.build_finished(report)
         return report
 
 
