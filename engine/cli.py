@@ -96,6 +96,15 @@ def make_parser(extra: dict[str, Callable[[argparse._SubParsersAction], None]] |
     _common_build_flags(w)
     w.add_argument("--test", action="store_true", help="run the matching test targets after each build")
     w.add_argument("--debounce_ms", type=int, default=300, help="wait this long for more changes before rebuilding")
+    r = sub.add_parser("release", help="build, re-run every action with the cache bypassed to prove the bytes "
+                       "are reproducible, and write the artifacts with a manifest",
+                       epilog="example: wasmelt release //examples/app:firmware --out dist/")
+    _common_build_flags(r)
+    r.add_argument("--out", default="wasmelt-release", help="directory for the artifacts, manifest.json and provenance")
+    v = sub.add_parser("verify", help="rebuild from the sources and check every digest of a release manifest",
+                       epilog="example: wasmelt verify dist/manifest.json")
+    v.add_argument("manifest")
+    v.add_argument("-j", "--jobs", type=int, default=None)
     co = sub.add_parser("completion", help="print a shell completion script: eval \"$(wasmelt completion bash)\"")
     co.add_argument("shell", choices=["bash", "zsh"])
     for name, add in (extra or {}).items():
@@ -265,6 +274,55 @@ def cmd_explain(args) -> int:
     return 0
 
 
+def cmd_release(args) -> int:
+    from .release import make_manifest, write_release
+
+    started = time.monotonic()
+    ws, pkg = open_workspace()
+    p = plan(ws, args.patterns, pkg)
+    wanted = _wanted(p, p.labels)
+    report = run_build(args, p, wanted)
+    if not report.ok:
+        _print_summary(report, started)
+        return 1
+    print("release: re-running every action with the cache bypassed to check reproducibility ...", file=sys.stderr)
+    with workspace_lock(ws):
+        check = build(p, wanted, jobs=args.jobs, keep_going=True, use_cache=False, expected=dict(report.digests),
+                      reporter=make_reporter("plain", False, True), timeout=args.action_timeout, record=False)
+    if not check.ok:
+        _print_summary(check, started, "Release verification")
+        return 1
+    manifest = make_manifest(p, report, args.patterns)
+    write_release(Path(args.out), p, manifest)
+    print(f"release: {len(manifest['artifacts'])} artifacts reproducible; manifest in {Path(args.out) / 'manifest.json'}",
+          file=sys.stderr)
+    _print_summary(check, started, "Release")
+    return 0
+
+
+def cmd_verify(args) -> int:
+    from .release import check_manifest, load_manifest, make_manifest
+
+    started = time.monotonic()
+    manifest = load_manifest(Path(args.manifest))
+    ws, _ = open_workspace()
+    p = plan(ws, manifest["patterns"], "")
+    with workspace_lock(ws):
+        report = build(p, _wanted(p, p.labels), jobs=args.jobs, keep_going=True, use_cache=False,
+                       reporter=make_reporter("plain", False, True), record=False)
+    if not report.ok:
+        _print_summary(report, started, "Verification build")
+        return 1
+    problems = check_manifest(manifest, make_manifest(p, report, manifest["patterns"]))
+    for problem in problems:
+        print(f"MISMATCH: {problem}", file=sys.stderr)
+    if problems:
+        print(f"verify FAILED: {len(problems)} difference(s) from {args.manifest}", file=sys.stderr)
+        return 1
+    print(f"verify OK: {len(manifest['artifacts'])} artifacts match {args.manifest}", file=sys.stderr)
+    return 0
+
+
 def cmd_watch(args) -> int:
     from .watch import watch
 
@@ -308,7 +366,7 @@ def cmd_completion(args) -> int:
 _parser_commands: list[str] = []
 
 
-COMMANDS = {"build": cmd_build, "watch": cmd_watch, "completion": cmd_completion, "test": cmd_test, "clean": cmd_clean, "query": cmd_query,
+COMMANDS = {"build": cmd_build, "release": cmd_release, "verify": cmd_verify, "watch": cmd_watch, "completion": cmd_completion, "test": cmd_test, "clean": cmd_clean, "query": cmd_query,
             "graph": cmd_graph, "explain": cmd_explain}
 
 

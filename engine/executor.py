@@ -97,6 +97,10 @@ class SourceChanged(ActionError):
     pass
 
 
+class NonDeterministic(ActionError):
+    """Running an action again gave different bytes."""
+
+
 @dataclass
 class RemoteResult:
     outputs: dict[str, bytes]  # declared output path -> verified content
@@ -146,7 +150,8 @@ def needed_actions(wanted: list[Artifact], producers: dict[str, Action]) -> list
 class Executor:
     def __init__(self, ws: Workspace, store: Store, stat_cache: StatCache, *, jobs: int,
                  keep_going: bool = False, reporter: Reporter | None = None,
-                 timeout: float | None = None, use_cache: bool = True, remote: RemoteBackend | None = None):
+                 timeout: float | None = None, use_cache: bool = True, remote: RemoteBackend | None = None,
+                 expected: dict[str, str] | None = None):
         self.ws = ws
         self.store = store
         self.stat_cache = stat_cache
@@ -156,6 +161,9 @@ class Executor:
         self.timeout = timeout
         self.use_cache = use_cache
         self.remote = remote
+        # Verification mode (release): run everything again and compare each
+        # output with these digests from the cached build.
+        self.expected = expected
 
     # -- per action, on a worker thread --------------------------------------
 
@@ -238,6 +246,8 @@ class Executor:
                 data = path.read_bytes()
                 outputs[out.path] = self.store.put_bytes(data)
                 blobs[out.path] = data
+            if self.expected is not None:
+                self._compare_with_expected(action, outputs, blobs)
             # A source edited while the action ran must not be cached under its
             # old digest: hash the workspace files again.
             for art in action.inputs:
@@ -254,6 +264,19 @@ class Executor:
             return record
         finally:
             remove_sandbox(sandbox)
+
+    def _compare_with_expected(self, action: Action, outputs: dict[str, str], blobs: dict[str, bytes]) -> None:
+        for path, digest in sorted(outputs.items()):
+            want = self.expected.get(path)
+            if want is None or want == digest:
+                continue
+            before = self.store.get_bytes(want) or b""
+            after = blobs[path]
+            offset = next((i for i, (x, y) in enumerate(zip(before, after)) if x != y), min(len(before), len(after)))
+            raise NonDeterministic(
+                f"{action.describe()} is not deterministic: re-running it changed `{path}` "
+                f"(first difference at byte offset {offset}; sizes {len(before)} and {len(after)}). "
+                "Remove the source of variation (timestamps, paths, randomness, file order) from the command")
 
     def _store_result(self, record: ActionRecord, key: str, result: RemoteResult) -> None:
         """Keep a remote result locally: CAS, action cache, outputs."""

@@ -61,11 +61,12 @@ def workspace_lock(ws: Workspace, announce=None):
 
 def build(p: Plan, wanted, *, jobs: int | None = None, keep_going: bool = False,
           reporter: Reporter | None = None, timeout: float | None = None, use_cache: bool = True,
-          record: bool = True, remote=None) -> BuildReport:
+          record: bool = True, remote=None, expected: dict[str, str] | None = None) -> BuildReport:
     store = Store(p.ws.cache_dir)
     stat_cache = StatCache(records_dir(p.ws) / "stat-cache.json")
     executor = Executor(p.ws, store, stat_cache, jobs=jobs or os.cpu_count() or 1, keep_going=keep_going,
-                        reporter=reporter, timeout=timeout, use_cache=use_cache, remote=remote)
+                        reporter=reporter, timeout=timeout, use_cache=use_cache, remote=remote,
+                        expected=expected)
     report = executor.build(wanted, p.analysis.actions)
     report.corrupt_entries = list(store.corrupt_entries)
     if record:
