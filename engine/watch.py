@@ -12,9 +12,9 @@ from .workspace import SKIPPED_DIRS
 def _relevant(root: Path):
     def accept(change, path: str) -> bool:
         rel = Path(path).relative_to(root) if path.startswith(str(root)) else Path(path)
-        if any(part in SKIPPED_DIRS or part.startswith(".") for part in rel.parts[:-1]):
+        if any(part in SKIPPED_DIRS or part.startswith(".") for part in rel.parts):
             return False
-        return not rel.name.startswith(".") and not rel.name.endswith("~")
+        return not rel.name.endswith("~")
     return accept
 
 

@@ -125,7 +125,7 @@ def test_watch_rebuilds_after_an_edit(workspace):
         workspace.write("p/in.txt", "edited\n")
         wait_for("waiting for changes", 2)
         text = "".join(lines)
-        assert "changed p/in.txt" in text
+        assert "changed p/in.txt" in text, text
         assert "2 actions: 2 executed" in text.split("changed p/in.txt")[1]
         assert workspace.read("wasmelt-out/p/after/after.txt") == "edited\nedited\n"
     finally:
