@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import os
 import pty
+import queue
 import select
 import subprocess
 import sys
+import threading
 import time
 
 import jsonschema
@@ -110,16 +112,17 @@ def test_watch_rebuilds_after_an_edit(workspace):
                             cwd=workspace.root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
     try:
         lines: list[str] = []
+        arrived: queue.Queue = queue.Queue()
+        threading.Thread(target=lambda: [arrived.put(line) for line in proc.stdout], daemon=True).start()
 
         def wait_for(needle: str, count: int) -> None:
             deadline = time.monotonic() + 60
             while sum(needle in l for l in lines) < count:
                 assert time.monotonic() < deadline, "".join(lines)
-                ready, _, _ = select.select([proc.stdout], [], [], 0.5)
-                if ready:
-                    line = proc.stdout.readline()
-                    assert line, "".join(lines)
-                    lines.append(line)
+                try:
+                    lines.append(arrived.get(timeout=0.5))
+                except queue.Empty:
+                    assert proc.poll() is None, "".join(lines)
 
         wait_for("waiting for changes", 1)
         workspace.write("p/in.txt", "edited\n")
