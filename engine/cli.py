@@ -105,6 +105,12 @@ def make_parser(extra: dict[str, Callable[[argparse._SubParsersAction], None]] |
                        epilog="example: wasmelt verify dist/manifest.json")
     v.add_argument("manifest")
     v.add_argument("-j", "--jobs", type=int, default=None)
+    ca = sub.add_parser("cache", help="check or shrink the local cache",
+                        epilog="examples:\n  wasmelt cache verify\n  wasmelt cache gc --max-size 2G",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    ca.add_argument("action", choices=["verify", "gc"])
+    ca.add_argument("--max-size", "--max_size", dest="max_size", default="1G",
+                    help="for gc: evict least-recently-used entries down to this size (e.g. 500M, 2G)")
     co = sub.add_parser("completion", help="print a shell completion script: eval \"$(wasmelt completion bash)\"")
     co.add_argument("shell", choices=["bash", "zsh"])
     for name, add in (extra or {}).items():
@@ -323,6 +329,35 @@ def cmd_verify(args) -> int:
     return 0
 
 
+def _parse_size(text: str) -> int:
+    units = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    number, unit = text.strip().upper().rstrip("B"), ""
+    if number and number[-1] in units:
+        number, unit = number[:-1], number[-1]
+    try:
+        return int(float(number) * units[unit])
+    except ValueError:
+        raise ConfigError(f"--max-size takes a size such as 500M or 2G, got `{text}`") from None
+
+
+def cmd_cache(args) -> int:
+    from .session import cache_lock
+
+    ws, _ = open_workspace()
+    store = Store(ws.cache_dir)
+    with cache_lock(ws.cache_dir, exclusive=True):
+        if args.action == "verify":
+            counts = store.verify()
+            print(f"cache verify: {counts['blobs']} blobs ({counts['bad_blobs']} damaged, removed), "
+                  f"{counts['actions']} action entries ({counts['bad_actions']} damaged, "
+                  f"{counts['incomplete_actions']} missing blobs; removed)")
+            return 1 if counts["bad_blobs"] or counts["bad_actions"] else 0
+        counts = store.gc(_parse_size(args.max_size))
+        print(f"cache gc: evicted {counts['evicted_actions']} action entries, removed {counts['removed_blobs']} blobs; "
+              f"{counts['kept_actions']} entries, {counts['bytes']} bytes kept")
+    return 0
+
+
 def cmd_watch(args) -> int:
     from .watch import watch
 
@@ -366,7 +401,7 @@ def cmd_completion(args) -> int:
 _parser_commands: list[str] = []
 
 
-COMMANDS = {"build": cmd_build, "release": cmd_release, "verify": cmd_verify, "watch": cmd_watch, "completion": cmd_completion, "test": cmd_test, "clean": cmd_clean, "query": cmd_query,
+COMMANDS = {"build": cmd_build, "release": cmd_release, "verify": cmd_verify, "cache": cmd_cache, "watch": cmd_watch, "completion": cmd_completion, "test": cmd_test, "clean": cmd_clean, "query": cmd_query,
             "graph": cmd_graph, "explain": cmd_explain}
 
 

@@ -20,6 +20,9 @@ from .registry import AttrKind, RuleAttrs, attr_kinds, rule_kinds
 from .workspace import BUILD_FILE, Workspace
 
 
+MAX_BUILD_FILE_BYTES = 8 << 20
+
+
 @dataclass(frozen=True)
 class Target:
     label: Label
@@ -76,6 +79,9 @@ def load_package(ws: Workspace, package: str) -> Package:
     build_path = ws.root / package / BUILD_FILE
     where = "/".join(p for p in (package, BUILD_FILE) if p)
     try:
+        if build_path.stat().st_size > MAX_BUILD_FILE_BYTES:
+            raise ConfigError(f"{where}: {build_path.stat().st_size} bytes is too large for a BUILD.toml "
+                              f"(limit {MAX_BUILD_FILE_BYTES >> 20} MiB); split the package")
         data = tomllib.loads(build_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"no package `//{package}`: {where} does not exist") from None

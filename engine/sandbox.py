@@ -80,6 +80,14 @@ def run_in_sandbox(action: Action, sandbox: Path, default_timeout: float | None)
             raise ActionError(f"{action.describe()} did not produce declared output `{out.path}`"
                               f"{' (it is not a regular file)' if path.exists() else ''}; "
                               f"command: {' '.join(action.argv)}")
+    declared = {a.path for a in action.inputs} | {a.path for a in action.outputs}
+    stray = sorted(
+        rel for rel in (os.path.relpath(os.path.join(d, f), sandbox) for d, _, files in os.walk(sandbox) for f in files)
+        if rel not in declared and not rel.startswith(".tmp" + os.sep))
+    if stray:
+        shown = ", ".join(f"`{s}`" for s in stray[:5]) + (f" and {len(stray) - 5} more" if len(stray) > 5 else "")
+        raise ActionError(f"{action.describe()} wrote undeclared files {shown}; declare them as outputs "
+                          f"or write temporary files to $TMPDIR; command: {' '.join(action.argv)}")
     return Completed(proc.stdout, proc.stderr, duration)
 
 

@@ -59,6 +59,20 @@ def workspace_lock(ws: Workspace, announce=None):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+@contextmanager
+def cache_lock(cache_dir: Path, exclusive: bool):
+    """Builds share the cache (shared lock); `cache gc` needs it alone."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with open(cache_dir / "lock", "w") as f:
+        mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+        try:
+            fcntl.flock(f, mode | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print("the cache is in use by another wasmelt command; waiting ...", file=sys.stderr)
+            fcntl.flock(f, mode)
+        yield
+
+
 def build(p: Plan, wanted, *, jobs: int | None = None, keep_going: bool = False,
           reporter: Reporter | None = None, timeout: float | None = None, use_cache: bool = True,
           record: bool = True, remote=None, expected: dict[str, str] | None = None) -> BuildReport:
@@ -67,7 +81,8 @@ def build(p: Plan, wanted, *, jobs: int | None = None, keep_going: bool = False,
     executor = Executor(p.ws, store, stat_cache, jobs=jobs or os.cpu_count() or 1, keep_going=keep_going,
                         reporter=reporter, timeout=timeout, use_cache=use_cache, remote=remote,
                         expected=expected)
-    report = executor.build(wanted, p.analysis.actions)
+    with cache_lock(p.ws.cache_dir, exclusive=False):
+        report = executor.build(wanted, p.analysis.actions)
     report.corrupt_entries = list(store.corrupt_entries)
     if record:
         save_build(p.ws, report)

@@ -111,12 +111,15 @@ class Store:
     def _ac_path(self, key: str) -> Path:
         return self.ac_dir / key[:2] / key[2:]
 
-    def get_action(self, key: str) -> CachedResult | None:
+    def get_action(self, key: str, touch: bool = True) -> CachedResult | None:
         path = self._ac_path(key)
         try:
             raw = path.read_bytes()
         except FileNotFoundError:
             return None
+        if touch:  # the mtime of an entry is its last use, for `cache gc`
+            with _suppress():
+                os.utime(path)
         try:
             entry = json.loads(raw)
             body = entry["result"]
@@ -137,3 +140,75 @@ class Store:
         body = {"outputs": result.outputs, "stdout": result.stdout, "stderr": result.stderr}
         check = digest_bytes(json.dumps(body, sort_keys=True).encode())
         _atomic_write(self._ac_path(key), json.dumps({"result": body, "check": check}, sort_keys=True).encode())
+
+    # -- maintenance ----------------------------------------------------------
+
+    def action_keys(self) -> list[str]:
+        return sorted(p.parent.name + p.name for p in self.ac_dir.glob("*/*") if not p.name.startswith(".tmp-"))
+
+    def blob_digests(self) -> list[str]:
+        return sorted(p.parent.name + p.name for p in self.cas_dir.glob("*/*") if not p.name.startswith(".tmp-"))
+
+    def verify(self) -> dict[str, int]:
+        """Re-hash every blob and check every action entry; drop what is bad."""
+        counts = {"blobs": 0, "bad_blobs": 0, "actions": 0, "bad_actions": 0, "incomplete_actions": 0}
+        for digest in self.blob_digests():
+            counts["blobs"] += 1
+            if self.get_bytes(digest) is None:
+                counts["bad_blobs"] += 1
+        for key in self.action_keys():
+            counts["actions"] += 1
+            before = len(self.corrupt_entries)
+            if self.get_action(key, touch=False) is None:
+                if len(self.corrupt_entries) > before:
+                    counts["bad_actions"] += 1
+                else:  # its blobs are gone: useless, remove it
+                    counts["incomplete_actions"] += 1
+                    with _suppress():
+                        self._ac_path(key).unlink()
+        return counts
+
+    def gc(self, max_bytes: int) -> dict[str, int]:
+        """Evict least-recently-used action entries until the store fits in
+        max_bytes, then delete blobs no remaining entry refers to."""
+        entries = []
+        for key in self.action_keys():
+            path = self._ac_path(key)
+            result = self.get_action(key, touch=False)
+            if result is None:
+                with _suppress():
+                    path.unlink()
+                continue
+            blobs = {*result.outputs.values(), result.stdout, result.stderr}
+            entries.append((path.stat().st_mtime_ns, key, blobs))
+        entries.sort()
+        sizes = {d: self._blob_path(d).stat().st_size for d in self.blob_digests()}
+        referenced: dict[str, int] = {}
+        for _, _, blobs in entries:
+            for d in blobs:
+                referenced[d] = referenced.get(d, 0) + 1
+        total = sum(sizes[d] for d in referenced if d in sizes)
+        evicted = 0
+        for _, key, blobs in entries:
+            if total <= max_bytes:
+                break
+            with _suppress():
+                self._ac_path(key).unlink()
+            evicted += 1
+            for d in blobs:
+                referenced[d] -= 1
+                if referenced[d] == 0:
+                    total -= sizes.get(d, 0)
+        removed = 0
+        for digest, size in sizes.items():
+            if referenced.get(digest, 0) == 0:
+                with _suppress():
+                    self._blob_path(digest).unlink()
+                removed += 1
+        # Stale sandboxes of killed builds.
+        sandbox_root = self.root / "sandbox"
+        if sandbox_root.is_dir():
+            for child in sandbox_root.iterdir():
+                shutil.rmtree(child, ignore_errors=True)
+        return {"evicted_actions": evicted, "removed_blobs": removed, "kept_actions": len(entries) - evicted,
+                "bytes": max(total, 0)}
