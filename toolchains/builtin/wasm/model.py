@@ -101,6 +101,9 @@ class Function:
     type_index: int
     locals: list[tuple[int, str]] = field(default_factory=list)  # (count, valtype) runs
     body: Expr = field(default_factory=list)
+    # Where each instruction of `body` started in the input's code section
+    # payload (only after decoding; relocations point into these ranges).
+    offsets: list[int] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
