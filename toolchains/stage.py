@@ -1,0 +1,37 @@
+"""What every stage driver shares: one error type for expected failures,
+running external tools with their stderr in the message, and the exit code
+contract (0 ok; 1 with one `error:` line)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from .builtin.wasm.errors import DecodeError
+from .identity import ToolNotFound
+
+
+class StageError(Exception):
+    """An expected failure: the message names the thing and what to do."""
+
+
+def run_tool(argv: list[str], what: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    try:
+        proc = subprocess.run(argv, capture_output=True, env=env, timeout=timeout)
+    except FileNotFoundError:
+        raise StageError(f"{what}: `{argv[0]}` is not installed") from None
+    except subprocess.TimeoutExpired:
+        raise StageError(f"{what}: `{argv[0]}` did not finish in {timeout:g}s") from None
+    if proc.returncode != 0:
+        detail = (proc.stderr or proc.stdout).decode("utf-8", "replace").strip()
+        raise StageError(f"{what} failed ({argv[0].rsplit('/', 1)[-1]} exit code {proc.returncode}):\n{detail}")
+    return proc
+
+
+def run_stage(body) -> int:
+    try:
+        body()
+    except (StageError, ToolNotFound, DecodeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
