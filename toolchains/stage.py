@@ -15,9 +15,10 @@ class StageError(Exception):
     """An expected failure: the message names the thing and what to do."""
 
 
-def run_tool(argv: list[str], what: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+def run_tool(argv: list[str], what: str, env: dict | None = None, timeout: float = 600,
+             cwd=None) -> subprocess.CompletedProcess:
     try:
-        proc = subprocess.run(argv, capture_output=True, env=env, timeout=timeout)
+        proc = subprocess.run(argv, capture_output=True, env=env, timeout=timeout, cwd=cwd)
     except FileNotFoundError:
         raise StageError(f"{what}: `{argv[0]}` is not installed") from None
     except subprocess.TimeoutExpired:

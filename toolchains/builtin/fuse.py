@@ -471,6 +471,7 @@ def fuse(inputs: list[tuple[str, str, bytes]], options: FuseOptions = FuseOption
     for p in parts:
         p.table_map = list(range(len(out.tables), len(out.tables) + len(p.module.tables)))
         out.tables.extend(p.module.tables)
+    total = 0
     if options.memory == "shared":
         total = max((p.base + (p.size if not options.share_stack else p.size + (_stack_top(p) or 0)) for p in parts),
                     default=0)
@@ -590,7 +591,8 @@ def fuse(inputs: list[tuple[str, str, bytes]], options: FuseOptions = FuseOption
         "memory": {"mode": options.memory, "address_rebase": options.address_rebase, "pack": options.pack,
                    "share_stack": options.share_stack,
                    "pages": out.memories[0].limits.min if out.memories and options.memory == "shared" else None,
-                   "shared_stack_top": shared_top if options.share_stack else None},
+                   "shared_stack_top": shared_top if options.share_stack else None,
+                   "used_bytes": total if options.memory == "shared" else None},
         "layout": [{"component": p.name, "label": p.label, "base": p.base, "size": p.size,
                     "rebased_by": ("relocations" if p.relocatable else "memory accesses") if rebase else None}
                    for p in parts],

@@ -1,0 +1,43 @@
+"""`dce`: remove what the firmware's root exports cannot reach."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from wasmelt.engine.analysis import AnalysisContext, TargetInfo
+from wasmelt.engine.registry import LabelAttr, RuleAttrs, RuleKind, register_rule
+from wasmelt.toolchains import dce as stage
+
+from .common import resolve_tools
+
+
+class DceAttrs(RuleAttrs):
+    src: LabelAttr
+    roots: list[str] | None = None  # exports kept; default: all exports of src
+    toolchain: Literal["builtin", "loom", "wasm-opt"] | None = None
+    optimize: bool = False  # wasm-opt/loom -Oz
+    strip: bool = False  # drop custom sections other than `name`
+
+
+def analyze(ctx: AnalysisContext) -> TargetInfo:
+    attrs: DceAttrs = ctx.attrs
+    src = ctx.dep(attrs.src)
+    if "wasm" not in src.fields:
+        raise ctx.fail(f"`src` = `{attrs.src}` is a {ctx.dep_kind(attrs.src)} target, not a wasm module")
+    if attrs.roots is not None and not attrs.roots:
+        raise ctx.fail("`roots` is empty: name the exports the firmware calls")
+    toolchain = attrs.toolchain or ctx.settings.get("dce_toolchain", "builtin")
+    out, report = ctx.declare(f"{ctx.label.name}.wasm"), ctx.declare(f"{ctx.label.name}.report.json")
+    ctx.action(mnemonic="Dce", inputs=[src["wasm"]], outputs=[out, report],
+               tools=resolve_tools(ctx, lambda: stage.identities(toolchain)),
+               argv=stage.argv(src["wasm"].path, out.path, report.path, toolchain=toolchain, roots=attrs.roots,
+                               optimize=attrs.optimize, strip=attrs.strip))
+    fields = {"wasm": out, "report": report, "label": str(ctx.label), "name": ctx.label.name}
+    if src.get("fuse_report"):
+        fields["fuse_report"] = src["fuse_report"]
+    if attrs.roots:
+        fields["roots"] = list(attrs.roots)
+    return TargetInfo(files=(out,), fields=fields)
+
+
+register_rule(RuleKind("dce", DceAttrs, analyze, doc="dead-code elimination of a core module"))

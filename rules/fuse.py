@@ -1,0 +1,55 @@
+"""`fuse`: several components become one core module with one shared,
+address-rebased linear memory (or one memory each with memory = "multi")."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from wasmelt.engine.analysis import AnalysisContext, TargetInfo
+from wasmelt.engine.registry import LabelListAttr, RuleAttrs, RuleKind, register_rule
+from wasmelt.toolchains import fuse as stage
+
+from .common import resolve_tools
+
+
+class FuseAttrs(RuleAttrs):
+    components: LabelListAttr = Field(min_length=1)
+    memory: Literal["shared", "multi"] = "shared"
+    address_rebase: bool = True
+    pack: bool = False
+    share_stack: bool = False
+    exports: list[str] | None = None
+    links: dict[str, str] = {}  # "component:module.field" = "component:export"
+    toolchain: Literal["builtin", "meld", "binaryen"] | None = None
+
+
+def analyze(ctx: AnalysisContext) -> TargetInfo:
+    attrs: FuseAttrs = ctx.attrs
+    inputs, components = [], []
+    for text in attrs.components:
+        dep = ctx.dep(text)
+        if "wasm" not in dep.fields:
+            raise ctx.fail(f"`{text}` is a {ctx.dep_kind(text)} target; `components` takes component targets")
+        inputs.append(dep["wasm"])
+        components.append((dep.get("name", text), dep.get("label", text), dep["wasm"].path))
+    names = [c[0] for c in components]
+    if len(set(names)) != len(names):
+        raise ctx.fail(f"two components have the same name ({', '.join(names)}); imports resolve by name")
+    toolchain = attrs.toolchain or ctx.settings.get("fuse_toolchain", "builtin")
+    n = ctx.label.name
+    out, import_map = ctx.declare(f"{n}.wasm"), ctx.declare(f"{n}.imports.json")
+    provenance, report = ctx.declare(f"{n}.provenance.json"), ctx.declare(f"{n}.report.json")
+    ctx.action(mnemonic="Fuse", inputs=inputs, outputs=[out, import_map, provenance, report],
+               tools=resolve_tools(ctx, lambda: stage.identities(toolchain)),
+               argv=stage.argv(components, out.path, import_map.path, provenance.path, report.path,
+                               toolchain=toolchain, memory=attrs.memory, address_rebase=attrs.address_rebase,
+                               pack=attrs.pack, share_stack=attrs.share_stack, exports=attrs.exports,
+                               links=attrs.links))
+    return TargetInfo(files=(out,), fields={"wasm": out, "report": report, "fuse_report": report,
+                                            "import_map": import_map, "provenance": provenance,
+                                            "label": str(ctx.label), "name": n})
+
+
+register_rule(RuleKind("fuse", FuseAttrs, analyze, doc="fuse components into one core module"))

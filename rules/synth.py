@@ -1,0 +1,58 @@
+"""`synth`: one core module to an ARM Cortex-M relocatable object, with a
+header, a size and stack report, and size budgets that fail the build."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from wasmelt.engine.analysis import AnalysisContext, TargetInfo
+from wasmelt.engine.registry import LabelAttr, RuleAttrs, RuleKind, register_rule
+from wasmelt.toolchains import synth as stage
+
+from .common import resolve_tools
+
+Cpu = Literal["cortex-m0", "cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m4f", "cortex-m7", "cortex-m33"]
+
+
+class SynthAttrs(RuleAttrs):
+    src: LabelAttr
+    cpu: Cpu = "cortex-m4"
+    opt: Literal["size", "speed"] = "size"
+    bounds: Literal["none", "check", "mask"] = "none"
+    roots: list[str] | None = None  # exports that must be in the object; default: the src's roots or all
+    max_text_bytes: int | None = Field(default=None, ge=0)
+    max_data_bytes: int | None = Field(default=None, ge=0)
+    max_bss_bytes: int | None = Field(default=None, ge=0)
+    max_stack_bytes: int | None = Field(default=None, ge=0)
+    toolchain: Literal["builtin", "synth", "wasm2c"] | None = None
+    cc: Literal["zig", "gcc", "clang"] | None = None
+
+
+def analyze(ctx: AnalysisContext) -> TargetInfo:
+    attrs: SynthAttrs = ctx.attrs
+    src = ctx.dep(attrs.src)
+    if "wasm" not in src.fields:
+        raise ctx.fail(f"`src` = `{attrs.src}` is a {ctx.dep_kind(attrs.src)} target, not a wasm module")
+    toolchain = attrs.toolchain or ctx.settings.get("synth_toolchain", "builtin")
+    cc = attrs.cc or ctx.settings.get("synth_cc", "zig")
+    n = ctx.label.name
+    obj, header, report = ctx.declare(f"{n}.o"), ctx.declare(f"{n}.h"), ctx.declare(f"{n}.size.json")
+    inputs = [src["wasm"]]
+    fuse_report = src.get("fuse_report")
+    if fuse_report:
+        inputs.append(fuse_report)
+    budgets = {name: getattr(attrs, name) for name in stage.BUDGETS}
+    ctx.action(mnemonic="Synth", inputs=inputs, outputs=[obj, header, report],
+               tools=resolve_tools(ctx, lambda: stage.identities(toolchain, cc)),
+               argv=stage.argv(src["wasm"].path, obj.path, header.path, report.path, toolchain=toolchain,
+                               cpu=attrs.cpu, opt=attrs.opt, bounds=attrs.bounds, cc=cc,
+                               roots=attrs.roots or src.get("roots"),
+                               fuse_report=fuse_report.path if fuse_report else None, budgets=budgets))
+    return TargetInfo(files=(obj, header, report), fields={
+        "object": obj, "header": header, "size_report": report, "reference": src["wasm"], "cpu": attrs.cpu,
+        "label": str(ctx.label), "roots": attrs.roots or src.get("roots")})
+
+
+register_rule(RuleKind("synth", SynthAttrs, analyze, doc="lower a core module to an ARM Cortex-M object"))
