@@ -70,8 +70,8 @@ def run_in_sandbox(action: Action, sandbox: Path, default_timeout: float | None)
     duration = time.monotonic() - started
     if proc.returncode != 0:
         how = f"exit code {proc.returncode}" if proc.returncode > 0 else f"killed by signal {-proc.returncode}"
-        raise ActionError(f"{action.describe()} failed ({how})\n{tail(proc.stderr or proc.stdout)}\n"
-                          f"  command: {' '.join(action.argv)}")
+        output = "\n".join(tail(stream) for stream in (proc.stdout, proc.stderr) if stream.strip())
+        raise ActionError(f"{action.describe()} failed ({how})\n{output}\n  command: {' '.join(action.argv)}")
     for out in action.outputs:
         path = sandbox / out.path
         if out.path in action.optional_outputs and not path.exists():

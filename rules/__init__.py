@@ -1,3 +1,3 @@
 """The rule kinds: importing this package registers each with the engine."""
 
-from . import component, dce, fuse, genrule, synth  # noqa: F401
+from . import component, dce, firmware_test, fuse, genrule, synth  # noqa: F401

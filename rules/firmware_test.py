@@ -1,0 +1,63 @@
+"""`firmware_test`: a cached test that runs a synth target's object as Thumb
+code and checks it against the wasm it came from, case by case."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from wasmelt.engine.analysis import AnalysisContext, TargetInfo
+from wasmelt.engine.registry import LabelAttr, OptionalLabelAttr, OptionalSourceAttr, RuleAttrs, RuleKind, register_rule
+from wasmelt.toolchains import firmware_test as runner
+
+from .common import resolve_tools
+
+
+class Case(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    call: str
+    args: list[Any] = []
+    expect: list[Any] | None = None
+    trap: str | None = None
+
+
+class FirmwareTestAttrs(RuleAttrs):
+    firmware: LabelAttr
+    reference: OptionalLabelAttr = None  # default: the wasm the firmware was synthesized from
+    imports: OptionalSourceAttr = None  # host_stubs.toml: what each import returns
+    cases: list[Case] = []
+    random_cases: int = Field(default=0, ge=0, le=100_000)
+    seed: int = 0
+
+
+def analyze(ctx: AnalysisContext) -> TargetInfo:
+    attrs: FirmwareTestAttrs = ctx.attrs
+    fw = ctx.dep(attrs.firmware)
+    if "object" not in fw.fields:
+        raise ctx.fail(f"`firmware` = `{attrs.firmware}` is a {ctx.dep_kind(attrs.firmware)} target, not a synth target")
+    if attrs.reference:
+        ref = ctx.dep(attrs.reference)
+        if "wasm" not in ref.fields:
+            raise ctx.fail(f"`reference` = `{attrs.reference}` is not a wasm target")
+        reference = ref["wasm"]
+    else:
+        reference = fw["reference"]
+    if not attrs.cases and not attrs.random_cases:
+        raise ctx.fail("a firmware_test needs `cases` or `random_cases`")
+    inputs = [fw["object"], reference]
+    stubs = ctx.source(attrs.imports) if attrs.imports else None
+    if stubs:
+        inputs.append(stubs)
+    result = ctx.declare(f"{ctx.label.name}.result.json")
+    cases = [c.model_dump(exclude_none=True) for c in attrs.cases]
+    action = ctx.action(mnemonic="FirmwareTest", inputs=inputs, outputs=[result],
+                        tools=resolve_tools(ctx, runner.identities),
+                        argv=runner.argv(fw["object"].path, reference.path, result.path, cpu=fw["cpu"], cases=cases,
+                                         random_cases=attrs.random_cases, seed=attrs.seed,
+                                         imports=stubs.path if stubs else None))
+    return TargetInfo(files=(result,), fields={"label": str(ctx.label)}, test_action=action)
+
+
+register_rule(RuleKind("firmware_test", FirmwareTestAttrs, analyze, doc="check a synthesized object against its wasm",
+                       is_test=True))

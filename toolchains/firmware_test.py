@@ -1,0 +1,178 @@
+"""The `firmware_test` runner: call the synthesized object's exports as
+Thumb code in unicorn and the reference module's in wasmtime, and compare
+results, the sequence of host calls, and traps, case by case.
+
+argv(firmware, reference, result, *, cpu, cases, random_cases, seed,
+     imports) -> the command line; identities() -> the tools it runs.
+Exit 0 when every case agrees (and meets its `expect`), 1 otherwise, with
+each mismatch shown as both sides and a diff of the host-call traces.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import random
+import struct
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from .builtin.wasm.decode import decode_module
+from .builtin.wasm.model import FUNC
+from .component import zig
+from .identity import ToolIdentity, builtin_tool
+from .reference import HostStubs, Outcome, run_reference, same_value
+from .stage import StageError, run_stage
+from .thumb_emulator import EmulationError, Signature, ThumbMachine, link_for_emulation
+
+EDGE_I32 = [0, 1, -1, 2, 7, 64, 255, -128, 0x7FFFFFFF, -0x80000000, 1000, -1000]
+EDGE_I64 = [0, 1, -1, 1 << 32, -(1 << 63), (1 << 63) - 1, 123456789012]
+EDGE_F = [0.0, -0.0, 1.0, -1.5, 0.5, 2.5, 1e10, -1e-10, float("inf"), float("-inf"), float("nan")]
+
+
+def identities() -> list[ToolIdentity]:
+    return [builtin_tool(), zig()]
+
+
+def argv(firmware: str, reference: str, result: str, *, cpu: str, cases: list[dict], random_cases: int = 0,
+         seed: int = 0, imports: str | None = None) -> list[str]:
+    args = ["python", "-m", "wasmelt.toolchains.firmware_test", "--firmware", firmware, "--reference", reference,
+            "--result", result, "--cpu", cpu, "--cases", json.dumps(cases, sort_keys=True, separators=(",", ":")),
+            "--random-cases", str(random_cases), "--seed", str(seed)]
+    if imports:
+        args += ["--imports", imports]
+    return args
+
+
+def load_stubs(path: str | None) -> HostStubs:
+    if not path:
+        return HostStubs()
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise StageError(f"{path}: invalid TOML: {e}") from None
+    returns = {}
+    for name, spec in data.get("imports", {}).items():
+        value = spec.get("returns", []) if isinstance(spec, dict) else spec
+        returns[name] = value if isinstance(value, list) else [value]
+    return HostStubs(returns)
+
+
+def random_value(rng: random.Random, t: str):
+    if t == "i32":
+        return rng.choice(EDGE_I32) if rng.random() < 0.3 else rng.randint(-(1 << 31), (1 << 31) - 1)
+    if t == "i64":
+        return rng.choice(EDGE_I64) if rng.random() < 0.3 else rng.randint(-(1 << 63), (1 << 63) - 1)
+    value = rng.choice(EDGE_F) if rng.random() < 0.3 else rng.uniform(-1e6, 1e6)
+    return struct.unpack("<f", struct.pack("<f", value))[0] if t == "f32" else value
+
+
+@dataclass
+class CaseResult:
+    case: dict
+    firmware: Outcome
+    reference: Outcome
+    problems: list[str]
+
+
+def _same(a: Outcome, b: Outcome) -> bool:
+    return (a.trap == b.trap and len(a.results) == len(b.results)
+            and all(same_value(x, y) for x, y in zip(a.results, b.results))
+            and len(a.calls) == len(b.calls)
+            and all(c.name == d.name and len(c.args) == len(d.args) and all(same_value(x, y) for x, y in zip(c.args, d.args))
+                    for c, d in zip(a.calls, b.calls)))
+
+
+def _show(o: Outcome) -> str:
+    return f"trap {o.trap}" if o.trap else f"results {list(o.results)}"
+
+
+def compare(obj: bytes, wasm: bytes, cpu: str, cases: list[dict], stubs: HostStubs) -> list[CaseResult]:
+    module = decode_module(wasm)
+    sigs = {}
+    for e in module.exports:
+        if e.kind == FUNC:
+            t = module.func_type(e.index)
+            sigs[e.name] = (list(t.params), list(t.results))
+    import_sigs, import_names = {}, {}
+    for imp in module.imported(FUNC):
+        t = module.types[imp.desc]
+        import_sigs[imp.name] = Signature(list(t.params), list(t.results))
+        import_names[imp.name] = f"{imp.module}.{imp.name}"
+    image = link_for_emulation(obj, list(import_sigs), cpu)
+    machine = ThumbMachine(image, cpu, stubs, import_sigs, import_names)
+    results = []
+    for case in cases:
+        name = case["call"]
+        if name not in sigs:
+            raise StageError(f"case calls `{name}`, which the reference does not export; exports: {', '.join(sigs)}")
+        params, result_types = sigs[name]
+        args = list(case.get("args", []))
+        if len(args) != len(params):
+            raise StageError(f"case {case}: `{name}` takes {len(params)} argument(s) ({', '.join(params)})")
+        machine.reset()
+        fw = machine.call(name, params, result_types, args)
+        ref = run_reference(wasm, name, args, stubs)
+        problems = []
+        if not _same(fw, ref):
+            problems.append(f"firmware gave {_show(fw)}, reference gave {_show(ref)}")
+            fw_calls = [f"{c.name}{c.args}" for c in fw.calls]
+            ref_calls = [f"{c.name}{c.args}" for c in ref.calls]
+            if fw_calls != ref_calls:
+                diff = difflib.unified_diff(ref_calls, fw_calls, "reference calls", "firmware calls", lineterm="")
+                problems.append("host calls differ:\n    " + "\n    ".join(diff))
+        if "expect" in case and not (fw.trap is None and len(fw.results) == len(case["expect"]) and all(
+                same_value(x, y) for x, y in zip(fw.results, case["expect"]))):
+            problems.append(f"expected results {case['expect']}, firmware gave {_show(fw)}")
+        if "trap" in case and fw.trap != case["trap"]:
+            problems.append(f"expected trap {case['trap']}, firmware gave {_show(fw)}")
+        results.append(CaseResult(case, fw, ref, problems))
+    return results
+
+
+def run(args) -> None:
+    cases = json.loads(args.cases)
+    wasm = Path(args.reference).read_bytes()
+    module = decode_module(wasm)
+    rng = random.Random(args.seed)
+    exported = [(e.name, module.func_type(e.index)) for e in module.exports if e.kind == FUNC]
+    for i in range(args.random_cases):
+        name, t = exported[i % len(exported)]
+        cases.append({"call": name, "args": [random_value(rng, p) for p in t.params], "random": True})
+    stubs = load_stubs(args.imports)
+    try:
+        results = compare(Path(args.firmware).read_bytes(), wasm, args.cpu, cases, stubs)
+    except EmulationError as e:
+        raise StageError(str(e)) from None
+    failed = [r for r in results if r.problems]
+    lines = []
+    for r in results:
+        status = "FAIL" if r.problems else "ok"
+        label = f"{r.case['call']}({', '.join(map(repr, r.case.get('args', [])))})"
+        if r.problems or not r.case.get("random"):
+            lines.append(f"{status:4} {label} -> {_show(r.firmware)}, {len(r.firmware.calls)} host call(s)")
+        for p in r.problems:
+            lines.append("     " + p.replace("\n", "\n     "))
+    summary = f"{len(results) - len(failed)} of {len(results)} cases agree ({args.random_cases} random, seed {args.seed})"
+    Path(args.result).write_text(json.dumps({"cases": len(results), "failed": len(failed), "cpu": args.cpu,
+                                             "seed": args.seed}, indent=2) + "\n")
+    print("\n".join(lines + [summary]))
+    if failed:
+        raise StageError(f"{len(failed)} of {len(results)} cases differ between the firmware and its reference")
+
+
+def main(argv_: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="wasmelt.toolchains.firmware_test")
+    for flag in ("--firmware", "--reference", "--result", "--cpu", "--cases"):
+        parser.add_argument(flag, required=True)
+    parser.add_argument("--random-cases", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--imports")
+    return run_stage(lambda: run(parser.parse_args(argv_)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
