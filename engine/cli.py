@@ -130,7 +130,7 @@ def _print_summary(report: BuildReport, started: float, verb: str = "Build") -> 
 
 
 def run_build(args, p: Plan, wanted, *, quiet: bool | None = None, keep_going: bool | None = None,
-              on_events=None) -> BuildReport:
+              on_events=None, reported_elsewhere: set[str] = frozenset()) -> BuildReport:
     """Build `wanted` with the reporters the flags ask for."""
     from .events import EventLog, write_profile
 
@@ -139,7 +139,9 @@ def run_build(args, p: Plan, wanted, *, quiet: bool | None = None, keep_going: b
         for label in p.labels:
             info = p.analysis.infos[label]
             events.target_configured(str(label), p.graph.targets[label].kind, [f.path for f in info.files])
-    reporter = Reporters(make_reporter(args.progress, args.verbose, args.quiet if quiet is None else quiet), events)
+    printer = make_reporter(args.progress, args.verbose, args.quiet if quiet is None else quiet)
+    printer.reported_elsewhere = set(reported_elsewhere)
+    reporter = Reporters(printer, events)
     try:
         with workspace_lock(p.ws):
             report = build(p, wanted, jobs=args.jobs, keep_going=args.keep_going if keep_going is None else keep_going,
@@ -182,7 +184,8 @@ def cmd_test(args) -> int:
             events.test_result(str(label), record.status in (EXECUTED, CACHED), record.status == CACHED,
                                max(0.0, record.finished - record.started))
 
-    report = run_build(args, p, wanted, quiet=True, keep_going=True, on_events=test_events)
+    report = run_build(args, p, wanted, quiet=True, keep_going=True, on_events=test_events,
+                       reported_elsewhere={p.analysis.infos[l].test_action.id for l in tests})
     store = Store(ws.cache_dir)
     results = []
     for label in tests:

@@ -18,8 +18,11 @@ class PlainReporter(Reporter):
     def __init__(self, out=None, verbose: bool = False, quiet: bool = False):
         self.out = out or sys.stderr
         self.verbose, self.quiet = verbose, quiet
+        self.reported_elsewhere: set[str] = set()  # action ids whose failure the caller prints itself
 
     def action_finished(self, record: ActionRecord, done: int, total: int) -> None:
+        if record.status == FAILED and record.action.id in self.reported_elsewhere:
+            return
         if record.status == FAILED:
             print(f"ERROR: {record.error}", file=self.out, flush=True)
             return

@@ -56,7 +56,8 @@ def analyze(ctx: AnalysisContext) -> TargetInfo:
                         argv=runner.argv(fw["object"].path, reference.path, result.path, cpu=fw["cpu"], cases=cases,
                                          random_cases=attrs.random_cases, seed=attrs.seed,
                                          imports=stubs.path if stubs else None))
-    return TargetInfo(files=(result,), fields={"label": str(ctx.label)}, test_action=action)
+    # `wasmelt build` builds what the test needs; `wasmelt test` also runs it.
+    return TargetInfo(files=tuple(inputs), fields={"label": str(ctx.label)}, test_action=action)
 
 
 register_rule(RuleKind("firmware_test", FirmwareTestAttrs, analyze, doc="check a synthesized object against its wasm",
