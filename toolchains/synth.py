@@ -87,7 +87,7 @@ def cflags(cc: str, cpu: str, opt: str) -> list[str]:
     if cc == "gcc":
         mcpu = "cortex-m4" if cpu == "cortex-m4f" else cpu
         fpu = {"cortex-m4f": ["-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"],
-               "cortex-m7": ["-mfloat-abi=hard", "-mfpu=fpv5-d16"]}.get(cpu, ["-mfloat-abi=soft"])
+               "cortex-m7": ["-mfloat-abi=hard", "-mfpu=fpv5-sp-d16"]}.get(cpu, ["-mfloat-abi=soft"])
         return ["-mthumb", f"-mcpu={mcpu}", *fpu, level, *COMMON_CFLAGS]
     abi = "eabihf" if cpu in HARD_FLOAT else "eabi"
     return [f"--target=thumbv7em-none-{abi}", f"-mcpu={cpu.removesuffix('f')}", level, *COMMON_CFLAGS]
@@ -309,6 +309,12 @@ def build(args) -> None:
     if unknown:
         raise StageError(f"roots {', '.join(unknown)} are not exported functions; exports: {', '.join(sorted(exports))}")
     imports = {i.name: f"{i.module}.{i.name}" for i in module.imported(FUNC)}
+    for name in [*exports, *imports]:
+        if RUNTIME_HELPER.match(name) or name in ("wasmelt_trap", "wasmelt_init"):
+            raise StageError(f"export `{name}` would be the same symbol as the C runtime's `{name}`; rename it in the "
+                             "component (the object names symbols by the wasm names verbatim)"
+                             if name in exports else
+                             f"import `{imports[name]}` would be the same symbol as the C runtime's `{name}`; rename it")
     header = None
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)

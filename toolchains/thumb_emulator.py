@@ -32,7 +32,8 @@ class EmulationError(Exception):
 
 def zig_target(cpu: str) -> list[str]:
     abi = "eabihf" if cpu in HARD_FLOAT else "eabi"
-    mcpu = {"cortex-m4f": "cortex_m4", "cortex-m0plus": "cortex_m0plus"}.get(cpu, cpu.replace("-", "_"))
+    # zig's CPU models carry no FPU: name it for the hard-float parts.
+    mcpu = {"cortex-m4f": "cortex_m4+vfp4d16sp", "cortex-m7": "cortex_m7+fp_armv8d16sp"}.get(cpu, cpu.replace("-", "_"))
     flags = ["-target", f"thumb-freestanding-{abi}", f"-mcpu={mcpu}"]
     if cpu == "cortex-m4":
         flags.append("-mfloat-abi=soft")
