@@ -1,0 +1,328 @@
+"""Side-by-side benchmark of wasmelt, ninja and Bazel on one synthetic graph:
+cold, null, leaf-edit and BUILD-edit builds, cache hits and peak memory.
+
+    python bench/compare.py --sizes 1000,10000 --runs 5 [--tools wasmelt,ninja,bazel]
+
+Each figure is the median wall time of --runs builds (cold builds: --cold-runs).
+Prints a table with ratios to ninja and to Bazel and writes a JSON result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gen_workspace import NINJA_OUT, WorkspaceInfo, edit_build_file, edit_leaf, generate  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+SCENARIOS = ("cold", "null", "leaf_edit", "build_edit", "cache_hit")
+
+
+@dataclass(frozen=True)
+class Run:
+    seconds: float
+    max_rss_kb: int
+    executed: int | None  # actions the tool says it ran
+
+
+class ToolFailed(RuntimeError):
+    pass
+
+
+def timed(argv: list[str], cwd: Path, env: dict | None = None) -> tuple[float, int, str]:
+    """Wall time, peak RSS (KB, the process and its waited-for children) and output."""
+    out = cwd.parent / f".bench-out-{os.getpid()}"
+    with open(out, "wb") as f:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=f, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    text = out.read_text(errors="replace")
+    out.unlink()
+    if proc.returncode != 0:
+        raise ToolFailed(f"{' '.join(argv)} exited {proc.returncode} in {cwd}:\n{text[-3000:]}")
+    return seconds, usage.ru_maxrss, text
+
+
+class Wasmelt:
+    name = "wasmelt"
+
+    def __init__(self, ws: WorkspaceInfo, work: Path, jobs: int):
+        self.root, self.jobs = Path(ws.root), jobs
+        self.cache = work / "wasmelt-cache"
+        self.env = dict(os.environ, WASMELT_CACHE=str(self.cache))
+        exe = Path(sys.executable).parent / "wasmelt"
+        self.argv = [str(exe)] if exe.exists() else [sys.executable, "-m", "wasmelt"]
+
+    @staticmethod
+    def available() -> str | None:
+        return None
+
+    def version(self) -> str:
+        return subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True).stdout.strip()
+
+    def build(self) -> Run:
+        seconds, rss, text = timed(self.argv + ["build", "//...", "-q", "-j", str(self.jobs)], self.root, self.env)
+        m = re.search(r"(\d+) executed", text)
+        return Run(seconds, rss, int(m.group(1)) if m else None)
+
+    def clean_outputs(self) -> None:
+        shutil.rmtree(self.root / "wasmelt-out", ignore_errors=True)
+
+    def clean_all(self) -> None:
+        self.clean_outputs()
+        shutil.rmtree(self.cache, ignore_errors=True)
+
+    def close(self) -> None:
+        pass
+
+
+class Ninja:
+    name = "ninja"
+
+    def __init__(self, ws: WorkspaceInfo, work: Path, jobs: int):
+        self.root, self.jobs = Path(ws.root), jobs
+
+    @staticmethod
+    def available() -> str | None:
+        return None if shutil.which("ninja") else "ninja not on PATH (apt-get install ninja-build)"
+
+    def version(self) -> str:
+        return subprocess.run(["ninja", "--version"], capture_output=True, text=True).stdout.strip()
+
+    def build(self) -> Run:
+        seconds, rss, text = timed(["ninja", "-j", str(self.jobs)], self.root)
+        return Run(seconds, rss, len(re.findall(r"^\[\d+/\d+\]", text, re.M)))
+
+    def clean_outputs(self) -> None:
+        shutil.rmtree(self.root / NINJA_OUT, ignore_errors=True)
+        for f in (".ninja_log", ".ninja_deps"):
+            (self.root / f).unlink(missing_ok=True)
+
+    clean_all = clean_outputs
+
+    def close(self) -> None:
+        pass
+
+
+class Bazel:
+    """A warm server (started before the first measured build), local disk cache."""
+    name = "bazel"
+
+    def __init__(self, ws: WorkspaceInfo, work: Path, jobs: int):
+        self.root, self.jobs = Path(ws.root), jobs
+        self.startup = ["bazel", f"--output_base={work / 'bazel-output-base'}", "--max_idle_secs=1200"]
+        self.disk_cache = work / "bazel-disk-cache"
+        self.flags = ["--noshow_progress", "--show_result=0", f"--jobs={jobs}", "--symlink_prefix=/",
+                      f"--disk_cache={self.disk_cache}", "--color=no", "--curses=no"]
+        self.server_pid = None
+
+    @staticmethod
+    def available() -> str | None:
+        if not shutil.which("bazel"):
+            return "bazel not on PATH (apt-get install bazel-bootstrap)"
+        return None
+
+    def version(self) -> str:
+        text = subprocess.run(self.startup + ["version"], cwd=self.root, capture_output=True, text=True).stdout
+        m = re.search(r"Build label: (\S+)", text)
+        return m.group(1) if m else text.strip()[:40]
+
+    def _cmd(self, *args: str) -> str:
+        return timed(self.startup + list(args), self.root)[2]
+
+    def build(self) -> Run:
+        if self.server_pid is None:
+            info = subprocess.run(self.startup + ["info", "server_pid"], cwd=self.root, capture_output=True, text=True)
+            self.server_pid = int(info.stdout.split()[-1])
+        seconds, rss, text = timed(self.startup + ["build", "//..."] + self.flags, self.root)
+        executed = 0
+        m = re.search(r"INFO: \d+ process(?:es)?: (.*)", text)
+        for count, kind in re.findall(r"(\d+) ([a-z][a-z -]*)", m.group(1) if m else ""):
+            if kind.strip() not in ("internal", "remote cache hit", "disk cache hit"):
+                executed += int(count)
+        return Run(seconds, max(rss, self.server_peak_kb()), executed)
+
+    def warm_up(self) -> None:
+        """Start the server and load + analyze every package, so every build is measured warm."""
+        self._cmd("build", "//...", "--nobuild", *self.flags)
+
+    def server_peak_kb(self) -> int:
+        try:
+            status = Path(f"/proc/{self.server_pid}/status").read_text()
+        except (OSError, TypeError):
+            return 0
+        m = re.search(r"VmHWM:\s+(\d+) kB", status)
+        return int(m.group(1)) if m else 0
+
+    def clean_outputs(self) -> None:
+        self._cmd("clean")
+
+    def clean_all(self) -> None:
+        self._cmd("clean")
+        shutil.rmtree(self.disk_cache, ignore_errors=True)
+
+    def close(self) -> None:
+        subprocess.run(self.startup + ["shutdown"], cwd=self.root, capture_output=True)
+
+
+TOOLS = {"wasmelt": Wasmelt, "ninja": Ninja, "bazel": Bazel}
+
+
+def measure(tool, ws: WorkspaceInfo, runs: int, cold_runs: int, cache_runs: int, rev: list[int], log) -> dict:
+    """Every scenario for one tool: {scenario: {median_s, runs_s, executed, max_rss_kb}}."""
+    result: dict[str, dict] = {}
+
+    def record(scenario: str, samples: list[Run]) -> None:
+        times = [r.seconds for r in samples]
+        result[scenario] = {"median_s": statistics.median(times), "runs_s": [round(t, 4) for t in times],
+                            "executed": [r.executed for r in samples],
+                            "max_rss_kb": max(r.max_rss_kb for r in samples)}
+        log(f"  {tool.name:8} {scenario:10} median {statistics.median(times):8.3f}s  "
+            f"executed {samples[-1].executed}  rss {result[scenario]['max_rss_kb'] // 1024} MB")
+
+    def bump() -> int:
+        rev[0] += 1
+        return rev[0]
+
+    if isinstance(tool, Bazel):
+        tool.warm_up()
+    samples = []
+    for _ in range(cold_runs):
+        tool.clean_all()
+        samples.append(tool.build())
+    record("cold", samples)
+    tool.build()  # settle (racily-clean sources) before the null builds
+    record("null", [tool.build() for _ in range(runs)])
+    samples = []
+    for _ in range(runs):
+        edit_leaf(ws, bump())
+        samples.append(tool.build())
+    record("leaf_edit", samples)
+    samples = []
+    for _ in range(runs):
+        edit_build_file(ws, tool.name, bump())
+        samples.append(tool.build())
+    record("build_edit", samples)
+    if not isinstance(tool, Ninja):  # ninja has no cache to hit
+        samples = []
+        for _ in range(cache_runs):
+            tool.clean_outputs()
+            samples.append(tool.build())
+        record("cache_hit", samples)
+        result["cache_hit"]["per_action_us"] = result["cache_hit"]["median_s"] / ws.targets * 1e6
+    return result
+
+
+def machine() -> dict:
+    cpu = ""
+    try:
+        cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**30
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": mem, "kernel": platform.release(),
+            "python": platform.python_version()}
+
+
+def ratio(a: float | None, b: float | None) -> str:
+    return f"{a / b:.2f}x" if a is not None and b else "-"
+
+
+def print_table(result: dict, out=sys.stdout) -> None:
+    tools = result["tools"]
+    head = f"{'targets':>7} {'scenario':10} " + " ".join(f"{t:>10}" for t in tools)
+    head += "".join(f" {'wasmelt/' + t:>14}" for t in ("ninja", "bazel") if t in tools)
+    print(head, file=out)
+    print("-" * len(head), file=out)
+    for size, by_tool in result["sizes"].items():
+        for scenario in SCENARIOS + ("peak_rss_mb",):
+            cells = {}
+            for t in tools:
+                data = by_tool.get(t, {})
+                if scenario == "peak_rss_mb":
+                    rss = [s["max_rss_kb"] for s in data.values() if isinstance(s, dict) and "max_rss_kb" in s]
+                    cells[t] = max(rss) / 1024 if rss else None
+                else:
+                    cells[t] = data.get(scenario, {}).get("median_s")
+            fmt = (lambda v: f"{v:10.0f}") if scenario == "peak_rss_mb" else (lambda v: f"{v:10.3f}")
+            row = f"{size:>7} {scenario:10} " + " ".join(fmt(cells[t]) if cells[t] is not None else f"{'-':>10}"
+                                                       for t in tools)
+            row += "".join(f" {ratio(cells.get('wasmelt'), cells.get(t)):>14}" for t in ("ninja", "bazel") if t in tools)
+            print(row, file=out)
+        hit = by_tool.get("wasmelt", {}).get("cache_hit", {}).get("per_action_us")
+        bhit = by_tool.get("bazel", {}).get("cache_hit", {}).get("per_action_us")
+        print(f"{size:>7} cache hit per action: wasmelt {hit or 0:.0f} us" +
+              (f", bazel {bhit:.0f} us" if bhit else ""), file=out)
+    for t, why in result.get("skipped", {}).items():
+        print(f"(not measured: {t}: {why})", file=out)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default="1000,10000", help="comma-separated target counts")
+    ap.add_argument("--runs", type=int, default=5, help="builds per scenario (median)")
+    ap.add_argument("--cold-runs", type=int, default=None, help="cold builds per size (default: --runs)")
+    ap.add_argument("--cache-runs", type=int, default=None, help="rebuilds from the cache per size (default: --runs)")
+    ap.add_argument("--tools", default="wasmelt,ninja,bazel")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel actions for every tool")
+    ap.add_argument("--workdir", type=Path, default=Path("/tmp/wasmelt-bench"), help="scratch space (wiped)")
+    ap.add_argument("--json", type=Path, default=REPO / "bench" / "results" / "latest.json")
+    args = ap.parse_args(argv)
+    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    tools, skipped = [], {}
+    for name in args.tools.split(","):
+        why = TOOLS[name].available()
+        if why:
+            skipped[name] = why
+            log(f"skipping {name}: {why}")
+        else:
+            tools.append(name)
+    result = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(),
+              "commit": subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True,
+                                       text=True).stdout.strip(),
+              "jobs": args.jobs, "runs": args.runs, "cold_runs": args.cold_runs or args.runs,
+              "cache_runs": args.cache_runs or args.runs,
+              "tools": tools, "skipped": skipped, "versions": {}, "sizes": {}}
+    for size in (int(s) for s in args.sizes.split(",")):
+        work = args.workdir / str(size)
+        shutil.rmtree(work, ignore_errors=True)
+        ws = generate(work / "ws", size)
+        log(f"{size} targets: {ws.packages} packages, {ws.edges} dependency edges")
+        rev = [0]
+        by_tool = result["sizes"][str(size)] = {"graph": {"targets": ws.targets, "packages": ws.packages,
+                                                          "edges": ws.edges}}
+        for name in tools:
+            tool = TOOLS[name](ws, work, args.jobs)
+            try:
+                result["versions"][name] = tool.version()
+                by_tool[name] = measure(tool, ws, args.runs, args.cold_runs or args.runs,
+                                        args.cache_runs or args.runs, rev, log)
+            except ToolFailed as e:
+                log(f"{name} failed: {e}")
+                by_tool[name] = {"error": str(e)[:2000]}
+            finally:
+                tool.close()
+        shutil.rmtree(work, ignore_errors=True)
+    print_table(result)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=1))
+    log(f"wrote {args.json}")
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""Where a wasmelt null build spends its time: cProfile of `wasmelt build //...`
+on an up-to-date synthetic workspace, beside interpreter start and import costs.
+
+    python bench/profile_null.py --targets 10000 [--workspace DIR] [--top 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pstats
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gen_workspace import generate  # noqa: E402
+
+
+def wall(argv: list[str], cwd: Path, env: dict, runs: int = 3) -> float:
+    """Median wall time of `argv`, which must succeed."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(argv, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def short(func: tuple) -> str:
+    path, line, name = func
+    if path == "~":
+        return name
+    parts = Path(path).parts
+    where = "/".join(parts[-3:] if "wasmelt" in parts or "site-packages" in parts else parts[-2:])
+    return f"{where}:{line}({name})"
+
+
+def print_top(stats: pstats.Stats, key: str, top: int, total: float) -> None:
+    rows = sorted(stats.stats.items(), key=lambda kv: kv[1][3 if key == "cumulative" else 2], reverse=True)
+    print(f"\ntop {top} by {key} time (of {total:.3f}s profiled):")
+    print(f"{'cum s':>8} {'cum %':>6} {'own s':>8} {'calls':>9}  function")
+    for func, (cc, nc, tt, ct, _callers) in rows[:top]:
+        print(f"{ct:8.3f} {100 * ct / total:5.1f}% {tt:8.3f} {nc:9d}  {short(func)}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--targets", type=int, default=10000)
+    ap.add_argument("--workspace", type=Path, default=None,
+                    help="an already generated workspace (default: a fresh one under /tmp)")
+    ap.add_argument("--top", type=int, default=15)
+    ap.add_argument("--pstats", type=Path, default=Path("/tmp/wasmelt-null.pstats"), help="where to keep the raw profile")
+    args = ap.parse_args(argv)
+    ws = args.workspace or Path(f"/tmp/wasmelt-profile-{args.targets}")
+    if not (ws / "bench-workspace.json").exists():
+        print(f"generating {args.targets} targets in {ws} ...", file=sys.stderr)
+        generate(ws, args.targets)
+    env = dict(os.environ)
+    env.setdefault("WASMELT_CACHE", str(ws.parent / (ws.name + "-cache")))
+    py = sys.executable
+    build = [py, "-m", "wasmelt", "build", "//...", "-q"]
+    print("building (cold the first time) ...", file=sys.stderr)
+    subprocess.run(build, cwd=ws, env=env, check=True)
+    subprocess.run(build, cwd=ws, env=env, check=True)  # settle racily-clean sources
+
+    start_s = wall([py, "-c", "pass"], ws, env, 5)
+    import_s = wall([py, "-c", "import wasmelt.cli"], ws, env, 5)
+    null_s = wall(build, ws, env, 5)
+    subprocess.run([py, "-m", "cProfile", "-o", str(args.pstats)] + build[1:], cwd=ws, env=env, check=True,
+                   stderr=subprocess.DEVNULL)
+    stats = pstats.Stats(str(args.pstats))
+    total = stats.total_tt
+    print(f"null build of {args.targets} targets, {ws}")
+    print(f"  wall time (median of 5, no profiler): {null_s:.3f}s")
+    print(f"  interpreter start `python -c pass`:   {start_s:.3f}s")
+    print(f"  `import wasmelt.cli` incl. start:     {import_s:.3f}s")
+    print(f"  profiled run total:                   {total:.3f}s (cProfile inflates call-heavy code)")
+    print_top(stats, "cumulative", args.top, total)
+    print_top(stats, "own", args.top, total)
+
+
+if __name__ == "__main__":
+    main()
