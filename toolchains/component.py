@@ -54,6 +54,11 @@ def zig() -> ToolIdentity:
     return ToolIdentity("zig", str(exe), f"zig {version}", file_sha256(exe))
 
 
+def _rust_lld_for(rustc_path: str, sysroot: Path) -> bool:
+    host_bins = list((sysroot / "lib/rustlib").glob("*/bin/rust-lld"))
+    return bool(host_bins) or shutil.which("rust-lld") is not None or (Path(rustc_path).parent / "rust-lld").exists()
+
+
 def rustc() -> ToolIdentity:
     """A rustc whose sysroot has the wasm32-unknown-unknown standard library."""
     candidates = [os.environ.get("WASMELT_RUSTC"), shutil.which("rustc"), "/usr/bin/rustc"]
@@ -62,6 +67,9 @@ def rustc() -> ToolIdentity:
             continue
         sysroot = subprocess.run([candidate, "--print", "sysroot"], capture_output=True, text=True).stdout.strip()
         if sysroot and (Path(sysroot) / "lib/rustlib/wasm32-unknown-unknown").is_dir():
+            if not _rust_lld_for(candidate, Path(sysroot)):
+                raise ToolNotFound(f"{candidate} has the wasm32 target but no `rust-lld` linker: on Debian "
+                                   "`apt-get install lld-14`, or `rustup component add llvm-tools`")
             ident = external_tool(candidate, version_flag="--version")
             return ToolIdentity("rustc", ident.path, ident.version, ident.digest)
     raise ToolNotFound("no rustc with the wasm32-unknown-unknown target found: on Debian "

@@ -19,6 +19,7 @@ TRAP_KINDS = {
     "MEMORY_OUT_OF_BOUNDS": "out_of_bounds_memory",
     "HEAP_MISALIGNED": "out_of_bounds_memory",
     "STACK_OVERFLOW": "stack_overflow",
+    "OUT_OF_FUEL": "out_of_fuel",
 }
 
 
@@ -68,13 +69,19 @@ def f32_round(value: float) -> float:
     return struct.unpack("<f", struct.pack("<f", value))[0]
 
 
+FUEL = 50_000_000  # instructions, roughly: a runaway loop ends as an "out_of_fuel" trap
+
+
 def run_reference(wasm: bytes, export: str, args: list, stubs: HostStubs | None = None) -> Outcome:
     """Call one export of a fresh instance, with every import a recording stub."""
     import wasmtime
 
     stubs = stubs or HostStubs()
-    engine = wasmtime.Engine()
+    config = wasmtime.Config()
+    config.consume_fuel = True
+    engine = wasmtime.Engine(config)
     store = wasmtime.Store(engine)
+    store.set_fuel(FUEL)
     module = wasmtime.Module(engine, wasm)
     outcome = Outcome()
     counts: dict[str, int] = {}
@@ -93,11 +100,12 @@ def run_reference(wasm: bytes, export: str, args: list, stubs: HostStubs | None 
             return None if _n == 0 else result[0] if _n == 1 else result
 
         imports.append(wasmtime.Func(store, imp.type, host))
-    instance = wasmtime.Instance(store, module, imports)
-    func = instance.exports(store).get(export)
-    if func is None or not isinstance(func, wasmtime.Func):
-        raise KeyError(f"the module exports no function `{export}`")
     try:
+        # The start function runs here: a trap in it is the call's outcome too.
+        instance = wasmtime.Instance(store, module, imports)
+        func = instance.exports(store).get(export)
+        if func is None or not isinstance(func, wasmtime.Func):
+            raise KeyError(f"the module exports no function `{export}`")
         result = func(store, *args)
     except wasmtime.Trap as trap:
         code = trap.trap_code.name if trap.trap_code is not None else "UNREACHABLE"

@@ -219,7 +219,7 @@ def eliminate(m: Module, roots: list[str] | None = None, strip_custom: bool = Fa
     for i, e in enumerate(m.elements):
         if e.mode == "declarative":
             items = [item for item in e.items if not (item[0].op == "ref.func" and fmap[item[0].imm[0]] is None)]
-            if items:
+            if items or i in live.sets["elem"]:  # a live `elem.drop` names it even when it declares nothing
                 emap[i] = len(out.elements)
                 out.elements.append(Element(e.mode, e.elem_type, items, e.table, None, e.uses_exprs))
         elif i in live.sets["elem"]:
