@@ -27,6 +27,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:
+        os.fchmod(fd, 0o644)  # mkstemp makes 0600; outputs are meant to be read by other tools and users
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
