@@ -49,6 +49,7 @@ def _common_build_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--remote_instance_name", default="", help="REAPI instance name")
     p.add_argument("--remote_header", action="append", default=[], metavar="NAME=VALUE",
                    help="header sent to the remote cache/executor (e.g. authorization); never logged")
+    p.add_argument("--remote_timeout", type=float, default=60.0, help="seconds to wait for one remote cache call")
 
 
 def _remote(args):
@@ -64,7 +65,7 @@ def _remote(args):
             raise ConfigError(f"--remote_header takes NAME=VALUE, got `{name}`")
         headers[name.strip().lower()] = value.strip()
     return connect(cache=args.remote_cache, executor=args.remote_executor,
-                   instance_name=args.remote_instance_name, headers=headers)
+                   instance_name=args.remote_instance_name, headers=headers, timeout=args.remote_timeout)
 
 
 def make_parser(extra: dict[str, Callable[[argparse._SubParsersAction], None]] | None = None) -> argparse.ArgumentParser:
@@ -142,15 +143,18 @@ def run_build(args, p: Plan, wanted, *, quiet: bool | None = None, keep_going: b
     printer = make_reporter(args.progress, args.verbose, args.quiet if quiet is None else quiet)
     printer.reported_elsewhere = set(reported_elsewhere)
     reporter = Reporters(printer, events)
+    remote = _remote(args)
     try:
         with workspace_lock(p.ws):
             report = build(p, wanted, jobs=args.jobs, keep_going=args.keep_going if keep_going is None else keep_going,
-                           reporter=reporter, timeout=args.action_timeout, remote=_remote(args))
+                           reporter=reporter, timeout=args.action_timeout, remote=remote)
         if on_events and events:
             on_events(events, report)
     finally:
         if events:
             events.close()
+        for warning in remote.warnings if remote is not None else ():
+            print(f"WARNING: remote: {warning}", file=sys.stderr)
     if args.profile:
         write_profile(Path(args.profile), report)
     return report
