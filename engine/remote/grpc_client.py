@@ -67,8 +67,13 @@ class GrpcClient:
         if self._checked:
             return
         m = messages()
-        caps = self._call(V2 + "Capabilities/GetCapabilities", m.GetCapabilitiesRequest(instance_name=self.instance),
-                          m.ServerCapabilities)
+        try:
+            caps = self._call(V2 + "Capabilities/GetCapabilities",
+                              m.GetCapabilitiesRequest(instance_name=self.instance), m.ServerCapabilities)
+        except RemoteFault as e:
+            if "UNIMPLEMENTED" not in str(e):
+                raise
+            caps = None  # an older server: assume SHA-256 and the default limits
         if caps is not None and caps.HasField("cache_capabilities"):
             cache = caps.cache_capabilities
             if cache.digest_functions and SHA256 not in cache.digest_functions:
