@@ -50,6 +50,9 @@ def _common_build_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--remote_header", action="append", default=[], metavar="NAME=VALUE",
                    help="header sent to the remote cache/executor (e.g. authorization); never logged")
     p.add_argument("--remote_timeout", type=float, default=60.0, help="seconds to wait for one remote cache call")
+    p.add_argument("--tls_certificate", metavar="FILE", help="CA certificates (PEM) that sign the remote's TLS certificate")
+    p.add_argument("--tls_client_certificate", metavar="FILE", help="client certificate (PEM) for mutual TLS with the remote")
+    p.add_argument("--tls_client_key", metavar="FILE", help="key (PEM) of --tls_client_certificate")
 
 
 def _remote(args):
@@ -65,7 +68,8 @@ def _remote(args):
             raise ConfigError(f"--remote_header takes NAME=VALUE, got `{name}`")
         headers[name.strip().lower()] = value.strip()
     return connect(cache=args.remote_cache, executor=args.remote_executor,
-                   instance_name=args.remote_instance_name, headers=headers, timeout=args.remote_timeout)
+                   instance_name=args.remote_instance_name, headers=headers, timeout=args.remote_timeout,
+                   tls={"ca": args.tls_certificate, "cert": args.tls_client_certificate, "key": args.tls_client_key})
 
 
 def make_parser(extra: dict[str, Callable[[argparse._SubParsersAction], None]] | None = None) -> argparse.ArgumentParser:

@@ -102,8 +102,9 @@ def buildgrid(workdir: Path):
 
 
 @contextmanager
-def nginx_webdav(workdir: Path):
-    """nginx serving PUT/GET under a root with ac/ and cas/ made first."""
+def nginx_webdav(workdir: Path, tls: tuple[Path, Path] | None = None):
+    """nginx serving PUT/GET under a root with ac/ and cas/ made first; over
+    HTTPS with `tls` = (certificate, key)."""
     nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
     if nginx is None:
         pytest.skip("nginx is not installed")
@@ -130,7 +131,8 @@ def nginx_webdav(workdir: Path):
             uwsgi_temp_path {temp / 'uwsgi'};
             scgi_temp_path {temp / 'scgi'};
             server {{
-                listen 127.0.0.1:{port};
+                listen 127.0.0.1:{port}{" ssl" if tls else ""};
+                {f"ssl_certificate {tls[0]}; ssl_certificate_key {tls[1]};" if tls else ""}
                 root {data};
                 client_max_body_size 0;
                 location / {{
@@ -141,7 +143,19 @@ def nginx_webdav(workdir: Path):
         }}
         """))
     with _serving([nginx, "-p", str(workdir), "-c", str(workdir / "nginx.conf")], port, workdir):
-        yield f"http://127.0.0.1:{port}", data
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{port}", data
+
+
+def self_signed_certificate(workdir: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, made with openssl."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    workdir.mkdir(parents=True, exist_ok=True)
+    cert, key = workdir / "cert.pem", workdir / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    return cert, key
 
 
 def buildbox_dir() -> Path | None:

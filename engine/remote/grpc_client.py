@@ -29,14 +29,18 @@ def _describe(e: Exception) -> str:
 
 
 class GrpcClient:
-    def __init__(self, url: str, instance_name: str, headers: dict[str, str], timeout: float):
+    def __init__(self, url: str, instance_name: str, headers: dict[str, str], timeout: float,
+                 tls: dict[str, bytes] | None = None):
         import grpc
 
         scheme, _, address = url.partition("://")
         options = [("grpc.max_receive_message_length", MAX_MESSAGE), ("grpc.max_send_message_length", MAX_MESSAGE),
                    ("grpc.enable_retries", 0)]
         if scheme == "grpcs":
-            self.channel = grpc.secure_channel(address, grpc.ssl_channel_credentials(), options=options)
+            tls = tls or {}
+            credentials = grpc.ssl_channel_credentials(root_certificates=tls.get("ca"), private_key=tls.get("key"),
+                                                       certificate_chain=tls.get("cert"))
+            self.channel = grpc.secure_channel(address, credentials, options=options)
         elif scheme == "grpc":
             self.channel = grpc.insecure_channel(address, options=options)
         else:

@@ -15,7 +15,7 @@ from .protos import messages
 
 
 class HttpClient:
-    def __init__(self, url: str, headers: dict[str, str], timeout: float):
+    def __init__(self, url: str, headers: dict[str, str], timeout: float, tls: dict[str, bytes] | None = None):
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https"):
             raise ValueError(f"unsupported scheme `{parts.scheme}://`; use http:// or https://")
@@ -28,13 +28,13 @@ class HttpClient:
         self.address = f"{self.host}:{self.port}" if self.port else self.host
         self.timeout = timeout
         self._local = threading.local()
+        self._context = _tls_context(tls or {}) if self.scheme == "https" else None
 
     def _connection(self) -> http.client.HTTPConnection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             if self.scheme == "https":
-                conn = http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout,
-                                                   context=ssl.create_default_context())
+                conn = http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout, context=self._context)
             else:
                 conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
             self._local.conn = conn
@@ -111,3 +111,20 @@ class HttpClient:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
+
+
+def _tls_context(tls: dict[str, bytes]) -> ssl.SSLContext:
+    context = ssl.create_default_context(cadata=tls["ca"].decode("ascii", "replace") if "ca" in tls else None)
+    if "cert" in tls:
+        import os
+        import tempfile
+
+        # ssl loads a client certificate only from files.
+        with tempfile.TemporaryDirectory(prefix="wasmelt-tls-") as tmp:
+            cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+            for path, data in ((cert, tls["cert"]), (key, tls["key"])):
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
+            context.load_cert_chain(cert, key)
+    return context

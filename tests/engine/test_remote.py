@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, Workspace
-from remote_servers import buildbox_casd, buildgrid, free_port, nginx_webdav
+from remote_servers import buildbox_casd, buildgrid, free_port, nginx_webdav, self_signed_certificate
 
 BIG = 3_000_000  # above the gRPC batch limit: goes through ByteStream
 
@@ -146,6 +146,32 @@ def test_corrupt_blob_from_http_cache_is_rejected_and_rebuilt_locally(tmp_path):
     assert "does not match its digest" in warning and "big.bin" in warning
     assert b.run("build", "//...").counts["executed"] == 0
     assert _outputs(b) == _outputs(a)
+
+
+def test_https_cache_trusts_the_certificate_it_is_given(tmp_path):
+    a, b = _two_workspaces(tmp_path, _simple)
+    c = Workspace(tmp_path / "ws-c", tmp_path / "cache-c")
+    c.write("BUILD.toml", '[workspace]\nname = "test"\n')
+    _simple(c)
+    cert, key = self_signed_certificate(tmp_path / "tls")
+    with nginx_webdav(tmp_path / "nginx", tls=(cert, key)) as (url, _):
+        first = a.run("build", "//...", f"--remote_cache={url}", f"--tls_certificate={cert}")
+        untrusted = b.run("build", "//...", f"--remote_cache={url}")
+        third = c.run("build", "//...", f"--remote_cache={url}", f"--tls_certificate={cert}")
+    assert first.code == 0 and not _warnings(first), first.err
+    assert untrusted.code == 0 and untrusted.counts["executed"] == 4
+    [warning] = _warnings(untrusted)
+    assert "CERTIFICATE_VERIFY_FAILED" in warning
+    assert third.counts == {"total": 4, "executed": 0, "cached": 4} and not _warnings(third)
+    assert _outputs(c) == _outputs(a)
+
+
+def test_remote_executor_that_is_down_hands_actions_back(workspace):
+    _simple(workspace)
+    run = workspace.run("build", "//...", f"--remote_executor=grpc://127.0.0.1:{free_port()}", "--remote_timeout=5")
+    assert run.code == 0, run.err
+    assert run.counts == {"total": 4, "executed": 4, "cached": 0}
+    assert len(_warnings(run)) == 1
 
 
 # -- faults: down, slow, headers ---------------------------------------------------------
