@@ -17,6 +17,10 @@ from .request import DigestMap, Request, make_request, proto_digest, serialize, 
 class RemoteError(Exception):
     """The remote's answer cannot be used (a blob that fails its digest...)."""
 
+    def __init__(self, message: str, reported: bool = False):
+        super().__init__(message)
+        self.reported = reported  # the same fault was already warned about
+
 
 class Remote(RemoteBackend):
     def __init__(self, cache, executor=None, *, exec_timeout: float = 600.0):
@@ -28,6 +32,7 @@ class Remote(RemoteBackend):
         self.down = False  # after a fault, the rest of the build stays local
         self.stats = {"hits": 0, "misses": 0, "uploads": 0, "executed": 0, "rejected": 0}
         self._lock = threading.Lock()
+        self._rejected: set[str] = set()  # hashes of blobs that failed verification
         self._digests: DigestMap | None = None
         self._store = None
         self._root: Path | None = None
@@ -103,8 +108,11 @@ class Remote(RemoteBackend):
                 raise RemoteError(f"{what}: blob for {label} is missing from the remote cache")
             if len(data) != digest.size_bytes or sha256(data) != digest.hash:
                 self._count("rejected")
+                with self._lock:
+                    seen = digest.hash in self._rejected
+                    self._rejected.add(digest.hash)
                 raise RemoteError(f"{what}: the remote blob for {label} does not match its digest "
-                                  f"{digest.hash[:12]}...; rejected, building locally")
+                                  f"{digest.hash[:12]}...; rejected, building locally", reported=seen)
             return data
 
         outputs = {f.path: verified(f.digest, f"`{f.path}`") for f in result.output_files}
@@ -139,7 +147,8 @@ class Remote(RemoteBackend):
             self._count("hits")
             return hit
         except RemoteError as e:
-            self._warn(str(e))
+            if not e.reported:
+                self._warn(str(e))
             return None
         except RemoteFault as e:
             self._fault(self.cache, e)
@@ -165,7 +174,11 @@ class Remote(RemoteBackend):
             blobs = {}
         blobs[sha256(request.action)] = request.action
         blobs[sha256(request.command)] = request.command
-        self.cache.upload(blobs)
+        with self._lock:
+            damaged = self._rejected & set(blobs)
+        # A blob the remote returned damaged is written again, whatever
+        # FindMissingBlobs says, so the next reader gets good bytes.
+        self.cache.upload(blobs, force=damaged)
         self.cache.update_action_result(request.action_digest, proto)
 
     def execute(self, action: Action, material: dict, inputs: dict[str, bytes]) -> RemoteResult | None:
@@ -202,7 +215,8 @@ class Remote(RemoteBackend):
                     self._warn(f"could not store the remote result in the cache ({e})")
             return result
         except RemoteError as e:
-            self._warn(str(e))
+            if not e.reported:
+                self._warn(str(e))
             return None
         except RemoteFault as e:
             self._fault(server, e)

@@ -110,11 +110,12 @@ class GrpcClient:
         response = self._call(V2 + "ContentAddressableStorage/FindMissingBlobs", request, m.FindMissingBlobsResponse)
         return {d.hash for d in response.missing_blob_digests} if response is not None else set(digests)
 
-    def upload(self, blobs: dict[str, bytes]) -> None:
-        """Store blobs (sha256 -> data) the server does not have yet."""
+    def upload(self, blobs: dict[str, bytes], force: set[str] = frozenset()) -> None:
+        """Store blobs (sha256 -> data) the server does not have yet, and
+        those in `force` anyway."""
         if not blobs:
             return
-        missing = self.find_missing({sha: len(data) for sha, data in blobs.items()})
+        missing = self.find_missing({sha: len(data) for sha, data in blobs.items()}) | (force & set(blobs))
         m = messages()
         batch, size = [], 0
         for sha in sorted(missing):

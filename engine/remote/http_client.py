@@ -95,7 +95,7 @@ class HttpClient:
     def update_action_result(self, digest, result) -> None:
         self._put(f"ac/{digest.hash}", result.SerializeToString(deterministic=True))
 
-    def upload(self, blobs: dict[str, bytes]) -> None:
+    def upload(self, blobs: dict[str, bytes], force: set[str] = frozenset()) -> None:
         for sha, data in sorted(blobs.items()):
             self._put(f"cas/{sha}", data)
 
