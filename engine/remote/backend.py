@@ -63,10 +63,8 @@ class Remote(RemoteBackend):
         """path -> (sha256, size) for every input; None if one is unreadable."""
         found = {}
         for path, xx in material["inputs"].items():
-            if data is not None:
-                hit = self._digests.remember(xx, data[path])
-            else:
-                hit = self._digests.get(xx, lambda p=path, x=xx: self._read_input(p, x))
+            read = (lambda d=data[path]: d) if data is not None else (lambda p=path, x=xx: self._read_input(p, x))
+            hit = self._digests.get(xx, read)
             if hit is None:
                 return None
             found[path] = hit
