@@ -49,6 +49,10 @@ def _common_build_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--remote_instance_name", default="", help="REAPI instance name")
     p.add_argument("--remote_header", action="append", default=[], metavar="NAME=VALUE",
                    help="header sent to the remote cache/executor (e.g. authorization); never logged")
+    p.add_argument("--remote_timeout", type=float, default=60.0, help="seconds to wait for one remote cache call")
+    p.add_argument("--tls_certificate", metavar="FILE", help="CA certificates (PEM) that sign the remote's TLS certificate")
+    p.add_argument("--tls_client_certificate", metavar="FILE", help="client certificate (PEM) for mutual TLS with the remote")
+    p.add_argument("--tls_client_key", metavar="FILE", help="key (PEM) of --tls_client_certificate")
 
 
 def _remote(args):
@@ -64,7 +68,8 @@ def _remote(args):
             raise ConfigError(f"--remote_header takes NAME=VALUE, got `{name}`")
         headers[name.strip().lower()] = value.strip()
     return connect(cache=args.remote_cache, executor=args.remote_executor,
-                   instance_name=args.remote_instance_name, headers=headers)
+                   instance_name=args.remote_instance_name, headers=headers, timeout=args.remote_timeout,
+                   tls={"ca": args.tls_certificate, "cert": args.tls_client_certificate, "key": args.tls_client_key})
 
 
 def make_parser(extra: dict[str, Callable[[argparse._SubParsersAction], None]] | None = None) -> argparse.ArgumentParser:
@@ -142,15 +147,18 @@ def run_build(args, p: Plan, wanted, *, quiet: bool | None = None, keep_going: b
     printer = make_reporter(args.progress, args.verbose, args.quiet if quiet is None else quiet)
     printer.reported_elsewhere = set(reported_elsewhere)
     reporter = Reporters(printer, events)
+    remote = _remote(args)
     try:
         with workspace_lock(p.ws):
             report = build(p, wanted, jobs=args.jobs, keep_going=args.keep_going if keep_going is None else keep_going,
-                           reporter=reporter, timeout=args.action_timeout, remote=_remote(args))
+                           reporter=reporter, timeout=args.action_timeout, remote=remote)
         if on_events and events:
             on_events(events, report)
     finally:
         if events:
             events.close()
+        for warning in remote.warnings if remote is not None else ():
+            print(f"WARNING: remote: {warning}", file=sys.stderr)
     if args.profile:
         write_profile(Path(args.profile), report)
     return report

@@ -120,11 +120,16 @@ class RemoteBackend:
     warnings: list[str]
     can_execute: bool = False
 
+    def attach(self, store: Store, root: Path) -> None:
+        """Called once by the executor: where inputs' contents can be read."""
+
     def lookup(self, action: Action, material: dict) -> RemoteResult | None: ...
 
     def upload(self, action: Action, material: dict, result: RemoteResult) -> None: ...
 
-    def execute(self, action: Action, material: dict, inputs: dict[str, bytes]) -> RemoteResult: ...
+    def execute(self, action: Action, material: dict, inputs: dict[str, bytes]) -> RemoteResult | None:
+        """The result of running the action remotely, or None when the remote
+        cannot run it (the action then runs locally)."""
 
 
 def needed_actions(wanted: list[Artifact], producers: dict[str, Action]) -> list[Action]:
@@ -161,6 +166,8 @@ class Executor:
         self.timeout = timeout
         self.use_cache = use_cache
         self.remote = remote
+        if remote is not None:
+            remote.attach(store, ws.root)
         # Verification mode (release): run everything again and compare each
         # output with these digests from the cached build.
         self.expected = expected
@@ -211,16 +218,17 @@ class Executor:
                     raise SourceChanged(f"{action.describe()}: input `{art.path}` changed during the build; run the build again")
                 inputs[art.path] = data
             result = self.remote.execute(action, material, inputs)
-            if result.exit_code != 0:
-                from .sandbox import tail
-                raise ActionError(f"{action.describe()} failed remotely (exit code {result.exit_code})\n"
-                                  f"{tail(result.stderr or result.stdout)}\n  command: {' '.join(action.argv)}")
-            missing = [a.path for a in action.outputs if a.path not in result.outputs and a.path not in action.optional_outputs]
-            if missing:
-                raise ActionError(f"{action.describe()} did not produce declared output `{missing[0]}` (remote execution)")
-            self._store_result(record, key, result)
-            record.remote = True
-            return record
+            if result is not None:  # None: the remote could not run it, run it here
+                if result.exit_code != 0:
+                    from .sandbox import tail
+                    raise ActionError(f"{action.describe()} failed remotely (exit code {result.exit_code})\n"
+                                      f"{tail(result.stderr or result.stdout)}\n  command: {' '.join(action.argv)}")
+                missing = [a.path for a in action.outputs if a.path not in result.outputs and a.path not in action.optional_outputs]
+                if missing:
+                    raise ActionError(f"{action.describe()} did not produce declared output `{missing[0]}` (remote execution)")
+                self._store_result(record, key, result)
+                record.remote = True
+                return record
         sandbox = make_sandbox(self.store.root / "sandbox")
         try:
             for art in action.inputs:
