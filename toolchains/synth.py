@@ -211,8 +211,8 @@ def size_report(facts: dict, stack: dict, lowered_exports: dict[str, int], prove
     prov = (provenance or {}).get("functions", {})
     for name, size in facts["functions"].items():
         index = None
-        if re.fullmatch(r"f\d+", name):
-            index = int(name[1:])
+        if re.fullmatch(r"f\d+_?", name):  # internal functions are f<index> (f32_, f64_ beside the C types)
+            index = int(name[1:].rstrip("_"))
         elif name in lowered_exports:
             index = lowered_exports[name]
         component = prov.get(str(index), {}).get("component") if index is not None else None
