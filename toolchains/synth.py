@@ -276,8 +276,24 @@ def run_wasm2c(args, module, tmp: Path) -> bytes:
             if (folder / header).exists():
                 shutil.copyfile(folder / header, tmp / header)
                 break
-    compile_c(tmp / "module.c", tmp / "module.o", args.cc, args.cpu, args.opt, includes=["."])
+    compile_c(tmp / "module.c", tmp / "module.o", args.cc, args.cpu, args.opt, includes=[".", *_libc_headers(args.cc)])
     return (tmp / "module.o").read_bytes()
+
+
+NEWLIB_INCLUDES = (Path("/usr/lib/arm-none-eabi/include"), Path("/usr/arm-none-eabi/include"))
+
+
+def _libc_headers(cc: str) -> list[str]:
+    """wasm2c's C includes <assert.h>, <math.h> and <string.h>: gcc brings
+    newlib's; zig and clang target freestanding Thumb without any, so they get
+    the same newlib headers (headers only, nothing is linked)."""
+    if cc == "gcc":
+        return []
+    for folder in NEWLIB_INCLUDES:
+        if (folder / "assert.h").exists():
+            return [str(folder)]
+    raise StageError(f"wasm2c's output needs C library headers, which {cc} has none of for bare-metal Thumb: "
+                     "apt-get install libnewlib-arm-none-eabi, or use cc = \"gcc\"")
 
 
 def run_synth(args, tmp: Path) -> bytes:
