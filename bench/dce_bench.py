@@ -48,7 +48,7 @@ def bench_input(inputs: stage_inputs.InputSet, tools: dict[str, st.Tool], runs: 
     driver_s = st.time_commands([cmd], runs)
     inproc_s = st.median_seconds(lambda: eliminate(decode_module(data), inputs.roots), runs)
     rows.append({"toolchain": "builtin", "tool": "wasmelt builtin dce", "facts": st.wasm_facts(out),
-                 "time_s": driver_s, "time_in_process_s": inproc_s, "names": True})
+                 "time_s": driver_s, "time_in_process_s": inproc_s, "names": True, "output": str(out)})
     narrowed = work / "narrowed.wasm"
     narrowed.write_bytes(_only_roots(data, inputs.roots))
     for key, label in (("wasm-opt", "system"), ("npm-wasm-opt", "npm")):
@@ -65,7 +65,8 @@ def bench_input(inputs: stage_inputs.InputSet, tools: dict[str, st.Tool], runs: 
                 continue
             rows.append({"toolchain": f"wasm-opt{suffix} ({label})", "tool": tool.version, "note": tool.note,
                          "facts": st.wasm_facts(out), "time_s": time_s, "names": suffix == " -g",
-                         "optimizer": suffix == " -Oz", "command": " ".join([Path(cmd[0]).name, *flags])})
+                         "optimizer": suffix == " -Oz", "command": " ".join([Path(cmd[0]).name, *flags]),
+                         "output": str(out)})
     return {"input": stage_inputs.describe(inputs), "input_facts": st.wasm_facts(inputs.fused), "rows": rows}
 
 
@@ -119,6 +120,8 @@ def render(result: dict) -> str:
             out.append("  (-Oz rows run binaryen's whole size optimizer as well: for scale, not a DCE-only peer)")
     for key, tool in result["tools"].items():
         out.append(f"{tool['name']} ({key}): {tool['version']}" + (f" — {tool['note']}" if tool["note"] else ""))
+    out.append("times: builtin = the stage driver as a build runs it (python start-up, decode, eliminate, encode, "
+               "wasm-tools validate); in-process = the eliminate() call alone; npm binaryen includes node's start-up")
     return "\n".join(out)
 
 

@@ -13,6 +13,7 @@ use; it runs under node, whose start-up is part of its time.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -56,10 +57,11 @@ def bench_input(inputs: stage_inputs.InputSet, tools: dict[str, st.Tool], runs: 
     parts = [(n, f"//bench:{n}", p.read_bytes()) for n, p in inputs.components]
     options = FuseOptions("shared", True, True, True, None, {})
     inproc_s = st.median_seconds(lambda: fuse(parts, options), runs)
-    report = __import__("json").loads(out.with_suffix(".report.json").read_text())
+    report = json.loads(out.with_suffix(".report.json").read_text())
     rows.append({"toolchain": "builtin", "tool": "wasmelt builtin fuse", "facts": st.wasm_facts(out),
                  "memory_used_bytes": report["memory"]["used_bytes"], "time_s": driver_s,
-                 "time_in_process_s": inproc_s, "time_what": "driver command (python start-up + validate)"})
+                 "time_in_process_s": inproc_s, "time_what": "driver command (python start-up + validate)",
+                 "output": str(out)})
     for label, merge, opt in _peers(tools):
         tag = label.split("(")[1].rstrip(")")
         merged, lowered = work / f"{tag}-merged.wasm", work / f"{tag}-lowered.wasm"
@@ -75,7 +77,7 @@ def bench_input(inputs: stage_inputs.InputSet, tools: dict[str, st.Tool], runs: 
         facts["input_memories"] = [m for mems in pages for m in mems]
         rows.append({"toolchain": label, "tool": f"{merge.version} + {opt.version}", "note": merge.note,
                      "facts": facts, "memory_used_bytes": None, "time_s": total_s, "time_merge_s": merge_s,
-                     "time_what": "wasm-merge + wasm-opt --multi-memory-lowering commands",
+                     "time_what": "wasm-merge + wasm-opt --multi-memory-lowering commands", "output": str(lowered),
                      "commands": [" ".join(Path(c[0]).name if i == 0 else c for i, c in enumerate(cmd)) for cmd in cmds]})
     return {"input": stage_inputs.describe(inputs), "rows": rows}
 
@@ -125,6 +127,8 @@ def render(result: dict) -> str:
                            f"memory has {_memory(row)}: a data segment lands past its end")
     for note in result["unavailable"]:
         out.append(f"unavailable: {note}")
+    out.append("times: builtin = the stage driver as a build runs it (python start-up, decode, fuse, encode, "
+               "wasm-tools validate); in-process = the fuse() call alone; npm binaryen includes node's start-up")
     return "\n".join(out)
 
 

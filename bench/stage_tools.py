@@ -142,8 +142,8 @@ def median_seconds(fn, runs: int) -> float:
 def run(cmd: list[str], cwd: Path | None = None) -> subprocess.CompletedProcess:
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, timeout=300)
     if proc.returncode != 0:
-        raise RuntimeError(f"`{' '.join(map(str, cmd))}` failed ({proc.returncode}): "
-                           f"{(proc.stderr or proc.stdout).strip()[:2000]}")
+        raise RuntimeError(f"{(proc.stderr or proc.stdout).strip()[:2000]} (exit {proc.returncode} from "
+                           f"`{' '.join(map(str, cmd))}`)")
     return proc
 
 
