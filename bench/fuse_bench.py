@@ -136,8 +136,12 @@ def run(inputs: list[stage_inputs.InputSet], runs: int, work: Path, install_npm:
     tools = st.binaryen_tools(install_npm)
     unavailable = [f"{t.name} ({key}): {t.note}" for key, t in tools.items() if not t.available]
     if not _peers(tools):
-        unavailable.append("no wasm-merge anywhere: binaryen's fusion could not be measured; "
-                           "only the builtin fuser is shown")
+        lowering = tools["wasm-opt"].available and "--multi-memory-lowering" in st.run(
+            [tools["wasm-opt"].path, "--help"]).stdout
+        unavailable.append("no wasm-merge anywhere (Debian's binaryen has none; npm's was not installed): binaryen's "
+                           "fusion could not be measured, only the builtin fuser is shown; the system wasm-opt "
+                           + ("could lower multi-memory modules, but there is nothing to merge them"
+                              if lowering else "has no --multi-memory-lowering either"))
     return {"stage": "fuse", "machine": st.machine(), "runs": runs, "unavailable": unavailable,
             "tools": {k: vars(t) for k, t in tools.items()},
             "inputs": [bench_input(i, tools, runs, work / "fuse" / i.work.name) for i in inputs]}

@@ -90,7 +90,8 @@ def binaryen_tools(install_npm: bool = True) -> dict[str, Tool]:
             path = str(npm_bin / name)
             tools[key] = Tool(name, path, _version(path), f"npm {NPM_BINARYEN}, JS/wasm run by node {_version('node')}")
         else:
-            tools[key] = Tool(name, None, "unavailable", f"npm {NPM_BINARYEN} not installed (no npm/node, or no network)")
+            why = "npm or node missing, or the install failed" if install_npm else "not installing it (--no-npm)"
+            tools[key] = Tool(name, None, "unavailable", f"npm {NPM_BINARYEN} not in bench/.npm: {why}")
     return tools
 
 
