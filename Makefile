@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 JOBS ?= auto
 
-.PHONY: all demo test bench stress clean
+.PHONY: all demo test bench bench-stages stress clean
 
 all: demo
 
@@ -23,6 +23,11 @@ test: $(BIN)/wasmelt
 
 bench: $(BIN)/wasmelt
 	$(BIN)/python bench/run_all.py
+
+# Each stage against its peer (binaryen, wasm-opt, wasm2c); npm's binaryen
+# is installed into bench/.npm on first use.
+bench-stages: $(BIN)/wasmelt
+	$(BIN)/python bench/stages.py
 
 clean:
 	rm -rf wasmelt-out .wasmelt

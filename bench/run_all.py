@@ -3,6 +3,9 @@ finish in a few minutes on two cores; pass compare.py flags to change it.
 
     python bench/run_all.py     # 1k and 10k targets, 5 runs (1 cold build, 3 from the cache) per size
     python bench/run_all.py --cold-runs 5 --sizes 1000,10000,50000
+
+The stages themselves against their peers (fuse vs binaryen, dce vs wasm-opt,
+synth vs wasm2c) are `make bench-stages` (bench/stages.py).
 """
 
 from __future__ import annotations

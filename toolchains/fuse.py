@@ -33,8 +33,8 @@ def identities(toolchain: str = "builtin") -> list[ToolIdentity]:
     if toolchain == "meld":
         tools.append(external_tool("meld", hint="meld (pulseengine) is not installed; use toolchain = \"builtin\""))
     elif toolchain == "binaryen":
-        tools.append(external_tool("wasm-merge", hint="wasm-merge comes with binaryen 114 or newer; "
-                                   "use toolchain = \"builtin\""))
+        tools.append(external_tool("wasm-merge", hint="wasm-merge comes with binaryen 114 or newer (Debian's "
+                                   "package has none; npm's `binaryen` does); use toolchain = \"builtin\""))
         tools.append(external_tool("wasm-opt", hint="apt-get install binaryen"))
     return tools
 
@@ -87,7 +87,8 @@ def run_meld(args, inputs, tmp: Path) -> tuple[bytes, dict]:
 def run_binaryen(args, inputs, tmp: Path) -> bytes:
     merge, opt = external_tool("wasm-merge"), external_tool("wasm-opt")
     merged = tmp / "merged.wasm"
-    cmd = [merge.path, "--enable-multimemory", "--enable-bulk-memory"]
+    # Only the root keeps its `memory` export: the lowering may export the first memory only.
+    cmd = [merge.path, "--enable-multimemory", "--enable-bulk-memory", "--skip-export-conflicts"]
     for name, _, path in inputs:
         cmd += [path, name]
     run_tool(cmd + ["-o", str(merged)], "wasm-merge")

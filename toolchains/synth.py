@@ -211,8 +211,8 @@ def size_report(facts: dict, stack: dict, lowered_exports: dict[str, int], prove
     prov = (provenance or {}).get("functions", {})
     for name, size in facts["functions"].items():
         index = None
-        if re.fullmatch(r"f\d+", name):
-            index = int(name[1:])
+        if re.fullmatch(r"f\d+_?", name):  # internal functions are f<index> (f32_, f64_ beside the C types)
+            index = int(name[1:].rstrip("_"))
         elif name in lowered_exports:
             index = lowered_exports[name]
         component = prov.get(str(index), {}).get("component") if index is not None else None
@@ -276,8 +276,24 @@ def run_wasm2c(args, module, tmp: Path) -> bytes:
             if (folder / header).exists():
                 shutil.copyfile(folder / header, tmp / header)
                 break
-    compile_c(tmp / "module.c", tmp / "module.o", args.cc, args.cpu, args.opt, includes=["."])
+    compile_c(tmp / "module.c", tmp / "module.o", args.cc, args.cpu, args.opt, includes=[".", *_libc_headers(args.cc)])
     return (tmp / "module.o").read_bytes()
+
+
+NEWLIB_INCLUDES = (Path("/usr/lib/arm-none-eabi/include"), Path("/usr/arm-none-eabi/include"))
+
+
+def _libc_headers(cc: str) -> list[str]:
+    """wasm2c's C includes <assert.h>, <math.h> and <string.h>: gcc brings
+    newlib's; zig and clang target freestanding Thumb without any, so they get
+    the same newlib headers (headers only, nothing is linked)."""
+    if cc == "gcc":
+        return []
+    for folder in NEWLIB_INCLUDES:
+        if (folder / "assert.h").exists():
+            return [str(folder)]
+    raise StageError(f"wasm2c's output needs C library headers, which {cc} has none of for bare-metal Thumb: "
+                     "apt-get install libnewlib-arm-none-eabi, or use cc = \"gcc\"")
 
 
 def run_synth(args, tmp: Path) -> bytes:

@@ -161,3 +161,34 @@ def test_driver_writes_side_files_and_reports_errors(tmp_path, components):
     (tmp_path / "bad.wasm").write_bytes(b"\0asm\x01\0\0\0\x01\xff")
     proc = subprocess.run(args + ["bad=//x:bad=bad.wasm"], cwd=tmp_path, capture_output=True, text=True)
     assert proc.returncode == 1 and proc.stderr.startswith("error: component //x:bad is not valid wasm")
+
+
+def _binaryen_path() -> str | None:
+    """wasm-merge and a wasm-opt with multi-memory lowering: on PATH, or the
+    npm build `make bench-stages` installs under bench/.npm."""
+    import os
+    import shutil
+    from pathlib import Path
+
+    npm = Path(__file__).resolve().parents[3] / "bench" / ".npm" / "node_modules" / ".bin"
+    for path in (os.environ.get("PATH", ""), f"{npm}{os.pathsep}{os.environ.get('PATH', '')}"):
+        opt = shutil.which("wasm-opt", path=path)
+        if shutil.which("wasm-merge", path=path) and opt and "--multi-memory-lowering" in subprocess.run(
+                [opt, "--help"], capture_output=True, text=True).stdout:
+            return path
+    return None
+
+
+@pytest.mark.skipif(_binaryen_path() is None, reason="no wasm-merge (Debian's binaryen has none; npm's does)")
+def test_binaryen_adapter_fuses_the_example_to_one_memory(components, tmp_path):
+    import os
+
+    paths = []
+    for name, data in components:
+        (tmp_path / f"{name}.wasm").write_bytes(data)
+        paths.append(f"{name}=//examples/app:{name}={tmp_path / f'{name}.wasm'}")
+    proc = subprocess.run([sys.executable, "-m", "wasmelt.toolchains.fuse", "--toolchain", "binaryen", "--out", "out.wasm",
+                           "--import-map", "i.json", "--provenance", "p.json", "--report", "r.json", "--", *paths],
+                          cwd=tmp_path, capture_output=True, text=True, env={**os.environ, "PATH": _binaryen_path()})
+    assert proc.returncode == 0, proc.stderr  # every component exports `memory`: only the root's is kept
+    assert len(decode_module((tmp_path / "out.wasm").read_bytes()).memories) == 1

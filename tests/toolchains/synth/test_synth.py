@@ -155,3 +155,26 @@ def test_export_named_like_a_runtime_function_is_refused(tmp_path):
     wasm = wat('(module (func (export "sqrt") (param f64) (result f64) local.get 0 f64.sqrt))')
     proc = synth(tmp_path, wasm)
     assert proc.returncode == 1 and "export `sqrt` would be the same symbol as the C runtime's `sqrt`" in proc.stderr
+
+
+def test_functions_32_and_64_do_not_collide_with_the_float_types(tmp_path):
+    # Internal functions are named f<index>; f32 and f64 are also the C float types.
+    funcs = " ".join(f"(func $f{i} (param i32) (result i32) (i32.add (local.get 0) (i32.const {i})))" for i in range(70))
+    wasm = wat(f'(module {funcs} (func (export "both") (param i32) (result i32) '
+               "(call $f64 (call $f32 (local.get 0)))))")
+    proc = synth(tmp_path, wasm)
+    assert proc.returncode == 0, proc.stderr
+    results = compare((tmp_path / "out.o").read_bytes(), wasm, "cortex-m4", [{"call": "both", "args": [1]}], HostStubs())
+    assert not results[0].problems and results[0].firmware.results == (97,)
+
+
+@pytest.mark.skipif(not __import__("shutil").which("wasm2c"), reason="wabt not installed (apt-get install wabt)")
+@pytest.mark.parametrize("cc", ["zig", "gcc"])
+def test_wasm2c_adapter_compiles_with_either_compiler(tmp_path, cc):
+    if cc == "gcc" and not __import__("shutil").which("arm-none-eabi-gcc"):
+        pytest.skip("arm-none-eabi-gcc not installed")
+    wasm = wat('(module (memory 1) (func (export "peek") (param i32) (result i32) (i32.load (local.get 0))))')
+    proc = synth(tmp_path, wasm, "cortex-m0", "--toolchain", "wasm2c", "--cc", cc)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert report["sections"]["text"] > 0 and report["toolchain"] == "wasm2c"

@@ -267,7 +267,8 @@ class Lowering:
     def fname(self, index: int) -> str:
         if index < self.n_func_imports:
             return "imp_" + c_identifier(self.m.imported(FUNC)[index].name)
-        return f"f{index}"
+        name = f"f{index}"
+        return name + "_" if name in CTYPE.values() else name  # f32/f64 are the C float types
 
     # -- memory access ---------------------------------------------------------
 
