@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import tempfile
+import threading
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -13,9 +14,19 @@ PACKAGE = "build.bazel.remote.execution.v2"
 PROTO = Path(__file__).with_name("reapi.proto")
 
 
-@functools.cache
+_compile_lock = threading.Lock()
+
+
 def messages() -> SimpleNamespace:
     """Every message of reapi.proto by its short name (Digest, Action, ...)."""
+    # One set of classes per process: executor threads racing on the first
+    # call would each build a pool, and a Digest of one is not a Digest of the other.
+    with _compile_lock:
+        return _compile()
+
+
+@functools.cache
+def _compile() -> SimpleNamespace:
     import grpc_tools
     from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
     from grpc_tools import protoc
