@@ -39,20 +39,24 @@ def analyze(ctx: AnalysisContext) -> TargetInfo:
     cc = attrs.cc or ctx.settings.get("synth_cc", "zig")
     n = ctx.label.name
     obj, header, report = ctx.declare(f"{n}.o"), ctx.declare(f"{n}.h"), ctx.declare(f"{n}.size.json")
+    table = ctx.declare(f"{n}.size_table.json")
     inputs = [src["wasm"]]
     fuse_report = src.get("fuse_report")
     if fuse_report:
         inputs.append(fuse_report)
     budgets = {name: getattr(attrs, name) for name in stage.BUDGETS}
-    ctx.action(mnemonic="Synth", inputs=inputs, outputs=[obj, header, report],
+    ctx.action(mnemonic="Synth", inputs=inputs, outputs=[obj, header, report, table],
                tools=resolve_tools(ctx, lambda: stage.identities(toolchain, cc)),
                argv=stage.argv(src["wasm"].path, obj.path, header.path, report.path, toolchain=toolchain,
                                cpu=attrs.cpu, opt=attrs.opt, bounds=attrs.bounds, cc=cc,
                                roots=attrs.roots or src.get("roots"),
-                               fuse_report=fuse_report.path if fuse_report else None, budgets=budgets))
+                               fuse_report=fuse_report.path if fuse_report else None, budgets=budgets,
+                               size_table=table.path))
     return TargetInfo(files=(obj, header, report), fields={
-        "object": obj, "header": header, "size_report": report, "reference": src["wasm"], "cpu": attrs.cpu,
+        "object": obj, "header": header, "size_report": report, "size_table": table,
+        "reference": src["wasm"], "cpu": attrs.cpu,
         "label": str(ctx.label), "roots": attrs.roots or src.get("roots")})
 
 
-register_rule(RuleKind("synth", SynthAttrs, analyze, doc="lower a core module to an ARM Cortex-M object"))
+register_rule(RuleKind("synth", SynthAttrs, analyze, doc="lower a core module to an ARM Cortex-M object",
+                       provides=("size_table",)))
