@@ -1,4 +1,4 @@
-"""The command line: build, test, query, graph, explain, clean.
+"""The command line: build, test, query, graph, explain, size, clean.
 
 Every WasmeltError becomes one message on stderr and a non-zero exit code
 (2: bad command or BUILD files, 1: the build or a test failed).
@@ -85,10 +85,13 @@ def make_parser(extra: dict[str, Callable[[argparse._SubParsersAction], None]] |
                        epilog="example: wasmelt query 'rdeps(//..., //examples/app:kernel)'")
     q.add_argument("expression")
     q.add_argument("--output", choices=["label", "label_kind"], default="label")
-    g = sub.add_parser("graph", help="print the target graph (Graphviz dot or Mermaid)",
-                       epilog="example: wasmelt graph //examples/app:firmware | dot -Tsvg > graph.svg")
+    g = sub.add_parser("graph", help="print the target graph (Graphviz dot, Mermaid or SVG)",
+                       epilog="examples:\n  wasmelt graph //examples/app:firmware | dot -Tpng > graph.png\n"
+                              "  wasmelt graph //examples/... --format=svg > graph.svg   (no Graphviz needed)\n"
+                              "  wasmelt graph //examples/app:firmware --format=mermaid",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     g.add_argument("patterns", nargs="+")
-    g.add_argument("--format", choices=["dot", "mermaid"], default="dot")
+    g.add_argument("--format", choices=["dot", "mermaid", "svg"], default="dot")
     e = sub.add_parser("explain", help="why the last build executed or reused a target's actions")
     e.add_argument("target")
     w = sub.add_parser("watch", help="build (or test) now and again after every change to a source or BUILD.toml",
@@ -111,6 +114,7 @@ def make_parser(extra: dict[str, Callable[[argparse._SubParsersAction], None]] |
     ca.add_argument("action", choices=["verify", "gc"])
     ca.add_argument("--max-size", "--max_size", dest="max_size", default="1G",
                     help="for gc: evict least-recently-used entries down to this size (e.g. 500M, 2G)")
+    _add_size_parser(sub)
     co = sub.add_parser("completion", help="print a shell completion script: eval \"$(wasmelt completion bash)\"")
     co.add_argument("shell", choices=["bash", "zsh"])
     for name, add in (extra or {}).items():
@@ -252,12 +256,13 @@ def cmd_query(args) -> int:
 
 def cmd_graph(args) -> int:
     from .graph import PackageLoader, load_graph, resolve_patterns
+    from .graph_svg import to_svg
     from .query import to_dot, to_mermaid
 
     ws, pkg = open_workspace()
     loader = PackageLoader(ws)
     graph = load_graph(loader, resolve_patterns(loader, args.patterns, pkg))
-    sys.stdout.write(to_dot(graph) if args.format == "dot" else to_mermaid(graph))
+    sys.stdout.write({"dot": to_dot, "mermaid": to_mermaid, "svg": to_svg}[args.format](graph))
     return 0
 
 
@@ -378,6 +383,62 @@ def cmd_watch(args) -> int:
     return 0
 
 
+# -- wasmelt size ----------------------------------------------------------------
+
+SIZE_EPILOG = """examples:
+  wasmelt size //examples/app:firmware               table: sections, functions, components, stack
+  wasmelt size //examples/app:firmware --format=json  the same rows as JSON (csv: one row per line)
+  wasmelt size //examples/...                        every target that reports sizes
+
+Each row shows bytes, the declared budget, how much of it is used and the
+delta to the previous build whose sizes differed (kept in the cache's records).
+"""
+
+
+def _add_size_parser(sub) -> None:
+    s = sub.add_parser("size", help="build targets and show their size table: bytes per section, function and "
+                       "component, budgets and the delta to the previous build",
+                       epilog=SIZE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _common_build_flags(s)
+    s.add_argument("--format", choices=["table", "json", "csv"], default="table", help="output format (default: table)")
+
+
+def cmd_size(args) -> int:
+    from . import sizes
+    from .registry import rule_kinds
+
+    started = time.monotonic()
+    ws, pkg = open_workspace()
+    p = plan(ws, args.patterns, pkg)
+    kinds = sorted(k.name for k in rule_kinds().values() if sizes.FIELD in k.provides)
+    accepted = f"`wasmelt size` takes targets of kind {', '.join(kinds) or '(none registered)'}"
+    chosen = [l for l in p.labels if p.analysis.infos[l].get(sizes.FIELD) is not None]
+    explicit = not any(t.endswith(("...", ":all", ":*")) for t in args.patterns)
+    others = [l for l in p.labels if l not in chosen]
+    if explicit and others:
+        raise ConfigError(f"`{others[0]}` is a {p.graph.targets[others[0]].kind} target; {accepted}")
+    if not chosen:
+        raise ConfigError(f"no target matching {' '.join(args.patterns)} reports sizes; {accepted}")
+    report = run_build(args, p, [p.analysis.infos[l][sizes.FIELD] for l in chosen], quiet=True)
+    if not report.ok:
+        _print_summary(report, started)
+        return 1
+    results = []
+    for label in chosen:
+        history = sizes.load_history(ws, label)
+        artifact = p.analysis.infos[label][sizes.FIELD]
+        table = sizes.parse_table((ws.root / artifact.path).read_bytes(), artifact.path)
+        previous = history.get("previous") if history.get("current") == table else history.get("current")
+        results.append((str(label), table, sizes.rows(table, previous), previous is not None))
+    if args.format == "json":
+        sys.stdout.write(sizes.render_json(results))
+    elif args.format == "csv":
+        sys.stdout.write(sizes.render_csv(results))
+    else:
+        sys.stdout.write("\n".join(sizes.render_text(*r) for r in results))
+    return 0
+
+
 COMPLETION_BASH = r"""
 _wasmelt() {
     local cur=${COMP_WORDS[COMP_CWORD]}
@@ -406,6 +467,7 @@ _parser_commands: list[str] = []
 
 COMMANDS = {"build": cmd_build, "release": cmd_release, "verify": cmd_verify, "cache": cmd_cache, "watch": cmd_watch, "completion": cmd_completion, "test": cmd_test, "clean": cmd_clean, "query": cmd_query,
             "graph": cmd_graph, "explain": cmd_explain}
+COMMANDS["size"] = cmd_size
 
 
 def main(argv: list[str] | None = None, extra_parsers=None, extra_commands=None) -> int:
