@@ -79,7 +79,9 @@ def make_parser(extra: dict[str, Callable[[argparse._SubParsersAction], None]] |
     t.add_argument("--test_output", choices=["summary", "errors", "all"], default="errors",
                    help="print test logs: never, for failures (default), or always")
     t.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
-    c = sub.add_parser("clean", help="delete wasmelt-out/ (and with --expunge the cache)")
+    c = sub.add_parser("clean", help="delete wasmelt-out/ (and with --expunge the cache)",
+                       epilog="examples:\n  wasmelt clean\n  wasmelt clean --expunge   also forget every cached action",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     c.add_argument("--expunge", action="store_true", help="also delete the cache (CAS, action cache, records)")
     q = sub.add_parser("query", help="list targets: patterns, deps(x), rdeps(universe, x), somepath(a, b)",
                        epilog="example: wasmelt query 'rdeps(//..., //examples/app:kernel)'")
@@ -92,7 +94,8 @@ def make_parser(extra: dict[str, Callable[[argparse._SubParsersAction], None]] |
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     g.add_argument("patterns", nargs="+")
     g.add_argument("--format", choices=["dot", "mermaid", "svg"], default="dot")
-    e = sub.add_parser("explain", help="why the last build executed or reused a target's actions")
+    e = sub.add_parser("explain", help="why the last build executed or reused a target's actions",
+                       epilog="example: wasmelt explain //examples/app:fused")
     e.add_argument("target")
     w = sub.add_parser("watch", help="build (or test) now and again after every change to a source or BUILD.toml",
                        epilog="example: wasmelt watch //examples/app:firmware --test")
@@ -115,7 +118,10 @@ def make_parser(extra: dict[str, Callable[[argparse._SubParsersAction], None]] |
     ca.add_argument("--max-size", "--max_size", dest="max_size", default="1G",
                     help="for gc: evict least-recently-used entries down to this size (e.g. 500M, 2G)")
     _add_size_parser(sub)
-    co = sub.add_parser("completion", help="print a shell completion script: eval \"$(wasmelt completion bash)\"")
+    co = sub.add_parser("completion", help="print a shell completion script: eval \"$(wasmelt completion bash)\"",
+                        epilog="examples:\n  eval \"$(wasmelt completion bash)\"   commands, flags and target labels\n"
+                               "  wasmelt completion zsh > ~/.zfunc/_wasmelt",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
     co.add_argument("shell", choices=["bash", "zsh"])
     for name, add in (extra or {}).items():
         add(sub)

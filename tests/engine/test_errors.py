@@ -161,3 +161,13 @@ def test_no_workspace(tmp_path):
 def test_help_has_examples(ws):
     run = ws.run("--help")
     assert run.code == 0 and "examples:" in run.out and "wasmelt build //..." in run.out
+
+
+def test_every_command_help_has_an_example():
+    from wasmelt.engine.cli import make_parser
+
+    parser = make_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    assert "size" in commands
+    missing = [name for name, sub in commands.items() if "example" not in sub.format_help()]
+    assert not missing, f"--help without an example: {missing}"
