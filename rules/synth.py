@@ -11,7 +11,7 @@ from wasmelt.engine.analysis import AnalysisContext, TargetInfo
 from wasmelt.engine.registry import LabelAttr, RuleAttrs, RuleKind, register_rule
 from wasmelt.toolchains import synth as stage
 
-from .common import resolve_tools
+from .common import resolve_tools, setting
 
 Cpu = Literal["cortex-m0", "cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m4f", "cortex-m7", "cortex-m33"]
 
@@ -35,8 +35,8 @@ def analyze(ctx: AnalysisContext) -> TargetInfo:
     src = ctx.dep(attrs.src)
     if "wasm" not in src.fields:
         raise ctx.fail(f"`src` = `{attrs.src}` is a {ctx.dep_kind(attrs.src)} target, not a wasm module")
-    toolchain = attrs.toolchain or ctx.settings.get("synth_toolchain", "builtin")
-    cc = attrs.cc or ctx.settings.get("synth_cc", "zig")
+    toolchain = attrs.toolchain or setting(ctx, "synth_toolchain", "toolchain", "builtin")
+    cc = attrs.cc or setting(ctx, "synth_cc", "cc", "zig")
     n = ctx.label.name
     obj, header, report = ctx.declare(f"{n}.o"), ctx.declare(f"{n}.h"), ctx.declare(f"{n}.size.json")
     table = ctx.declare(f"{n}.size_table.json")
