@@ -8,7 +8,6 @@ real files inside the package.
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from pydantic import ValidationError
 from .errors import ConfigError, did_you_mean
 from .labels import Label, check_name, parse_label
 from .registry import AttrKind, RuleAttrs, attr_kinds, rule_kinds
-from .workspace import BUILD_FILE, Workspace
+from .workspace import BUILD_FILE, Workspace, parse_toml
 
 
 MAX_BUILD_FILE_BYTES = 8 << 20
@@ -82,13 +81,12 @@ def load_package(ws: Workspace, package: str) -> Package:
         if build_path.stat().st_size > MAX_BUILD_FILE_BYTES:
             raise ConfigError(f"{where}: {build_path.stat().st_size} bytes is too large for a BUILD.toml "
                               f"(limit {MAX_BUILD_FILE_BYTES >> 20} MiB); split the package")
-        data = tomllib.loads(build_path.read_text(encoding="utf-8"))
+        text = build_path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"no package `//{package}`: {where} does not exist") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{where}: not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{where}: invalid TOML: {e}") from None
+    data = parse_toml(text, where)
     kinds = rule_kinds()
     targets: dict[str, Target] = {}
     for kind, tables in data.items():

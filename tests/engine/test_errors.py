@@ -34,6 +34,14 @@ def test_malformed_toml_names_file_and_line(ws):
     _fails(ws.run("build", "//p:all"), "p/BUILD.toml", "invalid TOML", "line")
 
 
+@pytest.mark.parametrize("value", ["[" * 5000 + "]" * 5000, "{a = " * 3000 + "1" + "}" * 3000])
+@pytest.mark.parametrize("where", ["p/BUILD.toml", "BUILD.toml"])
+def test_deeply_nested_toml_is_an_error_not_a_traceback(ws, value, where):
+    # Found by `make stress`: the TOML parser recursed until Python gave up.
+    ws.write(where, ("[workspace]\n" if where == "BUILD.toml" else "") + f"x = {value}\n")
+    _fails(ws.run("query", "//p:all"), where, "nested too deeply")
+
+
 def test_unknown_rule_kind(ws):
     ws.write("p/BUILD.toml", '[[genrul]]\nname = "x"\n')
     _fails(ws.run("build", "//p:all"), "unknown rule kind `genrul`", "did you mean `genrule`")
