@@ -439,6 +439,35 @@ def smith_corpus(count: int, seed: int) -> list[bytes]:
     return modules
 
 
+COMPONENTS = [  # (WIT, WAT) pairs `wasm-tools component new` turns into components
+    ("package my:a;\nworld a { export add: func(a: s32, b: s32) -> s32; }\n",
+     '(module (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add)'
+     ' (memory (export "memory") 1))'),
+    ("package my:b;\nworld b { import now: func() -> u32; export tick: func(x: s32) -> s32; "
+     "export reset: func(); }\n",
+     '(module (import "$root" "now" (func $now (result i32)))'
+     ' (func (export "tick") (param i32) (result i32) call $now local.get 0 i32.add)'
+     ' (func (export "reset")) (memory (export "memory") 1))'),
+]
+
+
+def component_corpus(tmp: Path) -> list[bytes]:
+    """A few real components (the decoder's other input form)."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from wasm_harness import wasm_tools
+
+    found = []
+    for i, (wit, wat) in enumerate(COMPONENTS):
+        (tmp / f"c{i}.wit").write_text(wit)
+        (tmp / f"c{i}.wat").write_text(wat)
+        embed = wasm_tools("component", "embed", str(tmp / f"c{i}.wit"), str(tmp / f"c{i}.wat"), "-o", str(tmp / f"c{i}.core"))
+        new = wasm_tools("component", "new", str(tmp / f"c{i}.core"), "-o", str(tmp / f"c{i}.wasm")) \
+            if embed.returncode == 0 else embed
+        if new.returncode == 0:
+            found.append((tmp / f"c{i}.wasm").read_bytes())
+    return found
+
+
 def wasm_corpus(count: int, seed: int, example_ws: Path | None) -> tuple[list[bytes], list[bytes]]:
     """(valid seeds: smith's and the example's modules, the regression corpus)."""
     valid = smith_corpus(count, seed) if count else []
@@ -450,11 +479,15 @@ def wasm_corpus(count: int, seed: int, example_ws: Path | None) -> tuple[list[by
     return valid, broken
 
 
-def wasm_campaign(seconds: float, rng: random.Random, tally: Tally, example_ws: Path | None, smith: int) -> int:
+def wasm_campaign(seconds: float, rng: random.Random, tally: Tally, example_ws: Path | None, smith: int,
+                  tmp: Path) -> int:
     from wasmelt.toolchains.builtin.wasm.errors import DecodeError
 
     started = time.monotonic()
     valid, broken = wasm_corpus(smith, rng.randrange(2**32), example_ws)
+    (tmp / "components").mkdir(exist_ok=True)
+    components = component_corpus(tmp / "components")
+    valid += components * max(1, len(valid) // 10)  # about a tenth of the seeds
     corpus = valid + broken
     left = max(0.0, seconds - (time.monotonic() - started))
 
@@ -542,7 +575,7 @@ def main(argv: list[str] | None = None) -> int:
         if "toml" in chosen:
             print(f"  BUILD.toml loader: {toml_campaign(budget['toml'], rng, tally, tmp)} inputs", flush=True)
         if "wasm" in chosen:
-            print(f"  wasm decoder: {wasm_campaign(budget['wasm'], rng, tally, example_ws, smith)} inputs", flush=True)
+            print(f"  wasm decoder: {wasm_campaign(budget['wasm'], rng, tally, example_ws, smith, tmp)} inputs", flush=True)
         if "labels" in chosen:
             print(f"  label parser: {label_campaign(budget['labels'], rng, tally)} inputs", flush=True)
     print(f"stress finished in {time.monotonic() - started:.0f}s (seed {seed})")
