@@ -34,6 +34,8 @@ def parse_table(data: bytes, where: str) -> dict:
     try:
         table = json.loads(data)
         for group in table["groups"]:
+            if not isinstance(group["name"], str):
+                raise TypeError(group["name"])
             for row in group["rows"]:
                 if not isinstance(row["name"], str) or not (row["bytes"] is None or isinstance(row["bytes"], int)):
                     raise TypeError(row)
@@ -49,14 +51,20 @@ def load_history(ws: Workspace, label: Label) -> dict:
         return {}
 
 
+def _sizes(table: dict) -> list:
+    return [(g["name"], r["name"], r.get("bytes"), r.get("budget")) for g in table.get("groups", []) for r in g["rows"]]
+
+
 def remember(ws: Workspace, label: Label, table: dict) -> None:
     """Make `table` the current one; the current one becomes the previous
-    one when they differ (a rebuild of the same bytes changes nothing)."""
+    one when their sizes differ (a rebuild of the same bytes, or a new
+    wording of the details, keeps the previous one)."""
     history = load_history(ws, label)
     current = history.get("current")
     if current == table:
         return
-    history = {"label": str(label), "current": table, "previous": current}
+    previous = history.get("previous") if current and _sizes(current) == _sizes(table) else current
+    history = {"label": str(label), "current": table, "previous": previous}
     _atomic_write(_history_path(ws, label), json.dumps(history, sort_keys=True).encode())
 
 
@@ -113,7 +121,7 @@ def render_text(label: str, table: dict, flat: list[dict], has_previous: bool) -
         size = "unbounded" if r["bytes"] is None else str(r["bytes"])
         budget = "-" if r["budget"] is None else str(r["budget"])
         used = "" if r["used"] is None else f"{r['used']:.0f}%"
-        delta = "new" if r["new"] else "" if r["delta"] is None else f"{r['delta']:+d}"
+        delta = "new" if r["new"] else "" if not r["delta"] else f"{r['delta']:+d}"
         flag = "  OVER BUDGET" if r["over"] else ""
         lines.append(f"  {r['name']:<{width}} {size:>8} {budget:>8} {used:>6} {delta:>7}  {r['detail']}{flag}")
     lines.append("")

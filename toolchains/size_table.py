@@ -91,7 +91,9 @@ def build_table(report: dict, module: Module, exports: dict[str, int], provenanc
         sections.append({"name": ".data+.rodata", "bytes": s["data"] + s["rodata"],
                          "budget": budgets["max_data_bytes"], "detail": "what max_data_bytes limits"})
 
-    functions, components, members = [], {}, {}
+    base = len(module.imported(FUNC))
+    wasm_size = {base + i: len(encode_expr(func.body)) for i, func in enumerate(module.functions)}
+    functions, components, members, estimate = [], {}, {}, {}
     for name, size in report["functions"].items():
         index = symbols[name]
         found = origin(index, provenance)
@@ -101,22 +103,31 @@ def build_table(report: dict, module: Module, exports: dict[str, int], provenanc
         inlined = [_name(i, provenance) for i in _inlined(index, calls, has_symbol)] if index is not None else []
         if inlined:
             parts.append("inlines " + ", ".join(inlined))
+        folded = [index, *_inlined(index, calls, has_symbol)] if index is not None else []
+        weight = sum(wasm_size.get(i, 0) for i in folded)
+        for i in folded:  # split the symbol's bytes by the wasm size of what it holds
+            owner = (origin(i, provenance) or (component,))[0]
+            share = size * wasm_size.get(i, 0) / weight if weight else (size if i == index else 0)
+            estimate[owner] = estimate.get(owner, 0.0) + share
+        if not folded:
+            estimate[component] = estimate.get(component, 0.0) + size
         functions.append({"name": name, "bytes": size, "budget": None, "detail": "; ".join(parts)})
         components[component] = components.get(component, 0) + size
         members.setdefault(component, []).append(name)
 
     wasm_bytes: dict[str, int] = {}
-    base = len(module.imported(FUNC))
-    for i, func in enumerate(module.functions):
-        found = origin(base + i, provenance)
+    for index, body in wasm_size.items():
+        found = origin(index, provenance)
         if found:
-            wasm_bytes[found[0]] = wasm_bytes.get(found[0], 0) + len(encode_expr(func.body))
+            wasm_bytes[found[0]] = wasm_bytes.get(found[0], 0) + body
     for component in wasm_bytes:
         components.setdefault(component, 0)
         members.setdefault(component, [])
     component_rows = []
     for component, size in sorted(components.items(), key=lambda kv: (-kv[1], kv[0])):
         detail = f"symbols: {', '.join(members[component]) or 'none (all inlined)'}"
+        if round(estimate.get(component, 0)) != size:
+            detail += f"; ~{round(estimate.get(component, 0))} B with inlined code counted where it came from"
         if component in wasm_bytes:
             detail += f"; {wasm_bytes[component]} B of wasm code after dce"
         component_rows.append({"name": component, "bytes": size, "budget": None, "detail": detail})
@@ -131,7 +142,8 @@ def build_table(report: dict, module: Module, exports: dict[str, int], provenanc
     return {
         "version": 1,
         "title": title,
-        "notes": ["inlined functions count toward the function (and component) they were inlined into"],
+        "notes": ["inlined functions count toward the function (and component) they were inlined into; "
+                  "the ~ estimate splits each function's bytes by the wasm size of the code it holds"],
         "groups": [
             {"name": "sections", "rows": sections},
             {"name": "functions", "rows": functions},

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import shutil
 
 import pytest
@@ -72,6 +73,11 @@ def test_numbers_match_the_object(app):
     assert components["app"] == symbols["tick"] + symbols["init"]
     assert {"kernel", "payload"} <= set(components)
     assert "kernel:log_value" in _row(doc, "functions", "tick")["detail"]  # inlined, and said so
+    # the estimate with inlined code counted where it came from splits the same bytes
+    estimates = {r["name"]: int(re.search(r"~(\d+) B", r["detail"]).group(1)) if "~" in r["detail"] else r["bytes"]
+                 for r in doc["rows"] if r["group"] == "components"}
+    assert abs(sum(estimates.values()) - sum(symbols.values())) <= len(estimates)
+    assert estimates["kernel"] > 0 and estimates["payload"] > 0
     assert _row(doc, "sections", ".text")["budget"] == 1024
 
 
