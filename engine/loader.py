@@ -63,12 +63,16 @@ def check_source_path(ws: Workspace, package: str, path: str, where: str) -> str
         raise ConfigError(f"{where}: source `{path}` leaves its package; depend on a target of the other package instead")
     package_dir = (ws.root / package).resolve()
     full = ws.root / package / path
-    if not full.is_file():
-        if full.exists():
-            raise ConfigError(f"{where}: source `{path}` is not a regular file")
-        siblings = [p.name for p in full.parent.iterdir()] if full.parent.is_dir() else []
-        raise ConfigError(f"{where}: source file `{path}` does not exist{did_you_mean(full.name, siblings)}")
-    real = full.resolve()
+    try:
+        if not full.is_file():
+            if full.exists():
+                raise ConfigError(f"{where}: source `{path}` is not a regular file")
+            siblings = [p.name for p in full.parent.iterdir()] if full.parent.is_dir() else []
+            raise ConfigError(f"{where}: source file `{path}` does not exist{did_you_mean(full.name, siblings)}")
+        real = full.resolve()
+    except OSError as e:  # a name too long, a symlink loop, no permission
+        raise ConfigError(f"{where}: source `{path[:80]}{'...' if len(path) > 80 else ''}` cannot be used: "
+                          f"{e.strerror or e}") from None
     if package_dir != real and package_dir not in real.parents:
         raise ConfigError(f"{where}: source `{path}` resolves outside its package (a symlink to {real}); copy it into the package")
     return "/".join(p for p in (package, *parts) if p)

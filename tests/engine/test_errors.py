@@ -120,6 +120,19 @@ def test_source_outside_package(ws, path):
     assert "leaves its package" in run.err or "relative to the package" in run.err
 
 
+def test_source_name_too_long_for_the_file_system(ws):
+    # Found by `make stress`: the stat() error escaped as an OSError traceback.
+    ws.write("p/BUILD.toml", GOOD.replace('"in.txt"', f'"{"a" * 300}.txt"'))
+    _fails(ws.run("build", "//p:all"), "p/BUILD.toml: target `gen`", "cannot be used", "File name too long")
+
+
+@pytest.mark.parametrize("cmd", ["cat $() > $(OUT)", "cat $(   ) > $(OUT)"])
+def test_empty_substitution_in_genrule_cmd(ws, cmd):
+    # Found by `make stress`: `$()` was an IndexError traceback.
+    ws.write("p/BUILD.toml", GOOD.replace("cp $(SRCS) $(OUT)", cmd))
+    _fails(ws.run("build", "//p:all"), "target `gen`", "unknown substitution `$(")
+
+
 def test_symlink_escaping_package(ws):
     ws.write("q/secret.txt", "s")
     os.symlink(ws.root / "q/secret.txt", ws.root / "p/link.txt")
