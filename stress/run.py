@@ -3,6 +3,7 @@ random moments (each followed by a resume build and `wasmelt cache verify`),
 then fuzz the BUILD.toml loader, the wasm decoder and the label parser.
 
     python stress/run.py [--seconds N] [--seed S] [--failures DIR]
+    python stress/run.py --replay stress-failures/toml-*.toml
 
 STRESS_SECONDS sets the duration (default 300). Prints
 `kills survived: N, fuzz inputs tried: N, failures found: N`, saves every
@@ -309,13 +310,11 @@ def _mutate_text(text: str, rng: random.Random) -> str:
     return text
 
 
-def toml_campaign(seconds: float, rng: random.Random, tally: Tally, tmp: Path) -> int:
-    """Random and mutated BUILD.toml files through loading and analysis:
-    each must load, or fail with one clear WasmeltError, never a traceback."""
-    import tomllib
-
+def toml_checker(tmp: Path) -> Callable[[bytes], None]:
+    """A workspace holding the example and a genrule package, and the check
+    of one input: `{"package": ...}` on the first line, then its BUILD.toml.
+    It must load and analyse, or fail with one WasmeltError."""
     import wasmelt.rules  # noqa: F401 - registers the rule kinds
-    from wasmelt.engine.errors import WasmeltError
     from wasmelt.engine.session import plan
     from wasmelt.engine.workspace import find_workspace
 
@@ -324,9 +323,34 @@ def toml_campaign(seconds: float, rng: random.Random, tally: Tally, tmp: Path) -
     (ws / "gen" / "BUILD.toml").write_text('[[genrule]]\nname = "g"\nsrcs = ["in.txt", "//app:app"]\nouts = ["o"]\n'
                                            'cmd = "cat $(SRCS) > $(OUT)"\n')
     (ws / "gen" / "in.txt").write_text("x\n")
-    seeds = {"app": (EXAMPLE / "BUILD.toml").read_text(), "": (REPO / "BUILD.toml").read_text(),
-             "gen": (ws / "gen" / "BUILD.toml").read_text(), "grow": (REPO / "examples/grow/BUILD.toml").read_text()}
     originals = {pkg: (ws / pkg / "BUILD.toml").read_text() for pkg in ("", "app", "gen")}
+
+    def check(data: bytes) -> None:
+        head, _, body = data.partition(b"\n")
+        package = json.loads(head)["package"]
+        for pkg, text in originals.items():
+            (ws / pkg / "BUILD.toml").write_text(text)
+        (ws / package / "BUILD.toml").write_bytes(body)
+        p = plan(find_workspace(ws), ["//..."])
+        for action in p.analysis.all_actions:  # what loaded must make runnable commands
+            bad = [a for a in (*action.argv, *(v for _, v in action.env)) if not isinstance(a, str)]
+            if bad:
+                raise AssertionError(f"{action.owner}: the command line holds non-text {bad!r}")
+
+    return check
+
+
+def toml_campaign(seconds: float, rng: random.Random, tally: Tally, tmp: Path) -> int:
+    """Random and mutated BUILD.toml files through loading and analysis:
+    each must load, or fail with one clear WasmeltError, never a traceback."""
+    import tomllib
+
+    from wasmelt.engine.errors import WasmeltError
+
+    check = toml_checker(tmp)
+    seeds = {"app": (EXAMPLE / "BUILD.toml").read_text(), "": (REPO / "BUILD.toml").read_text(),
+             "gen": (tmp / "toml" / "ws" / "gen" / "BUILD.toml").read_text(),
+             "grow": (REPO / "examples/grow/BUILD.toml").read_text()}
     parsed = {k: tomllib.loads(v) for k, v in seeds.items()}
 
     def generate(r: random.Random) -> bytes:
@@ -342,18 +366,6 @@ def toml_campaign(seconds: float, rng: random.Random, tally: Tally, tmp: Path) -
         if package == "" and r.random() < 0.8 and "[workspace]" not in text:
             text = "[workspace]\n" + text
         return json.dumps({"package": package}).encode() + b"\n" + text.encode("utf-8", "surrogatepass")
-
-    def check(data: bytes) -> None:
-        head, _, body = data.partition(b"\n")
-        package = json.loads(head)["package"]
-        for pkg, text in originals.items():
-            (ws / pkg / "BUILD.toml").write_text(text)
-        (ws / package / "BUILD.toml").write_bytes(body)
-        p = plan(find_workspace(ws), ["//..."])
-        for action in p.analysis.all_actions:  # what loaded must make runnable commands
-            bad = [a for a in (*action.argv, *(v for _, v in action.env)) if not isinstance(a, str)]
-            if bad:
-                raise AssertionError(f"{action.owner}: the command line holds non-text {bad!r}")
 
     tried = fuzz("toml", seconds, rng, tally, generate, check, (WasmeltError,), ".toml")
     return tried
@@ -544,6 +556,38 @@ def label_campaign(seconds: float, rng: random.Random, tally: Tally) -> int:
 # -- the run --------------------------------------------------------------------------------
 
 
+def replay(paths: list[Path]) -> int:
+    """Check saved failing inputs again (after a fix, they should pass)."""
+    from wasmelt.engine.errors import ConfigError, WasmeltError
+    from wasmelt.toolchains.builtin.wasm.errors import DecodeError
+
+    failed = 0
+    with tempfile.TemporaryDirectory(prefix="wasmelt-replay-") as tmpdir:
+        checks = {"toml": (lambda: toml_checker(Path(tmpdir)), (WasmeltError,)),
+                  "wasm": (lambda: decode_check, (DecodeError,)), "labels": (lambda: label_check, (ConfigError,))}
+        made = {}
+        for path in paths:
+            campaign = path.name.split("-", 1)[0]
+            if campaign not in checks:
+                print(f"{path}: not a saved fuzz input (kill points are not replayable)")
+                failed += 1
+                continue
+            make, expected = checks[campaign]
+            if campaign not in made:
+                made[campaign] = make()
+            check = made[campaign]
+            try:
+                check(path.read_bytes())
+                print(f"{path}: passes")
+            except expected as e:
+                print(f"{path}: passes ({type(e).__name__}: {str(e)[:160]})")
+            except Exception:  # noqa: BLE001
+                failed += 1
+                print(f"{path}: FAILS\n{traceback.format_exc()}")
+    return 1 if failed else 0
+
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="stress", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -555,7 +599,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="where failing inputs are saved")
     parser.add_argument("--smith", type=int, default=None, help="wasm-tools smith modules in the corpus")
     parser.add_argument("--only", choices=sorted(SHARES), action="append", help="run only these campaigns")
+    parser.add_argument("--replay", type=Path, nargs="+", metavar="INPUT", help="check saved failing inputs again")
     args = parser.parse_args(argv)
+    if args.replay:
+        return replay(args.replay)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
     rng = random.Random(seed)
     tally = Tally(args.failures.resolve())

@@ -52,6 +52,9 @@ def test_a_failing_input_is_saved_and_fails_the_run(tmp_path, monkeypatch, capsy
     assert all(p.read_bytes().endswith(b":") for p in saved)
     assert "KeyError: 'the parser fell over'" in (tmp_path / "f" / (saved[0].stem + ".txt")).read_text()
     assert "input saved to" in out.err
+    assert stress.replay(saved[:3]) == 1  # still broken: the replay says so
+    monkeypatch.undo()
+    assert stress.replay(saved[:3]) == 0  # fixed
 
 
 def test_mutated_build_files_are_still_text_the_loader_can_be_given():
