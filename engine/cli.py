@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable
 from xml.sax.saxutils import escape
 
-from .errors import ConfigError, WasmeltError
+from .errors import BuildFailed, ConfigError, WasmeltError
 from .executor import CACHED, EXECUTED, BuildReport, Reporters
 from .progress import make_reporter
 from .labels import Label
@@ -433,7 +433,11 @@ def cmd_size(args) -> int:
     for label in chosen:
         history = sizes.load_history(ws, label)
         artifact = p.analysis.infos[label][sizes.FIELD]
-        table = sizes.parse_table((ws.root / artifact.path).read_bytes(), artifact.path)
+        try:
+            data = (ws.root / artifact.path).read_bytes()
+        except OSError as e:
+            raise BuildFailed(f"{label}: the size table {artifact.path} was not written: {e.strerror}") from None
+        table = sizes.parse_table(data, artifact.path)
         previous = history.get("previous") if history.get("current") == table else history.get("current")
         results.append((str(label), table, sizes.rows(table, previous), previous is not None))
     if args.format == "json":
