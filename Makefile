@@ -1,5 +1,6 @@
 # One command sets everything up and builds the examples (`make demo`);
-# one sets everything up and runs the whole test suite (`make test`).
+# one sets everything up and runs the whole test suite (`make test`);
+# `make stress` runs the long kill and fuzzing campaigns.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -28,6 +29,11 @@ bench: $(BIN)/wasmelt
 # is installed into bench/.npm on first use.
 bench-stages: $(BIN)/wasmelt
 	$(BIN)/python bench/stages.py
+
+# Kill -9 the example build at many random moments and fuzz the BUILD.toml
+# loader, the wasm decoder and the label parser; STRESS_SECONDS=600 for longer.
+stress: $(BIN)/wasmelt
+	$(BIN)/python stress/run.py
 
 clean:
 	rm -rf wasmelt-out .wasmelt

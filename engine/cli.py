@@ -1,4 +1,4 @@
-"""The command line: build, test, query, graph, explain, clean.
+"""The command line: build, test, query, graph, explain, size, clean.
 
 Every WasmeltError becomes one message on stderr and a non-zero exit code
 (2: bad command or BUILD files, 1: the build or a test failed).
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable
 from xml.sax.saxutils import escape
 
-from .errors import ConfigError, WasmeltError
+from .errors import BuildFailed, ConfigError, WasmeltError
 from .executor import CACHED, EXECUTED, BuildReport, Reporters
 from .progress import make_reporter
 from .labels import Label
@@ -84,17 +84,23 @@ def make_parser(extra: dict[str, Callable[[argparse._SubParsersAction], None]] |
     t.add_argument("--test_output", choices=["summary", "errors", "all"], default="errors",
                    help="print test logs: never, for failures (default), or always")
     t.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
-    c = sub.add_parser("clean", help="delete wasmelt-out/ (and with --expunge the cache)")
+    c = sub.add_parser("clean", help="delete wasmelt-out/ (and with --expunge the cache)",
+                       epilog="examples:\n  wasmelt clean\n  wasmelt clean --expunge   also forget every cached action",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     c.add_argument("--expunge", action="store_true", help="also delete the cache (CAS, action cache, records)")
     q = sub.add_parser("query", help="list targets: patterns, deps(x), rdeps(universe, x), somepath(a, b)",
                        epilog="example: wasmelt query 'rdeps(//..., //examples/app:kernel)'")
     q.add_argument("expression")
     q.add_argument("--output", choices=["label", "label_kind"], default="label")
-    g = sub.add_parser("graph", help="print the target graph (Graphviz dot or Mermaid)",
-                       epilog="example: wasmelt graph //examples/app:firmware | dot -Tsvg > graph.svg")
+    g = sub.add_parser("graph", help="print the target graph (Graphviz dot, Mermaid or SVG)",
+                       epilog="examples:\n  wasmelt graph //examples/app:firmware | dot -Tpng > graph.png\n"
+                              "  wasmelt graph //examples/... --format=svg > graph.svg   (no Graphviz needed)\n"
+                              "  wasmelt graph //examples/app:firmware --format=mermaid",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     g.add_argument("patterns", nargs="+")
-    g.add_argument("--format", choices=["dot", "mermaid"], default="dot")
-    e = sub.add_parser("explain", help="why the last build executed or reused a target's actions")
+    g.add_argument("--format", choices=["dot", "mermaid", "svg"], default="dot")
+    e = sub.add_parser("explain", help="why the last build executed or reused a target's actions",
+                       epilog="example: wasmelt explain //examples/app:fused")
     e.add_argument("target")
     w = sub.add_parser("watch", help="build (or test) now and again after every change to a source or BUILD.toml",
                        epilog="example: wasmelt watch //examples/app:firmware --test")
@@ -116,7 +122,11 @@ def make_parser(extra: dict[str, Callable[[argparse._SubParsersAction], None]] |
     ca.add_argument("action", choices=["verify", "gc"])
     ca.add_argument("--max-size", "--max_size", dest="max_size", default="1G",
                     help="for gc: evict least-recently-used entries down to this size (e.g. 500M, 2G)")
-    co = sub.add_parser("completion", help="print a shell completion script: eval \"$(wasmelt completion bash)\"")
+    _add_size_parser(sub)
+    co = sub.add_parser("completion", help="print a shell completion script: eval \"$(wasmelt completion bash)\"",
+                        epilog="examples:\n  eval \"$(wasmelt completion bash)\"   commands, flags and target labels\n"
+                               "  wasmelt completion zsh > ~/.zfunc/_wasmelt",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
     co.add_argument("shell", choices=["bash", "zsh"])
     for name, add in (extra or {}).items():
         add(sub)
@@ -260,12 +270,13 @@ def cmd_query(args) -> int:
 
 def cmd_graph(args) -> int:
     from .graph import PackageLoader, load_graph, resolve_patterns
+    from .graph_svg import to_svg
     from .query import to_dot, to_mermaid
 
     ws, pkg = open_workspace()
     loader = PackageLoader(ws)
     graph = load_graph(loader, resolve_patterns(loader, args.patterns, pkg))
-    sys.stdout.write(to_dot(graph) if args.format == "dot" else to_mermaid(graph))
+    sys.stdout.write({"dot": to_dot, "mermaid": to_mermaid, "svg": to_svg}[args.format](graph))
     return 0
 
 
@@ -386,6 +397,66 @@ def cmd_watch(args) -> int:
     return 0
 
 
+# -- wasmelt size ----------------------------------------------------------------
+
+SIZE_EPILOG = """examples:
+  wasmelt size //examples/app:firmware               table: sections, functions, components, stack
+  wasmelt size //examples/app:firmware --format=json  the same rows as JSON (csv: one row per line)
+  wasmelt size //examples/...                        every target that reports sizes
+
+Each row shows bytes, the declared budget, how much of it is used and the
+delta to the previous build whose sizes differed (kept in the cache's records).
+"""
+
+
+def _add_size_parser(sub) -> None:
+    s = sub.add_parser("size", help="build targets and show their size table: bytes per section, function and "
+                       "component, budgets and the delta to the previous build",
+                       epilog=SIZE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _common_build_flags(s)
+    s.add_argument("--format", choices=["table", "json", "csv"], default="table", help="output format (default: table)")
+
+
+def cmd_size(args) -> int:
+    from . import sizes
+    from .registry import rule_kinds
+
+    started = time.monotonic()
+    ws, pkg = open_workspace()
+    p = plan(ws, args.patterns, pkg)
+    kinds = sorted(k.name for k in rule_kinds().values() if sizes.FIELD in k.provides)
+    accepted = f"`wasmelt size` takes targets of kind {', '.join(kinds) or '(none registered)'}"
+    chosen = [l for l in p.labels if p.analysis.infos[l].get(sizes.FIELD) is not None]
+    explicit = not any(t.endswith(("...", ":all", ":*")) for t in args.patterns)
+    others = [l for l in p.labels if l not in chosen]
+    if explicit and others:
+        raise ConfigError(f"`{others[0]}` is a {p.graph.targets[others[0]].kind} target; {accepted}")
+    if not chosen:
+        raise ConfigError(f"no target matching {' '.join(args.patterns)} reports sizes; {accepted}")
+    report = run_build(args, p, [p.analysis.infos[l][sizes.FIELD] for l in chosen], quiet=True)
+    if not report.ok:
+        _print_summary(report, started)
+        return 1
+    results = []
+    for label in chosen:
+        history = sizes.load_history(ws, label)
+        artifact = p.analysis.infos[label][sizes.FIELD]
+        try:
+            data = (ws.root / artifact.path).read_bytes()
+        except OSError as e:
+            raise BuildFailed(f"{label}: the size table {artifact.path} was not written: {e.strerror}") from None
+        table = sizes.parse_table(data, artifact.path)
+        previous = history.get("previous") if history.get("current") == table else history.get("current")
+        results.append((str(label), table, sizes.rows(table, previous), previous is not None))
+    if args.format == "json":
+        sys.stdout.write(sizes.render_json(results))
+    elif args.format == "csv":
+        sys.stdout.write(sizes.render_csv(results))
+    else:
+        sys.stdout.write("\n".join(sizes.render_text(*r) for r in results))
+    return 0
+
+
 COMPLETION_BASH = r"""
 _wasmelt() {
     local cur=${COMP_WORDS[COMP_CWORD]}
@@ -414,6 +485,7 @@ _parser_commands: list[str] = []
 
 COMMANDS = {"build": cmd_build, "release": cmd_release, "verify": cmd_verify, "cache": cmd_cache, "watch": cmd_watch, "completion": cmd_completion, "test": cmd_test, "clean": cmd_clean, "query": cmd_query,
             "graph": cmd_graph, "explain": cmd_explain}
+COMMANDS["size"] = cmd_size
 
 
 def main(argv: list[str] | None = None, extra_parsers=None, extra_commands=None) -> int:

@@ -8,7 +8,6 @@ real files inside the package.
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from pydantic import ValidationError
 from .errors import ConfigError, did_you_mean
 from .labels import Label, check_name, parse_label
 from .registry import AttrKind, RuleAttrs, attr_kinds, rule_kinds
-from .workspace import BUILD_FILE, Workspace
+from .workspace import BUILD_FILE, Workspace, parse_toml
 
 
 MAX_BUILD_FILE_BYTES = 8 << 20
@@ -64,12 +63,16 @@ def check_source_path(ws: Workspace, package: str, path: str, where: str) -> str
         raise ConfigError(f"{where}: source `{path}` leaves its package; depend on a target of the other package instead")
     package_dir = (ws.root / package).resolve()
     full = ws.root / package / path
-    if not full.is_file():
-        if full.exists():
-            raise ConfigError(f"{where}: source `{path}` is not a regular file")
-        siblings = [p.name for p in full.parent.iterdir()] if full.parent.is_dir() else []
-        raise ConfigError(f"{where}: source file `{path}` does not exist{did_you_mean(full.name, siblings)}")
-    real = full.resolve()
+    try:
+        if not full.is_file():
+            if full.exists():
+                raise ConfigError(f"{where}: source `{path}` is not a regular file")
+            siblings = [p.name for p in full.parent.iterdir()] if full.parent.is_dir() else []
+            raise ConfigError(f"{where}: source file `{path}` does not exist{did_you_mean(full.name, siblings)}")
+        real = full.resolve()
+    except OSError as e:  # a name too long, a symlink loop, no permission
+        raise ConfigError(f"{where}: source `{path[:80]}{'...' if len(path) > 80 else ''}` cannot be used: "
+                          f"{e.strerror or e}") from None
     if package_dir != real and package_dir not in real.parents:
         raise ConfigError(f"{where}: source `{path}` resolves outside its package (a symlink to {real}); copy it into the package")
     return "/".join(p for p in (package, *parts) if p)
@@ -82,13 +85,12 @@ def load_package(ws: Workspace, package: str) -> Package:
         if build_path.stat().st_size > MAX_BUILD_FILE_BYTES:
             raise ConfigError(f"{where}: {build_path.stat().st_size} bytes is too large for a BUILD.toml "
                               f"(limit {MAX_BUILD_FILE_BYTES >> 20} MiB); split the package")
-        data = tomllib.loads(build_path.read_text(encoding="utf-8"))
+        text = build_path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"no package `//{package}`: {where} does not exist") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{where}: not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{where}: invalid TOML: {e}") from None
+    data = parse_toml(text, where)
     kinds = rule_kinds()
     targets: dict[str, Target] = {}
     for kind, tables in data.items():

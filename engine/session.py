@@ -15,6 +15,7 @@ from .executor import BuildReport, Executor, Reporter
 from .graph import PackageLoader, TargetGraph, load_graph, resolve_patterns
 from .labels import Label
 from .records import records_dir, save_build
+from .sizes import remember_built
 from .statcache import StatCache
 from .store import Store
 from .workspace import Workspace, find_workspace
@@ -86,4 +87,5 @@ def build(p: Plan, wanted, *, jobs: int | None = None, keep_going: bool = False,
     report.corrupt_entries = list(store.corrupt_entries)
     if record:
         save_build(p.ws, report)
+        remember_built(p.ws, p.analysis.infos, report.digests, store)
     return report

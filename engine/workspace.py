@@ -32,6 +32,16 @@ class Workspace:
         return "" if rel == "." else rel.replace(os.sep, "/")
 
 
+def parse_toml(text: str, where: str) -> dict:
+    """A BUILD.toml's data, or one ConfigError naming the file."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{where}: invalid TOML: {e}") from None
+    except RecursionError:  # the parser recurses once per level of [ or {
+        raise ConfigError(f"{where}: arrays or inline tables nested too deeply for a BUILD.toml") from None
+
+
 def _workspace_table(build_file: Path) -> dict | None:
     try:
         text = build_file.read_text(encoding="utf-8")
@@ -39,10 +49,7 @@ def _workspace_table(build_file: Path) -> dict | None:
         return None
     if "[workspace]" not in text:
         return None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{build_file}: invalid TOML: {e}") from None
+    data = parse_toml(text, str(build_file))
     table = data.get("workspace")
     return table if isinstance(table, dict) else None
 

@@ -3,6 +3,8 @@ engine's tool references, and the `python` tool every builtin stage runs."""
 
 from __future__ import annotations
 
+import typing
+
 from wasmelt.engine.actions import ToolRef
 from wasmelt.engine.errors import ConfigError
 from wasmelt.toolchains.identity import ToolIdentity, ToolNotFound
@@ -19,3 +21,22 @@ def resolve_tools(ctx, resolve) -> tuple[ToolRef, ...]:
         return tool_refs(resolve())
     except ToolNotFound as e:
         raise ConfigError(f"{ctx.where}: {e}") from None
+
+
+def _choices(annotation) -> list[str]:
+    if typing.get_origin(annotation) is typing.Literal:
+        return [a for a in typing.get_args(annotation) if isinstance(a, str)]
+    return [c for arg in typing.get_args(annotation) for c in _choices(arg)]
+
+
+def setting(ctx, name: str, attr: str, default: str) -> str:
+    """A [workspace] setting that gives the default of the rule attribute
+    `attr`, checked against what that attribute accepts (an unchecked one
+    would reach the tool's command line, or fail there)."""
+    value = ctx.settings.get(name, default)
+    choices = _choices(type(ctx.attrs).model_fields[attr].annotation)
+    if not isinstance(value, str) or value not in choices:
+        raise ConfigError(f"BUILD.toml: [workspace] setting `{name}` = {value!r} must be one of "
+                          f"{', '.join(map(repr, choices))}; it is the default `{attr}` of {ctx.target.kind} "
+                          f"targets such as `{ctx.label}`")
+    return value

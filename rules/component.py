@@ -11,7 +11,7 @@ from wasmelt.engine.analysis import AnalysisContext, TargetInfo
 from wasmelt.engine.registry import OptionalSourceAttr, RuleAttrs, RuleKind, SourceListAttr, register_rule
 from wasmelt.toolchains import component as stage
 
-from .common import resolve_tools
+from .common import resolve_tools, setting
 
 
 class ComponentAttrs(RuleAttrs):
@@ -37,7 +37,7 @@ def analyze(ctx: AnalysisContext) -> TargetInfo:
         stage.source_kind([s.path for s in srcs])
     except stage.StageError as e:
         raise ctx.fail(str(e)) from None
-    cc = attrs.cc or ctx.settings.get("cc", "zig")
+    cc = attrs.cc or setting(ctx, "cc", "cc", "zig")
     wasm = ctx.declare(f"{ctx.label.name}.wasm")
     report = ctx.declare(f"{ctx.label.name}.report.json")
     tools = resolve_tools(ctx, lambda: stage.identities([s.path for s in srcs], cc, attrs.wit))

@@ -8,7 +8,7 @@ from wasmelt.engine.analysis import AnalysisContext, TargetInfo
 from wasmelt.engine.registry import LabelAttr, RuleAttrs, RuleKind, register_rule
 from wasmelt.toolchains import dce as stage
 
-from .common import resolve_tools
+from .common import resolve_tools, setting
 
 
 class DceAttrs(RuleAttrs):
@@ -26,7 +26,7 @@ def analyze(ctx: AnalysisContext) -> TargetInfo:
         raise ctx.fail(f"`src` = `{attrs.src}` is a {ctx.dep_kind(attrs.src)} target, not a wasm module")
     if attrs.roots is not None and not attrs.roots:
         raise ctx.fail("`roots` is empty: name the exports the firmware calls")
-    toolchain = attrs.toolchain or ctx.settings.get("dce_toolchain", "builtin")
+    toolchain = attrs.toolchain or setting(ctx, "dce_toolchain", "toolchain", "builtin")
     out, report = ctx.declare(f"{ctx.label.name}.wasm"), ctx.declare(f"{ctx.label.name}.report.json")
     ctx.action(mnemonic="Dce", inputs=[src["wasm"]], outputs=[out, report],
                tools=resolve_tools(ctx, lambda: stage.identities(toolchain)),

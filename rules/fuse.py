@@ -11,7 +11,7 @@ from wasmelt.engine.analysis import AnalysisContext, TargetInfo
 from wasmelt.engine.registry import LabelListAttr, RuleAttrs, RuleKind, register_rule
 from wasmelt.toolchains import fuse as stage
 
-from .common import resolve_tools
+from .common import resolve_tools, setting
 
 
 class FuseAttrs(RuleAttrs):
@@ -37,7 +37,7 @@ def analyze(ctx: AnalysisContext) -> TargetInfo:
     names = [c[0] for c in components]
     if len(set(names)) != len(names):
         raise ctx.fail(f"two components have the same name ({', '.join(names)}); imports resolve by name")
-    toolchain = attrs.toolchain or ctx.settings.get("fuse_toolchain", "builtin")
+    toolchain = attrs.toolchain or setting(ctx, "fuse_toolchain", "toolchain", "builtin")
     n = ctx.label.name
     out, import_map = ctx.declare(f"{n}.wasm"), ctx.declare(f"{n}.imports.json")
     provenance, report = ctx.declare(f"{n}.provenance.json"), ctx.declare(f"{n}.report.json")

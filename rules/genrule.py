@@ -65,7 +65,7 @@ def analyze(ctx: AnalysisContext) -> TargetInfo:
             return shlex.quote(outs[0].path)
         if word == "@D":
             return shlex.quote(outs[0].path.rsplit("/", 1)[0])
-        if word.split(None, 1)[0] in ("location", "locations") and " " in word:
+        if word.split(None, 1)[:1] in (["location"], ["locations"]) and " " in word:
             return location(word.split(None, 1)[1])
         raise ctx.fail(f"unknown substitution `{token}` in cmd; use $(SRCS), $(OUTS), $(OUT), $(@D), "
                        "$(location x), or $$ for a literal $")

@@ -3,7 +3,7 @@
 pulseengine `synth`, or wabt's `wasm2c` and the same cross compiler.
 
 argv(src, out, header, report, *, toolchain, cpu, opt, bounds, cc, roots,
-     memory_bytes, provenance, budgets) -> the command line;
+     memory_bytes, provenance, budgets, size_table) -> the command line;
 identities(toolchain, cc) -> the tools it runs.
 After every toolchain the symbol seam is checked: each root export is a
 defined Thumb function, and the only undefined symbols are the module's
@@ -27,6 +27,7 @@ from .builtin.wasm.decode import decode_module
 from .builtin.wasm.model import FUNC
 from .component import zig
 from .identity import ToolIdentity, builtin_tool, external_tool
+from .size_table import build_table
 from .stage import StageError, run_stage, run_tool
 
 CPUS = ("cortex-m0", "cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m4f", "cortex-m7", "cortex-m33")
@@ -61,7 +62,7 @@ def identities(toolchain: str = "builtin", cc: str = "zig") -> list[ToolIdentity
 def argv(src: str, out: str, header: str, report: str, *, toolchain: str = "builtin", cpu: str = "cortex-m4",
          opt: str = "size", bounds: str = "none", cc: str = "zig", roots: list[str] | None = None,
          memory_bytes: int | None = None, provenance: str | None = None, fuse_report: str | None = None,
-         budgets: dict[str, int] | None = None) -> list[str]:
+         budgets: dict[str, int] | None = None, size_table: str | None = None) -> list[str]:
     args = ["python", "-m", "wasmelt.toolchains.synth", "--toolchain", toolchain, "--cpu", cpu, "--opt", opt,
             "--bounds", bounds, "--cc", cc, "--out", out, "--header", header, "--report", report]
     for root in roots or []:
@@ -72,6 +73,8 @@ def argv(src: str, out: str, header: str, report: str, *, toolchain: str = "buil
         args += ["--provenance", provenance]
     if fuse_report:
         args += ["--fuse-report", fuse_report]
+    if size_table:
+        args += ["--size-table", size_table]
     for name, value in sorted((budgets or {}).items()):
         if value is not None:
             args += [f"--{name.replace('_', '-')}", str(value)]
@@ -354,6 +357,10 @@ def build(args) -> None:
     Path(args.out).write_bytes(obj)
     Path(args.header).write_text(header or _plain_header(module, roots))
     Path(args.report).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    if args.size_table:
+        table = build_table(report, module, {r: exports[r] for r in roots if r in exports}, provenance, budgets,
+                            title=f"{args.cpu}, {args.toolchain} toolchain, {args.cc}")
+        Path(args.size_table).write_text(json.dumps(table, indent=1) + "\n")
     check_budgets(report, budgets)
     s = report["sections"]
     print(f"synth {args.cpu}: .text {s['text']} B, .data {s['data']} B, .rodata {s['rodata']} B, .bss {s['bss']} B, "
@@ -391,6 +398,7 @@ def main(argv_: list[str] | None = None) -> int:
     parser.add_argument("--memory-bytes", type=int)
     parser.add_argument("--fuse-report", help="the fuse stage's report: the memory is as large as its used bytes")
     parser.add_argument("--provenance")
+    parser.add_argument("--size-table", help="also write the generic size table `wasmelt size` shows")
     for name in BUDGETS:
         parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=int)
     parser.add_argument("src")

@@ -34,6 +34,14 @@ def test_malformed_toml_names_file_and_line(ws):
     _fails(ws.run("build", "//p:all"), "p/BUILD.toml", "invalid TOML", "line")
 
 
+@pytest.mark.parametrize("value", ["[" * 5000 + "]" * 5000, "{a = " * 3000 + "1" + "}" * 3000])
+@pytest.mark.parametrize("where", ["p/BUILD.toml", "BUILD.toml"])
+def test_deeply_nested_toml_is_an_error_not_a_traceback(ws, value, where):
+    # Found by `make stress`: the TOML parser recursed until Python gave up.
+    ws.write(where, ("[workspace]\n" if where == "BUILD.toml" else "") + f"x = {value}\n")
+    _fails(ws.run("query", "//p:all"), where, "nested too deeply")
+
+
 def test_unknown_rule_kind(ws):
     ws.write("p/BUILD.toml", '[[genrul]]\nname = "x"\n')
     _fails(ws.run("build", "//p:all"), "unknown rule kind `genrul`", "did you mean `genrule`")
@@ -112,6 +120,19 @@ def test_source_outside_package(ws, path):
     assert "leaves its package" in run.err or "relative to the package" in run.err
 
 
+def test_source_name_too_long_for_the_file_system(ws):
+    # Found by `make stress`: the stat() error escaped as an OSError traceback.
+    ws.write("p/BUILD.toml", GOOD.replace('"in.txt"', f'"{"a" * 300}.txt"'))
+    _fails(ws.run("build", "//p:all"), "p/BUILD.toml: target `gen`", "cannot be used", "File name too long")
+
+
+@pytest.mark.parametrize("cmd", ["cat $() > $(OUT)", "cat $(   ) > $(OUT)"])
+def test_empty_substitution_in_genrule_cmd(ws, cmd):
+    # Found by `make stress`: `$()` was an IndexError traceback.
+    ws.write("p/BUILD.toml", GOOD.replace("cp $(SRCS) $(OUT)", cmd))
+    _fails(ws.run("build", "//p:all"), "target `gen`", "unknown substitution `$(")
+
+
 def test_symlink_escaping_package(ws):
     ws.write("q/secret.txt", "s")
     os.symlink(ws.root / "q/secret.txt", ws.root / "p/link.txt")
@@ -161,3 +182,13 @@ def test_no_workspace(tmp_path):
 def test_help_has_examples(ws):
     run = ws.run("--help")
     assert run.code == 0 and "examples:" in run.out and "wasmelt build //..." in run.out
+
+
+def test_every_command_help_has_an_example():
+    from wasmelt.engine.cli import make_parser
+
+    parser = make_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    assert "size" in commands
+    missing = [name for name, sub in commands.items() if "example" not in sub.format_help()]
+    assert not missing, f"--help without an example: {missing}"

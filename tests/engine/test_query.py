@@ -44,3 +44,21 @@ def test_relative_pattern_from_package_directory(workspace):
     _graph(workspace)
     run = workspace.run("query", ":all", cwd=workspace.root / "b")
     assert run.out.split() == ["//b:mid", "//b:top"]
+
+
+def test_graph_svg_is_valid_svg_with_every_target_and_edge(workspace):
+    import xml.etree.ElementTree as ET
+
+    _graph(workspace)
+    run = workspace.run("graph", "//b:top", "--format=svg")
+    assert run.code == 0, run.err
+    root = ET.fromstring(run.out)
+    ns = "{http://www.w3.org/2000/svg}"
+    assert root.tag == f"{ns}svg" and float(root.get("width")) > 0
+    nodes = {g.get("id") for g in root.iter(f"{ns}g") if g.get("class") == "node"}
+    assert nodes == {"//a:leaf", "//b:mid", "//b:top"}
+    edges = sorted(p.find(f"{ns}title").text for p in root.iter(f"{ns}path") if p.find(f"{ns}title") is not None)
+    assert edges == ["//b:mid -> //a:leaf", "//b:top -> //b:mid"]
+    # dependents to the left of their dependencies
+    x = {g.get("id"): float(g.find(f"{ns}rect").get("x")) for g in root.iter(f"{ns}g") if g.get("class") == "node"}
+    assert x["//b:top"] < x["//b:mid"] < x["//a:leaf"]

@@ -1,0 +1,126 @@
+"""`wasmelt size` on the example's Cortex-M4 firmware, through the CLI: the
+sections, functions and components, json and csv, numbers as pyelftools reads
+the object, budgets, the delta after an edit, and non-synth targets refused."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import shutil
+
+import pytest
+from elftools.elf.elffile import ELFFile
+
+from conftest import REPO, Workspace
+
+TARGET = "//app:firmware"
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory) -> Workspace:
+    root = tmp_path_factory.mktemp("size")
+    ws = Workspace(root / "ws", root / "cache")
+    shutil.copytree(REPO / "examples" / "app", ws.root / "app")
+    shutil.copy(REPO / "BUILD.toml", ws.root / "BUILD.toml")
+    return ws
+
+
+def _elf(ws: Workspace) -> ELFFile:
+    return ELFFile(io.BytesIO((ws.root / "wasmelt-out/app/firmware/firmware.o").read_bytes()))
+
+
+def _size_json(ws: Workspace) -> dict:
+    run = ws.run("size", TARGET, "--format=json")
+    assert run.code == 0, run.err
+    return json.loads(run.out)
+
+
+def _row(doc: dict, group: str, name: str) -> dict:
+    return next(r for r in doc["rows"] if r["group"] == group and r["name"] == name)
+
+
+def test_table_shows_sections_functions_components_and_budgets(app):
+    run = app.run("size", TARGET)
+    assert run.code == 0, run.err
+    out = run.out
+    assert out.startswith(TARGET)
+    for heading in ("sections", "functions", "components", "stack"):
+        assert f"\n{heading} " in out
+    for name in (".text", ".bss", "tick", "init", "app", "kernel", "payload"):
+        assert f"\n  {name} " in out
+    text_line = next(l for l in out.splitlines() if l.startswith("  .text "))
+    assert text_line.split()[2] == "1024"  # the declared max_text_bytes
+    bss_line = next(l for l in out.splitlines() if l.startswith("  .bss "))
+    assert bss_line.split()[2] == "4096"
+
+
+def test_numbers_match_the_object(app):
+    doc = _size_json(app)
+    elf = _elf(app)
+    text = sum(s["sh_size"] for s in elf.iter_sections() if s.name.startswith(".text"))
+    bss = sum(s["sh_size"] for s in elf.iter_sections() if s.name.startswith(".bss"))
+    assert _row(doc, "sections", ".text")["bytes"] == text
+    assert _row(doc, "sections", ".bss")["bytes"] == bss
+    assert text < (app.root / "wasmelt-out/app/firmware/firmware.o").stat().st_size  # headers, not the file
+    symbols = {s.name: s["st_size"] for s in elf.get_section_by_name(".symtab").iter_symbols()
+               if s["st_info"]["type"] == "STT_FUNC" and s["st_shndx"] != "SHN_UNDEF"}
+    functions = {r["name"]: r["bytes"] for r in doc["rows"] if r["group"] == "functions"}
+    assert functions == symbols
+    components = {r["name"]: r["bytes"] for r in doc["rows"] if r["group"] == "components"}
+    assert sum(components.values()) == sum(symbols.values())
+    assert components["app"] == symbols["tick"] + symbols["init"]
+    assert {"kernel", "payload"} <= set(components)
+    assert "kernel:log_value" in _row(doc, "functions", "tick")["detail"]  # inlined, and said so
+    # the estimate with inlined code counted where it came from splits the same bytes
+    estimates = {r["name"]: int(re.search(r"~(\d+) B", r["detail"]).group(1)) if "~" in r["detail"] else r["bytes"]
+                 for r in doc["rows"] if r["group"] == "components"}
+    assert abs(sum(estimates.values()) - sum(symbols.values())) <= len(estimates)
+    assert estimates["kernel"] > 0 and estimates["payload"] > 0
+    assert _row(doc, "sections", ".text")["budget"] == 1024
+
+
+def test_csv_parses_with_the_same_rows(app):
+    run = app.run("size", TARGET, "--format", "csv")
+    assert run.code == 0, run.err
+    rows = list(csv.DictReader(io.StringIO(run.out)))
+    doc = _size_json(app)
+    assert len(rows) == len(doc["rows"])
+    text = next(r for r in rows if r["group"] == "sections" and r["name"] == ".text")
+    assert int(text["bytes"]) == _row(doc, "sections", ".text")["bytes"] and text["budget"] == "1024"
+
+
+def test_delta_after_an_edit_that_changes_code_size(app):
+    before = _size_json(app)
+    source = app.root / "app" / "app.c"
+    original = source.read_text()
+    try:
+        source.write_text(original.replace("    return average;\n", "    return average * 3 + (input >> 2);\n"))
+        after = _size_json(app)
+        assert after["has_previous"]
+        old, new = _row(before, "sections", ".text")["bytes"], _row(after, "sections", ".text")["bytes"]
+        assert new != old
+        row = _row(after, "sections", ".text")
+        assert row["previous"] == old and row["delta"] == new - old
+        assert _row(after, "functions", "tick")["delta"] != 0
+        table = app.run("size", TARGET).out  # the same delta again: it is against the previous different build
+        line = next(l for l in table.splitlines() if l.startswith("  .text "))
+        assert f"{new - old:+d}" in line.split()
+    finally:
+        source.write_text(original)
+
+
+def test_non_synth_target_is_refused_naming_the_accepted_kinds(app):
+    run = app.run("size", "//app:lean")
+    assert run.code == 2
+    assert "`//app:lean` is a dce target" in run.err and "synth" in run.err and "Traceback" not in run.err
+    run = app.run("size", "//app/...")  # a pattern picks the targets that report sizes
+    assert run.code == 0, run.err
+    assert "//app:firmware " in run.out and "//app:firmware_m0 " in run.out
+
+
+def test_help_has_examples_and_completion_knows_size(app):
+    run = app.run("size", "--help")
+    assert run.code == 0 and "wasmelt size //examples/app:firmware" in run.out and "--format" in run.out
+    assert "size" in app.run("completion", "bash").out.split("compgen -W \"")[1].split('"')[0].split()

@@ -1,0 +1,154 @@
+"""The size table `wasmelt size` shows for a synthesized object: bytes per
+section, function, data object, originating component and export stack.
+
+The engine renders it without knowing wasm; the attribution lives here. An ELF
+function symbol is an export (named verbatim) or `f<index>` (a wasm function
+the compiler kept out of line); the fuse provenance or the name section's
+`component:function` names say which component each came from. Functions the C
+compiler inlined have no symbol: their bytes count toward the function they
+were inlined into, and the table names them in that row's detail.
+
+Schema (version 1): {"version": 1, "title": str, "notes": [str],
+"groups": [{"name": str, "rows": [{"name", "bytes", "budget", "detail"}]}]};
+`bytes` may be null (unbounded), `budget` null (none declared).
+"""
+
+from __future__ import annotations
+
+import re
+
+from .builtin.wasm.encode import encode_expr
+from .builtin.wasm.model import FUNC, Module
+
+RUNTIME = "(runtime)"
+UNATTRIBUTED = "(unattributed)"
+RUNTIME_SYMBOLS = ("wasmelt_init", "wasmelt_trap")
+
+
+def symbol_function(symbol: str, exports: dict[str, int]) -> int | None:
+    """The wasm function index an object symbol was lowered from, if any."""
+    if symbol in exports:
+        return exports[symbol]
+    if re.fullmatch(r"f\d+", symbol):
+        return int(symbol[1:])
+    return None
+
+
+def origin(index: int | None, provenance: dict) -> tuple[str, str] | None:
+    """(component, function) of a wasm function, from the provenance."""
+    entry = provenance.get("functions", {}).get(str(index)) if index is not None else None
+    if not entry or not entry.get("component"):
+        return None
+    return entry["component"], entry.get("name") or f"func[{index}]"
+
+
+def _callees(module: Module) -> dict[int, set[int]]:
+    base = len(module.imported(FUNC))
+    calls: dict[int, set[int]] = {}
+    for i, func in enumerate(module.functions):
+        calls[base + i] = {ins.imm[0] for ins in func.body if ins.op in ("call", "return_call")}
+    return calls
+
+
+def _inlined(root: int, calls: dict[int, set[int]], has_symbol: set[int]) -> list[int]:
+    """Defined functions reachable from `root` only through functions without
+    a symbol of their own: the code the compiler folded into `root`."""
+    seen, stack, found = {root}, [root], []
+    while stack:
+        for callee in sorted(calls.get(stack.pop(), ())):
+            if callee in seen or callee not in calls or callee in has_symbol:
+                continue
+            seen.add(callee)
+            found.append(callee)
+            stack.append(callee)
+    return found
+
+
+def _name(index: int, provenance: dict) -> str:
+    found = origin(index, provenance)
+    return f"{found[0]}:{found[1]}" if found else f"func[{index}]"
+
+
+def build_table(report: dict, module: Module, exports: dict[str, int], provenance: dict | None,
+                budgets: dict[str, int | None], title: str = "") -> dict:
+    """The generic table from the synth report (ELF facts), the module that
+    was lowered, its lowered exports (name -> function index) and provenance."""
+    provenance = provenance or {}
+    calls = _callees(module)
+    symbols = {name: symbol_function(name, exports) for name in report["functions"]}
+    has_symbol = {i for i in symbols.values() if i is not None}
+
+    s = report["sections"]
+    sections = [
+        {"name": ".text", "bytes": s["text"], "budget": budgets.get("max_text_bytes"),
+         "detail": "sum of the .text* section headers (code)"},
+        {"name": ".rodata", "bytes": s["rodata"], "budget": None, "detail": "constant data"},
+        {"name": ".data", "bytes": s["data"], "budget": None, "detail": "initialised data"},
+        {"name": ".bss", "bytes": s["bss"], "budget": budgets.get("max_bss_bytes"),
+         "detail": "zeroed data: the linear memory and globals"},
+    ]
+    if budgets.get("max_data_bytes") is not None:
+        sections.append({"name": ".data+.rodata", "bytes": s["data"] + s["rodata"],
+                         "budget": budgets["max_data_bytes"], "detail": "what max_data_bytes limits"})
+
+    base = len(module.imported(FUNC))
+    wasm_size = {base + i: len(encode_expr(func.body)) for i, func in enumerate(module.functions)}
+    functions, components, members, estimate = [], {}, {}, {}
+    for name, size in report["functions"].items():
+        index = symbols[name]
+        found = origin(index, provenance)
+        component = found[0] if found else RUNTIME if name in RUNTIME_SYMBOLS else UNATTRIBUTED
+        parts = [f"from {found[0]}:{found[1]}" if found else "wasmelt runtime" if name in RUNTIME_SYMBOLS
+                 else "no provenance"]
+        inlined = [_name(i, provenance) for i in _inlined(index, calls, has_symbol)] if index is not None else []
+        if inlined:
+            parts.append("inlines " + ", ".join(inlined))
+        folded = [index, *_inlined(index, calls, has_symbol)] if index is not None else []
+        weight = sum(wasm_size.get(i, 0) for i in folded)
+        for i in folded:  # split the symbol's bytes by the wasm size of what it holds
+            owner = (origin(i, provenance) or (component,))[0]
+            share = size * wasm_size.get(i, 0) / weight if weight else (size if i == index else 0)
+            estimate[owner] = estimate.get(owner, 0.0) + share
+        if not folded:
+            estimate[component] = estimate.get(component, 0.0) + size
+        functions.append({"name": name, "bytes": size, "budget": None, "detail": "; ".join(parts)})
+        components[component] = components.get(component, 0) + size
+        members.setdefault(component, []).append(name)
+
+    wasm_bytes: dict[str, int] = {}
+    for index, body in wasm_size.items():
+        found = origin(index, provenance)
+        if found:
+            wasm_bytes[found[0]] = wasm_bytes.get(found[0], 0) + body
+    for component in wasm_bytes:
+        components.setdefault(component, 0)
+        members.setdefault(component, [])
+    component_rows = []
+    for component, size in sorted(components.items(), key=lambda kv: (-kv[1], kv[0])):
+        detail = f"symbols: {', '.join(members[component]) or 'none (all inlined)'}"
+        if round(estimate.get(component, 0)) != size:
+            detail += f"; ~{round(estimate.get(component, 0))} B with inlined code counted where it came from"
+        if component in wasm_bytes:
+            detail += f"; {wasm_bytes[component]} B of wasm code after dce"
+        component_rows.append({"name": component, "bytes": size, "budget": None, "detail": detail})
+
+    objects = [{"name": name, "bytes": size, "budget": None, "detail": ""} for name, size in report["objects"].items()]
+
+    stack = report["stack"]
+    stack_rows = [{"name": f"{e} (worst case)", "bytes": depth, "budget": budgets.get("max_stack_bytes"),
+                   "detail": "unbounded: recursion" if depth is None else "deepest call chain in this object"}
+                  for e, depth in sorted(stack["exports"].items())]
+
+    return {
+        "version": 1,
+        "title": title,
+        "notes": ["inlined functions count toward the function (and component) they were inlined into; "
+                  "the ~ estimate splits each function's bytes by the wasm size of the code it holds"],
+        "groups": [
+            {"name": "sections", "rows": sections},
+            {"name": "functions", "rows": functions},
+            {"name": "components", "rows": component_rows},
+            {"name": "objects", "rows": objects},
+            {"name": "stack", "rows": stack_rows},
+        ],
+    }
