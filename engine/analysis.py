@@ -50,6 +50,9 @@ class AnalysisContext:
         return ConfigError(f"{self.where}: {message}")
 
     def source(self, path: str) -> Artifact:
+        rel = f"{self.label.package}/{path}" if self.label.package else path
+        if rel in self.target.sources:  # already checked by the loader
+            return Artifact(rel, True)
         return Artifact(check_source_path(self.ws, self.label.package, path, self.where), True)
 
     def dep(self, text: str) -> TargetInfo:

@@ -7,8 +7,10 @@ comes out byte-identical stops the rebuild there (early cutoff).
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures as cf
 import os
+import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,7 +172,8 @@ class Executor:
     def _materialize(self, path: str, digest: str, data: bytes | None = None) -> None:
         dest = self.ws.root / path
         try:
-            if dest.is_file() and not dest.is_symlink() and digest_file(dest) == digest:
+            # Stat first; the stat cache re-hashes only an output whose stat changed.
+            if stat.S_ISREG(os.lstat(dest).st_mode) and self.stat_cache.digest(str(dest)) == digest:
                 return
         except OSError:
             pass
@@ -180,7 +183,9 @@ class Executor:
         elif not self.store.materialize(digest, dest):
             raise ActionError(f"cached output `{path}` is missing from the store; run `wasmelt clean` and build again")
 
-    def _run(self, action: Action, input_digests: dict[str, str]) -> ActionRecord:
+    def _cached(self, action: Action, input_digests: dict[str, str]) -> ActionRecord:
+        """The record of a local action-cache hit (outputs in place), or an
+        EXECUTED record (key computed) for the action still to run."""
         material = action.key_material(input_digests)
         key = action_key(material)
         record = ActionRecord(action, EXECUTED, key, material)
@@ -193,9 +198,17 @@ class Executor:
                     record.status = CACHED
                     record.outputs = cached.outputs
                     record.log_digests = (cached.stdout, cached.stderr)
-                    return record
                 except ActionError:
                     pass  # a blob vanished between the lookup and the copy: run it
+        return record
+
+    def _run(self, action: Action, input_digests: dict[str, str], record: ActionRecord | None = None) -> ActionRecord:
+        if record is None:
+            record = self._cached(action, input_digests)
+            if record.status == CACHED:
+                return record
+        material, key = record.material, record.key
+        if self.use_cache:
             if self.remote is not None:
                 hit = self.remote.lookup(action, material)
                 declared = {a.path for a in action.outputs}
@@ -301,7 +314,7 @@ class Executor:
             waiting_on[action.id] = ups
             for up in ups:
                 dependents[up].append(action)
-        ready = [a for a in actions if not waiting_on[a.id]]
+        ready = collections.deque(a for a in actions if not waiting_on[a.id])
         running: dict[cf.Future, Action] = {}
         stop = False
         done_count = 0
@@ -329,10 +342,34 @@ class Executor:
                 finish(ActionRecord(dep, SKIPPED, error=f"not run: {why}"))
                 stack.extend(dependents[dep.id])
 
+        def completed(action: Action, record: ActionRecord | None, error: Exception | None) -> None:
+            nonlocal stop
+            if isinstance(error, ActionError):
+                finish(ActionRecord(action, FAILED, error=str(error)))
+                skip_dependents(action, f"{action.owner} failed")
+                stop = stop or not self.keep_going
+                return
+            if error is not None:
+                finish(ActionRecord(action, FAILED, error=f"{action.describe()}: {error}"))
+                skip_dependents(action, f"{action.owner} failed")
+                stop = stop or not self.keep_going
+                return
+            report.digests.update(record.outputs)
+            for out in action.outputs:
+                if out.path not in report.digests and out.path in action.optional_outputs:
+                    report.digests[out.path] = ""
+            finish(record)
+            for dep in dependents[action.id]:
+                waiting_on[dep.id].discard(action.id)
+                if not waiting_on[dep.id] and dep.id not in report.records:
+                    ready.append(dep)
+
+        finished_inline = completed
+
         with cf.ThreadPoolExecutor(max_workers=self.jobs) as pool:
             while ready or running:
                 while ready and not stop and len(running) < self.jobs:
-                    action = ready.pop(0)
+                    action = ready.popleft()
                     try:
                         digests = {a.path: self.stat_cache.digest(str(self.ws.root / a.path)) if a.is_source
                                    else report.digests[a.path] for a in action.inputs}
@@ -344,7 +381,17 @@ class Executor:
                     lane = free_lanes.pop(0)
                     lanes[action.id] = (lane, time.monotonic())
                     self.reporter.action_started(action, lane)
-                    running[pool.submit(self._run, action, digests)] = action
+                    # A local cache hit is a few stats and one small read: done
+                    # here, without a round trip through the worker threads.
+                    try:
+                        record = self._cached(action, digests)
+                    except OSError as e:
+                        record = None
+                        finished_inline(action, None, e)
+                    if record is not None and record.status == CACHED:
+                        finished_inline(action, record, None)
+                    elif record is not None:
+                        running[pool.submit(self._run, action, digests, record)] = action
                 if stop and not running:
                     break
                 if not running:
@@ -353,26 +400,9 @@ class Executor:
                 for future in finished:
                     action = running.pop(future)
                     try:
-                        record = future.result()
-                    except ActionError as e:
-                        finish(ActionRecord(action, FAILED, error=str(e)))
-                        skip_dependents(action, f"{action.owner} failed")
-                        stop = stop or not self.keep_going
-                        continue
-                    except OSError as e:
-                        finish(ActionRecord(action, FAILED, error=f"{action.describe()}: {e}"))
-                        skip_dependents(action, f"{action.owner} failed")
-                        stop = stop or not self.keep_going
-                        continue
-                    report.digests.update(record.outputs)
-                    for out in action.outputs:
-                        if out.path not in report.digests and out.path in action.optional_outputs:
-                            report.digests[out.path] = ""
-                    finish(record)
-                    for dep in dependents[action.id]:
-                        waiting_on[dep.id].discard(action.id)
-                        if not waiting_on[dep.id] and dep.id not in report.records:
-                            ready.append(dep)
+                        completed(action, future.result(), None)
+                    except (ActionError, OSError) as e:
+                        completed(action, None, e)
         for action in actions:
             if action.id not in report.records:
                 report.records[action.id] = ActionRecord(action, SKIPPED, error="not run: the build stopped after a failure")

@@ -9,25 +9,37 @@ from pathlib import Path
 from .actions import digest_bytes
 from .executor import BuildReport
 from .store import _atomic_write
-from .workspace import Workspace
+from .workspace import Workspace, records_dir  # noqa: F401  (records_dir: imported from here too)
 
 
-def records_dir(ws: Workspace) -> Path:
-    return ws.cache_dir / "records" / digest_bytes(str(ws.root).encode())[:16]
 
 
 def save_build(ws: Workspace, report: BuildReport) -> None:
     root = records_dir(ws)
     history_path = root / "history.json"
+    last = []
+    for action_id, rec in sorted(report.records.items()):
+        last.append({"id": action_id, "owner": str(rec.action.owner), "mnemonic": rec.action.mnemonic,
+                     "status": rec.status, "key": rec.key, "duration": round(rec.duration, 4), "error": rec.error})
+    last_path = root / "last_build.json"
+    (root / UP_TO_DATE_MARK).unlink(missing_ok=True)
+    try:
+        previous = json.loads(last_path.read_bytes())["actions"]
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        previous = None
+    if previous == last:
+        return  # the same build again (a null build): nothing new to record
+    # The history changes only for actions whose key differs from the one it holds;
+    # when every key is the one the last build recorded, it is left as it is.
+    keys_before = {e.get("id"): e.get("key") for e in previous or ()}
+    if all(keys_before.get(a) == rec.key for a, rec in report.records.items() if rec.material is not None):
+        _atomic_write(last_path, json.dumps({"actions": last}, sort_keys=True).encode())
+        return
     try:
         history = json.loads(history_path.read_bytes())
     except (FileNotFoundError, ValueError):
         history = {}
-    last = []
     for action_id, rec in sorted(report.records.items()):
-        entry = {"id": action_id, "owner": str(rec.action.owner), "mnemonic": rec.action.mnemonic,
-                 "status": rec.status, "key": rec.key, "duration": round(rec.duration, 4), "error": rec.error}
-        last.append(entry)
         if rec.material is not None:
             h = history.get(action_id, {})
             if h.get("current", {}).get("key") != rec.key:
@@ -35,15 +47,25 @@ def save_build(ws: Workspace, report: BuildReport) -> None:
                     h["previous"] = h["current"]
                 h["current"] = {"key": rec.key, "material": rec.material}
             history[action_id] = h
-    _atomic_write(root / "last_build.json", json.dumps({"actions": last}, indent=1, sort_keys=True).encode())
+    _atomic_write(last_path, json.dumps({"actions": last}, sort_keys=True).encode())
     _atomic_write(history_path, json.dumps(history, sort_keys=True).encode())
 
 
+# Left by a build that found everything up to date without running the
+# executor: the last build's actions were all reused.
+UP_TO_DATE_MARK = "last_build_up_to_date"
+
+
 def load_last_build(ws: Workspace) -> list[dict]:
+    root = records_dir(ws)
     try:
-        return json.loads((records_dir(ws) / "last_build.json").read_bytes())["actions"]
+        actions = json.loads((root / "last_build.json").read_bytes())["actions"]
     except (FileNotFoundError, ValueError, KeyError):
         return []
+    if (root / UP_TO_DATE_MARK).exists():
+        for entry in actions:
+            entry["status"], entry["error"], entry["duration"] = "cached", None, 0.0
+    return actions
 
 
 def load_history(ws: Workspace) -> dict:
