@@ -26,6 +26,7 @@ class PackageLoader:
     def __init__(self, ws: Workspace):
         self.ws = ws
         self.packages: dict[str, Package] = {}
+        self.walked: dict[str, tuple | None] = {}  # directories pattern expansion searched: their stat
 
     def package(self, name: str) -> Package:
         if name not in self.packages:
@@ -52,7 +53,7 @@ class PackageLoader:
             if pattern.name is not None:
                 labels.append(self.target(Label(pattern.package, pattern.name)).label)
                 continue
-            packages = find_packages(self.ws, pattern.package) if pattern.recursive else [pattern.package]
+            packages = find_packages(self.ws, pattern.package, self.walked) if pattern.recursive else [pattern.package]
             if pattern.recursive and not packages:
                 raise ConfigError(f"pattern `{pattern}` matches no package")
             for name in packages:

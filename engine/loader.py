@@ -8,6 +8,7 @@ real files inside the package.
 from __future__ import annotations
 
 import os
+import stat
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,8 @@ class Package:
     name: str
     build_file: str
     targets: dict[str, Target]
+    # (size, mtime_ns, inode) of the BUILD.toml, taken before it was read
+    stat: tuple[int, int, int] | None = None
 
 
 def _format_validation_error(where: str, kind: str, raw: dict, error: ValidationError, schema) -> str:
@@ -59,6 +62,15 @@ def check_source_path(ws: Workspace, package: str, path: str, where: str) -> str
     """A workspace-relative path for a file of `package`, or ConfigError."""
     if not isinstance(path, str) or not path or os.path.isabs(path) or path.startswith("~"):
         raise ConfigError(f"{where}: source `{path}` must be a path relative to the package directory")
+    if "/" not in path and path not in (".", ".."):
+        # The common case, one syscall: a regular file (not a symlink) directly
+        # in the package directory cannot resolve outside it.
+        try:
+            st = os.lstat(os.path.join(ws.root, package, path))
+        except OSError:
+            st = None
+        if st is not None and stat.S_ISREG(st.st_mode):
+            return f"{package}/{path}" if package else path
     parts = Path(path).parts
     if ".." in parts:
         raise ConfigError(f"{where}: source `{path}` leaves its package; depend on a target of the other package instead")
@@ -79,8 +91,9 @@ def load_package(ws: Workspace, package: str) -> Package:
     build_path = ws.root / package / BUILD_FILE
     where = "/".join(p for p in (package, BUILD_FILE) if p)
     try:
-        if build_path.stat().st_size > MAX_BUILD_FILE_BYTES:
-            raise ConfigError(f"{where}: {build_path.stat().st_size} bytes is too large for a BUILD.toml "
+        st = build_path.stat()
+        if st.st_size > MAX_BUILD_FILE_BYTES:
+            raise ConfigError(f"{where}: {st.st_size} bytes is too large for a BUILD.toml "
                               f"(limit {MAX_BUILD_FILE_BYTES >> 20} MiB); split the package")
         data = tomllib.loads(build_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -127,18 +140,12 @@ def load_package(ws: Workspace, package: str) -> Package:
                     else:
                         sources.append(check_source_path(ws, package, item, f"{target_where}: attribute `{attr}`"))
             targets[attrs.name] = Target(label, kind, attrs, where, tuple(deps), tuple(sources))
-    return Package(package, where, targets)
+    return Package(package, where, targets, (st.st_size, st.st_mtime_ns, st.st_ino))
 
 
-def find_packages(ws: Workspace, under: str) -> list[str]:
-    """Every package at or below `under`, sorted."""
-    from .workspace import SKIPPED_DIRS
+def find_packages(ws: Workspace, under: str, walked: dict | None = None) -> list[str]:
+    """Every package at or below `under`, sorted; `walked` collects the stat of
+    each directory searched (for the up-to-date check)."""
+    from .uptodate import walk_packages
 
-    base = ws.root / under
-    found = []
-    for directory, dirs, files in os.walk(base):
-        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and not d.startswith("."))
-        if BUILD_FILE in files:
-            rel = os.path.relpath(directory, ws.root)
-            found.append("" if rel == "." else rel.replace(os.sep, "/"))
-    return sorted(found)
+    return walk_packages(ws, under, walked)
