@@ -160,12 +160,10 @@ def walk_packages(ws: Workspace, under: str, walked: dict[str, Stat] | None = No
     return sorted(found)
 
 
-def try_null_build(argv: list[str]) -> int | None:
-    """`wasmelt build PATTERNS [neutral flags]` answered from the manifest:
-    the exit code, or None when the full command must run."""
+def parse_build_argv(argv: list[str]) -> tuple[list[str], bool] | None:
+    """(patterns, quiet) of `build PATTERNS [neutral flags]`, else None."""
     if not argv or argv[0] != "build":
         return None
-    started = time.monotonic()
     patterns, quiet, i = [], False, 1
     while i < len(argv):
         arg = argv[i]
@@ -181,20 +179,42 @@ def try_null_build(argv: list[str]) -> int | None:
             return None
         patterns.append(arg)
         i += 1
-    if not patterns:
-        return None
-    import fcntl
+    return (patterns, quiet) if patterns else None
+
+
+def report_up_to_date(result: tuple[int, list], quiet: bool, started: float, out=None) -> int:
+    """Print what a full build that found everything up to date prints."""
+    out = out or sys.stderr
+    actions, labels = result
+    if not quiet:
+        for label, files in labels:
+            print(f"Target {label} up-to-date:" + "".join(f"\n  {f}" for f in files), file=out)
+    s = "s" if actions != 1 else ""
+    print(f"Build completed: {actions} action{s}: 0 executed, {actions} cached in {time.monotonic() - started:.2f}s "
+          "(nothing changed since the last build)", file=out, flush=True)
+    return 0
+
+
+def locate(cwd=None):
+    """(workspace, command package) for the current directory, or None."""
     from pathlib import Path
 
     from .errors import WasmeltError
     from .workspace import find_workspace
 
     try:
-        cwd = Path.cwd()
+        cwd = Path(cwd) if cwd else Path.cwd()
         ws = find_workspace(cwd)
-        package = ws.package_of(cwd)
+        return ws, ws.package_of(cwd)
     except (WasmeltError, OSError):
         return None
+
+
+def check_locked(ws: Workspace, package: str, patterns: list[str]) -> tuple[int, list] | None:
+    """check() under the workspace lock (None while another build runs: the full
+    path waits for it and says so); marks the records of the last build reused."""
+    import fcntl
+
     records = records_dir(ws)
     try:
         lock = open(records / "lock", "w")
@@ -204,19 +224,26 @@ def try_null_build(argv: list[str]) -> int | None:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            return None  # another build is running: the full path waits for it and says so
-        result = check(ws, package, patterns)
-        if result is None:
             return None
-        actions, labels = result
-        mark = records / "last_build_up_to_date"  # engine.records.UP_TO_DATE_MARK
-        if not mark.exists():
-            mark.touch()
-    out = sys.stderr
-    if not quiet:
-        for label, files in labels:
-            print(f"Target {label} up-to-date:" + "".join(f"\n  {f}" for f in files), file=out)
-    s = "s" if actions != 1 else ""
-    print(f"Build completed: {actions} action{s}: 0 executed, {actions} cached in {time.monotonic() - started:.2f}s "
-          "(nothing changed since the last build)", file=out)
-    return 0
+        result = check(ws, package, patterns)
+        if result is not None:
+            mark = records / "last_build_up_to_date"  # engine.records.UP_TO_DATE_MARK
+            if not mark.exists():
+                mark.touch()
+        return result
+
+
+def try_null_build(argv: list[str], located=None) -> int | None:
+    """`wasmelt build PATTERNS [neutral flags]` answered from the manifest:
+    the exit code, or None when the full command must run."""
+    started = time.monotonic()
+    parsed = parse_build_argv(argv)
+    if parsed is None:
+        return None
+    located = located or locate()
+    if located is None:
+        return None
+    result = check_locked(*located, parsed[0])
+    if result is None:
+        return None
+    return report_up_to_date(result, parsed[1], started)
