@@ -410,7 +410,12 @@ class Server:
         listener.bind(_short_path(str(sock_path)))
         listener.listen(16)
         (self.dir / PID_NAME).write_text(str(os.getpid()))
+        from .analysis import AnalysisMemo
+        from .executor import Executor
+
         PackageLoader.memo = PackageMemo()
+        AnalysisMemo.current = AnalysisMemo()
+        Executor.memo = {}
         self.code_stamp = self._code_stamp()
         try:
             cache = str(self.ws.cache_dir)

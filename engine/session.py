@@ -84,7 +84,7 @@ def build(p: Plan, wanted, *, jobs: int | None = None, keep_going: bool = False,
                 and p.loader is not None)
     tool_stats = _tool_stats(p) if remember else {}
     store = Store(p.ws.cache_dir)
-    stat_cache = StatCache(records_dir(p.ws) / "stat-cache.json")
+    stat_cache = StatCache(records_dir(p.ws) / "stat-cache.bin")
     executor = Executor(p.ws, store, stat_cache, jobs=jobs or os.cpu_count() or 1, keep_going=keep_going,
                         reporter=reporter, timeout=timeout, use_cache=use_cache, remote=remote,
                         expected=expected)

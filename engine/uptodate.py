@@ -6,8 +6,9 @@ What is remembered, per (workspace, command directory, patterns, PATH): the stat
 (size, mtime_ns, inode; None for "absent") of every BUILD.toml loaded, every
 directory a recursive pattern walked, every source as it was when hashed, every
 output, every tool an action runs and every file of wasmelt's own code. Files
-modified within the racy window of the recording are not trusted: the manifest
-is kept only when none is, so the next build takes the full path.
+modified within the timestamp granularity of the recording could change again
+unseen: the manifest is kept only when none is, so the next build takes the
+full path.
 
 This module is on the null-build path: it imports nothing heavy.
 """
@@ -22,7 +23,10 @@ import time
 from .workspace import BUILD_FILE, SKIPPED_DIRS, Workspace, records_dir
 
 FORMAT = 1
-RACY_WINDOW_NS = 2_000_000_000  # as engine.statcache
+# A file whose mtime is this close to the recording could be modified again
+# within the same timestamp tick (a jiffy, <= 10 ms, on Linux filesystems)
+# without changing its stat: such a record is not kept.
+RACY_WINDOW_NS = 100_000_000
 MANIFEST_DIR = "up-to-date"
 # Flags that change nothing about what an up-to-date build prints or leaves.
 NEUTRAL_FLAGS = {"-q": 0, "--quiet": 0, "-j": 1, "--jobs": 1, "-k": 0, "--keep_going": 0, "--keep-going": 0,

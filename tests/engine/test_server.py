@@ -102,3 +102,28 @@ def test_failing_build_through_the_server_reports_like_in_process(served):
     ws.write("g/BUILD.toml", "[[genrule]]\nname = 1\n")
     run = ws.run("build", "//g:all", env=env)
     assert run.code == 2 and "g/BUILD.toml" in run.err
+
+
+def test_changed_tool_through_the_server_rebuilds(served, tmp_path):
+    ws, env = served
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    tool = bin_dir / "mytool"
+    tool.write_text("#!/bin/sh\necho one\n")
+    tool.chmod(0o755)
+    env = {**env, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    ws.write("t/BUILD.toml", """
+        [[genrule]]
+        name = "t"
+        outs = ["t.txt"]
+        cmd = "mytool > $(OUT)"
+        host_tools = ["mytool"]
+    """)
+    _age(ws.root)
+    _age(bin_dir)
+    assert ws.run("build", "//...", env=env).counts["executed"] == 1
+    assert ws.run("build", "//...", env=env).counts["executed"] == 0
+    tool.write_text("#!/bin/sh\necho two\n")
+    run = ws.run("build", "//...", env=env)
+    assert run.counts["executed"] == 1
+    assert ws.read("wasmelt-out/t/t/t.txt") == "two\n"
