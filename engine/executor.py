@@ -95,6 +95,10 @@ class Reporters(Reporter):
             r.build_finished(report)
 
 
+class _NeedsCopy(Exception):
+    """A cache hit whose output must be copied back from the store."""
+
+
 class SourceChanged(ActionError):
     pass
 
@@ -175,7 +179,7 @@ class Executor:
 
     # -- per action, on a worker thread --------------------------------------
 
-    def _materialize(self, path: str, digest: str, data: bytes | None = None) -> None:
+    def _materialize(self, path: str, digest: str, data: bytes | None = None, restore: bool = True) -> None:
         full = f"{self._root}/{path}"
         try:
             # Stat first; the stat cache re-hashes only an output whose stat changed.
@@ -184,6 +188,8 @@ class Executor:
                 return
         except OSError:
             pass
+        if not restore:
+            raise _NeedsCopy(path)
         dest = self.ws.root / path
         if data is not None:
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -191,9 +197,16 @@ class Executor:
         elif not self.store.materialize(digest, dest):
             raise ActionError(f"cached output `{path}` is missing from the store; run `wasmelt clean` and build again")
 
-    def _cached(self, action: Action, input_digests: dict[str, str]) -> ActionRecord:
+    def _cached(self, action: Action, input_digests: dict[str, str], restore: bool = True) -> ActionRecord | None:
         """The record of a local action-cache hit (outputs in place), or an
-        EXECUTED record (key computed) for the action still to run."""
+        EXECUTED record (key computed) for the action still to run; None for a
+        hit whose outputs must be copied from the store, when not `restore`."""
+        try:
+            return self._lookup(action, input_digests, restore)
+        except _NeedsCopy:
+            return None
+
+    def _lookup(self, action: Action, input_digests: dict[str, str], restore: bool) -> ActionRecord:
         memo = Executor.memo if self.use_cache and self.expected is None else None
         if memo is not None:
             prev = memo.get(action.id)
@@ -203,7 +216,7 @@ class Executor:
                     and prev.material["inputs"] == input_digests:
                 try:
                     for path, digest in prev.outputs.items():
-                        self._materialize(path, digest)
+                        self._materialize(path, digest, restore=restore)
                     return ActionRecord(action, CACHED, prev.key, prev.material, outputs=prev.outputs,
                                         log_digests=prev.log_digests)
                 except ActionError:
@@ -216,7 +229,7 @@ class Executor:
             if cached is not None and set(cached.outputs) <= {a.path for a in action.outputs}:
                 try:
                     for path, digest in cached.outputs.items():
-                        self._materialize(path, digest)
+                        self._materialize(path, digest, restore=restore)
                     record.status = CACHED
                     record.outputs = cached.outputs
                     record.log_digests = (cached.stdout, cached.stderr)
@@ -405,16 +418,17 @@ class Executor:
                     lane = free_lanes.pop(0)
                     lanes[action.id] = (lane, time.monotonic())
                     self.reporter.action_started(action, lane)
-                    # A local cache hit is a few stats and one small read: done
-                    # here, without a round trip through the worker threads.
+                    # A local cache hit with its outputs in place is a few stats and
+                    # one small read: done here, without a round trip through the
+                    # worker threads; copying outputs back from the store is not.
                     try:
-                        record = self._cached(action, digests)
+                        record = self._cached(action, digests, restore=False)
                     except OSError as e:
-                        record = None
                         finished_inline(action, None, e)
+                        continue
                     if record is not None and record.status == CACHED:
                         finished_inline(action, record, None)
-                    elif record is not None:
+                    else:
                         running[pool.submit(self._run, action, digests, record)] = action
                 if stop and not running:
                     break

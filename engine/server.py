@@ -377,7 +377,8 @@ class Server:
         self.dir = records_dir(ws)
         self.started = time.time()
         self.commands = 0
-        self.watcher: Watcher | None = None
+        self.watcher: Watcher | None = None  # runs between full commands
+        self.watch_files = True
         # manifest path -> stats of the entries outside the workspace (tools, code)
         # for builds verified up to date with no file event since.
         # Our own writes (outputs, records) are events too: after a full build
@@ -417,12 +418,6 @@ class Server:
         AnalysisMemo.current = AnalysisMemo()
         Executor.memo = {}
         self.code_stamp = self._code_stamp()
-        try:
-            cache = str(self.ws.cache_dir)
-            self.watcher = Watcher(str(self.ws.root), str(self.dir / "cookies"), [cache])
-        except Exception as e:  # noqa: BLE001 - no watcher: every command stats instead
-            print(f"file watching unavailable ({e}); checking stats on every command", file=sys.stderr)
-            self.watcher = None
         print(f"wasmelt server pid {os.getpid()} serving {self.ws.root}", file=sys.stderr, flush=True)
         listener.settimeout(min(self.idle_secs, 10))
         last_used = time.monotonic()
@@ -445,6 +440,21 @@ class Server:
             if self.watcher:
                 self.watcher.close()
 
+    def _start_watching(self) -> None:
+        if self.watcher is not None or not self.watch_files:
+            return
+        try:
+            self.watcher = Watcher(str(self.ws.root), str(self.dir / "cookies"), [str(self.ws.cache_dir)])
+        except Exception as e:  # noqa: BLE001 - no watcher: every command stats instead
+            print(f"file watching unavailable ({e}); checking stats on every command", file=sys.__stderr__)
+            self.watch_files = False
+
+    def _stop_watching(self) -> None:
+        self.clean.clear()
+        if self.watcher is not None:
+            self.watcher.close()
+            self.watcher = None
+
     def _send(self, conn: socket.socket, kind: bytes, body: bytes) -> None:
         try:
             conn.sendall(kind + struct.pack(">I", len(body)) + body)
@@ -466,7 +476,7 @@ class Server:
             return False
         if control == "status":
             body = {"pid": os.getpid(), "uptime_s": time.time() - self.started, "commands": self.commands,
-                    "watching": bool(self.watcher and self.watcher.alive), "root": str(self.ws.root)}
+                    "watching": self.watch_files, "root": str(self.ws.root)}
             self._send(conn, b"x", json.dumps(body).encode())
             return True
         if self._code_stamp() != self.code_stamp:
@@ -514,6 +524,7 @@ class Server:
                 located = None
             if located is not None:
                 mpath = uptodate.manifest_path(located[0], located[1], parsed[0])
+                self._start_watching()
                 synced = self.watcher is not None and self.watcher.sync()
                 changed = self.watcher.drain() if synced else True
                 if changed:
@@ -528,8 +539,11 @@ class Server:
                         self.clean[mpath] = self._outside_entries(mpath)
                         self._summary[mpath] = result
                     return uptodate.report_up_to_date(result, parsed[1], started)
-            elif self.watcher is not None:
-                self.clean.clear()
+            # A full command: stop watching while it runs. Its own writes (tens
+            # of thousands of outputs and new directories) would keep the
+            # watcher busy on a core the build needs, and after it the first
+            # up-to-date question is answered by stat anyway.
+            self._stop_watching()
             from .cli import main
 
             try:
