@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from .errors import ConfigError, CycleError, did_you_mean
 from .labels import Label, Pattern, parse_pattern
-from .loader import Package, Target, find_packages, load_package
+from .loader import Package, ParsedBuildFiles, Target, find_packages, load_package
 from .workspace import Workspace
 
 
@@ -72,8 +72,9 @@ class PackageLoader:
     # Set by a long-lived process (engine.server) to keep packages between commands.
     memo: PackageMemo | None = None
 
-    def __init__(self, ws: Workspace):
+    def __init__(self, ws: Workspace, parsed: ParsedBuildFiles | None = None):
         self.ws = ws
+        self.parsed = parsed  # parsed BUILD.toml files kept in the cache
         self.packages: dict[str, Package] = {}
         self.walked: dict[str, tuple | None] = {}  # directories pattern expansion searched: their stat
 
@@ -82,7 +83,7 @@ class PackageLoader:
             memo = PackageLoader.memo
             package = memo.get(self.ws, name) if memo is not None else None
             if package is None:
-                package = load_package(self.ws, name)
+                package = load_package(self.ws, name, self.parsed)
                 if memo is not None:
                     memo.put(self.ws, package)
             self.packages[name] = package

@@ -36,9 +36,12 @@ def open_workspace(cwd: Path | None = None) -> tuple[Workspace, str]:
 
 
 def plan(ws: Workspace, patterns: list[str], current_package: str = "") -> Plan:
-    loader = PackageLoader(ws)
+    from .loader import ParsedBuildFiles
+
+    loader = PackageLoader(ws, ParsedBuildFiles(records_dir(ws) / "parsed-build-files.bin"))
     labels = resolve_patterns(loader, patterns, current_package)
     graph = load_graph(loader, labels)
+    loader.parsed.save()
     return Plan(ws, labels, graph, analyze(ws, graph), loader)
 
 

@@ -85,3 +85,19 @@ def test_changed_settings_drop_the_analysis(workspace, memos):
     _age_one(workspace.write("BUILD.toml", '[workspace]\nname = "renamed"\n'))
     _plan(workspace)
     assert analysis.reused == 0
+
+
+def test_parsed_build_files_are_kept_and_an_edit_is_parsed_again(workspace, tmp_path, monkeypatch):
+    from wasmelt.engine.graph import PackageLoader
+
+    monkeypatch.setattr(PackageLoader, "memo", None)
+    monkeypatch.setenv("WASMELT_CACHE", str(tmp_path / "cache"))
+    _two_packages(workspace)
+    _age(workspace.root)
+    _plan(workspace)
+    kept = list((tmp_path / "cache").rglob("parsed-build-files.bin"))
+    assert kept and kept[0].stat().st_size > 0
+    build_file = workspace.root / "b/BUILD.toml"
+    build_file.write_text(workspace.read("b/BUILD.toml").replace("echo ']'", "echo '>'"))  # same size
+    _age_one(build_file, seconds=5)
+    assert "echo '>'" in _cmd(_plan(workspace), "//b:framed")
