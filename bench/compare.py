@@ -180,7 +180,11 @@ class Bazel:
     def version(self) -> str:
         text = subprocess.run(self.startup + ["version"], cwd=self.root, capture_output=True, text=True).stdout
         m = re.search(r"Build label: (\S+)", text)
-        return m.group(1) if m else text.strip()[:40]
+        if m:
+            return m.group(1)
+        # bazel-bootstrap's server reports no build label; the launcher knows its version
+        text = subprocess.run(["bazel", "--version"], capture_output=True, text=True).stdout
+        return text.strip().removeprefix("bazel ")[:40]
 
     def _cmd(self, *args: str) -> str:
         return timed(self.startup + list(args), self.root)[2]
