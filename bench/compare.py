@@ -1,7 +1,10 @@
 """Side-by-side benchmark of wasmelt, ninja and Bazel on one synthetic graph:
 cold, null, leaf-edit and BUILD-edit builds, cache hits and peak memory.
 
-    python bench/compare.py --sizes 1000,10000 --runs 5 [--tools wasmelt,ninja,bazel]
+    python bench/compare.py --sizes 1000,10000 --runs 5 [--tools wasmelt,wasmelt-server,ninja,bazel]
+
+`wasmelt` runs every command in a fresh process; `wasmelt-server` goes through the
+background server (`WASMELT_SERVER=1`), like Bazel, which always has its server.
 
 Each figure is the median wall time of --runs builds (cold builds: --cold-runs).
 Prints a table with ratios to ninja and to Bazel and writes a JSON result.
@@ -57,12 +60,14 @@ def timed(argv: list[str], cwd: Path, env: dict | None = None) -> tuple[float, i
 
 
 class Wasmelt:
+    """In-process: every command is a fresh `wasmelt` process (no server)."""
     name = "wasmelt"
+    build_file = "wasmelt"
 
     def __init__(self, ws: WorkspaceInfo, work: Path, jobs: int):
         self.root, self.jobs = Path(ws.root), jobs
-        self.cache = work / "wasmelt-cache"
-        self.env = dict(os.environ, WASMELT_CACHE=str(self.cache))
+        self.cache = work / f"{self.name}-cache"
+        self.env = dict(os.environ, WASMELT_CACHE=str(self.cache), WASMELT_SERVER="0")
         exe = Path(sys.executable).parent / "wasmelt"
         self.argv = [str(exe)] if exe.exists() else [sys.executable, "-m", "wasmelt"]
 
@@ -90,8 +95,43 @@ class Wasmelt:
         pass
 
 
+class WasmeltServer(Wasmelt):
+    """Through the background server (`WASMELT_SERVER=1`: started on demand by
+    the first build, so the cold build pays for its start)."""
+    name = "wasmelt-server"
+
+    def __init__(self, ws: WorkspaceInfo, work: Path, jobs: int):
+        super().__init__(ws, work, jobs)
+        self.env["WASMELT_SERVER"] = "1"
+
+    def _server(self, *args: str) -> str:
+        return subprocess.run(self.argv + ["server", *args], cwd=self.root, env=self.env, capture_output=True,
+                              text=True).stdout
+
+    def server_peak_kb(self) -> int:
+        m = re.search(r"pid (\d+)", self._server("status"))
+        try:
+            status = Path(f"/proc/{m.group(1)}/status").read_text() if m else ""
+        except OSError:
+            return 0
+        m = re.search(r"VmHWM:\s+(\d+) kB", status)
+        return int(m.group(1)) if m else 0
+
+    def build(self) -> Run:
+        run = super().build()
+        return Run(run.seconds, max(run.max_rss_kb, self.server_peak_kb()), run.executed)
+
+    def clean_all(self) -> None:
+        self._server("stop")
+        super().clean_all()
+
+    def close(self) -> None:
+        self._server("stop")
+
+
 class Ninja:
     name = "ninja"
+    build_file = "ninja"
 
     def __init__(self, ws: WorkspaceInfo, work: Path, jobs: int):
         self.root, self.jobs = Path(ws.root), jobs
@@ -121,6 +161,7 @@ class Ninja:
 class Bazel:
     """A warm server (started before the first measured build), local disk cache."""
     name = "bazel"
+    build_file = "bazel"
 
     def __init__(self, ws: WorkspaceInfo, work: Path, jobs: int):
         self.root, self.jobs = Path(ws.root), jobs
@@ -139,7 +180,11 @@ class Bazel:
     def version(self) -> str:
         text = subprocess.run(self.startup + ["version"], cwd=self.root, capture_output=True, text=True).stdout
         m = re.search(r"Build label: (\S+)", text)
-        return m.group(1) if m else text.strip()[:40]
+        if m:
+            return m.group(1)
+        # bazel-bootstrap's server reports no build label; the launcher knows its version
+        text = subprocess.run(["bazel", "--version"], capture_output=True, text=True).stdout
+        return text.strip().removeprefix("bazel ")[:40]
 
     def _cmd(self, *args: str) -> str:
         return timed(self.startup + list(args), self.root)[2]
@@ -179,10 +224,24 @@ class Bazel:
         subprocess.run(self.startup + ["shutdown"], cwd=self.root, capture_output=True)
 
 
-TOOLS = {"wasmelt": Wasmelt, "ninja": Ninja, "bazel": Bazel}
+TOOLS = {"wasmelt": Wasmelt, "wasmelt-server": WasmeltServer, "ninja": Ninja, "bazel": Bazel}
+WASMELTS = ("wasmelt", "wasmelt-server")
 
 
-def measure(tool, ws: WorkspaceInfo, runs: int, cold_runs: int, cache_runs: int, rev: list[int], log) -> dict:
+def action_seconds(ws: WorkspaceInfo, runs: int = 21) -> float:
+    """Median wall time of one benchmark action run on its own (`sh -c 'cat | cksum'`),
+    to tell an incremental build's engine overhead from the work it had to do."""
+    src = Path(ws.root) / ws.leaf_source
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(["sh", "-c", f"cat {src} | cksum > /dev/null"], check=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def measure(tool, ws: WorkspaceInfo, runs: int, cold_runs: int, cache_runs: int, rev: list[int], log,
+            action_s: float = 0.0) -> dict:
     """Every scenario for one tool: {scenario: {median_s, runs_s, executed, max_rss_kb}}."""
     result: dict[str, dict] = {}
 
@@ -212,9 +271,11 @@ def measure(tool, ws: WorkspaceInfo, runs: int, cold_runs: int, cache_runs: int,
         edit_leaf(ws, bump())
         samples.append(tool.build())
     record("leaf_edit", samples)
+    executed = statistics.median([r.executed or 0 for r in samples])
+    result["leaf_edit"]["overhead_s"] = max(0.0, result["leaf_edit"]["median_s"] - executed * action_s)
     samples = []
     for _ in range(runs):
-        edit_build_file(ws, tool.name, bump())
+        edit_build_file(ws, tool.build_file, bump())
         samples.append(tool.build())
     record("build_edit", samples)
     if not isinstance(tool, Ninja):  # ninja has no cache to hit
@@ -245,7 +306,9 @@ def ratio(a: float | None, b: float | None) -> str:
 def print_table(result: dict, out=sys.stdout) -> None:
     tools = result["tools"]
     head = f"{'targets':>7} {'scenario':10} " + " ".join(f"{t:>10}" for t in tools)
-    head += "".join(f" {'wasmelt/' + t:>14}" for t in ("ninja", "bazel") if t in tools)
+    pairs = [(w, t) for w in WASMELTS if w in tools for t in ("ninja", "bazel") if t in tools]
+    short = {"wasmelt": "wasmelt", "wasmelt-server": "server"}
+    head += "".join(f" {short[w] + '/' + t:>14}" for w, t in pairs)
     print(head, file=out)
     print("-" * len(head), file=out)
     for size, by_tool in result["sizes"].items():
@@ -261,12 +324,16 @@ def print_table(result: dict, out=sys.stdout) -> None:
             fmt = (lambda v: f"{v:10.0f}") if scenario == "peak_rss_mb" else (lambda v: f"{v:10.3f}")
             row = f"{size:>7} {scenario:10} " + " ".join(fmt(cells[t]) if cells[t] is not None else f"{'-':>10}"
                                                        for t in tools)
-            row += "".join(f" {ratio(cells.get('wasmelt'), cells.get(t)):>14}" for t in ("ninja", "bazel") if t in tools)
+            row += "".join(f" {ratio(cells.get(w), cells.get(t)):>14}" for w, t in pairs)
             print(row, file=out)
-        hit = by_tool.get("wasmelt", {}).get("cache_hit", {}).get("per_action_us")
-        bhit = by_tool.get("bazel", {}).get("cache_hit", {}).get("per_action_us")
-        print(f"{size:>7} cache hit per action: wasmelt {hit or 0:.0f} us" +
-              (f", bazel {bhit:.0f} us" if bhit else ""), file=out)
+        hits = [f"{t} {by_tool[t]['cache_hit']['per_action_us']:.0f} us" for t in tools
+                if "per_action_us" in by_tool.get(t, {}).get("cache_hit", {})]
+        print(f"{size:>7} cache hit per action: " + ", ".join(hits), file=out)
+        over = [f"{t} {by_tool[t]['leaf_edit']['overhead_s'] * 1000:.0f} ms" for t in tools
+                if "overhead_s" in by_tool.get(t, {}).get("leaf_edit", {})]
+        if over:
+            print(f"{size:>7} leaf edit minus its actions' own run time ({by_tool.get('action_s', 0) * 1000:.1f} ms "
+                  f"each): " + ", ".join(over), file=out)
     for t, why in result.get("skipped", {}).items():
         print(f"(not measured: {t}: {why})", file=out)
 
@@ -277,7 +344,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--runs", type=int, default=5, help="builds per scenario (median)")
     ap.add_argument("--cold-runs", type=int, default=None, help="cold builds per size (default: --runs)")
     ap.add_argument("--cache-runs", type=int, default=None, help="rebuilds from the cache per size (default: --runs)")
-    ap.add_argument("--tools", default="wasmelt,ninja,bazel")
+    ap.add_argument("--tools", default="wasmelt,wasmelt-server,ninja,bazel")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel actions for every tool")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/wasmelt-bench"), help="scratch space (wiped)")
     ap.add_argument("--json", type=Path, default=REPO / "bench" / "results" / "latest.json")
@@ -303,14 +370,15 @@ def main(argv: list[str] | None = None) -> dict:
         ws = generate(work / "ws", size)
         log(f"{size} targets: {ws.packages} packages, {ws.edges} dependency edges")
         rev = [0]
+        action_s = action_seconds(ws)
         by_tool = result["sizes"][str(size)] = {"graph": {"targets": ws.targets, "packages": ws.packages,
-                                                          "edges": ws.edges}}
+                                                          "edges": ws.edges}, "action_s": action_s}
         for name in tools:
             tool = TOOLS[name](ws, work, args.jobs)
             try:
                 result["versions"][name] = tool.version()
                 by_tool[name] = measure(tool, ws, args.runs, args.cold_runs or args.runs,
-                                        args.cache_runs or args.runs, rev, log)
+                                        args.cache_runs or args.runs, rev, log, action_s)
             except ToolFailed as e:
                 log(f"{name} failed: {e}")
                 by_tool[name] = {"error": str(e)[:2000]}

@@ -3,6 +3,10 @@ finish in a few minutes on two cores; pass compare.py flags to change it.
 
     python bench/run_all.py     # 1k and 10k targets, 5 runs (1 cold build, 3 from the cache) per size
     python bench/run_all.py --cold-runs 5 --sizes 1000,10000,50000
+    python bench/run_all.py --tools wasmelt,wasmelt-server,ninja   # without Bazel
+
+Tools: wasmelt in-process, wasmelt through its server, ninja and Bazel. The
+latest numbers, with date and machine, are in bench/README.md.
 
 The stages themselves against their peers (fuse vs binaryen, dce vs wasm-opt,
 synth vs wasm2c) are `make bench-stages` (bench/stages.py).

@@ -3,6 +3,7 @@ the executor runs, and the action key that caches them."""
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 
@@ -45,7 +46,7 @@ class Action:
     # Outputs that may legitimately be missing (a tool's optional side file).
     optional_outputs: frozenset[str] = field(default_factory=frozenset)
 
-    @property
+    @functools.cached_property
     def id(self) -> str:
         return self.outputs[0].path
 

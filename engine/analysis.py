@@ -3,6 +3,7 @@ results into actions and a TargetInfo (what it provides to dependents)."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -50,6 +51,9 @@ class AnalysisContext:
         return ConfigError(f"{self.where}: {message}")
 
     def source(self, path: str) -> Artifact:
+        rel = f"{self.label.package}/{path}" if self.label.package else path
+        if rel in self.target.sources:  # already checked by the loader
+            return Artifact(rel, True)
         return Artifact(check_source_path(self.ws, self.label.package, path, self.where), True)
 
     def dep(self, text: str) -> TargetInfo:
@@ -82,16 +86,74 @@ class AnalysisResult:
     all_actions: list[Action]
 
 
+class AnalysisMemo:
+    """Analysis results kept across commands by a long-lived process (the
+    server). A target's result is reused while its Target object (kept by the
+    package memo while its BUILD.toml is unchanged) and the infos of its
+    dependencies are the very objects it was analysed with; everything is
+    dropped when the settings, PATH or the stat of a tool an action runs change."""
+
+    # Set by a long-lived process (engine.server).
+    current: "AnalysisMemo | None" = None
+
+    def __init__(self):
+        self.entries: dict[Label, tuple[Target, tuple, TargetInfo, list[Action]]] = {}
+        self.context: tuple | None = None
+        self.tools: dict[str, tuple | None] = {}
+        self.reused = 0
+
+    def begin(self, ws: Workspace) -> None:
+        context = (str(ws.root), repr(sorted(ws.settings.items())), os.environ.get("PATH", ""))
+        if context != self.context or any(_stat(p) != s for p, s in self.tools.items()):
+            self.entries.clear()
+            self.tools.clear()
+        self.context = context
+
+    def get(self, target: Target, infos: dict[Label, TargetInfo]):
+        entry = self.entries.get(target.label)
+        if entry is None or entry[0] is not target:
+            return None
+        deps = entry[1]
+        if len(deps) != len(target.deps) or any(infos.get(d) is not i for d, i in zip(target.deps, deps)):
+            return None
+        self.reused += 1
+        return entry[2], entry[3]
+
+    def put(self, target: Target, infos: dict[Label, TargetInfo], info: TargetInfo, actions: list[Action]) -> None:
+        for action in actions:
+            for tool in action.tools:
+                if tool.path not in self.tools:
+                    self.tools[tool.path] = _stat(tool.path)
+        self.entries[target.label] = (target, tuple(infos.get(d) for d in target.deps), info, actions)
+
+
+def _stat(path: str):
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
 def analyze(ws: Workspace, graph: TargetGraph) -> AnalysisResult:
     kinds_registry = rule_kinds()
     infos: dict[Label, TargetInfo] = {}
     kinds = {label: t.kind for label, t in graph.targets.items()}
     producers: dict[str, Action] = {}
     all_actions: list[Action] = []
+    memo = AnalysisMemo.current
+    if memo is not None:
+        memo.begin(ws)
     for label in graph.order:
         target = graph.targets[label]
         ctx = AnalysisContext(ws, target, infos, kinds)
-        info = kinds_registry[target.kind].analyze(ctx)
+        hit = memo.get(target, infos) if memo is not None else None
+        if hit is not None:
+            info, ctx.actions = hit
+        else:
+            info = kinds_registry[target.kind].analyze(ctx)
+            if memo is not None:
+                memo.put(target, infos, info, ctx.actions)
         for action in ctx.actions:
             for out in action.outputs:
                 if out.path in producers:

@@ -145,7 +145,7 @@ def _print_summary(report: BuildReport, started: float, verb: str = "Build") -> 
 
 
 def run_build(args, p: Plan, wanted, *, quiet: bool | None = None, keep_going: bool | None = None,
-              on_events=None, reported_elsewhere: set[str] = frozenset()) -> BuildReport:
+              on_events=None, reported_elsewhere: set[str] = frozenset(), up_to_date=None) -> BuildReport:
     """Build `wanted` with the reporters the flags ask for."""
     from .events import EventLog, write_profile
 
@@ -161,7 +161,8 @@ def run_build(args, p: Plan, wanted, *, quiet: bool | None = None, keep_going: b
     try:
         with workspace_lock(p.ws):
             report = build(p, wanted, jobs=args.jobs, keep_going=args.keep_going if keep_going is None else keep_going,
-                           reporter=reporter, timeout=args.action_timeout, remote=remote)
+                           reporter=reporter, timeout=args.action_timeout, remote=remote,
+                           up_to_date=up_to_date)
         if on_events and events:
             on_events(events, report)
     finally:
@@ -178,7 +179,8 @@ def cmd_build(args) -> int:
     started = time.monotonic()
     ws, pkg = open_workspace()
     p = plan(ws, args.patterns, pkg)
-    report = run_build(args, p, _wanted(p, p.labels))
+    plain = not (args.build_event_json_file or args.profile or args.verbose)
+    report = run_build(args, p, _wanted(p, p.labels), up_to_date=(pkg, args.patterns) if plain else None)
     if report.ok and not args.quiet and len(p.labels) <= 10:
         for label in p.labels:
             files = p.analysis.infos[label].files

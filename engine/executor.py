@@ -7,8 +7,10 @@ comes out byte-identical stops the rebuild there (early cutoff).
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures as cf
 import os
+import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,6 +95,10 @@ class Reporters(Reporter):
             r.build_finished(report)
 
 
+class _NeedsCopy(Exception):
+    """A cache hit whose output must be copied back from the store."""
+
+
 class SourceChanged(ActionError):
     pass
 
@@ -153,11 +159,17 @@ def needed_actions(wanted: list[Artifact], producers: dict[str, Action]) -> list
 
 
 class Executor:
+    # Set by a long-lived process (engine.server): the last successful record
+    # of each action (by id), so an action whose inputs kept their digests is
+    # reused without computing its key or reading the action cache.
+    memo: dict[str, ActionRecord] | None = None
+
     def __init__(self, ws: Workspace, store: Store, stat_cache: StatCache, *, jobs: int,
                  keep_going: bool = False, reporter: Reporter | None = None,
                  timeout: float | None = None, use_cache: bool = True, remote: RemoteBackend | None = None,
                  expected: dict[str, str] | None = None):
         self.ws = ws
+        self._root = str(ws.root)
         self.store = store
         self.stat_cache = stat_cache
         self.jobs = max(1, jobs)
@@ -174,20 +186,48 @@ class Executor:
 
     # -- per action, on a worker thread --------------------------------------
 
-    def _materialize(self, path: str, digest: str, data: bytes | None = None) -> None:
-        dest = self.ws.root / path
+    def _materialize(self, path: str, digest: str, data: bytes | None = None, restore: bool = True) -> None:
+        full = f"{self._root}/{path}"
         try:
-            if dest.is_file() and not dest.is_symlink() and digest_file(dest) == digest:
+            # Stat first; the stat cache re-hashes only an output whose stat changed.
+            st = os.lstat(full)
+            if stat.S_ISREG(st.st_mode) and self.stat_cache.digest(full, st) == digest:
                 return
         except OSError:
             pass
+        if not restore:
+            raise _NeedsCopy(path)
+        dest = self.ws.root / path
         if data is not None:
             dest.parent.mkdir(parents=True, exist_ok=True)
             _atomic_write(dest, data)
         elif not self.store.materialize(digest, dest):
             raise ActionError(f"cached output `{path}` is missing from the store; run `wasmelt clean` and build again")
 
-    def _run(self, action: Action, input_digests: dict[str, str]) -> ActionRecord:
+    def _cached(self, action: Action, input_digests: dict[str, str], restore: bool = True) -> ActionRecord | None:
+        """The record of a local action-cache hit (outputs in place), or an
+        EXECUTED record (key computed) for the action still to run; None for a
+        hit whose outputs must be copied from the store, when not `restore`."""
+        try:
+            return self._lookup(action, input_digests, restore)
+        except _NeedsCopy:
+            return None
+
+    def _lookup(self, action: Action, input_digests: dict[str, str], restore: bool) -> ActionRecord:
+        memo = Executor.memo if self.use_cache and self.expected is None else None
+        if memo is not None:
+            prev = memo.get(action.id)
+            # The same action with the same input digests has the same key: the
+            # outputs it had last time are its result (checked to be in place).
+            if prev is not None and (prev.action is action or prev.action == action) \
+                    and prev.material["inputs"] == input_digests:
+                try:
+                    for path, digest in prev.outputs.items():
+                        self._materialize(path, digest, restore=restore)
+                    return ActionRecord(action, CACHED, prev.key, prev.material, outputs=prev.outputs,
+                                        log_digests=prev.log_digests)
+                except ActionError:
+                    pass
         material = action.key_material(input_digests)
         key = action_key(material)
         record = ActionRecord(action, EXECUTED, key, material)
@@ -196,13 +236,21 @@ class Executor:
             if cached is not None and set(cached.outputs) <= {a.path for a in action.outputs}:
                 try:
                     for path, digest in cached.outputs.items():
-                        self._materialize(path, digest)
+                        self._materialize(path, digest, restore=restore)
                     record.status = CACHED
                     record.outputs = cached.outputs
                     record.log_digests = (cached.stdout, cached.stderr)
-                    return record
                 except ActionError:
                     pass  # a blob vanished between the lookup and the copy: run it
+        return record
+
+    def _run(self, action: Action, input_digests: dict[str, str], record: ActionRecord | None = None) -> ActionRecord:
+        if record is None:
+            record = self._cached(action, input_digests)
+            if record.status == CACHED:
+                return record
+        material, key = record.material, record.key
+        if self.use_cache:
             if self.remote is not None:
                 hit = self.remote.lookup(action, material)
                 declared = {a.path for a in action.outputs}
@@ -309,7 +357,7 @@ class Executor:
             waiting_on[action.id] = ups
             for up in ups:
                 dependents[up].append(action)
-        ready = [a for a in actions if not waiting_on[a.id]]
+        ready = collections.deque(a for a in actions if not waiting_on[a.id])
         running: dict[cf.Future, Action] = {}
         stop = False
         done_count = 0
@@ -337,12 +385,38 @@ class Executor:
                 finish(ActionRecord(dep, SKIPPED, error=f"not run: {why}"))
                 stack.extend(dependents[dep.id])
 
+        def completed(action: Action, record: ActionRecord | None, error: Exception | None) -> None:
+            nonlocal stop
+            if isinstance(error, ActionError):
+                finish(ActionRecord(action, FAILED, error=str(error)))
+                skip_dependents(action, f"{action.owner} failed")
+                stop = stop or not self.keep_going
+                return
+            if error is not None:
+                finish(ActionRecord(action, FAILED, error=f"{action.describe()}: {error}"))
+                skip_dependents(action, f"{action.owner} failed")
+                stop = stop or not self.keep_going
+                return
+            report.digests.update(record.outputs)
+            for out in action.outputs:
+                if out.path not in report.digests and out.path in action.optional_outputs:
+                    report.digests[out.path] = ""
+            finish(record)
+            if Executor.memo is not None and record.material is not None and self.expected is None:
+                Executor.memo[action.id] = record
+            for dep in dependents[action.id]:
+                waiting_on[dep.id].discard(action.id)
+                if not waiting_on[dep.id] and dep.id not in report.records:
+                    ready.append(dep)
+
+        finished_inline = completed
+
         with cf.ThreadPoolExecutor(max_workers=self.jobs) as pool:
             while ready or running:
                 while ready and not stop and len(running) < self.jobs:
-                    action = ready.pop(0)
+                    action = ready.popleft()
                     try:
-                        digests = {a.path: self.stat_cache.digest(str(self.ws.root / a.path)) if a.is_source
+                        digests = {a.path: self.stat_cache.digest(f"{self._root}/{a.path}") if a.is_source
                                    else report.digests[a.path] for a in action.inputs}
                     except OSError as e:
                         finish(ActionRecord(action, FAILED, error=f"{action.describe()}: cannot read input: {e}"))
@@ -352,7 +426,18 @@ class Executor:
                     lane = free_lanes.pop(0)
                     lanes[action.id] = (lane, time.monotonic())
                     self.reporter.action_started(action, lane)
-                    running[pool.submit(self._run, action, digests)] = action
+                    # A local cache hit with its outputs in place is a few stats and
+                    # one small read: done here, without a round trip through the
+                    # worker threads; copying outputs back from the store is not.
+                    try:
+                        record = self._cached(action, digests, restore=False)
+                    except OSError as e:
+                        finished_inline(action, None, e)
+                        continue
+                    if record is not None and record.status == CACHED:
+                        finished_inline(action, record, None)
+                    else:
+                        running[pool.submit(self._run, action, digests, record)] = action
                 if stop and not running:
                     break
                 if not running:
@@ -361,26 +446,9 @@ class Executor:
                 for future in finished:
                     action = running.pop(future)
                     try:
-                        record = future.result()
-                    except ActionError as e:
-                        finish(ActionRecord(action, FAILED, error=str(e)))
-                        skip_dependents(action, f"{action.owner} failed")
-                        stop = stop or not self.keep_going
-                        continue
-                    except OSError as e:
-                        finish(ActionRecord(action, FAILED, error=f"{action.describe()}: {e}"))
-                        skip_dependents(action, f"{action.owner} failed")
-                        stop = stop or not self.keep_going
-                        continue
-                    report.digests.update(record.outputs)
-                    for out in action.outputs:
-                        if out.path not in report.digests and out.path in action.optional_outputs:
-                            report.digests[out.path] = ""
-                    finish(record)
-                    for dep in dependents[action.id]:
-                        waiting_on[dep.id].discard(action.id)
-                        if not waiting_on[dep.id] and dep.id not in report.records:
-                            ready.append(dep)
+                        completed(action, future.result(), None)
+                    except (ActionError, OSError) as e:
+                        completed(action, None, e)
         for action in actions:
             if action.id not in report.records:
                 report.records[action.id] = ActionRecord(action, SKIPPED, error="not run: the build stopped after a failure")

@@ -3,11 +3,13 @@ loaded package by package, checked for unknown labels and cycles."""
 
 from __future__ import annotations
 
+import os
+import time
 from dataclasses import dataclass
 
 from .errors import ConfigError, CycleError, did_you_mean
 from .labels import Label, Pattern, parse_pattern
-from .loader import Package, Target, find_packages, load_package
+from .loader import Package, ParsedBuildFiles, Target, find_packages, load_package
 from .workspace import Workspace
 
 
@@ -20,16 +22,71 @@ class TargetGraph:
         return self.targets[label].deps
 
 
-class PackageLoader:
-    """Loads each package once per command."""
+def _lstat(path: str) -> tuple[int, int, int, int] | None:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return (st.st_mode, st.st_size, st.st_mtime_ns, st.st_ino)
 
-    def __init__(self, ws: Workspace):
+
+class PackageMemo:
+    """Loaded packages kept across commands by a long-lived process (the
+    server): one is reused while its BUILD.toml and every source file it
+    checked keep their stat, so only edited packages are read and validated."""
+
+    RACY_WINDOW_NS = 2_000_000_000
+
+    def __init__(self):
+        self.entries: dict[tuple[str, str], tuple[Package, list[tuple[str, tuple | None]]]] = {}
+        self.reused = 0
+
+    def get(self, ws: Workspace, name: str) -> Package | None:
+        entry = self.entries.get((str(ws.root), name))
+        if entry is None:
+            return None
+        package, stats = entry
+        if all(_lstat(path) == st for path, st in stats):
+            self.reused += 1
+            return package
+        return None
+
+    def put(self, ws: Workspace, package: Package) -> None:
+        root = str(ws.root)
+        stats = [(os.path.join(root, package.build_file), None)]
+        stats += [(os.path.join(root, s), None) for t in package.targets.values() for s in t.sources]
+        stats = [(path, _lstat(path)) for path, _ in stats]
+        limit = time.time_ns() - self.RACY_WINDOW_NS
+        if package.stat is None or package.stat[1] >= limit or any(s is None or s[2] >= limit for _, s in stats):
+            return  # racily clean: an edit within the timestamp granularity could go unseen
+        build_stat = stats[0][1]
+        if (build_stat[1], build_stat[2], build_stat[3]) != package.stat:
+            return  # changed since it was read
+        self.entries[(root, package.name)] = (package, stats)
+
+
+class PackageLoader:
+    """Loads each package once per command (and, given a memo, reuses the
+    unchanged packages of earlier commands)."""
+
+    # Set by a long-lived process (engine.server) to keep packages between commands.
+    memo: PackageMemo | None = None
+
+    def __init__(self, ws: Workspace, parsed: ParsedBuildFiles | None = None):
         self.ws = ws
+        self.parsed = parsed  # parsed BUILD.toml files kept in the cache
         self.packages: dict[str, Package] = {}
+        self.walked: dict[str, tuple | None] = {}  # directories pattern expansion searched: their stat
 
     def package(self, name: str) -> Package:
         if name not in self.packages:
-            self.packages[name] = load_package(self.ws, name)
+            memo = PackageLoader.memo
+            package = memo.get(self.ws, name) if memo is not None else None
+            if package is None:
+                package = load_package(self.ws, name, self.parsed)
+                if memo is not None:
+                    memo.put(self.ws, package)
+            self.packages[name] = package
         return self.packages[name]
 
     def target(self, label: Label, referenced_from: Target | None = None) -> Target:
@@ -52,7 +109,7 @@ class PackageLoader:
             if pattern.name is not None:
                 labels.append(self.target(Label(pattern.package, pattern.name)).label)
                 continue
-            packages = find_packages(self.ws, pattern.package) if pattern.recursive else [pattern.package]
+            packages = find_packages(self.ws, pattern.package, self.walked) if pattern.recursive else [pattern.package]
             if pattern.recursive and not packages:
                 raise ConfigError(f"pattern `{pattern}` matches no package")
             for name in packages:

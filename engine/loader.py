@@ -7,7 +7,10 @@ real files inside the package.
 
 from __future__ import annotations
 
+import marshal
 import os
+import stat
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +40,8 @@ class Package:
     name: str
     build_file: str
     targets: dict[str, Target]
+    # (size, mtime_ns, inode) of the BUILD.toml, taken before it was read
+    stat: tuple[int, int, int] | None = None
 
 
 def _format_validation_error(where: str, kind: str, raw: dict, error: ValidationError, schema) -> str:
@@ -58,6 +63,15 @@ def check_source_path(ws: Workspace, package: str, path: str, where: str) -> str
     """A workspace-relative path for a file of `package`, or ConfigError."""
     if not isinstance(path, str) or not path or os.path.isabs(path) or path.startswith("~"):
         raise ConfigError(f"{where}: source `{path}` must be a path relative to the package directory")
+    if "/" not in path and path not in (".", ".."):
+        # The common case, one syscall: a regular file (not a symlink) directly
+        # in the package directory cannot resolve outside it.
+        try:
+            st = os.lstat(os.path.join(ws.root, package, path))
+        except OSError:
+            st = None
+        if st is not None and stat.S_ISREG(st.st_mode):
+            return f"{package}/{path}" if package else path
     parts = Path(path).parts
     if ".." in parts:
         raise ConfigError(f"{where}: source `{path}` leaves its package; depend on a target of the other package instead")
@@ -78,19 +92,66 @@ def check_source_path(ws: Workspace, package: str, path: str, where: str) -> str
     return "/".join(p for p in (package, *parts) if p)
 
 
-def load_package(ws: Workspace, package: str) -> Package:
+class ParsedBuildFiles:
+    """Parsed BUILD.toml tables kept in the cache between commands, keyed by the
+    file's stat: parsing TOML is most of loading a package (~20 us a target),
+    validating the tables again is cheap and is always done."""
+
+    GRANULARITY_NS = 100_000_000  # a file younger than this could change unseen
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self.entries: dict[str, tuple] = {}  # workspace-relative BUILD.toml -> (size, mtime_ns, ino, data)
+        self.dirty = False
+        if path is not None:
+            try:
+                entries = marshal.loads(path.read_bytes())
+                self.entries = entries if isinstance(entries, dict) else {}
+            except (OSError, ValueError, EOFError, TypeError):
+                self.entries = {}
+
+    def get(self, where: str, st: os.stat_result):
+        entry = self.entries.get(where)
+        if entry is not None and entry[:3] == (st.st_size, st.st_mtime_ns, st.st_ino):
+            return entry[3]
+        return None
+
+    def put(self, where: str, st: os.stat_result, data: dict) -> None:
+        if self.path is None or st.st_mtime_ns + self.GRANULARITY_NS >= time.time_ns():
+            return
+        try:
+            marshal.dumps(data)  # TOML dates and times are not marshal types: those stay uncached
+        except ValueError:
+            return
+        self.entries[where] = (st.st_size, st.st_mtime_ns, st.st_ino, data)
+        self.dirty = True
+
+    def save(self) -> None:
+        if self.dirty and self.path is not None:
+            from .store import _atomic_write
+
+            _atomic_write(self.path, marshal.dumps(self.entries))
+            self.dirty = False
+
+
+def load_package(ws: Workspace, package: str, parsed: ParsedBuildFiles | None = None) -> Package:
     build_path = ws.root / package / BUILD_FILE
     where = "/".join(p for p in (package, BUILD_FILE) if p)
     try:
-        if build_path.stat().st_size > MAX_BUILD_FILE_BYTES:
-            raise ConfigError(f"{where}: {build_path.stat().st_size} bytes is too large for a BUILD.toml "
+        st = build_path.stat()
+        if st.st_size > MAX_BUILD_FILE_BYTES:
+            raise ConfigError(f"{where}: {st.st_size} bytes is too large for a BUILD.toml "
                               f"(limit {MAX_BUILD_FILE_BYTES >> 20} MiB); split the package")
-        text = build_path.read_text(encoding="utf-8")
+        data = parsed.get(where, st) if parsed is not None else None
+        text = build_path.read_text(encoding="utf-8") if data is None else None
     except FileNotFoundError:
         raise ConfigError(f"no package `//{package}`: {where} does not exist") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{where}: not UTF-8 text") from None
-    data = parse_toml(text, where)
+    if data is None:
+        data = parse_toml(text, where)
+        if parsed is not None:
+            parsed.put(where, st, data)
     kinds = rule_kinds()
     targets: dict[str, Target] = {}
     for kind, tables in data.items():
@@ -129,18 +190,12 @@ def load_package(ws: Workspace, package: str) -> Package:
                     else:
                         sources.append(check_source_path(ws, package, item, f"{target_where}: attribute `{attr}`"))
             targets[attrs.name] = Target(label, kind, attrs, where, tuple(deps), tuple(sources))
-    return Package(package, where, targets)
+    return Package(package, where, targets, (st.st_size, st.st_mtime_ns, st.st_ino))
 
 
-def find_packages(ws: Workspace, under: str) -> list[str]:
-    """Every package at or below `under`, sorted."""
-    from .workspace import SKIPPED_DIRS
+def find_packages(ws: Workspace, under: str, walked: dict | None = None) -> list[str]:
+    """Every package at or below `under`, sorted; `walked` collects the stat of
+    each directory searched (for the up-to-date check)."""
+    from .uptodate import walk_packages
 
-    base = ws.root / under
-    found = []
-    for directory, dirs, files in os.walk(base):
-        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and not d.startswith("."))
-        if BUILD_FILE in files:
-            rel = os.path.relpath(directory, ws.root)
-            found.append("" if rel == "." else rel.replace(os.sep, "/"))
-    return sorted(found)
+    return walk_packages(ws, under, walked)

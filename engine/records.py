@@ -9,48 +9,88 @@ from pathlib import Path
 from .actions import digest_bytes
 from .executor import BuildReport
 from .store import _atomic_write
-from .workspace import Workspace
+from .workspace import Workspace, records_dir  # noqa: F401  (records_dir: imported from here too)
 
 
-def records_dir(ws: Workspace) -> Path:
-    return ws.cache_dir / "records" / digest_bytes(str(ws.root).encode())[:16]
+
+
+# The history is a log, one JSON line per action whose key changed, so a
+# build that re-ran three actions appends three lines instead of rewriting
+# every action's key material; it is compacted when it grows large.
+HISTORY = "history.jsonl"
+COMPACT_BYTES = 64 << 20
 
 
 def save_build(ws: Workspace, report: BuildReport) -> None:
     root = records_dir(ws)
-    history_path = root / "history.json"
-    try:
-        history = json.loads(history_path.read_bytes())
-    except (FileNotFoundError, ValueError):
-        history = {}
+    history_path = root / HISTORY
     last = []
     for action_id, rec in sorted(report.records.items()):
-        entry = {"id": action_id, "owner": str(rec.action.owner), "mnemonic": rec.action.mnemonic,
-                 "status": rec.status, "key": rec.key, "duration": round(rec.duration, 4), "error": rec.error}
-        last.append(entry)
-        if rec.material is not None:
-            h = history.get(action_id, {})
-            if h.get("current", {}).get("key") != rec.key:
-                if "current" in h:
-                    h["previous"] = h["current"]
-                h["current"] = {"key": rec.key, "material": rec.material}
-            history[action_id] = h
-    _atomic_write(root / "last_build.json", json.dumps({"actions": last}, indent=1, sort_keys=True).encode())
-    _atomic_write(history_path, json.dumps(history, sort_keys=True).encode())
+        last.append({"id": action_id, "owner": str(rec.action.owner), "mnemonic": rec.action.mnemonic,
+                     "status": rec.status, "key": rec.key, "duration": round(rec.duration, 4), "error": rec.error})
+    last_path = root / "last_build.json"
+    (root / UP_TO_DATE_MARK).unlink(missing_ok=True)
+    try:
+        previous = json.loads(last_path.read_bytes())["actions"]
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        previous = None
+    if previous == last:
+        return  # the same build again (a null build): nothing new to record
+    # Only actions whose key differs from the last build's enter the history
+    # (replaying it skips a line whose key is already the current one).
+    keys_before = {e.get("id"): e.get("key") for e in previous or ()}
+    lines = [json.dumps({"id": a, "key": rec.key, "material": rec.material}, sort_keys=True)
+             for a, rec in sorted(report.records.items())
+             if rec.material is not None and keys_before.get(a) != rec.key]
+    _atomic_write(last_path, json.dumps({"actions": last}, sort_keys=True).encode())
+    if lines:
+        root.mkdir(parents=True, exist_ok=True)
+        with open(history_path, "a", encoding="utf-8") as f:
+            f.write("\n".join(lines) + "\n")
+        if history_path.stat().st_size > COMPACT_BYTES:
+            history = load_history(ws)
+            compact = [json.dumps({"id": a, **h[k]}, sort_keys=True)
+                       for a, h in sorted(history.items()) for k in ("previous", "current") if k in h]
+            _atomic_write(history_path, ("\n".join(compact) + "\n").encode())
+
+
+# Left by a build that found everything up to date without running the
+# executor: the last build's actions were all reused.
+UP_TO_DATE_MARK = "last_build_up_to_date"
 
 
 def load_last_build(ws: Workspace) -> list[dict]:
+    root = records_dir(ws)
     try:
-        return json.loads((records_dir(ws) / "last_build.json").read_bytes())["actions"]
+        actions = json.loads((root / "last_build.json").read_bytes())["actions"]
     except (FileNotFoundError, ValueError, KeyError):
         return []
+    if (root / UP_TO_DATE_MARK).exists():
+        for entry in actions:
+            entry["status"], entry["error"], entry["duration"] = "cached", None, 0.0
+    return actions
 
 
 def load_history(ws: Workspace) -> dict:
+    """{action id: {"current": {key, material}, "previous": {...}}}"""
+    history: dict[str, dict] = {}
     try:
-        return json.loads((records_dir(ws) / "history.json").read_bytes())
-    except (FileNotFoundError, ValueError):
-        return {}
+        f = open(records_dir(ws) / HISTORY, encoding="utf-8")
+    except FileNotFoundError:
+        return history
+    with f:
+        for line in f:
+            try:
+                entry = json.loads(line)
+                action_id, key, material = entry["id"], entry["key"], entry["material"]
+            except (ValueError, KeyError, TypeError):
+                continue  # a line cut short by a killed build
+            h = history.setdefault(action_id, {})
+            if h.get("current", {}).get("key") != key:
+                if "current" in h:
+                    h["previous"] = h["current"]
+                h["current"] = {"key": key, "material": material}
+    return history
 
 
 def explain_change(previous: dict | None, current: dict) -> list[str]:

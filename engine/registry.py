@@ -6,6 +6,7 @@ fills it when imported, so the engine never imports a rule.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from enum import Enum
 from typing import Annotated, Any, Callable
@@ -57,8 +58,10 @@ def rule_kinds() -> dict[str, RuleKind]:
     return dict(_RULES)
 
 
+@functools.lru_cache(maxsize=None)
 def attr_kinds(schema: type[RuleAttrs]) -> dict[str, AttrKind]:
-    """Which attributes of a schema hold labels or source files."""
+    """Which attributes of a schema hold labels or source files (the same
+    for every target of a kind: worked out once per schema)."""
     kinds = {}
     for name, field in schema.model_fields.items():
         for meta in field.metadata:

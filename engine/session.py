@@ -27,6 +27,7 @@ class Plan:
     labels: list[Label]  # what the patterns named
     graph: TargetGraph
     analysis: AnalysisResult
+    loader: PackageLoader | None = None  # what was loaded (for the up-to-date record)
 
 
 def open_workspace(cwd: Path | None = None) -> tuple[Workspace, str]:
@@ -36,10 +37,13 @@ def open_workspace(cwd: Path | None = None) -> tuple[Workspace, str]:
 
 
 def plan(ws: Workspace, patterns: list[str], current_package: str = "") -> Plan:
-    loader = PackageLoader(ws)
+    from .loader import ParsedBuildFiles
+
+    loader = PackageLoader(ws, ParsedBuildFiles(records_dir(ws) / "parsed-build-files.bin"))
     labels = resolve_patterns(loader, patterns, current_package)
     graph = load_graph(loader, labels)
-    return Plan(ws, labels, graph, analyze(ws, graph))
+    loader.parsed.save()
+    return Plan(ws, labels, graph, analyze(ws, graph), loader)
 
 
 @contextmanager
@@ -76,9 +80,15 @@ def cache_lock(cache_dir: Path, exclusive: bool):
 
 def build(p: Plan, wanted, *, jobs: int | None = None, keep_going: bool = False,
           reporter: Reporter | None = None, timeout: float | None = None, use_cache: bool = True,
-          record: bool = True, remote=None, expected: dict[str, str] | None = None) -> BuildReport:
+          record: bool = True, remote=None, expected: dict[str, str] | None = None,
+          up_to_date: tuple[str, list[str]] | None = None) -> BuildReport:
+    """Build `wanted`. With `up_to_date` = (command package, patterns), a
+    successful plain build is remembered for the up-to-date check."""
+    remember = (up_to_date is not None and record and use_cache and remote is None and expected is None
+                and p.loader is not None)
+    tool_stats = _tool_stats(p) if remember else {}
     store = Store(p.ws.cache_dir)
-    stat_cache = StatCache(records_dir(p.ws) / "stat-cache.json")
+    stat_cache = StatCache(records_dir(p.ws) / "stat-cache.bin")
     executor = Executor(p.ws, store, stat_cache, jobs=jobs or os.cpu_count() or 1, keep_going=keep_going,
                         reporter=reporter, timeout=timeout, use_cache=use_cache, remote=remote,
                         expected=expected)
@@ -88,4 +98,40 @@ def build(p: Plan, wanted, *, jobs: int | None = None, keep_going: bool = False,
     if record:
         save_build(p.ws, report)
         remember_built(p.ws, p.analysis.infos, report.digests, store)
+    if remember and report.ok:
+        _remember(p, report, stat_cache, tool_stats, *up_to_date)
     return report
+
+
+def _tool_stats(p: Plan) -> dict:
+    """The stat of every tool the actions run, taken before they run, and of
+    the directories a tool lookup searches (a new or re-pointed program there
+    changes the directory)."""
+    from .uptodate import stat_of
+
+    paths = {t.path for a in p.analysis.all_actions for t in a.tools}
+    dirs = {os.path.dirname(t) for t in paths} | {d for d in os.environ.get("PATH", "").split(os.pathsep) if d}
+    return {path: stat_of(path) for path in sorted(paths | dirs)}
+
+
+def _remember(p: Plan, report: BuildReport, stat_cache: StatCache, tool_stats: dict, package: str,
+              patterns: list[str]) -> None:
+    from . import uptodate
+
+    root = str(p.ws.root)
+    sources: dict[str, tuple | None] = {}
+    outputs: list[str] = []
+    for rec in report.records.values():
+        for art in rec.action.inputs:
+            if art.is_source:
+                path = os.path.join(root, art.path)
+                entry = stat_cache.entries.get(path)
+                # The stat the content digest was taken with: a later edit differs from it.
+                sources[path] = tuple(entry[:3]) if entry else None
+        outputs.extend(os.path.join(root, a.path) for a in rec.action.outputs)
+    build_files = {os.path.join(root, pkg.build_file): pkg.stat for pkg in p.loader.packages.values()}
+    root_build = os.path.join(root, "BUILD.toml")
+    build_files.setdefault(root_build, uptodate.stat_of(root_build))
+    labels = [(str(l), [f.path for f in p.analysis.infos[l].files]) for l in p.labels] if len(p.labels) <= 10 else []
+    uptodate.record(p.ws, package, patterns, build_files=build_files, walked_dirs=dict(p.loader.walked),
+                    sources=sources, outputs=outputs, tools=tool_stats, actions=len(report.records), labels=labels)

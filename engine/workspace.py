@@ -42,6 +42,13 @@ def parse_toml(text: str, where: str) -> dict:
         raise ConfigError(f"{where}: arrays or inline tables nested too deeply for a BUILD.toml") from None
 
 
+def records_dir(ws: Workspace) -> Path:
+    """Where a workspace's build records live in its cache."""
+    from .actions import digest_bytes
+
+    return ws.cache_dir / "records" / digest_bytes(str(ws.root).encode())[:16]
+
+
 def _workspace_table(build_file: Path) -> dict | None:
     try:
         text = build_file.read_text(encoding="utf-8")

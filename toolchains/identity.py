@@ -55,7 +55,7 @@ def find_executable(name: str, hint: str = "") -> str:
 
 
 @functools.lru_cache(maxsize=None)
-def _version_of(path: str, flag: str) -> str:
+def _version_of(path: str, flag: str, size: int = 0, mtime_ns: int = 0) -> str:
     try:
         out = subprocess.run([path, flag], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as e:
@@ -64,10 +64,37 @@ def _version_of(path: str, flag: str) -> str:
     return text[0] if text else "unknown"
 
 
+# (name, version_flag, PATH) -> (what `name` resolved through, its stat, identity).
+# Analysis asks for the same few tools once per target; one stat re-checks the
+# remembered identity, so a replaced binary (or symlink target) is seen at once.
+_KNOWN_TOOLS: dict[tuple[str, str, str], tuple[str, tuple[int, int, int], ToolIdentity]] = {}
+
+
+def _stat_key(path: str) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
 def external_tool(name: str, *, version_flag: str = "--version", hint: str = "") -> ToolIdentity:
+    memo_key = (name, version_flag, os.environ.get("PATH", ""))
+    known = _KNOWN_TOOLS.get(memo_key)
+    if known is not None and _stat_key(known[0]) == known[1]:
+        return known[2]
     path = find_executable(name, hint)
-    return ToolIdentity(name=Path(name).name, path=path, version=_version_of(path, version_flag),
-                        digest=file_sha256(path))
+    st = os.stat(path)
+    identity = ToolIdentity(name=Path(name).name, path=path,
+                            version=_version_of(path, version_flag, st.st_size, st.st_mtime_ns),
+                            digest=file_sha256(path))
+    # Re-check through the name as given (a symlink may be re-pointed), or the
+    # PATH hit, which a lookup would find again while it stays in place.
+    via = name if os.sep in name else (shutil.which(name) or path)
+    stat = _stat_key(via)
+    if stat is not None:
+        _KNOWN_TOOLS[memo_key] = (via, stat, identity)
+    return identity
 
 
 @functools.lru_cache(maxsize=None)

@@ -1,0 +1,129 @@
+"""The background server: builds through it match in-process builds, it
+notices edits, and killing it (even with SIGKILL) never breaks a build."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from test_uptodate import UP_TO_DATE, _age, _two_packages
+
+
+@pytest.fixture
+def served(workspace):
+    """A workspace whose builds go through a server started on demand."""
+    env = {"WASMELT_SERVER": "1"}
+    yield workspace, env
+    workspace.run("server", "stop")
+
+
+def _pid(ws) -> int:
+    run = ws.run("server", "status")
+    assert run.code == 0, run.out + run.err
+    return int(run.out.split("pid ")[1].split(",")[0])
+
+
+def test_server_start_status_stop(workspace):
+    assert workspace.run("server", "status").code == 3
+    start = workspace.run("server", "start")
+    assert start.code == 0 and "running" in start.out, start.err
+    try:
+        assert _pid(workspace) > 0
+    finally:
+        assert workspace.run("server", "stop").code == 0
+    assert workspace.run("server", "status").code == 3
+
+
+def test_builds_through_the_server_and_sees_edits(served):
+    ws, env = served
+    _two_packages(ws)
+    first = ws.run("build", "//...", env=env)
+    assert first.code == 0, first.err
+    assert first.counts == {"total": 2, "executed": 2, "cached": 0}
+    pid = _pid(ws)
+    assert ws.run("build", "//...", env=env).counts["executed"] == 0
+    ws.write("a/in.txt", "world\n")
+    run = ws.run("build", "//...", env=env)
+    assert run.counts["executed"] == 2
+    assert ws.read("wasmelt-out/b/framed/framed.txt") == "[\nWORLD\n]\n"
+    (ws.root / "b/BUILD.toml").write_text(ws.read("b/BUILD.toml").replace("echo ']'", "echo '>'"))
+    run = ws.run("build", "//...", env=env)
+    assert run.counts["executed"] == 1
+    assert ws.read("wasmelt-out/b/framed/framed.txt") == "[\nWORLD\n>\n"
+    assert _pid(ws) == pid  # one server served them all
+
+
+def test_up_to_date_through_the_server_then_a_deleted_output(served):
+    ws, env = served
+    _two_packages(ws)
+    assert ws.run("build", "//...", env=env).code == 0
+    _age(ws.root)
+    for _ in range(3):
+        run = ws.run("build", "//...", env=env)
+        assert run.code == 0 and run.counts["executed"] == 0
+    assert UP_TO_DATE in run.err
+    (ws.root / "wasmelt-out/b/framed/framed.txt").unlink()
+    run = ws.run("build", "//...", env=env)
+    assert run.code == 0 and UP_TO_DATE not in run.err
+    assert ws.read("wasmelt-out/b/framed/framed.txt") == "[\nHELLO\n]\n"
+
+
+def test_killed_server_falls_back_and_restarts(served):
+    ws, env = served
+    _two_packages(ws)
+    assert ws.run("build", "//...", env=env).code == 0
+    pid = _pid(ws)
+    os.kill(pid, signal.SIGKILL)
+    time.sleep(0.2)
+    ws.write("a/in.txt", "again\n")
+    run = ws.run("build", "//...", env=env)  # finds a dead socket: starts a new server
+    assert run.code == 0, run.err
+    assert run.counts["executed"] == 2
+    assert ws.read("wasmelt-out/b/framed/framed.txt") == "[\nAGAIN\n]\n"
+    assert _pid(ws) != pid
+    # With the server disabled, the same workspace builds in-process.
+    run = ws.run("build", "//...", env={"WASMELT_SERVER": "0"})
+    assert run.code == 0 and run.counts["executed"] == 0
+
+
+def test_failing_build_through_the_server_reports_like_in_process(served):
+    ws, env = served
+    ws.write("f/BUILD.toml", """
+        [[genrule]]
+        name = "bad"
+        outs = ["x.txt"]
+        cmd = "echo oops >&2; exit 3"
+    """)
+    run = ws.run("build", "//...", env=env)
+    assert run.code == 1 and "oops" in run.err
+    ws.write("g/BUILD.toml", "[[genrule]]\nname = 1\n")
+    run = ws.run("build", "//g:all", env=env)
+    assert run.code == 2 and "g/BUILD.toml" in run.err
+
+
+def test_changed_tool_through_the_server_rebuilds(served, tmp_path):
+    ws, env = served
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    tool = bin_dir / "mytool"
+    tool.write_text("#!/bin/sh\necho one\n")
+    tool.chmod(0o755)
+    env = {**env, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    ws.write("t/BUILD.toml", """
+        [[genrule]]
+        name = "t"
+        outs = ["t.txt"]
+        cmd = "mytool > $(OUT)"
+        host_tools = ["mytool"]
+    """)
+    _age(ws.root)
+    _age(bin_dir)
+    assert ws.run("build", "//...", env=env).counts["executed"] == 1
+    assert ws.run("build", "//...", env=env).counts["executed"] == 0
+    tool.write_text("#!/bin/sh\necho two\n")
+    run = ws.run("build", "//...", env=env)
+    assert run.counts["executed"] == 1
+    assert ws.read("wasmelt-out/t/t/t.txt") == "two\n"

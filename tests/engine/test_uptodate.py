@@ -1,0 +1,145 @@
+"""The whole-build up-to-date check: a repeated build with nothing changed is
+answered from a record of stats; every kind of change takes the full path."""
+
+from __future__ import annotations
+
+import os
+import time
+
+UP_TO_DATE = "nothing changed since the last build"
+
+
+def _age(root, seconds: float = 30) -> None:
+    """Make every file and directory older than the racy window."""
+    then = time.time_ns() - int(seconds * 1e9)
+    for directory, dirs, files in os.walk(root):
+        for name in files + dirs:
+            os.utime(os.path.join(directory, name), ns=(then, then), follow_symlinks=False)
+    os.utime(root, ns=(then, then))
+
+
+def _two_packages(ws, tool_dir=None):
+    ws.write("a/in.txt", "hello\n")
+    ws.write("a/BUILD.toml", """
+        [[genrule]]
+        name = "upper"
+        srcs = ["in.txt"]
+        outs = ["upper.txt"]
+        cmd = "tr a-z A-Z < $(SRCS) > $(OUT)"
+    """)
+    ws.write("b/BUILD.toml", """
+        [[genrule]]
+        name = "framed"
+        srcs = ["//a:upper"]
+        outs = ["framed.txt"]
+        cmd = "(echo '['; cat $(SRCS); echo ']') > $(OUT)"
+    """)
+
+
+def _settled(ws, *patterns, env=None):
+    """Build, age everything, build again (recording), and check that the
+    third build is answered by the up-to-date check."""
+    patterns = patterns or ("//...",)
+    first = ws.run("build", *patterns, env=env)
+    assert first.code == 0, first.err
+    _age(ws.root)
+    second = ws.run("build", *patterns, env=env)
+    assert second.code == 0 and UP_TO_DATE not in second.err
+    third = ws.run("build", *patterns, env=env)
+    assert third.code == 0 and UP_TO_DATE in third.err, third.err
+    assert third.counts["executed"] == 0
+    return third
+
+
+def test_null_build_is_answered_without_loading(workspace):
+    _two_packages(workspace)
+    run = _settled(workspace)
+    assert run.counts == {"total": 2, "executed": 0, "cached": 2}
+    # explain reports the last (null) build: everything reused
+    explain = workspace.run("explain", "//b:framed")
+    assert "cached" in explain.out
+
+
+def test_prints_the_targets_like_a_full_build(workspace):
+    _two_packages(workspace)
+    run = _settled(workspace, "//b:framed")
+    assert "Target //b:framed up-to-date:\n  wasmelt-out/b/framed/framed.txt" in run.err
+
+
+def test_edited_source_rebuilds(workspace):
+    _two_packages(workspace)
+    _settled(workspace)
+    workspace.write("a/in.txt", "world\n")  # same size
+    run = workspace.run("build", "//...")
+    assert run.counts["executed"] == 2 and UP_TO_DATE not in run.err
+    assert workspace.read("wasmelt-out/b/framed/framed.txt") == "[\nWORLD\n]\n"
+
+
+def test_deleted_output_is_restored(workspace):
+    _two_packages(workspace)
+    _settled(workspace)
+    (workspace.root / "wasmelt-out/b/framed/framed.txt").unlink()
+    run = workspace.run("build", "//...")
+    assert run.code == 0 and UP_TO_DATE not in run.err
+    assert workspace.read("wasmelt-out/b/framed/framed.txt") == "[\nHELLO\n]\n"
+
+
+def test_edited_output_is_restored(workspace):
+    _two_packages(workspace)
+    _settled(workspace)
+    (workspace.root / "wasmelt-out/a/upper/upper.txt").write_text("HELLX\n")
+    run = workspace.run("build", "//...")
+    assert run.code == 0 and UP_TO_DATE not in run.err
+    assert workspace.read("wasmelt-out/a/upper/upper.txt") == "HELLO\n"
+
+
+def test_edited_build_file_is_loaded_again(workspace):
+    _two_packages(workspace)
+    _settled(workspace)
+    text = workspace.read("b/BUILD.toml").replace("echo ']'", "echo '>'")
+    (workspace.root / "b/BUILD.toml").write_text(text)
+    run = workspace.run("build", "//...")
+    assert run.counts["executed"] == 1
+    assert workspace.read("wasmelt-out/b/framed/framed.txt") == "[\nHELLO\n>\n"
+
+
+def test_new_package_under_a_recursive_pattern_is_built(workspace):
+    _two_packages(workspace)
+    _settled(workspace)
+    workspace.write("c/d/BUILD.toml", """
+        [[genrule]]
+        name = "new"
+        outs = ["new.txt"]
+        cmd = "echo new > $(OUT)"
+    """)
+    run = workspace.run("build", "//...")
+    assert run.counts == {"total": 3, "executed": 1, "cached": 2}
+
+
+def test_changed_tool_binary_rebuilds(workspace, tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    tool = bin_dir / "mytool"
+    tool.write_text("#!/bin/sh\necho one\n")
+    tool.chmod(0o755)
+    _age(bin_dir)
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    workspace.write("t/BUILD.toml", """
+        [[genrule]]
+        name = "t"
+        outs = ["t.txt"]
+        cmd = "mytool > $(OUT)"
+        host_tools = ["mytool"]
+    """)
+    _settled(workspace, env=env)
+    tool.write_text("#!/bin/sh\necho two\n")
+    run = workspace.run("build", "//...", env=env)
+    assert run.counts["executed"] == 1 and UP_TO_DATE not in run.err
+    assert workspace.read("wasmelt-out/t/t/t.txt") == "two\n"
+
+
+def test_other_flags_and_patterns_take_the_full_path(workspace):
+    _two_packages(workspace)
+    _settled(workspace)
+    assert UP_TO_DATE not in workspace.run("build", "//a:upper").err  # another pattern: no record yet
+    assert UP_TO_DATE not in workspace.run("build", "//...", "-v").err
