@@ -62,14 +62,16 @@ class State:
             consumers: dict[str, list] = {}
             dependents: dict[str, list] = {}
             outputs: dict[str, object] = {}
+            # By action id: a BUILD.toml edit that keeps the graph's shape
+            # replaces Action objects (see rebuild_packages), not these.
             for a in order:
                 for art in a.inputs:
                     if art.is_source:
-                        consumers.setdefault(root + art.path, []).append(a)
+                        consumers.setdefault(root + art.path, []).append(a.id)
                     else:
-                        dependents.setdefault(producers[art.path].id, []).append(a)
+                        dependents.setdefault(producers[art.path].id, []).append(a.id)
                 for out in a.outputs:
-                    outputs[root + out.path] = a
+                    outputs[root + out.path] = a.id
             targets = {root + s for pkg in p.loader.packages.values() for t in pkg.targets.values() for s in t.sources}
             build_files = [root + pkg.build_file for pkg in p.loader.packages.values()]
             dirs = set(p.loader.walked)
@@ -88,6 +90,13 @@ class State:
         root = str(self.plan.ws.root)
         out_prefix = os.path.join(root, OUTPUT_DIR) + os.sep
         seeds = []
+        build_files = [path for path in paths if os.path.basename(path) == BUILD_FILE]
+        if build_files:
+            edited = self.reanalyse(build_files)
+            if edited is None:
+                return None
+            seeds.extend(edited)
+            paths = paths.difference(build_files)
         for path in paths:
             hit = consumers.get(path)
             if hit is not None:
@@ -98,7 +107,7 @@ class State:
                 seeds.append(producer)
                 continue
             base = os.path.basename(path)
-            if base == BUILD_FILE or path in targets:
+            if path in targets:
                 return None
             inside_out = path.startswith(out_prefix) or path == out_prefix[:-1]
             if inside_out and base.startswith(".tmp-"):
@@ -118,15 +127,93 @@ class State:
             if is_dir or (gone and path in dirs):
                 return None  # packages may have appeared or gone
             # Any other file: no action reads it and no package is defined by it.
-        closure: dict[str, object] = {}
+        closure: set[str] = set()
         stack = seeds
         while stack:
-            action = stack.pop()
-            if action.id in closure:
+            action_id = stack.pop()
+            if action_id in closure:
                 continue
-            closure[action.id] = action
-            stack.extend(dependents.get(action.id, ()))
-        return sorted(closure.values(), key=lambda a: position[a.id])
+            closure.add(action_id)
+            stack.extend(dependents.get(action_id, ()))
+        producers = self.plan.analysis.actions
+        return [producers[i] for i in sorted(closure, key=position.__getitem__)]
+
+    def reanalyse(self, build_files: list[str]) -> list[str] | None:
+        """Load the packages of edited BUILD.toml files again and analyse their
+        targets; the ids of their actions when only commands changed (the same
+        targets, dependencies, sources, outputs, inputs and tools, and what each
+        target provides its dependents), else None: the full path decides."""
+        from .analysis import AnalysisContext, AnalysisMemo
+        from .errors import WasmeltError
+        from .graph import PackageLoader
+        from .loader import load_package
+        from .registry import rule_kinds
+
+        p = self.plan
+        root = str(p.ws.root) + os.sep
+        by_file = {root + pkg.build_file: pkg for pkg in p.loader.packages.values()}
+        kinds = rule_kinds()
+        infos = p.analysis.infos
+        position = {label: i for i, label in enumerate(p.graph.order)}
+        owned: dict = {}  # label -> indexes of its actions in all_actions
+        for i, a in enumerate(p.analysis.all_actions):
+            owned.setdefault(a.owner, []).append(i)
+        replaced: list[tuple] = []  # (old action, new action)
+        updates = []
+        for path in build_files:
+            old_pkg = by_file.get(path)
+            if old_pkg is None or not old_pkg.name:
+                return None  # a new package, or the root one (workspace settings)
+            try:
+                new_pkg = load_package(p.ws, old_pkg.name)
+            except (WasmeltError, OSError):
+                return None  # the full path reports it
+            if set(new_pkg.targets) != set(old_pkg.targets):
+                return None
+            analysed = []
+            for name in sorted(new_pkg.targets, key=lambda n: position.get(old_pkg.targets[n].label, -1)):
+                old_t, new_t = old_pkg.targets[name], new_pkg.targets[name]
+                if old_t.label not in p.graph.targets:
+                    return None  # not part of this build: the full path decides
+                if (new_t.kind, new_t.deps, new_t.sources) != (old_t.kind, old_t.deps, old_t.sources):
+                    return None
+                ctx = AnalysisContext(p.ws, new_t, infos, {l: t.kind for l, t in ((d, p.graph.targets[d]) for d in new_t.deps)})
+                try:
+                    info = kinds[new_t.kind].analyze(ctx)
+                except (WasmeltError, KeyError):
+                    return None
+                if info != infos[old_t.label]:
+                    return None  # what dependents see changed: their analysis too
+                old_actions = [p.analysis.all_actions[i] for i in owned.get(old_t.label, ())]
+                if [a.id for a in ctx.actions] != [a.id for a in old_actions]:
+                    return None
+                for old_a, new_a in zip(old_actions, ctx.actions):
+                    if (old_a.inputs, old_a.outputs, {t.path for t in old_a.tools}) != \
+                            (new_a.inputs, new_a.outputs, {t.path for t in new_a.tools}):
+                        return None
+                    if old_a != new_a:
+                        replaced.append((old_a, new_a))
+                analysed.append((new_t, infos[old_t.label], ctx.actions))
+            updates.append((old_pkg, new_pkg, analysed))
+        # Every check passed: the plan takes the new objects.
+        memo = AnalysisMemo.current
+        for old_pkg, new_pkg, analysed in updates:
+            p.loader.packages[new_pkg.name] = new_pkg
+            if PackageLoader.memo is not None:
+                PackageLoader.memo.put(p.ws, new_pkg)
+            for target, info, actions in analysed:
+                p.graph.targets[target.label] = target
+                if memo is not None:
+                    memo.put(target, infos, info, actions)
+        all_actions = p.analysis.all_actions
+        for _, _, analysed in updates:
+            for target, _, actions in analysed:
+                for i, action in zip(owned.get(target.label, ()), actions):
+                    all_actions[i] = action
+        for old, new in replaced:
+            for out in new.outputs:
+                p.analysis.actions[out.path] = new
+        return [new.id for _, new in replaced]
 
     def summary(self) -> tuple[int, list]:
         """What the up-to-date answer prints: (actions, [(label, [files])])."""

@@ -220,12 +220,30 @@ def test_build_file_edit_through_the_server_then_incremental_again(served):
     run = ws.run("build", "//...", env=env)
     assert run.counts == {"total": 5, "executed": 2, "cached": 3}
     assert ws.read("wasmelt-out/c/top/top.out") == "bx\n1\nBY\nTWO\n"
-    assert _incremental(ws) == before  # a BUILD.toml change takes the full path
+    assert _incremental(ws) == before + 1  # only a command changed: that package is analysed again
+    # A command whose output bytes stay the same: early cutoff.
+    (ws.root / "a/BUILD.toml").write_text(ws.read("a/BUILD.toml").replace("wc -l <", "wc -l < "))
+    run = ws.run("build", "//...", env=env)
+    assert run.counts == {"total": 5, "executed": 1, "cached": 4}
+    # A changed dependency takes the full path (the graph's shape changed).
+    (ws.root / "c/BUILD.toml").write_text(ws.read("c/BUILD.toml").replace('"//b:by"]', '"//b:by", "//a:x"]'))
+    run = ws.run("build", "//...", env=env)
+    assert run.counts == {"total": 5, "executed": 1, "cached": 4}
+    assert ws.read("wasmelt-out/c/top/top.out") == "bx\n1\nBY\nTWO\n1\n"
+    assert _incremental(ws) == before + 2
     ws.write("a/y.txt", "four\n")
     run = ws.run("build", "//...", env=env)
     assert run.counts == {"total": 5, "executed": 3, "cached": 2}
-    assert ws.read("wasmelt-out/c/top/top.out") == "bx\n1\nBY\nFOUR\n"
-    assert _incremental(ws) == before + 1  # watched through the full build: incremental again
+    assert ws.read("wasmelt-out/c/top/top.out") == "bx\n1\nBY\nFOUR\n1\n"
+    assert _incremental(ws) == before + 3  # watched through the full build: incremental again
+    # `explain` shows why the last edited command ran.
+    (ws.root / "b/BUILD.toml").write_text(ws.read("b/BUILD.toml").replace("echo bx", "echo BX"))
+    assert ws.run("build", "//...", env=env).counts["executed"] == 2
+    assert "argument" in ws.run("explain", "//b:bx").out
+    # A broken BUILD.toml is reported as on the full path.
+    (ws.root / "b/BUILD.toml").write_text(ws.read("b/BUILD.toml") + "\n[[genrule]]\nname = 1\n")
+    run = ws.run("build", "//...", env=env)
+    assert run.code == 2 and "b/BUILD.toml" in run.err
     # A new package is seen too.
     ws.write("d/BUILD.toml", """
         [[genrule]]
@@ -234,6 +252,7 @@ def test_build_file_edit_through_the_server_then_incremental_again(served):
         outs = ["d.out"]
         cmd = "wc -c < $(SRCS) > $(OUT)"
     """)
+    (ws.root / "b/BUILD.toml").write_text(ws.read("b/BUILD.toml").split("\n[[genrule]]\nname = 1")[0])
     run = ws.run("build", "//...", env=env)
     assert run.counts == {"total": 6, "executed": 1, "cached": 5}
 
