@@ -100,6 +100,8 @@ class State:
         for path in paths:
             hit = consumers.get(path)
             if hit is not None:
+                if not os.path.isfile(path):
+                    return None  # a source went away: the loader reports it
                 seeds.extend(hit)
                 continue
             producer = outputs.get(path)
