@@ -35,6 +35,7 @@ class State:
         self.anchored = False  # the watcher has run without a gap since this build's inputs were read
         self.pending: set[str] = set()  # paths changed since then
         self._index = None
+        self.last_build = None  # engine.records.LastBuild, from the first incremental build on
 
     def note(self, paths: set[str] | None) -> None:
         """Paths the watcher reported (None: it cannot say which)."""
@@ -252,7 +253,7 @@ def build(state: State, argv: list[str], started: float, deferred: list) -> int 
 
 
 def _run(state: State, subset: list, args, started: float, deferred: list) -> int:
-    from .executor import CACHED, EXECUTED, BuildReport, Executor
+    from .executor import EXECUTED, BuildReport, Executor
     from .progress import make_reporter
     from .session import cache_lock, workspace_lock
     from .store import Store
@@ -274,6 +275,7 @@ def _run(state: State, subset: list, args, started: float, deferred: list) -> in
     report.corrupt_entries = list(store.corrupt_entries)
     previous = state.report
     records = previous.records
+    previous_records = dict(records) if state.last_build is None else None
     records.update(report.records)
     merged = BuildReport(records, report.digests, report.corrupt_entries)
     state.report = merged
@@ -295,19 +297,15 @@ def _run(state: State, subset: list, args, started: float, deferred: list) -> in
     print(f"Build {'completed' if ok else 'FAILED'}: {total} action{s}: " + ", ".join(parts)
           + f" in {time.monotonic() - started:.2f}s", file=sys.stderr, flush=True)
 
-    ran = set(report.records)
-
     def bookkeeping() -> None:
         """After the answer: the records `explain` and `size` read."""
-        import dataclasses
-
-        from .records import save_build
+        from .records import LastBuild
         from .sizes import remember_built
 
         state.stat_cache.save()
-        view = {i: r if i in ran or r.status == CACHED else dataclasses.replace(r, status=CACHED, duration=0.0, error=None)
-                for i, r in records.items()}
-        save_build(p.ws, BuildReport(view, merged.digests))
+        if state.last_build is None:
+            state.last_build = LastBuild(p.ws, previous_records)
+        state.last_build.save(records, report.records)
         owners = {r.action.owner for r in report.records.values()}
         remember_built(p.ws, {l: i for l, i in p.analysis.infos.items() if l in owners}, report.digests, store)
 
