@@ -183,6 +183,7 @@ class Executor:
         # Verification mode (release): run everything again and compare each
         # output with these digests from the cached build.
         self.expected = expected
+        self.defer_save = False  # the caller saves the stat cache (later)
 
     # -- per action, on a worker thread --------------------------------------
 
@@ -346,14 +347,22 @@ class Executor:
 
     # -- the schedule, on the calling thread ---------------------------------
 
-    def build(self, wanted: list[Artifact], producers: dict[str, Action]) -> BuildReport:
-        actions = needed_actions(wanted, producers)
+    def build(self, wanted: list[Artifact], producers: dict[str, Action], *, only: list[Action] | None = None,
+              known: dict[str, str] | None = None) -> BuildReport:
+        """Build what `wanted` needs; or, with `only` (dependencies first), just
+        those actions, taking the digests of every other input from `known`
+        (what an earlier build produced: the server's incremental path)."""
+        actions = needed_actions(wanted, producers) if only is None else only
         report = BuildReport()
+        if known is not None:
+            report.digests = dict(known)
         total = len(actions)
         waiting_on: dict[str, set[str]] = {}
         dependents: dict[str, list[Action]] = {a.id: [] for a in actions}
         for action in actions:
             ups = {producers[i.path].id for i in action.inputs if not i.is_source}
+            if only is not None:
+                ups = {u for u in ups if u in dependents}
             waiting_on[action.id] = ups
             for up in ups:
                 dependents[up].append(action)
@@ -452,7 +461,8 @@ class Executor:
         for action in actions:
             if action.id not in report.records:
                 report.records[action.id] = ActionRecord(action, SKIPPED, error="not run: the build stopped after a failure")
-        self.stat_cache.save()
+        if not self.defer_save:
+            self.stat_cache.save()
         self.reporter.build_finished(report)
         return report
 

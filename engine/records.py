@@ -21,13 +21,48 @@ HISTORY = "history.jsonl"
 COMPACT_BYTES = 64 << 20
 
 
+def _entry(action_id: str, rec, status: str | None = None) -> dict:
+    if status is None:
+        return {"id": action_id, "owner": str(rec.action.owner), "mnemonic": rec.action.mnemonic,
+                "status": rec.status, "key": rec.key, "duration": round(rec.duration, 4), "error": rec.error}
+    return {"id": action_id, "owner": str(rec.action.owner), "mnemonic": rec.action.mnemonic,
+            "status": status, "key": rec.key, "duration": 0.0, "error": None}
+
+
+class LastBuild:
+    """The records of a long-lived process's builds kept encoded (the server's
+    incremental path): a build that re-examined a few actions re-encodes those
+    entries and the ones that ran last time, and appends their history lines.
+    Writes what save_build writes, byte for byte."""
+
+    def __init__(self, ws: Workspace, records: dict):
+        self.ws = ws
+        self.encoded = {i: json.dumps(_entry(i, r, "cached" if r.status == "executed" else None), sort_keys=True)
+                        for i, r in sorted(records.items())}
+        self.keys = {i: r.key for i, r in records.items()}
+        self.shown: set[str] = set()  # entries last written with this build's own status
+
+    def save(self, records: dict, ran: dict) -> None:
+        """`records`: every action's latest record; `ran`: the ones this build re-examined."""
+        for i in self.shown - set(ran):
+            rec = records[i]
+            self.encoded[i] = json.dumps(_entry(i, rec, "cached" if rec.status == "executed" else None), sort_keys=True)
+        lines = []
+        for i, rec in ran.items():
+            self.encoded[i] = json.dumps(_entry(i, rec), sort_keys=True)
+            if rec.material is not None and self.keys.get(i) != rec.key:
+                lines.append(json.dumps({"id": i, "key": rec.key, "material": rec.material}, sort_keys=True))
+            self.keys[i] = rec.key
+        self.shown = set(ran)
+        root = records_dir(self.ws)
+        (root / UP_TO_DATE_MARK).unlink(missing_ok=True)
+        _atomic_write(root / "last_build.json", ('{"actions": [' + ", ".join(self.encoded.values()) + "]}").encode())
+        _append_history(self.ws, lines)
+
+
 def save_build(ws: Workspace, report: BuildReport) -> None:
     root = records_dir(ws)
-    history_path = root / HISTORY
-    last = []
-    for action_id, rec in sorted(report.records.items()):
-        last.append({"id": action_id, "owner": str(rec.action.owner), "mnemonic": rec.action.mnemonic,
-                     "status": rec.status, "key": rec.key, "duration": round(rec.duration, 4), "error": rec.error})
+    last = [_entry(action_id, rec) for action_id, rec in sorted(report.records.items())]
     last_path = root / "last_build.json"
     (root / UP_TO_DATE_MARK).unlink(missing_ok=True)
     try:
@@ -43,6 +78,12 @@ def save_build(ws: Workspace, report: BuildReport) -> None:
              for a, rec in sorted(report.records.items())
              if rec.material is not None and keys_before.get(a) != rec.key]
     _atomic_write(last_path, json.dumps({"actions": last}, sort_keys=True).encode())
+    _append_history(ws, lines)
+
+
+def _append_history(ws: Workspace, lines: list[str]) -> None:
+    root = records_dir(ws)
+    history_path = root / HISTORY
     if lines:
         root.mkdir(parents=True, exist_ok=True)
         with open(history_path, "a", encoding="utf-8") as f:

@@ -34,6 +34,7 @@ FORWARDED = ("build", "test")
 DEFAULT_IDLE_SECS = 3 * 3600  # as Bazel's --max_idle_secs
 START_TIMEOUT_S = 30.0
 COOKIE_TIMEOUT_S = 2.0
+MAX_WATCHED_PATHS = 50_000
 
 
 # -- the client side: a few stdlib imports only ---------------------------------
@@ -233,6 +234,7 @@ def cmd_server(args) -> int:
         print(f"no wasmelt server is running for {ws.root}")
         return 3
     print(f"wasmelt server running (pid {info['pid']}, up {info['uptime_s']:.0f}s, {info['commands']} commands, "
+          f"{info.get('incremental', 0)} answered from watched changes, "
           f"watching files: {'yes' if info['watching'] else 'no'}) for {ws.root}")
     return 0
 
@@ -304,6 +306,7 @@ class Watcher:
         self.ignored = tuple(p.rstrip(os.sep) + os.sep for p in ignored)
         self.cond = threading.Condition()
         self.changed = False  # a relevant change since the last drain()
+        self.paths: set[str] | None = set()  # which paths (None: too many to keep)
         self.cookies: set[str] = set()
         self.counter = 0
         self.alive = True
@@ -323,6 +326,10 @@ class Watcher:
                             self.cookies.add(path)
                         elif not path.startswith(self.ignored):
                             self.changed = True
+                            if self.paths is not None:
+                                self.paths.add(path)
+                                if len(self.paths) > MAX_WATCHED_PATHS:
+                                    self.paths = None
                     self.cond.notify_all()
         except Exception:  # noqa: BLE001 - a dead watcher only costs speed: every command stats again
             with self.cond:
@@ -361,6 +368,13 @@ class Watcher:
             changed, self.changed = self.changed, False
             return changed
 
+    def drain_paths(self) -> tuple[bool, set[str] | None]:
+        """drain(), with the paths that changed (None: too many to keep)."""
+        with self.cond:
+            changed, paths = self.changed, self.paths
+            self.changed, self.paths = False, set()
+            return changed, paths
+
     def close(self) -> None:
         self.stop_flag.set()
         self.thread.join(timeout=2)
@@ -377,6 +391,7 @@ class Server:
         self.dir = records_dir(ws)
         self.started = time.time()
         self.commands = 0
+        self.incremental = 0  # commands answered from the watcher's changed paths
         self.watcher: Watcher | None = None  # runs between full commands
         self.watch_files = True
         # manifest path -> stats of the entries outside the workspace (tools, code)
@@ -385,6 +400,9 @@ class Server:
         # the next command verifies by stat once, then trusts the watcher again.
         self.clean: dict[str, list[tuple[str, tuple | None]]] = {}
         self._summary: dict[str, tuple[int, list]] = {}
+        # manifest path -> the last successful plain build (engine.incremental)
+        self.states: dict = {}
+        self.deferred: list = []  # work left for after the client has its answer
         self.code_stamp = None
 
     # The code this process runs: when it changes on disk, the server is stale.
@@ -451,6 +469,8 @@ class Server:
 
     def _stop_watching(self) -> None:
         self.clean.clear()
+        for state in self.states.values():
+            state.unanchor()  # a gap in the watching: changes could go unseen
         if self.watcher is not None:
             self.watcher.close()
             self.watcher = None
@@ -476,7 +496,7 @@ class Server:
             return False
         if control == "status":
             body = {"pid": os.getpid(), "uptime_s": time.time() - self.started, "commands": self.commands,
-                    "watching": self.watch_files, "root": str(self.ws.root)}
+                    "watching": self.watch_files, "root": str(self.ws.root), "incremental": self.incremental}
             self._send(conn, b"x", json.dumps(body).encode())
             return True
         if self._code_stamp() != self.code_stamp:
@@ -494,6 +514,14 @@ class Server:
                 self._send(conn, b"x", json.dumps({"code": code}).encode())
         finally:
             conn.close()
+            deferred, self.deferred = self.deferred, []
+            for work in deferred:
+                try:
+                    work()
+                except Exception:  # noqa: BLE001 - records only; the next full build rewrites them
+                    import traceback
+
+                    traceback.print_exc(file=sys.__stderr__)
             gc.enable()
             gc.collect()
             gc.freeze()  # what survives (packages, memos) is long-lived: keep it out of later passes
@@ -526,9 +554,20 @@ class Server:
                 mpath = uptodate.manifest_path(located[0], located[1], parsed[0])
                 self._start_watching()
                 synced = self.watcher is not None and self.watcher.sync()
-                changed = self.watcher.drain() if synced else True
+                changed, paths = self.watcher.drain_paths() if synced else (True, None)
+                for state in self.states.values():
+                    state.note(paths)
                 if changed:
                     self.clean.clear()
+                state = self.states.get(mpath)
+                if state is not None and state.anchored:
+                    from . import incremental
+
+                    code = incremental.build(state, argv, started, self.deferred)
+                    if code is not None:
+                        self.incremental += 1
+                        self.clean.pop(mpath, None)
+                        return code
                 outside = self.clean.get(mpath)
                 if outside is not None and all(uptodate.stat_of(p) == s for p, s in outside):
                     return uptodate.report_up_to_date(self._summary[mpath], parsed[1], started)
@@ -538,18 +577,35 @@ class Server:
                     if synced:
                         self.clean[mpath] = self._outside_entries(mpath)
                         self._summary[mpath] = result
+                        if state is not None and not state.anchored and uptodate.stat_of(mpath) == state.manifest_stat:
+                            state.anchored = True  # disk is as that build left it, and watched since
+                            state.pending.clear()
                     return uptodate.report_up_to_date(result, parsed[1], started)
-            # A full command: stop watching while it runs. Its own writes (tens
-            # of thousands of outputs and new directories) would keep the
-            # watcher busy on a core the build needs, and after it the first
-            # up-to-date question is answered by stat anyway.
-            self._stop_watching()
+            # A full command. The first one (a cold build, tens of thousands of
+            # outputs and new directories) runs unwatched: the events would keep
+            # the watcher busy on a core the build needs. Later ones write few
+            # files and keep it running, so their result is watched from the start.
+            watched = self.watcher is not None and bool(self.states)
+            if watched:
+                self.clean.clear()
+            else:
+                self._stop_watching()
             from .cli import main
+            from .session import Retained
 
+            Retained.enabled, Retained.last = True, None
             try:
                 return main(argv)
             except SystemExit as e:
                 return e.code if isinstance(e.code, int) else 1
+            finally:
+                new = Retained.last
+                Retained.last = None
+                if located is not None:
+                    self.states.pop(mpath, None)  # superseded, or the build failed
+                if new is not None:
+                    new.anchored = watched and self.watcher is not None and self.watcher.alive
+                    self.states[new.mpath] = new
         except Exception:  # noqa: BLE001 - never let one command take the server down
             import traceback
 

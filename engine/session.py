@@ -100,7 +100,21 @@ def build(p: Plan, wanted, *, jobs: int | None = None, keep_going: bool = False,
         remember_built(p.ws, p.analysis.infos, report.digests, store)
     if remember and report.ok:
         _remember(p, report, stat_cache, tool_stats, *up_to_date)
+        if Retained.enabled:
+            from .incremental import State
+            from .uptodate import manifest_path, stat_of
+
+            mpath = manifest_path(p.ws, up_to_date[0], up_to_date[1])
+            Retained.last = State(mpath, p, wanted, report, tool_stats, stat_cache, stat_of(mpath))
     return report
+
+
+class Retained:
+    """Set by a long-lived process (engine.server): the plan and report of the
+    last successful plain build, the starting point of its incremental path."""
+
+    enabled = False
+    last = None
 
 
 def _tool_stats(p: Plan) -> dict:

@@ -101,3 +101,40 @@ def test_parsed_build_files_are_kept_and_an_edit_is_parsed_again(workspace, tmp_
     build_file.write_text(workspace.read("b/BUILD.toml").replace("echo ']'", "echo '>'"))  # same size
     _age_one(build_file, seconds=5)
     assert "echo '>'" in _cmd(_plan(workspace), "//b:framed")
+
+
+def test_last_build_writer_matches_save_build(tmp_path):
+    """The server's incremental records (engine.records.LastBuild) write the
+    same last_build.json as save_build would for the same statuses."""
+    from wasmelt.engine.actions import Action, Artifact
+    from wasmelt.engine.executor import CACHED, EXECUTED, ActionRecord, BuildReport
+    from wasmelt.engine.labels import Label
+    from wasmelt.engine.records import LastBuild, load_history, records_dir, save_build
+    from wasmelt.engine.workspace import Workspace
+
+    ws = Workspace(root=tmp_path / "ws", settings={}, cache_dir=tmp_path / "cache")
+    records_dir(ws).mkdir(parents=True)
+
+    def rec(i, status, key):
+        action = Action(owner=Label("p", f"t{i}"), mnemonic="Genrule", argv=("true", key), inputs=(),
+                        outputs=(Artifact(f"wasmelt-out/p/t{i}/o", False),))
+        return ActionRecord(action, status, key, {"argv": [key]}, duration=0.5 if status == EXECUTED else 0.0)
+
+    first = {r.action.id: r for r in (rec(i, EXECUTED if i < 2 else CACHED, f"k{i}") for i in range(5))}
+    save_build(ws, BuildReport(dict(first)))
+    writer = LastBuild(ws, first)
+    ran = {r.action.id: r for r in (rec(3, EXECUTED, "k3b"),)}
+    records = {**first, **ran}
+    writer.save(records, ran)
+    got = (records_dir(ws) / "last_build.json").read_bytes()
+    expected = {i: (r if i in ran or r.status == CACHED else rec(int(i.split("/t")[1][0]), CACHED, r.key))
+                for i, r in records.items()}
+    save_build(ws, BuildReport(expected))
+    assert got == (records_dir(ws) / "last_build.json").read_bytes()
+    assert load_history(ws)[next(iter(ran))]["current"]["key"] == "k3b"
+    # The next build: what ran last time shows as cached again.
+    writer.save(records, {})
+    got = (records_dir(ws) / "last_build.json").read_bytes()
+    save_build(ws, BuildReport({i: r if r.status == CACHED else rec(int(i.split("/t")[1][0]), CACHED, r.key)
+                                for i, r in records.items()}))
+    assert got == (records_dir(ws) / "last_build.json").read_bytes()

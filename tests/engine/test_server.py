@@ -127,3 +127,160 @@ def test_changed_tool_through_the_server_rebuilds(served, tmp_path):
     run = ws.run("build", "//...", env=env)
     assert run.counts["executed"] == 1
     assert ws.read("wasmelt-out/t/t/t.txt") == "two\n"
+
+
+def _incremental(ws) -> int:
+    """How many builds the server answered from its watcher's changed paths."""
+    run = ws.run("server", "status")
+    return int(run.out.split(" answered from watched changes")[0].rsplit(" ", 1)[1])
+
+
+def _diamond(ws):
+    """Three packages: two leaves in `a`, one consumer of each in `b`, and `c`
+    over both (so an edit of one leaf reaches 3 of the 5 actions)."""
+    ws.write("a/x.txt", "one\n")
+    ws.write("a/y.txt", "two\n")
+    ws.write("a/BUILD.toml", """
+        [[genrule]]
+        name = "x"
+        srcs = ["x.txt"]
+        outs = ["x.out"]
+        cmd = "wc -l < $(SRCS) > $(OUT)"
+
+        [[genrule]]
+        name = "y"
+        srcs = ["y.txt"]
+        outs = ["y.out"]
+        cmd = "tr a-z A-Z < $(SRCS) > $(OUT)"
+    """)
+    ws.write("b/BUILD.toml", """
+        [[genrule]]
+        name = "bx"
+        srcs = ["//a:x"]
+        outs = ["bx.out"]
+        cmd = "(echo bx; cat $(SRCS)) > $(OUT)"
+
+        [[genrule]]
+        name = "by"
+        srcs = ["//a:y"]
+        outs = ["by.out"]
+        cmd = "(echo by; cat $(SRCS)) > $(OUT)"
+    """)
+    ws.write("c/BUILD.toml", """
+        [[genrule]]
+        name = "top"
+        srcs = ["//b:bx", "//b:by"]
+        outs = ["top.out"]
+        cmd = "cat $(SRCS) > $(OUT)"
+    """)
+
+
+def _watched(ws, env):
+    """Build, then make the server vouch for the result with its watcher running."""
+    assert ws.run("build", "//...", env=env).code == 0
+    _age(ws.root)
+    run = ws.run("build", "//...", env=env)
+    assert run.code == 0 and run.counts["executed"] == 0
+
+
+def test_leaf_edit_through_the_server_reruns_only_its_downstream(served):
+    ws, env = served
+    _diamond(ws)
+    _watched(ws, env)
+    before = _incremental(ws)
+    ws.write("a/y.txt", "three\n")
+    run = ws.run("build", "//...", env=env)
+    assert run.code == 0, run.err
+    assert run.counts == {"total": 5, "executed": 3, "cached": 2}
+    assert ws.read("wasmelt-out/c/top/top.out") == "bx\n1\nby\nTHREE\n"
+    assert _incremental(ws) == before + 1
+    # Early cutoff: x.out counts lines, so the same number of lines stops there.
+    ws.write("a/x.txt", "uno\n")
+    run = ws.run("build", "//...", env=env)
+    assert run.counts == {"total": 5, "executed": 1, "cached": 4}
+    # A deleted output comes back from the cache; nothing runs.
+    (ws.root / "wasmelt-out/b/by/by.out").unlink()
+    run = ws.run("build", "//...", env=env)
+    assert run.code == 0 and run.counts["executed"] == 0
+    assert ws.read("wasmelt-out/b/by/by.out") == "by\nTHREE\n"
+    # `explain` sees what the incremental builds did.
+    assert "cached" in ws.run("explain", "//c:top").out
+    # A removed source is reported as on the full path; putting it back builds again.
+    (ws.root / "a/x.txt").unlink()
+    run = ws.run("build", "//...", env=env)
+    assert run.code != 0 and "x.txt" in run.err
+    ws.write("a/x.txt", "uno\n")
+    assert ws.run("build", "//...", env=env).code == 0
+    # The same result in-process, without the server.
+    run = ws.run("build", "//...", env={"WASMELT_SERVER": "0"})
+    assert run.code == 0 and run.counts["executed"] == 0
+    assert ws.read("wasmelt-out/c/top/top.out") == "bx\n1\nby\nTHREE\n"
+
+
+def test_build_file_edit_through_the_server_then_incremental_again(served):
+    ws, env = served
+    _diamond(ws)
+    _watched(ws, env)
+    before = _incremental(ws)
+    (ws.root / "b/BUILD.toml").write_text(ws.read("b/BUILD.toml").replace("echo by", "echo BY"))
+    run = ws.run("build", "//...", env=env)
+    assert run.counts == {"total": 5, "executed": 2, "cached": 3}
+    assert ws.read("wasmelt-out/c/top/top.out") == "bx\n1\nBY\nTWO\n"
+    assert _incremental(ws) == before + 1  # only a command changed: that package is analysed again
+    # A command whose output bytes stay the same: early cutoff.
+    (ws.root / "a/BUILD.toml").write_text(ws.read("a/BUILD.toml").replace("wc -l <", "wc -l < "))
+    run = ws.run("build", "//...", env=env)
+    assert run.counts == {"total": 5, "executed": 1, "cached": 4}
+    # A changed dependency takes the full path (the graph's shape changed).
+    (ws.root / "c/BUILD.toml").write_text(ws.read("c/BUILD.toml").replace('"//b:by"]', '"//b:by", "//a:x"]'))
+    run = ws.run("build", "//...", env=env)
+    assert run.counts == {"total": 5, "executed": 1, "cached": 4}
+    assert ws.read("wasmelt-out/c/top/top.out") == "bx\n1\nBY\nTWO\n1\n"
+    assert _incremental(ws) == before + 2
+    ws.write("a/y.txt", "four\n")
+    run = ws.run("build", "//...", env=env)
+    assert run.counts == {"total": 5, "executed": 3, "cached": 2}
+    assert ws.read("wasmelt-out/c/top/top.out") == "bx\n1\nBY\nFOUR\n1\n"
+    assert _incremental(ws) == before + 3  # watched through the full build: incremental again
+    # `explain` shows why the last edited command ran.
+    (ws.root / "b/BUILD.toml").write_text(ws.read("b/BUILD.toml").replace("echo bx", "echo BX"))
+    assert ws.run("build", "//...", env=env).counts["executed"] == 2
+    assert "argument" in ws.run("explain", "//b:bx").out
+    # A broken BUILD.toml is reported as on the full path.
+    (ws.root / "b/BUILD.toml").write_text(ws.read("b/BUILD.toml") + "\n[[genrule]]\nname = 1\n")
+    run = ws.run("build", "//...", env=env)
+    assert run.code == 2 and "b/BUILD.toml" in run.err
+    # A new package is seen too.
+    ws.write("d/BUILD.toml", """
+        [[genrule]]
+        name = "d"
+        srcs = ["//c:top"]
+        outs = ["d.out"]
+        cmd = "wc -c < $(SRCS) > $(OUT)"
+    """)
+    (ws.root / "b/BUILD.toml").write_text(ws.read("b/BUILD.toml").split("\n[[genrule]]\nname = 1")[0])
+    run = ws.run("build", "//...", env=env)
+    assert run.counts == {"total": 6, "executed": 1, "cached": 5}
+
+
+def test_edit_while_the_server_was_killed_is_seen(served):
+    ws, env = served
+    _diamond(ws)
+    _watched(ws, env)
+    ws.write("a/y.txt", "five\n")
+    assert ws.run("build", "//...", env=env).counts["executed"] == 3
+    os.kill(_pid(ws), signal.SIGKILL)
+    time.sleep(0.2)
+    ws.write("a/x.txt", "a\nb\n")  # nobody watches this edit
+    run = ws.run("build", "//...", env=env)
+    assert run.code == 0, run.err
+    assert run.counts == {"total": 5, "executed": 3, "cached": 2}
+    assert ws.read("wasmelt-out/c/top/top.out") == "bx\n2\nby\nFIVE\n"
+    # And the new server's watcher takes over from its first verified build.
+    _age(ws.root)
+    assert ws.run("build", "//...", env=env).counts["executed"] == 0
+    before = _incremental(ws)
+    ws.write("a/y.txt", "six\n")
+    run = ws.run("build", "//...", env=env)
+    assert run.counts["executed"] == 3 and _incremental(ws) == before + 1
+    assert ws.read("wasmelt-out/c/top/top.out") == "bx\n2\nby\nSIX\n"

@@ -1,0 +1,317 @@
+"""The server's incremental path: after a successful build, keep its plan,
+report and stat cache; while the file watcher has run without a gap since
+then, the paths it reports are all that can have changed. A build of the
+same patterns then re-examines only the actions reading a changed source or
+writing a changed output, and everything downstream of them, reusing the
+previous build's digests for every other input.
+
+Anything the reverse index cannot place (a BUILD.toml, a new or removed
+directory outside the outputs, a source the loader checked but no action
+reads, a changed tool) sends the command down the full path instead, which
+still reuses the loaded packages, analysis and action results.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+import time
+
+from .workspace import BUILD_FILE, OUTPUT_DIR
+
+MAX_PENDING = 20_000  # more changed paths than this: take the full path
+_parser = None
+
+
+class State:
+    def __init__(self, mpath: str, plan, wanted, report, tool_stats: dict, stat_cache, manifest_stat):
+        self.mpath = mpath
+        self.plan = plan
+        self.wanted = wanted
+        self.report = report
+        self.tool_stats = tool_stats
+        self.stat_cache = stat_cache
+        self.manifest_stat = manifest_stat  # the up-to-date record this build wrote
+        self.anchored = False  # the watcher has run without a gap since this build's inputs were read
+        self.pending: set[str] = set()  # paths changed since then
+        self._index = None
+        self.last_build = None  # engine.records.LastBuild, from the first incremental build on
+
+    def note(self, paths: set[str] | None) -> None:
+        """Paths the watcher reported (None: it cannot say which)."""
+        if not self.anchored:
+            return
+        if paths is None or len(self.pending) + len(paths) > MAX_PENDING:
+            self.unanchor()
+        else:
+            self.pending |= paths
+
+    def unanchor(self) -> None:
+        self.anchored = False
+        self.pending.clear()
+
+    def index(self):
+        """(position, consumers, producers, dependents, dirs, target sources): built once."""
+        if self._index is None:
+            from .executor import needed_actions
+
+            p = self.plan
+            root = str(p.ws.root) + os.sep
+            producers = p.analysis.actions
+            order = needed_actions(self.wanted, producers)
+            position = {a.id: i for i, a in enumerate(order)}
+            consumers: dict[str, list] = {}
+            dependents: dict[str, list] = {}
+            outputs: dict[str, object] = {}
+            # By action id: a BUILD.toml edit that keeps the graph's shape
+            # replaces Action objects (see rebuild_packages), not these.
+            for a in order:
+                for art in a.inputs:
+                    if art.is_source:
+                        consumers.setdefault(root + art.path, []).append(a.id)
+                    else:
+                        dependents.setdefault(producers[art.path].id, []).append(a.id)
+                for out in a.outputs:
+                    outputs[root + out.path] = a.id
+            targets = {root + s for pkg in p.loader.packages.values() for t in pkg.targets.values() for s in t.sources}
+            build_files = [root + pkg.build_file for pkg in p.loader.packages.values()]
+            dirs = set(p.loader.walked)
+            for path in (*consumers, *targets, *build_files):
+                d = os.path.dirname(path)
+                while d not in dirs and len(d) >= len(root):
+                    dirs.add(d)
+                    d = os.path.dirname(d)
+            self._index = (position, consumers, outputs, dependents, dirs, targets)
+        return self._index
+
+    def affected(self, paths: set[str]) -> list | None:
+        """The actions to re-examine for these changed paths, dependencies
+        first; None when the full path must decide."""
+        position, consumers, outputs, dependents, dirs, targets = self.index()
+        root = str(self.plan.ws.root)
+        out_prefix = os.path.join(root, OUTPUT_DIR) + os.sep
+        seeds = []
+        build_files = [path for path in paths if os.path.basename(path) == BUILD_FILE]
+        if build_files:
+            edited = self.reanalyse(build_files)
+            if edited is None:
+                return None
+            seeds.extend(edited)
+            paths = paths.difference(build_files)
+        for path in paths:
+            hit = consumers.get(path)
+            if hit is not None:
+                if not os.path.isfile(path):
+                    return None  # a source went away: the loader reports it
+                seeds.extend(hit)
+                continue
+            producer = outputs.get(path)
+            if producer is not None:
+                seeds.append(producer)
+                continue
+            base = os.path.basename(path)
+            if path in targets:
+                return None
+            inside_out = path.startswith(out_prefix) or path == out_prefix[:-1]
+            if inside_out and base.startswith(".tmp-"):
+                continue  # an atomic write's temporary file
+            try:
+                is_dir = stat.S_ISDIR(os.lstat(path).st_mode)
+                gone = False
+            except OSError:
+                is_dir, gone = False, True
+            if inside_out and (is_dir or gone):
+                # A directory of outputs (re)created, moved or removed: every output under it.
+                under = path + os.sep
+                seeds.extend(a for o, a in outputs.items() if o.startswith(under))
+                continue
+            if inside_out:
+                continue  # a file no action declares
+            if is_dir or (gone and path in dirs):
+                return None  # packages may have appeared or gone
+            # Any other file: no action reads it and no package is defined by it.
+        closure: set[str] = set()
+        stack = seeds
+        while stack:
+            action_id = stack.pop()
+            if action_id in closure:
+                continue
+            closure.add(action_id)
+            stack.extend(dependents.get(action_id, ()))
+        producers = self.plan.analysis.actions
+        return [producers[i] for i in sorted(closure, key=position.__getitem__)]
+
+    def reanalyse(self, build_files: list[str]) -> list[str] | None:
+        """Load the packages of edited BUILD.toml files again and analyse their
+        targets; the ids of their actions when only commands changed (the same
+        targets, dependencies, sources, outputs, inputs and tools, and what each
+        target provides its dependents), else None: the full path decides."""
+        from .analysis import AnalysisContext, AnalysisMemo
+        from .errors import WasmeltError
+        from .graph import PackageLoader
+        from .loader import load_package
+        from .registry import rule_kinds
+
+        p = self.plan
+        root = str(p.ws.root) + os.sep
+        by_file = {root + pkg.build_file: pkg for pkg in p.loader.packages.values()}
+        kinds = rule_kinds()
+        infos = p.analysis.infos
+        position = {label: i for i, label in enumerate(p.graph.order)}
+        owned: dict = {}  # label -> indexes of its actions in all_actions
+        for i, a in enumerate(p.analysis.all_actions):
+            owned.setdefault(a.owner, []).append(i)
+        replaced: list[tuple] = []  # (old action, new action)
+        updates = []
+        for path in build_files:
+            old_pkg = by_file.get(path)
+            if old_pkg is None or not old_pkg.name:
+                return None  # a new package, or the root one (workspace settings)
+            try:
+                new_pkg = load_package(p.ws, old_pkg.name)
+            except (WasmeltError, OSError):
+                return None  # the full path reports it
+            if set(new_pkg.targets) != set(old_pkg.targets):
+                return None
+            analysed = []
+            for name in sorted(new_pkg.targets, key=lambda n: position.get(old_pkg.targets[n].label, -1)):
+                old_t, new_t = old_pkg.targets[name], new_pkg.targets[name]
+                if old_t.label not in p.graph.targets:
+                    return None  # not part of this build: the full path decides
+                if (new_t.kind, new_t.deps, new_t.sources) != (old_t.kind, old_t.deps, old_t.sources):
+                    return None
+                ctx = AnalysisContext(p.ws, new_t, infos, {l: t.kind for l, t in ((d, p.graph.targets[d]) for d in new_t.deps)})
+                try:
+                    info = kinds[new_t.kind].analyze(ctx)
+                except (WasmeltError, KeyError):
+                    return None
+                if info != infos[old_t.label]:
+                    return None  # what dependents see changed: their analysis too
+                old_actions = [p.analysis.all_actions[i] for i in owned.get(old_t.label, ())]
+                if [a.id for a in ctx.actions] != [a.id for a in old_actions]:
+                    return None
+                for old_a, new_a in zip(old_actions, ctx.actions):
+                    if (old_a.inputs, old_a.outputs, {t.path for t in old_a.tools}) != \
+                            (new_a.inputs, new_a.outputs, {t.path for t in new_a.tools}):
+                        return None
+                    if old_a != new_a:
+                        replaced.append((old_a, new_a))
+                analysed.append((new_t, infos[old_t.label], ctx.actions))
+            updates.append((old_pkg, new_pkg, analysed))
+        # Every check passed: the plan takes the new objects.
+        memo = AnalysisMemo.current
+        for old_pkg, new_pkg, analysed in updates:
+            p.loader.packages[new_pkg.name] = new_pkg
+            if PackageLoader.memo is not None:
+                PackageLoader.memo.put(p.ws, new_pkg)
+            for target, info, actions in analysed:
+                p.graph.targets[target.label] = target
+                if memo is not None:
+                    memo.put(target, infos, info, actions)
+        all_actions = p.analysis.all_actions
+        for _, _, analysed in updates:
+            for target, _, actions in analysed:
+                for i, action in zip(owned.get(target.label, ()), actions):
+                    all_actions[i] = action
+        for old, new in replaced:
+            for out in new.outputs:
+                p.analysis.actions[out.path] = new
+        return [new.id for _, new in replaced]
+
+    def summary(self) -> tuple[int, list]:
+        """What the up-to-date answer prints: (actions, [(label, [files])])."""
+        p = self.plan
+        labels = [(str(l), [f.path for f in p.analysis.infos[l].files]) for l in p.labels] if len(p.labels) <= 10 else []
+        return len(self.report.records), labels
+
+    def tools_unchanged(self) -> bool:
+        from .uptodate import stat_of
+
+        return all(stat_of(path) == s for path, s in self.tool_stats.items())
+
+
+def build(state: State, argv: list[str], started: float, deferred: list) -> int | None:
+    """Run `wasmelt build` over what changed; None when the full path must run."""
+    from .cli import make_parser
+
+    if not state.tools_unchanged():
+        return None
+    subset = state.affected(state.pending)
+    if subset is None:
+        return None
+    global _parser
+    if _parser is None:
+        _parser = make_parser()  # ~3 ms to build: kept, parsing does not change it
+    args = _parser.parse_args(argv)
+    state.pending = set()
+    if not subset:
+        from .records import records_dir
+        from .uptodate import report_up_to_date
+
+        mark = records_dir(state.plan.ws) / "last_build_up_to_date"
+        if not mark.exists():
+            mark.touch()
+        return report_up_to_date(state.summary(), args.quiet, started)
+    return _run(state, subset, args, started, deferred)
+
+
+def _run(state: State, subset: list, args, started: float, deferred: list) -> int:
+    from .executor import EXECUTED, BuildReport, Executor
+    from .progress import make_reporter
+    from .session import cache_lock, workspace_lock
+    from .store import Store
+
+    p = state.plan
+    try:
+        os.unlink(state.mpath)  # the up-to-date record no longer describes the outputs
+    except OSError:
+        pass
+    state.manifest_stat = False  # never anchored again by the record's check
+    reporter = make_reporter(args.progress, args.verbose, args.quiet)
+    store = Store(p.ws.cache_dir)
+    executor = Executor(p.ws, store, state.stat_cache, jobs=args.jobs or os.cpu_count() or 1,
+                        keep_going=args.keep_going, reporter=reporter, timeout=args.action_timeout)
+    executor.defer_save = True
+    with workspace_lock(p.ws):
+        with cache_lock(p.ws.cache_dir, exclusive=False):
+            report = executor.build([], p.analysis.actions, only=subset, known=state.report.digests)
+    report.corrupt_entries = list(store.corrupt_entries)
+    previous = state.report
+    records = previous.records
+    previous_records = dict(records) if state.last_build is None else None
+    records.update(report.records)
+    merged = BuildReport(records, report.digests, report.corrupt_entries)
+    state.report = merged
+    ok = report.ok
+    if not ok:
+        state.unanchor()  # the next build takes the full path (and reports the failure again)
+    if ok and not args.quiet and len(p.labels) <= 10:
+        for label in p.labels:
+            files = p.analysis.infos[label].files
+            print(f"Target {label} up-to-date:" + "".join(f"\n  {f.path}" for f in files), file=sys.stderr)
+    for entry in report.corrupt_entries:
+        print(f"WARNING: damaged cache entry discarded: {entry}", file=sys.stderr)
+    total = len(records)
+    counts = {s: report.count(s) for s in ("failed", "skipped")}
+    executed = report.count(EXECUTED)
+    parts = [f"{executed} executed", f"{total - executed - sum(counts.values())} cached"]
+    parts += [f"{n} {s}" for s, n in counts.items() if n]
+    s = "s" if total != 1 else ""
+    print(f"Build {'completed' if ok else 'FAILED'}: {total} action{s}: " + ", ".join(parts)
+          + f" in {time.monotonic() - started:.2f}s", file=sys.stderr, flush=True)
+
+    def bookkeeping() -> None:
+        """After the answer: the records `explain` and `size` read."""
+        from .records import LastBuild
+        from .sizes import remember_built
+
+        state.stat_cache.save()
+        if state.last_build is None:
+            state.last_build = LastBuild(p.ws, previous_records)
+        state.last_build.save(records, report.records)
+        owners = {r.action.owner for r in report.records.values()}
+        remember_built(p.ws, {l: i for l, i in p.analysis.infos.items() if l in owners}, report.digests, store)
+
+    deferred.append(bookkeeping)
+    return 0 if ok else 1
