@@ -48,6 +48,16 @@ def test_first_build_executes_all_and_second_executes_none(workspace):
     assert second.counts == {"total": 4, "executed": 0, "cached": 4}
 
 
+def test_outputs_are_readable_by_everyone_whether_built_or_restored(workspace):
+    _chain(workspace)
+    assert workspace.run("build", "//...").code == 0
+    out = workspace.root / "wasmelt-out/pkg/framed/framed.txt"
+    assert out.stat().st_mode & 0o777 == 0o644
+    out.unlink()
+    assert workspace.run("build", "//...").counts["cached"] == 4
+    assert out.stat().st_mode & 0o777 == 0o644
+
+
 def test_touched_but_unchanged_source_executes_nothing(workspace):
     _chain(workspace)
     assert workspace.run("build", "//...").code == 0

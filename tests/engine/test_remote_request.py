@@ -68,3 +68,19 @@ def test_digest_map_remembers_sha256_across_instances_and_checks_what_it_reads(t
     assert first.get(xx, lambda: data) == (hashlib.sha256(data).hexdigest(), len(data))
     assert DigestMap(tmp_path).get(xx, lambda: None) == (hashlib.sha256(data).hexdigest(), len(data))
     assert DigestMap(tmp_path).get(digest_bytes(b"other"), lambda: b"not other") is None
+
+
+def test_threads_asking_for_the_messages_at_once_share_one_set_of_classes():
+    import threading
+
+    from wasmelt.engine.remote import protos
+
+    protos._compile.cache_clear()
+    seen = []
+    threads = [threading.Thread(target=lambda: seen.append(protos.messages().Digest)) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(map(id, seen))) == 1
+    assert messages().Action(input_root_digest=seen[0](hash="0" * 64, size_bytes=0))

@@ -111,3 +111,28 @@ def test_no_larger_than_wasm_opt_on_the_example(tmp_path):
     ours = eliminate(decode_module(fused), ["init", "tick"], strip_custom=True).module
     ours.customs = [c for c in ours.customs if c.name != "name"]  # wasm-opt writes no name section
     assert len(encode_module(ours)) <= (tmp_path / "opt.wasm").stat().st_size
+
+
+def test_a_declarative_segment_named_by_a_live_elem_drop_stays_when_its_functions_go():
+    data = wat("""(module
+      (func $unused)
+      (func (export "f") (result i32) elem.drop 0 i32.const 7)
+      (elem declare func $unused))""")
+    result = eliminate(decode_module(data), ["f"])
+    validate(result.wasm)
+    assert run_reference(result.wasm, "f", []).results == (7,)
+
+
+def test_a_trap_in_the_start_function_is_the_reference_outcome():
+    data = wat("""(module
+      (func $boot unreachable)
+      (start $boot)
+      (func (export "f") (result i32) i32.const 1))""")
+    outcome = run_reference(data, "f", [])
+    assert outcome.trap == "unreachable" and outcome.results == ()
+    assert run_reference(eliminate(decode_module(data), ["f"]).wasm, "f", []).trap == "unreachable"
+
+
+def test_a_runaway_loop_ends_out_of_fuel():
+    data = wat('(module (func (export "spin") (loop (br 0))))')
+    assert run_reference(data, "spin", []).trap == "out_of_fuel"
