@@ -12,10 +12,8 @@ use; it runs under node, whose start-up is part of its time.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -148,19 +146,8 @@ def run(inputs: list[stage_inputs.InputSet], runs: int, work: Path, install_npm:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--quick", action="store_true", help="the example only, one run")
-    ap.add_argument("--no-npm", action="store_true", help="do not install binaryen from npm")
-    ap.add_argument("--json", type=Path, default=st.RESULTS / "fuse.json")
-    args = ap.parse_args(argv)
-    runs = 1 if args.quick else args.runs
-    with tempfile.TemporaryDirectory(prefix="wasmelt-fuse-bench-") as tmp:
-        inputs = stage_inputs.all_inputs(Path(tmp), quick=args.quick)
-        result = run(inputs, runs, Path(tmp), install_npm=not args.no_npm)
-    print(render(result))
-    print(f"\nwrote {st.write_json('fuse', result, args.json)}")
-    return result
+    return st.stage_main("fuse", __doc__.split("\n\n")[0], argv, render=render,
+                         run=lambda inputs, runs, work, args: run(inputs, runs, work, install_npm=not args.no_npm))
 
 
 if __name__ == "__main__":

@@ -15,10 +15,8 @@ the memory's size; the builtin does so with bounds = "check", shown too.
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -107,19 +105,12 @@ def run(inputs: list[stage_inputs.InputSet], runs: int, work: Path, cpus: tuple[
 
 
 def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--quick", action="store_true", help="the example only, Cortex-M4 with zig, one run")
-    ap.add_argument("--json", type=Path, default=st.RESULTS / "synth.json")
-    args = ap.parse_args(argv)
-    runs = 1 if args.quick else args.runs
-    with tempfile.TemporaryDirectory(prefix="wasmelt-synth-bench-") as tmp:
-        inputs = stage_inputs.all_inputs(Path(tmp), quick=args.quick)
-        result = run(inputs, runs, Path(tmp), cpus=("cortex-m4",) if args.quick else CPUS,
-                     compilers=["zig"] if args.quick else None)
-    print(render(result))
-    print(f"\nwrote {st.write_json('synth', result, args.json)}")
-    return result
+    def bench(inputs, runs, work, args):
+        return run(inputs, runs, work, cpus=("cortex-m4",) if args.quick else CPUS,
+                   compilers=["zig"] if args.quick else None)
+
+    return st.stage_main("synth", __doc__.split("\n\n")[0], argv, bench, render,
+                         quick_help="the example only, Cortex-M4 with zig, one run", npm=False)
 
 
 if __name__ == "__main__":
