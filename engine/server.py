@@ -10,119 +10,48 @@ build starts it on demand; WASMELT_SERVER=0 keeps every command in-process.
 A client whose server is missing, stale (wasmelt's code changed) or dies
 mid-command runs the command in-process instead.
 
-Protocol: the client sends one JSON line (argv, cwd, environment, whether
-stderr is a terminal); the server answers with frames of one type byte and a
-4-byte length: b"o" stdout, b"e" stderr, b"x" the exit code (JSON), b"r"
-refused (the client runs the command itself).
+The protocol and the client, which must stay import-light, are in engine.client.
 """
 
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import socket
 import struct
 import sys
 import time
 
+from . import client
+from .client import SOCKET_NAME
 from .workspace import Workspace, records_dir
 
-SOCKET_NAME = "server.sock"
 PID_NAME = "server.pid"
 LOG_NAME = "server.log"
-FORWARDED = ("build", "test")
 DEFAULT_IDLE_SECS = 3 * 3600  # as Bazel's --max_idle_secs
 START_TIMEOUT_S = 30.0
 COOKIE_TIMEOUT_S = 2.0
 MAX_WATCHED_PATHS = 50_000
 
 
-# -- the client side: a few stdlib imports only ---------------------------------
+# -- the client side (engine.client has the protocol) ----------------------------
 
-def _connect(ws: Workspace, timeout: float | None = None) -> socket.socket | None:
-    """A connection to the running server, or None (stale socket files are removed)."""
-    directory = records_dir(ws)
-    path = directory / SOCKET_NAME
-    if not path.exists():
-        return None
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
-    try:
-        sock.connect(_short_path(str(path)))
-    except (FileNotFoundError, ConnectionRefusedError):
-        sock.close()
-        try:
-            path.unlink()  # a killed server's socket: nobody listens
-        except OSError:
-            pass
-        return None
-    except OSError:
-        sock.close()
-        return None
-    sock.settimeout(None)
-    return sock
-
-
-def _short_path(path: str) -> str:
-    """Unix socket paths are limited to ~107 bytes: reach a long one through
-    /proc/self/fd when needed."""
-    if len(path.encode()) < 100:
-        return path
-    fd = os.open(os.path.dirname(path), os.O_PATH)
-    _held_fds.append(fd)  # stays open while the socket is used
-    return f"/proc/self/fd/{fd}/{os.path.basename(path)}"
-
-
-_held_fds: list[int] = []
-
-
-def _read_exact(sock: socket.socket, n: int) -> bytes | None:
-    chunks = []
-    while n:
-        data = sock.recv(n)
-        if not data:
-            return None
-        chunks.append(data)
-        n -= len(data)
-    return b"".join(chunks)
-
-
-def _request(sock: socket.socket, message: dict) -> int | None:
-    """Send one request and relay the answer; the exit code, or None when the
-    server refused or went away before finishing."""
-    sock.sendall(json.dumps(message).encode() + b"\n")
-    out, err = sys.stdout.buffer, sys.stderr.buffer
-    while True:
-        head = _read_exact(sock, 5)
-        if head is None:
-            return None
-        kind, size = head[:1], struct.unpack(">I", head[1:])[0]
-        body = _read_exact(sock, size) if size else b""
-        if body is None:
-            return None
-        if kind == b"o":
-            out.write(body)
-            out.flush()
-        elif kind == b"e":
-            err.write(body)
-            err.flush()
-        elif kind == b"x":
-            return int(json.loads(body)["code"])
-        else:
-            return None
+def _connect(ws: Workspace, timeout: float | None = None):
+    return client.connect(str(records_dir(ws)), timeout)
 
 
 def _enabled(ws: Workspace) -> bool | None:
     """True (start on demand), False (never use one) or None (use one if running)."""
-    env = os.environ.get("WASMELT_SERVER")
-    if env is not None:
-        return env.strip().lower() not in ("0", "false", "no", "")
+    if os.environ.get("WASMELT_SERVER") is not None:
+        return not client.server_disabled()
     return True if ws.settings.get("server") is True else None
 
 
 def forward(argv: list[str], located) -> int | None:
-    """Run `argv` in the workspace's server; None when it must run in-process."""
-    if not argv or argv[0] not in FORWARDED or located is None:
+    """Run `argv` in the workspace's server, starting it when the workspace
+    asks for one; None when it must run in-process."""
+    if not argv or argv[0] not in client.FORWARDED or located is None:
         return None
     ws, _ = located
     enabled = _enabled(ws)
@@ -133,15 +62,7 @@ def forward(argv: list[str], located) -> int | None:
         sock = start(ws, quiet=True)
     if sock is None:
         return None
-    message = {"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ), "tty": sys.stderr.isatty()}
-    try:
-        with sock:
-            code = _request(sock, message)
-    except OSError:
-        code = None
-    if code is None:
-        print("wasmelt: the server did not finish the command; running it in this process", file=sys.stderr)
-    return code
+    return client.run_forwarded(sock, argv)
 
 
 def start(ws: Workspace, quiet: bool = False, idle_secs: int = DEFAULT_IDLE_SECS) -> socket.socket | None:
@@ -173,21 +94,23 @@ def status(ws: Workspace) -> dict | None:
     sock = _connect(ws, timeout=10)
     if sock is None:
         return None
-    with sock:
-        sock.sendall(json.dumps({"control": "status"}).encode() + b"\n")
-        head = _read_exact(sock, 5)
-        if head is None:
-            return None
-        return json.loads(_read_exact(sock, struct.unpack(">I", head[1:])[0]) or b"null")
+    try:
+        client.send_message(sock, {"control": "status"})
+        frame = client.read_frame(sock)
+    finally:
+        sock.close()
+    return None if frame is None else json.loads(frame[1] or b"null")
 
 
 def stop(ws: Workspace) -> bool:
     sock = _connect(ws, timeout=10)
     if sock is None:
         return False
-    with sock:
-        sock.sendall(json.dumps({"control": "stop"}).encode() + b"\n")
-        _read_exact(sock, 5)
+    try:
+        client.send_message(sock, {"control": "stop"})
+        client.read_frame(sock)
+    finally:
+        sock.close()
     pid_path = records_dir(ws) / PID_NAME
     deadline = time.monotonic() + 10
     while (records_dir(ws) / SOCKET_NAME).exists() and time.monotonic() < deadline:
@@ -426,7 +349,7 @@ class Server:
         sock_path = self.dir / SOCKET_NAME
         sock_path.unlink(missing_ok=True)
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(_short_path(str(sock_path)))
+        listener.bind(client.short_socket_path(str(sock_path)))
         listener.listen(16)
         (self.dir / PID_NAME).write_text(str(os.getpid()))
         from .analysis import AnalysisMemo
@@ -483,16 +406,20 @@ class Server:
 
     def _handle(self, conn: socket.socket) -> bool:
         """Serve one request; False when the server should exit."""
-        buf = b""
-        while not buf.endswith(b"\n"):
-            data = conn.recv(1 << 16)
-            if not data:
-                return True
-            buf += data
-        message = json.loads(buf)
+        head = client.read_exact(conn, 8)
+        if head is None:
+            return True
+        data = client.read_exact(conn, int.from_bytes(head[4:], "big")) if head[:4] == client.PROTOCOL else None
+        try:
+            message = marshal.loads(data) if data else None
+        except (ValueError, EOFError, TypeError):
+            message = None
+        if not isinstance(message, dict):
+            self._send(conn, b"r", b"protocol")  # another version's client: it runs the command itself
+            return True
         control = message.get("control")
         if control == "stop":
-            self._send(conn, b"x", b'{"code": 0}')
+            self._send(conn, b"x", b"0")
             return False
         if control == "status":
             body = {"pid": os.getpid(), "uptime_s": time.time() - self.started, "commands": self.commands,
@@ -511,7 +438,7 @@ class Server:
             if code is None:
                 self._send(conn, b"r", b"")
             else:
-                self._send(conn, b"x", json.dumps({"code": code}).encode())
+                self._send(conn, b"x", str(code).encode())
         finally:
             conn.close()
             deferred, self.deferred = self.deferred, []

@@ -8,6 +8,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from .client import records_path
 from .errors import ConfigError
 
 BUILD_FILE = "BUILD.toml"
@@ -44,9 +45,7 @@ def parse_toml(text: str, where: str) -> dict:
 
 def records_dir(ws: Workspace) -> Path:
     """Where a workspace's build records live in its cache."""
-    from .actions import digest_bytes
-
-    return ws.cache_dir / "records" / digest_bytes(str(ws.root).encode())[:16]
+    return Path(records_path(str(ws.cache_dir), str(ws.root)))
 
 
 def _workspace_table(build_file: Path) -> dict | None:

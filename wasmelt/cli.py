@@ -1,7 +1,8 @@
 """The `wasmelt` console script. A build or test goes to the workspace's
-server when one runs (engine.server); an up-to-date build is answered from
-its record (engine.uptodate); both import almost nothing. Otherwise the rule
-kinds are registered and the engine's command line runs in this process."""
+server when one runs (engine.client, on builtin modules only), or starts it
+when the workspace asks for one (engine.server); an up-to-date build is
+answered from its record (engine.uptodate). Otherwise the rule kinds are
+registered and the engine's command line runs in this process."""
 
 import sys
 
@@ -9,17 +10,23 @@ import sys
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] in ("build", "test"):
-        from wasmelt.engine.uptodate import locate, try_null_build
+        from wasmelt.engine.client import forward_if_running
 
-        located = locate()
-        if located is not None:
-            from wasmelt.engine.server import forward
+        code, reached = forward_if_running(argv)
+        if code is not None:
+            return code
+        if not reached:  # a server that refused or died is not asked again
+            from wasmelt.engine.uptodate import locate, try_null_build
 
-            code = forward(argv, located)
-            if code is None:
-                code = try_null_build(argv, located)
-            if code is not None:
-                return code
+            located = locate()
+            if located is not None:
+                from wasmelt.engine.server import forward
+
+                code = forward(argv, located)
+                if code is None:
+                    code = try_null_build(argv, located)
+                if code is not None:
+                    return code
         # A build allocates millions of small, acyclic objects; the cyclic
         # collector's full passes over them cost seconds at 10k targets and
         # free nothing. One command is short-lived: leave it off.

@@ -284,3 +284,41 @@ def test_edit_while_the_server_was_killed_is_seen(served):
     run = ws.run("build", "//...", env=env)
     assert run.counts["executed"] == 3 and _incremental(ws) == before + 1
     assert ws.read("wasmelt-out/c/top/top.out") == "bx\n2\nby\nSIX\n"
+
+
+def test_client_of_another_protocol_is_refused_and_the_server_keeps_serving(served):
+    from wasmelt.engine import client
+
+    ws, env = served
+    _two_packages(ws)
+    assert ws.run("build", "//...", env=env).code == 0
+    pid = _pid(ws)
+    records = client.records_path(str(ws.cache), str(ws.root.resolve()))
+    for request in (b'{"argv": ["build", "//..."]}\n', b"wsm\x00" + b"\0\0\0\2{}", client.PROTOCOL + b"\0\0\0\3abc"):
+        sock = client.connect(records, timeout=10)
+        assert sock is not None
+        try:
+            sock.sendall(request)
+            assert client.read_frame(sock) == (b"r", b"protocol")
+        finally:
+            sock.close()
+    run = ws.run("build", "//...", env=env)
+    assert run.code == 0 and run.counts["executed"] == 0
+    assert _pid(ws) == pid
+
+
+def test_forwarded_command_imports_only_the_client(served):
+    """A command a running server answers costs the interpreter's start plus
+    engine.client: none of the engine, and no json, tomllib or socket.py."""
+    import subprocess
+    import sys
+
+    ws, env = served
+    _two_packages(ws)
+    assert ws.run("build", "//...", env=env).code == 0
+    probe = ("import sys; from wasmelt.cli import main; code = main(['build', '//...']); "
+             "print(code, sorted(m for m in sys.modules if m.startswith('wasmelt') or m in ('json', 'tomllib', 'socket')))")
+    proc = subprocess.run([sys.executable, "-c", probe], cwd=ws.root, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "WASMELT_CACHE": str(ws.cache), **env})
+    assert proc.stdout.strip() == "0 ['wasmelt', 'wasmelt.cli', 'wasmelt.engine', 'wasmelt.engine.client']", proc.stderr
+    assert "Build completed" in proc.stderr

@@ -1,0 +1,172 @@
+"""The client half of the server protocol (engine.server), on builtin modules
+only: a command forwarded to a running server costs the interpreter's start
+plus this file, so nothing here may import more than the interpreter already
+has loaded (no socket.py, which pulls in enum; no json or re; no pathlib).
+
+Protocol: the client sends PROTOCOL, a 4-byte big-endian length and a marshalled dict
+(argv, cwd, env, whether stderr is a terminal; or {"control": ...}); the
+server answers with frames of one type byte and a 4-byte length: b"o"
+stdout, b"e" stderr, b"x" the exit code (ASCII digits; JSON for status),
+b"r" refused (the client runs the command itself: the server is stale,
+or speaks another protocol).
+"""
+
+import marshal
+import os
+import sys
+
+import _socket  # the C module: socket.py's enums cost ~2 ms at start
+import xxhash
+
+BUILD_FILE = "BUILD.toml"
+SOCKET_NAME = "server.sock"
+FORWARDED = ("build", "test")
+PROTOCOL = b"wsm\x01"  # a server that reads another one refuses the command
+
+
+def records_path(cache_dir: str, root: str) -> str:
+    """Where a workspace's build records (and its server's socket) live."""
+    return os.path.join(cache_dir, "records", xxhash.xxh3_128_hexdigest(root.encode())[:16])
+
+
+def cache_dir_for(root: str) -> str:
+    cache = os.environ.get("WASMELT_CACHE")
+    return os.path.realpath(cache) if cache else os.path.join(root, ".wasmelt")
+
+
+def workspace_root_guess(cwd: str) -> str | None:
+    """The nearest directory at or above `cwd` whose BUILD.toml mentions a
+    [workspace] table, unparsed: the server locates the workspace properly,
+    this only finds its socket."""
+    directory = cwd
+    while True:
+        try:
+            with open(os.path.join(directory, BUILD_FILE), "rb") as f:
+                if b"[workspace]" in f.read():
+                    return directory
+        except OSError:
+            pass
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return None
+        directory = parent
+
+
+def connect(records: str, timeout: float | None = None):
+    """A connection to the server whose records are in `records`, or None
+    (a killed server's socket file is removed)."""
+    path = os.path.join(records, SOCKET_NAME)
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(short_socket_path(path))
+    except (FileNotFoundError, ConnectionRefusedError) as e:
+        sock.close()
+        if isinstance(e, ConnectionRefusedError):
+            try:
+                os.unlink(path)  # nobody listens on it
+            except OSError:
+                pass
+        return None
+    except OSError:
+        sock.close()
+        return None
+    sock.settimeout(None)
+    return sock
+
+
+_held_fds: list[int] = []
+
+
+def short_socket_path(path: str) -> str:
+    """Unix socket paths are limited to ~107 bytes: reach a long one through
+    /proc/self/fd when needed."""
+    if len(path.encode()) < 100:
+        return path
+    fd = os.open(os.path.dirname(path), os.O_PATH)
+    _held_fds.append(fd)  # stays open while the socket is used
+    return f"/proc/self/fd/{fd}/{os.path.basename(path)}"
+
+
+def send_message(sock, message: dict) -> None:
+    data = marshal.dumps(message)
+    sock.sendall(PROTOCOL + len(data).to_bytes(4, "big") + data)
+
+
+def read_exact(sock, n: int) -> bytes | None:
+    chunks = []
+    while n:
+        data = sock.recv(n)
+        if not data:
+            return None
+        chunks.append(data)
+        n -= len(data)
+    return b"".join(chunks)
+
+
+def read_frame(sock) -> tuple[bytes, bytes] | None:
+    head = read_exact(sock, 5)
+    if head is None:
+        return None
+    size = int.from_bytes(head[1:], "big")
+    body = read_exact(sock, size) if size else b""
+    return None if body is None else (head[:1], body)
+
+
+def relay(sock, message: dict) -> int | None:
+    """Send one command and relay its output; the exit code, or None when the
+    server refused it or went away before finishing."""
+    send_message(sock, message)
+    out, err = sys.stdout.buffer, sys.stderr.buffer
+    while True:
+        frame = read_frame(sock)
+        if frame is None:
+            return None
+        kind, body = frame
+        if kind == b"o":
+            out.write(body)
+            out.flush()
+        elif kind == b"e":
+            err.write(body)
+            err.flush()
+        elif kind == b"x":
+            return int(body)
+        else:
+            return None
+
+
+def command_message(argv: list[str]) -> dict:
+    return {"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ), "tty": sys.stderr.isatty()}
+
+
+def server_disabled() -> bool:
+    env = os.environ.get("WASMELT_SERVER")
+    return env is not None and env.strip().lower() in ("0", "false", "no", "")
+
+
+def forward_if_running(argv: list[str]) -> tuple[int | None, bool]:
+    """Run a build or test in the workspace's server if one is running:
+    (exit code or None, whether a server was reached). None with a server
+    reached means it refused or died: the command runs in this process."""
+    if not argv or argv[0] not in FORWARDED or server_disabled():
+        return None, False
+    cwd = os.getcwd()
+    root = workspace_root_guess(cwd)
+    if root is None:
+        return None, False
+    sock = connect(records_path(cache_dir_for(root), root))
+    if sock is None:
+        return None, False
+    return run_forwarded(sock, argv), True
+
+
+def run_forwarded(sock, argv: list[str]) -> int | None:
+    try:
+        code = relay(sock, command_message(argv))
+    except OSError:
+        code = None
+    finally:
+        sock.close()
+    if code is None:
+        print("wasmelt: the server did not finish the command; running it in this process", file=sys.stderr)
+    return code
