@@ -14,6 +14,8 @@ import xxhash
 
 from .actions import digest_bytes
 
+DIGEST_MAP_DIR = "sha256"  # xxHash -> SHA-256 of blobs sent to a remote cache
+
 
 def digest_file(path: str | os.PathLike) -> str:
     h = xxhash.xxh3_128()
@@ -209,6 +211,14 @@ class Store:
                 with _suppress():
                     self._blob_path(digest).unlink()
                 removed += 1
+        # The remote cache's SHA-256 shortcuts (engine.remote.request.DigestMap,
+        # laid out as the CAS is) of blobs no longer kept; a source's is
+        # computed again by the next remote build that needs it.
+        digest_map = self.root / DIGEST_MAP_DIR
+        for path in digest_map.glob("*/*") if digest_map.is_dir() else ():
+            if referenced.get(path.parent.name + path.name, 0) == 0:
+                with _suppress():
+                    path.unlink()
         # Stale sandboxes of killed builds.
         sandbox_root = self.root / "sandbox"
         if sandbox_root.is_dir():

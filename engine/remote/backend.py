@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..actions import Action
 from ..executor import RemoteBackend, RemoteResult
+from ..store import DIGEST_MAP_DIR
 from .grpc_client import RemoteFault
 from .protos import messages
 from .request import DigestMap, Request, make_request, proto_digest, serialize, sha256
@@ -41,7 +42,7 @@ class Remote(RemoteBackend):
 
     def attach(self, store, root: Path) -> None:
         self._store, self._root = store, root
-        self._digests = DigestMap(store.root / "sha256")
+        self._digests = DigestMap(store.root / DIGEST_MAP_DIR)
 
     def _warn(self, text: str) -> None:
         with self._lock:

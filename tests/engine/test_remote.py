@@ -135,6 +135,24 @@ def test_http_cache_on_nginx_serves_every_action_to_a_clean_second_workspace(tmp
         assert (data / "cas" / hashlib.sha256(blob).hexdigest()).read_bytes() == blob
 
 
+def test_cache_gc_prunes_the_sha256_shortcuts_of_what_it_removes(tmp_path):
+    a, _ = _two_workspaces(tmp_path, _simple)
+    shortcuts = a.cache / "sha256"
+    with nginx_webdav(tmp_path / "nginx") as (url, _):
+        assert a.run("build", "//...", f"--remote_cache={url}").code == 0
+        assert len(list(shortcuts.glob("*/*"))) == 3  # every file an action reads: in, upper, word
+        assert a.run("cache", "gc", "--max-size", "1G").code == 0
+        kept = {p.parent.name + p.name for p in shortcuts.glob("*/*")}
+        assert kept and kept <= {p.parent.name + p.name for p in (a.cache / "cas").glob("*/*")}
+        assert a.run("cache", "gc", "--max-size", "0").code == 0
+        assert not list(shortcuts.glob("*/*"))
+        assert a.run("clean").code == 0
+        again = a.run("build", "//...", f"--remote_cache={url}")
+    assert again.code == 0, again.err
+    assert again.counts == {"total": 4, "executed": 0, "cached": 4}
+    assert not _warnings(again)
+
+
 def test_corrupt_blob_from_http_cache_is_rejected_and_rebuilt_locally(tmp_path):
     a, b = _two_workspaces(tmp_path, _simple)
     with nginx_webdav(tmp_path / "nginx") as (url, data):
