@@ -166,7 +166,7 @@ def run_forwarded(sock, argv: list[str]) -> int | None:
     except OSError:
         code = None
     finally:
-        sock.close()
+        sock.close()  # on Ctrl-C too: the hang-up is how the server learns of it
     if code is None:
         print("wasmelt: the server did not finish the command; running it in this process", file=sys.stderr)
     return code

@@ -253,7 +253,11 @@ def build(state: State, argv: list[str], started: float, deferred: list) -> int 
         if not mark.exists():
             mark.touch()
         return report_up_to_date(state.summary(), args.quiet, started)
-    return _run(state, subset, args, started, deferred)
+    try:
+        return _run(state, subset, args, started, deferred)
+    except BaseException:
+        state.unanchor()  # interrupted: what changed is no longer known, the full path decides
+        raise
 
 
 def _run(state: State, subset: list, args, started: float, deferred: list) -> int:

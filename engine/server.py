@@ -307,6 +307,50 @@ class Watcher:
             pass
 
 
+class HangupMonitor:
+    """Watches a command's connection on a thread. A client that hangs up
+    before its answer was interrupted (Ctrl-C): the command is stopped as
+    Ctrl-C stops an in-process build, by SIGINT to this server's process
+    group (its running actions included; the server's own handler turns it
+    into KeyboardInterrupt while the command runs)."""
+
+    def __init__(self, server: "Server", conn: socket.socket):
+        import threading
+
+        self.server, self.conn = server, conn
+        self.wake_r, self.wake_w = os.pipe()
+        self.thread = threading.Thread(target=self._watch, name="hangup-monitor", daemon=True)
+        self.thread.start()
+
+    def _watch(self) -> None:
+        import select
+
+        poller = select.poll()
+        poller.register(self.wake_r, select.POLLIN)
+        poller.register(self.conn.fileno(), select.POLLIN | select.POLLRDHUP)
+        while True:
+            ready = dict(poller.poll())
+            if self.wake_r in ready:
+                return  # the command finished
+            try:
+                data = self.conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                continue
+            except OSError:
+                data = b""
+            if data:
+                poller.unregister(self.conn.fileno())  # bytes after the request: not a hangup
+                continue
+            self.server.interrupt_command()
+            return
+
+    def close(self) -> None:
+        os.write(self.wake_w, b"x")
+        self.thread.join()
+        os.close(self.wake_r)
+        os.close(self.wake_w)
+
+
 class Server:
     def __init__(self, ws: Workspace, idle_secs: int):
         self.ws = ws
@@ -327,6 +371,8 @@ class Server:
         self.states: dict = {}
         self.deferred: list = []  # work left for after the client has its answer
         self.code_stamp = None
+        self.command_running = False  # SIGINT interrupts the command (see HangupMonitor)
+        self.interrupt_sent = False
 
     # The code this process runs: when it changes on disk, the server is stale.
     def _code_stamp(self):
@@ -334,8 +380,27 @@ class Server:
 
         return [(f, stat_of(f)) for f in code_files()]
 
+    def interrupt_command(self) -> None:
+        import signal
+        import threading
+
+        self.interrupt_sent = True
+        if os.getpgid(0) == os.getpid():  # started by `server start`: a group of its own
+            os.killpg(os.getpid(), signal.SIGINT)
+        else:  # a group shared with others: interrupt this process only, running actions finish
+            signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+
+    def _on_sigint(self, signum, frame) -> None:
+        if self.interrupt_sent:
+            self.interrupt_sent = False
+            if self.command_running:
+                raise KeyboardInterrupt
+            return  # the command finished before the signal arrived
+        raise KeyboardInterrupt  # someone's Ctrl-C on `wasmelt server serve`
+
     def serve(self) -> int:
         import fcntl
+        import signal
 
         from .graph import PackageLoader, PackageMemo
 
@@ -359,6 +424,7 @@ class Server:
         AnalysisMemo.current = AnalysisMemo()
         Executor.memo = {}
         self.code_stamp = self._code_stamp()
+        signal.signal(signal.SIGINT, self._on_sigint)
         print(f"wasmelt server pid {os.getpid()} serving {self.ws.root}", file=sys.stderr, flush=True)
         listener.settimeout(min(self.idle_secs, 10))
         last_used = time.monotonic()
@@ -434,7 +500,14 @@ class Server:
 
         gc.disable()  # see wasmelt.cli: collect once the client has its answer instead
         try:
-            code = self._run(conn, message)
+            monitor = HangupMonitor(self, conn)
+            try:
+                code = self._run(conn, message)
+            except KeyboardInterrupt:  # arrived as _run was returning: the client is gone anyway
+                sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+                code = 130
+            finally:
+                monitor.close()
             if code is None:
                 self._send(conn, b"r", b"")
             else:
@@ -473,6 +546,7 @@ class Server:
         saved = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = out, err
         try:
+            self.command_running = True
             parsed = uptodate.parse_build_argv(argv)
             located = uptodate.locate(message["cwd"]) if parsed else None
             if located is not None and located[0].root != self.ws.root:
@@ -533,12 +607,16 @@ class Server:
                 if new is not None:
                     new.anchored = watched and self.watcher is not None and self.watcher.alive
                     self.states[new.mpath] = new
+        except KeyboardInterrupt:  # the client hung up: see HangupMonitor
+            print("interrupted", file=sys.stderr)
+            return 130
         except Exception:  # noqa: BLE001 - never let one command take the server down
             import traceback
 
             traceback.print_exc()
             return 1
         finally:
+            self.command_running = False
             for stream in (out, err):
                 try:
                     stream.flush()

@@ -322,3 +322,84 @@ def test_forwarded_command_imports_only_the_client(served):
                           env={**os.environ, "WASMELT_CACHE": str(ws.cache), **env})
     assert proc.stdout.strip() == "0 ['wasmelt', 'wasmelt.cli', 'wasmelt.engine', 'wasmelt.engine.client']", proc.stderr
     assert "Build completed" in proc.stderr
+
+
+def _slow_genrule(ws, started, blocker):
+    """One genrule over slow/in.txt that, while `blocker` exists, sleeps after
+    touching `started` (both outside the workspace)."""
+    ws.write("slow/in.txt", "1\n")
+    ws.write("slow/BUILD.toml", f"""
+        [[genrule]]
+        name = "slow"
+        srcs = ["in.txt"]
+        outs = ["out.txt"]
+        cmd = "touch {started}; if [ -e {blocker} ]; then sleep 120; fi; cp $(SRCS) $(OUT)"
+    """)
+
+
+def _interrupt_client(ws, env, started):
+    """Start a build through the server, Ctrl-C it once its action runs; the client's result."""
+    import subprocess
+    import sys
+
+    started.unlink(missing_ok=True)
+    proc = subprocess.Popen([sys.executable, "-m", "wasmelt", "build", "//..."], cwd=ws.root,
+                            env={**os.environ, "WASMELT_CACHE": str(ws.cache), **env},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for _ in range(600):
+        if started.exists() or proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    assert started.exists(), proc.communicate()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    return proc.returncode, err
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in cmdline:
+            found.append(cmdline)
+    return found
+
+
+def test_ctrl_c_in_the_client_stops_the_command_in_the_server(served, tmp_path):
+    ws, env = served
+    started, blocker = tmp_path / "started", tmp_path / "blocker"
+    _slow_genrule(ws, started, blocker)
+    _watched(ws, env)
+    pid = _pid(ws)
+    # An edit goes down the server's incremental path; the interrupted build
+    # must not leave it believing the edit was built.
+    ws.write("slow/in.txt", "2\n")
+    blocker.touch()
+    code, err = _interrupt_client(ws, env, started)
+    assert code == 130 and "interrupted" in err and "Traceback" not in err, err
+    # The server stopped the action (SIGINT to its process group) and serves on.
+    for _ in range(100):
+        if not _processes_mentioning(str(blocker)):
+            break
+        time.sleep(0.1)
+    assert not _processes_mentioning(str(blocker))
+    assert _pid(ws) == pid
+    blocker.unlink()
+    run = ws.run("build", "//...", env=env, timeout=120)
+    assert run.code == 0 and run.counts["executed"] == 1, run.err
+    assert ws.read("wasmelt-out/slow/slow/out.txt") == "2\n"  # not "up to date" with 1
+    # The same on the full path (a server's first command).
+    ws.run("server", "stop")
+    ws.write("slow/in.txt", "3\n")
+    blocker.touch()
+    assert ws.run("server", "start").code == 0
+    code, err = _interrupt_client(ws, env, started)
+    assert code == 130 and "interrupted" in err, err
+    blocker.unlink()
+    run = ws.run("build", "//slow", env=env, timeout=120)
+    assert run.code == 0 and run.counts["executed"] == 1, run.err
+    assert ws.read("wasmelt-out/slow/slow/out.txt") == "3\n"
