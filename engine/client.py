@@ -113,6 +113,14 @@ def read_frame(sock) -> tuple[bytes, bytes] | None:
     return None if body is None else (head[:1], body)
 
 
+def read_answer(sock) -> tuple[bytes, bytes] | None:
+    """The final frame (b"x" or b"r") of a control request, past any notice."""
+    while True:
+        frame = read_frame(sock)
+        if frame is None or frame[0] in (b"x", b"r"):
+            return frame
+
+
 def relay(sock, message: dict) -> int | None:
     """Send one command and relay its output; the exit code, or None when the
     server refused it or went away before finishing."""

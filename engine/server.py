@@ -18,9 +18,12 @@ from __future__ import annotations
 import json
 import marshal
 import os
+import queue
+import signal
 import socket
 import struct
 import sys
+import threading
 import time
 
 from . import client
@@ -32,6 +35,7 @@ LOG_NAME = "server.log"
 DEFAULT_IDLE_SECS = 3 * 3600  # as Bazel's --max_idle_secs
 START_TIMEOUT_S = 30.0
 COOKIE_TIMEOUT_S = 2.0
+REQUEST_TIMEOUT_S = 10.0  # a client sends its request as soon as it connects
 MAX_WATCHED_PATHS = 50_000
 
 
@@ -96,10 +100,10 @@ def status(ws: Workspace) -> dict | None:
         return None
     try:
         client.send_message(sock, {"control": "status"})
-        frame = client.read_frame(sock)
+        frame = client.read_answer(sock)
     finally:
         sock.close()
-    return None if frame is None else json.loads(frame[1] or b"null")
+    return json.loads(frame[1]) if frame is not None and frame[0] == b"x" else None
 
 
 def stop(ws: Workspace) -> bool:
@@ -108,7 +112,7 @@ def stop(ws: Workspace) -> bool:
         return False
     try:
         client.send_message(sock, {"control": "stop"})
-        client.read_frame(sock)
+        client.read_answer(sock)
     finally:
         sock.close()
     pid_path = records_dir(ws) / PID_NAME
@@ -158,7 +162,8 @@ def cmd_server(args) -> int:
         return 3
     print(f"wasmelt server running (pid {info['pid']}, up {info['uptime_s']:.0f}s, {info['commands']} commands, "
           f"{info.get('incremental', 0)} answered from watched changes, "
-          f"watching files: {'yes' if info['watching'] else 'no'}) for {ws.root}")
+          f"watching files: {'yes' if info['watching'] else 'no'}"
+          f"{', running a command' if info.get('busy') else ''}) for {ws.root}")
     return 0
 
 
@@ -218,8 +223,6 @@ class Watcher:
     change made before the call has been seen (as Buck2 and Watchman do)."""
 
     def __init__(self, root: str, cookie_dir: str, ignored: list[str]):
-        import threading
-
         from watchfiles._rust_notify import RustNotify
 
         os.makedirs(cookie_dir, exist_ok=True)
@@ -315,8 +318,6 @@ class HangupMonitor:
     into KeyboardInterrupt while the command runs)."""
 
     def __init__(self, server: "Server", conn: socket.socket):
-        import threading
-
         self.server, self.conn = server, conn
         self.wake_r, self.wake_w = os.pipe()
         self.thread = threading.Thread(target=self._watch, name="hangup-monitor", daemon=True)
@@ -371,6 +372,7 @@ class Server:
         self.states: dict = {}
         self.deferred: list = []  # work left for after the client has its answer
         self.code_stamp = None
+        self.busy = False  # a request is being served: later arrivals are told they wait
         self.command_running = False  # SIGINT interrupts the command (see HangupMonitor)
         self.interrupt_sent = False
 
@@ -381,9 +383,6 @@ class Server:
         return [(f, stat_of(f)) for f in code_files()]
 
     def interrupt_command(self) -> None:
-        import signal
-        import threading
-
         self.interrupt_sent = True
         if os.getpgid(0) == os.getpid():  # started by `server start`: a group of its own
             os.killpg(os.getpid(), signal.SIGINT)
@@ -400,7 +399,6 @@ class Server:
 
     def serve(self) -> int:
         import fcntl
-        import signal
 
         from .graph import PackageLoader, PackageMemo
 
@@ -426,21 +424,26 @@ class Server:
         self.code_stamp = self._code_stamp()
         signal.signal(signal.SIGINT, self._on_sigint)
         print(f"wasmelt server pid {os.getpid()} serving {self.ws.root}", file=sys.stderr, flush=True)
-        listener.settimeout(min(self.idle_secs, 10))
+        arrivals: queue.Queue = queue.Queue()
+        threading.Thread(target=self._doorman, args=(listener, arrivals), name="doorman", daemon=True).start()
         last_used = time.monotonic()
         try:
             while True:
                 try:
-                    conn, _ = listener.accept()
-                except socket.timeout:
+                    conn, message = arrivals.get(timeout=min(self.idle_secs, 10))
+                except queue.Empty:
                     gone = not self.ws.root.exists() or not self.dir.exists()
                     if gone or time.monotonic() - last_used > self.idle_secs:
                         return 0
                     continue
-                last_used = time.monotonic()
-                with conn:
-                    if not self._handle(conn):
-                        return 0
+                self.busy = True
+                try:
+                    with conn:
+                        if not self._handle(conn, message):
+                            return 0
+                finally:
+                    self.busy = False
+                    last_used = time.monotonic()
         finally:
             sock_path.unlink(missing_ok=True)
             (self.dir / PID_NAME).unlink(missing_ok=True)
@@ -470,28 +473,54 @@ class Server:
         except OSError:
             pass
 
-    def _handle(self, conn: socket.socket) -> bool:
-        """Serve one request; False when the server should exit."""
+    def _doorman(self, listener: socket.socket, arrivals) -> None:
+        """Accept connections and read their requests on a thread of its own:
+        `status` is answered at once, and a client that arrives while another
+        command runs is told that it waits (as an in-process build waiting
+        for the workspace lock is)."""
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return  # the listener is closed: the server is exiting
+            try:
+                conn.settimeout(REQUEST_TIMEOUT_S)
+                message = self._read_request(conn)
+                conn.settimeout(None)
+            except OSError:
+                conn.close()
+                continue
+            if not isinstance(message, dict):
+                self._send(conn, b"r", b"protocol")  # another version's client: it runs the command itself
+                conn.close()
+            elif message.get("control") == "status":
+                body = {"pid": os.getpid(), "uptime_s": time.time() - self.started, "commands": self.commands,
+                        "watching": self.watch_files, "root": str(self.ws.root), "incremental": self.incremental,
+                        "busy": self.busy}
+                self._send(conn, b"x", json.dumps(body).encode())
+                conn.close()
+            else:
+                if self.busy:
+                    self._send(conn, b"e", b"wasmelt: the server is running another command; "
+                                           b"waiting for it to finish ...\n")
+                arrivals.put((conn, message))
+
+    @staticmethod
+    def _read_request(conn: socket.socket) -> dict | None:
         head = client.read_exact(conn, 8)
-        if head is None:
-            return True
-        data = client.read_exact(conn, int.from_bytes(head[4:], "big")) if head[:4] == client.PROTOCOL else None
+        if head is None or head[:4] != client.PROTOCOL:
+            return None
+        data = client.read_exact(conn, int.from_bytes(head[4:], "big"))
         try:
-            message = marshal.loads(data) if data else None
+            return marshal.loads(data) if data else None
         except (ValueError, EOFError, TypeError):
-            message = None
-        if not isinstance(message, dict):
-            self._send(conn, b"r", b"protocol")  # another version's client: it runs the command itself
-            return True
-        control = message.get("control")
-        if control == "stop":
+            return None
+
+    def _handle(self, conn: socket.socket, message: dict) -> bool:
+        """Serve one request; False when the server should exit."""
+        if message.get("control") == "stop":
             self._send(conn, b"x", b"0")
             return False
-        if control == "status":
-            body = {"pid": os.getpid(), "uptime_s": time.time() - self.started, "commands": self.commands,
-                    "watching": self.watch_files, "root": str(self.ws.root), "incremental": self.incremental}
-            self._send(conn, b"x", json.dumps(body).encode())
-            return True
         if self._code_stamp() != self.code_stamp:
             self._send(conn, b"r", b"stale")  # wasmelt changed: the client runs it, we make way
             return False

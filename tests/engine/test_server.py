@@ -325,32 +325,39 @@ def test_forwarded_command_imports_only_the_client(served):
 
 
 def _slow_genrule(ws, started, blocker):
-    """One genrule over slow/in.txt that, while `blocker` exists, sleeps after
-    touching `started` (both outside the workspace)."""
+    """One genrule over slow/in.txt that touches `started`, then waits while
+    `blocker` exists (both outside the workspace)."""
     ws.write("slow/in.txt", "1\n")
     ws.write("slow/BUILD.toml", f"""
         [[genrule]]
         name = "slow"
         srcs = ["in.txt"]
         outs = ["out.txt"]
-        cmd = "touch {started}; if [ -e {blocker} ]; then sleep 120; fi; cp $(SRCS) $(OUT)"
+        cmd = "touch {started}; while [ -e {blocker} ]; do sleep 0.05; done; cp $(SRCS) $(OUT)"
     """)
+
+
+def _start_build(ws, env, started=None, stderr=None):
+    """`wasmelt build //...` in the background; with `started`, once its action runs."""
+    import subprocess
+    import sys
+
+    if started is not None:
+        started.unlink(missing_ok=True)
+    proc = subprocess.Popen([sys.executable, "-m", "wasmelt", "build", "//..."], cwd=ws.root,
+                            env={**os.environ, "WASMELT_CACHE": str(ws.cache), **env},
+                            stdout=subprocess.PIPE, stderr=stderr or subprocess.PIPE, text=True)
+    for _ in range(600 if started is not None else 0):
+        if started.exists() or proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    assert started is None or started.exists(), proc.communicate()
+    return proc
 
 
 def _interrupt_client(ws, env, started):
     """Start a build through the server, Ctrl-C it once its action runs; the client's result."""
-    import subprocess
-    import sys
-
-    started.unlink(missing_ok=True)
-    proc = subprocess.Popen([sys.executable, "-m", "wasmelt", "build", "//..."], cwd=ws.root,
-                            env={**os.environ, "WASMELT_CACHE": str(ws.cache), **env},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    for _ in range(600):
-        if started.exists() or proc.poll() is not None:
-            break
-        time.sleep(0.1)
-    assert started.exists(), proc.communicate()
+    proc = _start_build(ws, env, started)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     return proc.returncode, err
@@ -403,3 +410,26 @@ def test_ctrl_c_in_the_client_stops_the_command_in_the_server(served, tmp_path):
     run = ws.run("build", "//slow", env=env, timeout=120)
     assert run.code == 0 and run.counts["executed"] == 1, run.err
     assert ws.read("wasmelt-out/slow/slow/out.txt") == "3\n"
+
+
+def test_a_client_arriving_while_the_server_is_busy_is_told_it_waits(served, tmp_path):
+    ws, env = served
+    started, blocker = tmp_path / "started", tmp_path / "blocker"
+    _slow_genrule(ws, started, blocker)
+    assert ws.run("server", "start").code == 0
+    blocker.touch()
+    first = _start_build(ws, env, started)
+    second_err = tmp_path / "second.err"
+    with open(second_err, "w") as err:
+        second = _start_build(ws, env, stderr=err)
+        for _ in range(600):
+            if "waiting for it to finish" in second_err.read_text() or second.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert "wasmelt: the server is running another command; waiting for it to finish" in second_err.read_text()
+        status = ws.run("server", "status", timeout=60)  # answered while the command runs
+        assert status.code == 0 and "running a command" in status.out, status.out + status.err
+        blocker.unlink()
+        assert first.wait(timeout=120) == 0 and second.wait(timeout=120) == 0
+    assert "0 executed" in second_err.read_text()
+    assert ws.read("wasmelt-out/slow/slow/out.txt") == "1\n"
