@@ -280,6 +280,7 @@ def measure(tool, ws: WorkspaceInfo, runs: int, cold_runs: int, cache_runs: int,
     samples = []
     for _ in range(cold_runs):
         tool.clean_all()
+        os.sync()  # the previous tool's deleted outputs and cache are written back before, not during, this build
         samples.append(tool.build())
     record("cold", samples)
     tool.build()  # settle (racily-clean sources) before the null builds
