@@ -86,7 +86,9 @@ def profiled_build(out: Path, full: bool) -> None:
     code = cli_main(["build", "//...", "-q", "-j", "1"])
     main_thread.disable()
     stats = pstats.Stats(main_thread)
-    stats.add(worker)
+    worker.create_stats()
+    if worker.stats:  # empty when no action reached a worker thread (every null build)
+        stats.add(worker)
     stats.dump_stats(str(out))
     sys.exit(code)
 
