@@ -56,17 +56,21 @@ def connect(records: str, timeout: float | None = None):
     """A connection to the server whose records are in `records`, or None
     (a killed server's socket file is removed)."""
     path = os.path.join(records, SOCKET_NAME)
+    try:
+        inode = os.stat(path).st_ino
+    except OSError:
+        return None
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:
         sock.connect(short_socket_path(path))
-    except (FileNotFoundError, ConnectionRefusedError) as e:
+    except ConnectionRefusedError:
         sock.close()
-        if isinstance(e, ConnectionRefusedError):
-            try:
-                os.unlink(path)  # nobody listens on it
-            except OSError:
-                pass
+        try:
+            if os.stat(path).st_ino == inode:  # not a new server's, put in place since
+                os.unlink(path)  # a killed server's: nobody listens on it
+        except OSError:
+            pass
         return None
     except OSError:
         sock.close()

@@ -410,10 +410,14 @@ class Server:
             print("another wasmelt server already serves this workspace", file=sys.stderr)
             return 1
         sock_path = self.dir / SOCKET_NAME
-        sock_path.unlink(missing_ok=True)
+        # Bound and listening under another name first: a client that found a
+        # socket file nobody listens on would take it for a killed server's.
+        new_path = self.dir / f"{SOCKET_NAME}.{os.getpid()}"
+        new_path.unlink(missing_ok=True)
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(client.short_socket_path(str(sock_path)))
+        listener.bind(client.short_socket_path(str(new_path)))
         listener.listen(16)
+        os.replace(new_path, sock_path)
         (self.dir / PID_NAME).write_text(str(os.getpid()))
         from .analysis import AnalysisMemo
         from .executor import Executor
