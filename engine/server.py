@@ -328,7 +328,7 @@ class HangupMonitor:
 
         poller = select.poll()
         poller.register(self.wake_r, select.POLLIN)
-        poller.register(self.conn.fileno(), select.POLLIN | select.POLLRDHUP)
+        poller.register(self.conn.fileno(), select.POLLIN | getattr(select, "POLLRDHUP", 0))  # 0: not Linux
         while True:
             ready = dict(poller.poll())
             if self.wake_r in ready:
