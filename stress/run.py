@@ -32,7 +32,7 @@ from typing import Callable
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "app"
-SHARES = {"kills": 0.5, "toml": 0.25, "wasm": 0.17, "labels": 0.08}
+SHARES = {"kills": 0.35, "server": 0.15, "toml": 0.25, "wasm": 0.17, "labels": 0.08}
 INPUT_TIMEOUT = 20  # seconds one fuzz input may take before it counts as a hang
 
 
@@ -180,6 +180,107 @@ def kill_campaign(seconds: float, rng: random.Random, tally: Tally, tmp: Path, m
             tally.kills += 1
         point += 1
     return ws
+
+
+SERVER_DISTURBANCES = ("client Ctrl-C", "client kill -9", "server kill -9", "second client, first Ctrl-C")
+
+
+def server_campaign(seconds: float, rng: random.Random, tally: Tally, tmp: Path, min_points: int = 1) -> int:
+    """Builds of the example through the server, disturbed at a random moment:
+    the client Ctrl-C'd or killed, the server killed, or a second client
+    arriving while the first is Ctrl-C'd. After each, a build through the
+    server must give the reference bytes, the cache must verify and a server
+    must answer `status` (by the next build at the latest). Returns the
+    points survived."""
+    ws = example_workspace(tmp / "server")
+    cache = tmp / "server" / "cache"
+    env = {**os.environ, "WASMELT_CACHE": str(cache), "WASMELT_SERVER": "1"}
+    survived = 0
+    try:
+        started = time.monotonic()
+        cold = _wasmelt(ws, env, "build", "//app/...")
+        if cold.returncode:
+            raise SystemExit(f"the example does not build through the server:\n{cold.stderr}")
+        build_seconds = time.monotonic() - started
+        reference = _outputs(ws)
+        deadline = started + seconds
+        point = 0
+        source = ws / "app" / "app.c"
+        original = source.read_text()
+        while point < min_points or time.monotonic() < deadline:
+            disturbance = SERVER_DISTURBANCES[point % len(SERVER_DISTURBANCES)]
+            if rng.random() < 0.5:
+                source.write_text(original + f"\n/* stress edit {point} */\n")
+            else:
+                _clean(ws, cache, expunge=False)
+            delay = rng.uniform(0.05, max(0.2, build_seconds * 1.1))
+            what = f"server point {point}: {disturbance} after {delay:.2f}s"
+            problems = _disturbed_server_build(ws, env, disturbance, delay)
+            source.write_text(original)
+            resume = _wasmelt(ws, env, "build", "//app/...")
+            if resume.returncode:
+                problems.append(f"build after it failed (exit {resume.returncode}):\n{resume.stderr}")
+            elif _outputs(ws) != reference:
+                changed = sorted(k for k, v in _outputs(ws).items() if reference.get(k) != v)
+                problems.append(f"build after it produced different bytes: {changed}")
+            verify = _wasmelt(ws, env, "cache", "verify")
+            damaged = [int(n) for n in re.findall(r"(\d+) (?:damaged|missing blobs)", verify.stdout)]
+            if verify.returncode or len(damaged) != 3 or any(damaged):
+                problems.append(f"cache verify: {verify.stdout}{verify.stderr}")
+            status = _wasmelt(ws, env, "server", "status")
+            if status.returncode:
+                # The build after it may have reached the killed server while it
+                # was still going away, and run in-process: the next one starts one.
+                _wasmelt(ws, env, "build", "//app/...")
+                status = _wasmelt(ws, env, "server", "status")
+            if status.returncode:
+                logs = "".join(p.read_text(errors="replace")[-3000:] for p in (cache / "records").glob("*/server.log"))
+                problems.append(f"no server answers after it: {status.stdout}{status.stderr}\n"
+                                f"the build after it said:\n{resume.stderr}\nserver.log:\n{logs}")
+            if problems:
+                tally.fail("server", what.encode(), ".txt.in", "\n".join([what, *problems]))
+            else:
+                survived += 1
+            point += 1
+    finally:
+        _wasmelt(ws, env, "server", "stop")
+    return survived
+
+
+def _disturbed_server_build(ws: Path, env: dict, disturbance: str, delay: float) -> list[str]:
+    """Start a build through the server, disturb it after `delay`; what went wrong."""
+    argv = [sys.executable, "-m", "wasmelt", "build", "//app/...", "-j", "2"]
+    start = lambda: subprocess.Popen(argv, cwd=ws, env=env, stdout=subprocess.DEVNULL,  # noqa: E731
+                                     stderr=subprocess.PIPE, text=True, start_new_session=True)
+    first = start()
+    second = start() if disturbance.startswith("second client") else None
+    time.sleep(delay)
+    problems = []
+    if disturbance == "server kill -9":
+        pid_files = list((ws.parent / "cache" / "records").glob("*/server.pid"))
+        try:
+            os.kill(int(pid_files[0].read_text()), signal.SIGKILL)
+        except (IndexError, ValueError, OSError):
+            pass  # not started yet, or between commands
+    else:
+        try:
+            os.kill(first.pid, signal.SIGKILL if disturbance == "client kill -9" else signal.SIGINT)
+        except ProcessLookupError:
+            pass
+    for proc, interrupted in ((first, disturbance != "server kill -9"), (second, False)):
+        if proc is None:
+            continue
+        try:
+            _, err = proc.communicate(timeout=600)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            problems.append(f"a client did not finish within 600 s ({disturbance})")
+            continue
+        if "Traceback" in err:
+            problems.append(f"a client printed a traceback:\n{err}")
+        if not interrupted and proc.returncode != 0:
+            problems.append(f"a client that was not interrupted failed (exit {proc.returncode}):\n{err}")
+    return problems
 
 
 # -- BUILD.toml -----------------------------------------------------------------------
@@ -619,6 +720,10 @@ def main(argv: list[str] | None = None) -> int:
         if "kills" in chosen:
             example_ws = kill_campaign(budget["kills"], rng, tally, tmp)
             print(f"  kill points: {tally.kills} survived", flush=True)
+        if "server" in chosen:
+            survived = server_campaign(budget["server"], rng, tally, tmp)
+            tally.kills += survived
+            print(f"  server points: {survived} survived", flush=True)
         if "toml" in chosen:
             print(f"  BUILD.toml loader: {toml_campaign(budget['toml'], rng, tally, tmp)} inputs", flush=True)
         if "wasm" in chosen:

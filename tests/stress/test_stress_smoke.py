@@ -32,6 +32,7 @@ def test_short_stress_run_survives_kills_and_fuzzes_every_campaign(tmp_path):
     assert int(m.group(1)) >= 1 and int(m.group(2)) > 0 and m.group(3) == "0"
     for campaign in ("BUILD.toml loader", "wasm decoder", "label parser"):
         assert re.search(rf"{campaign}: [1-9]\d* inputs", proc.stdout), proc.stdout
+    assert re.search(r"server points: [1-9]\d* survived", proc.stdout), proc.stdout
     assert not (tmp_path / "failures").exists()
 
 
