@@ -21,6 +21,7 @@ import xxhash
 BUILD_FILE = "BUILD.toml"
 SOCKET_NAME = "server.sock"
 FORWARDED = ("build", "test")
+SIGPIPE_EXIT = 141  # as a shell reports a process killed by SIGPIPE
 PROTOCOL = b"wsm\x01"  # a server that reads another one refuses the command
 
 
@@ -129,18 +130,19 @@ def relay(sock, message: dict) -> int | None:
     """Send one command and relay its output; the exit code, or None when the
     server refused it or went away before finishing."""
     send_message(sock, message)
-    out, err = sys.stdout.buffer, sys.stderr.buffer
+    streams = {b"o": sys.stdout.buffer, b"e": sys.stderr.buffer}
     while True:
         frame = read_frame(sock)
         if frame is None:
             return None
         kind, body = frame
-        if kind == b"o":
-            out.write(body)
-            out.flush()
-        elif kind == b"e":
-            err.write(body)
-            err.flush()
+        if kind in streams:
+            try:
+                streams[kind].write(body)
+                streams[kind].flush()
+            except BrokenPipeError:  # `wasmelt build 2>&1 | head`: our reader left, not the server
+                os.dup2(os.open(os.devnull, os.O_WRONLY), streams[kind].fileno())  # nothing more to flush at exit
+                return SIGPIPE_EXIT  # and the hang-up stops the command in the server
         elif kind == b"x":
             return int(body)
         else:

@@ -433,3 +433,37 @@ def test_a_client_arriving_while_the_server_is_busy_is_told_it_waits(served, tmp
         assert first.wait(timeout=120) == 0 and second.wait(timeout=120) == 0
     assert "0 executed" in second_err.read_text()
     assert ws.read("wasmelt-out/slow/slow/out.txt") == "1\n"
+
+
+def test_a_client_whose_reader_leaves_exits_as_by_sigpipe_and_the_server_serves_on(served):
+    """`wasmelt build 2>&1 | head -1`: the client's output pipe closes, which
+    is not the server going away: no in-process rerun, exit 141."""
+    import subprocess
+    import sys
+
+    ws, env = served
+    ws.write("a/in.txt", "x\n")
+    ws.write("a/BUILD.toml", """
+        [[genrule]]
+        name = "one"
+        srcs = ["in.txt"]
+        outs = ["1.txt"]
+        cmd = "cp $(SRCS) $(OUT)"
+
+        [[genrule]]
+        name = "two"
+        srcs = [":one"]
+        outs = ["2.txt"]
+        cmd = "sleep 1; cp $(SRCS) $(OUT)"
+    """)
+    assert ws.run("server", "start").code == 0
+    pid = _pid(ws)
+    proc = subprocess.Popen([sys.executable, "-m", "wasmelt", "build", "//..."], cwd=ws.root,
+                            env={**os.environ, "WASMELT_CACHE": str(ws.cache), **env},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert proc.stderr.readline().startswith(b"[1/2]")
+    proc.stderr.close()  # the reader leaves while //a:two still runs
+    assert proc.wait(timeout=120) == 141
+    assert _pid(ws) == pid
+    run = ws.run("build", "//...", env=env)
+    assert run.code == 0 and "did not finish" not in run.err
