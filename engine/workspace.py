@@ -8,10 +8,9 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .client import records_path
+from .client import BUILD_FILE, records_path
 from .errors import ConfigError
 
-BUILD_FILE = "BUILD.toml"
 OUTPUT_DIR = "wasmelt-out"
 # Directories never searched for packages.
 SKIPPED_DIRS = {OUTPUT_DIR, ".wasmelt", ".git", ".venv", "venv", "node_modules", "__pycache__"}
