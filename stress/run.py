@@ -125,6 +125,23 @@ def example_workspace(tmp: Path) -> Path:
     return ws
 
 
+def resume_problems(ws: Path, env: dict, reference: dict[str, str]) -> tuple[list[str], subprocess.CompletedProcess]:
+    """Build again after a disturbance: it must succeed with the reference
+    bytes, and `cache verify` must find nothing damaged or missing."""
+    problems = []
+    resume = _wasmelt(ws, env, "build", "//app/...")
+    if resume.returncode:
+        problems.append(f"resume build failed (exit {resume.returncode}):\n{resume.stderr}")
+    elif _outputs(ws) != reference:
+        changed = sorted(k for k, v in _outputs(ws).items() if reference.get(k) != v)
+        problems.append(f"resume build produced different bytes: {changed}")
+    verify = _wasmelt(ws, env, "cache", "verify")
+    damaged = [int(n) for n in re.findall(r"(\d+) (?:damaged|missing blobs)", verify.stdout)]
+    if verify.returncode or len(damaged) != 3 or any(damaged):
+        problems.append(f"cache verify after the disturbance: {verify.stdout}{verify.stderr}")
+    return problems, resume
+
+
 def kill_campaign(seconds: float, rng: random.Random, tally: Tally, tmp: Path, min_kills: int = 1) -> Path:
     """Kill -9 builds of the example at random moments; after each, a resume
     build must succeed with the reference bytes and the cache must verify.
@@ -163,17 +180,7 @@ def kill_campaign(seconds: float, rng: random.Random, tally: Tally, tmp: Path, m
         proc.wait()
         source.write_text(original)
         what = f"kill point {point}: {mode}, SIGKILL after {delay:.2f}s"
-        resume = _wasmelt(ws, env, "build", "//app/...")
-        problems = []
-        if resume.returncode:
-            problems.append(f"resume build failed (exit {resume.returncode}):\n{resume.stderr}")
-        elif _outputs(ws) != reference:
-            changed = sorted(k for k, v in _outputs(ws).items() if reference.get(k) != v)
-            problems.append(f"resume build produced different bytes: {changed}")
-        verify = _wasmelt(ws, env, "cache", "verify")
-        damaged = [int(n) for n in re.findall(r"(\d+) (?:damaged|missing blobs)", verify.stdout)]
-        if verify.returncode or len(damaged) != 3 or any(damaged):
-            problems.append(f"cache verify after the kill: {verify.stdout}{verify.stderr}")
+        problems, _ = resume_problems(ws, env, reference)
         if problems:
             tally.fail("kill", what.encode(), ".txt.in", "\n".join([what, *problems]))
         else:
@@ -217,16 +224,8 @@ def server_campaign(seconds: float, rng: random.Random, tally: Tally, tmp: Path,
             what = f"server point {point}: {disturbance} after {delay:.2f}s"
             problems = _disturbed_server_build(ws, env, disturbance, delay)
             source.write_text(original)
-            resume = _wasmelt(ws, env, "build", "//app/...")
-            if resume.returncode:
-                problems.append(f"build after it failed (exit {resume.returncode}):\n{resume.stderr}")
-            elif _outputs(ws) != reference:
-                changed = sorted(k for k, v in _outputs(ws).items() if reference.get(k) != v)
-                problems.append(f"build after it produced different bytes: {changed}")
-            verify = _wasmelt(ws, env, "cache", "verify")
-            damaged = [int(n) for n in re.findall(r"(\d+) (?:damaged|missing blobs)", verify.stdout)]
-            if verify.returncode or len(damaged) != 3 or any(damaged):
-                problems.append(f"cache verify: {verify.stdout}{verify.stderr}")
+            more, resume = resume_problems(ws, env, reference)
+            problems += more
             status = _wasmelt(ws, env, "server", "status")
             if status.returncode:
                 # The build after it may have reached the killed server while it
