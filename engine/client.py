@@ -150,7 +150,13 @@ def relay(sock, message: dict) -> int | None:
 
 
 def command_message(argv: list[str]) -> dict:
-    return {"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ), "tty": sys.stderr.isatty()}
+    env, tty = dict(os.environ), sys.stderr.isatty()
+    if tty and "COLUMNS" not in env:
+        try:  # the server draws progress for this terminal, not for its log file
+            env["COLUMNS"], env["LINES"] = map(str, os.get_terminal_size(sys.stderr.fileno()))
+        except OSError:
+            pass
+    return {"argv": argv, "cwd": os.getcwd(), "env": env, "tty": tty}
 
 
 def server_disabled() -> bool:

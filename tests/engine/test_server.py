@@ -467,3 +467,49 @@ def test_a_client_whose_reader_leaves_exits_as_by_sigpipe_and_the_server_serves_
     assert _pid(ws) == pid
     run = ws.run("build", "//...", env=env)
     assert run.code == 0 and "did not finish" not in run.err
+
+
+def test_progress_through_the_server_fits_the_clients_terminal(served):
+    """The live progress block is drawn by the server for the client's
+    terminal: its lines fit the client's width, not a default one."""
+    import fcntl
+    import pty
+    import re
+    import select
+    import struct
+    import subprocess
+    import sys
+    import termios
+
+    ws, env = served
+    name = "a_target_whose_name_alone_is_wider_than_the_terminal_it_is_shown_in"
+    ws.write("p/BUILD.toml", f"""
+        [[genrule]]
+        name = "{name}"
+        outs = ["out.txt"]
+        cmd = "sleep 1; echo done > $(OUT)"
+    """)
+    assert ws.run("server", "start").code == 0
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 50, 0, 0))
+    proc = subprocess.Popen([sys.executable, "-m", "wasmelt", "build", "//..."], cwd=ws.root,
+                            env={k: v for k, v in {**os.environ, "WASMELT_CACHE": str(ws.cache), **env}.items()
+                                 if k not in ("COLUMNS", "LINES")},
+                            stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
+    os.close(slave)
+    output = b""
+    while True:
+        ready, _, _ = select.select([master], [], [], 120)
+        try:
+            chunk = os.read(master, 1 << 16) if ready else b""
+        except OSError:  # the child closed the terminal
+            chunk = b""
+        if not chunk:
+            break
+        output += chunk
+    os.close(master)
+    assert proc.wait(timeout=120) == 0
+    text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", output.decode(errors="replace"))
+    live = [line for line in re.split(r"[\r\n]+", text) if line.startswith(("[#", "[.", "    Genrule"))]
+    assert any(line.startswith("    Genrule") for line in live), text  # the block showed the running action
+    assert all(len(line) < 50 for line in live), text
