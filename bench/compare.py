@@ -72,8 +72,12 @@ def installed_wasmelt(venv: Path) -> Path:
     site = lambda py: subprocess.run([str(py), "-c", "import site; print(site.getsitepackages()[0])"],  # noqa: E731
                                      capture_output=True, text=True, check=True).stdout.strip()
     Path(site(python), "wasmelt-bench-deps.pth").write_text(site(sys.executable) + "\n")
+    # Built from a copy: setuptools leaves build/ behind, whose stale files a later build would ship.
+    source = venv / "src"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".git", ".venv", "bench", "build", "*.egg-info",
+                                                               "__pycache__", ".wasmelt", "wasmelt-out"))
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
-                    "--no-build-isolation", str(REPO)], check=True)
+                    "--no-build-isolation", str(source)], check=True)
     return exe
 
 
