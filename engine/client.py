@@ -1,5 +1,5 @@
-"""The client half of the server protocol (engine.server), on builtin modules
-only: a command forwarded to a running server costs the interpreter's start
+"""The server protocol, both ways, and the client of engine.server, on builtin
+modules only: a command forwarded to a running server costs the interpreter's start
 plus this file, so nothing here may import more than the interpreter already
 has loaded (no socket.py, which pulls in enum; no json or re; no pathlib).
 
@@ -96,6 +96,24 @@ def short_socket_path(path: str) -> str:
 def send_message(sock, message: dict) -> None:
     data = marshal.dumps(message)
     sock.sendall(PROTOCOL + len(data).to_bytes(4, "big") + data)
+
+
+def read_message(sock) -> dict | None:
+    """The request send_message sent; None when it is not one of this protocol."""
+    head = read_exact(sock, 8)
+    if head is None or head[:4] != PROTOCOL:
+        return None
+    data = read_exact(sock, int.from_bytes(head[4:], "big"))
+    try:
+        message = marshal.loads(data) if data else None
+    except (ValueError, EOFError, TypeError):
+        return None
+    return message if isinstance(message, dict) else None
+
+
+def frame(kind: bytes, body: bytes) -> bytes:
+    """One frame of the server's answer (read_frame reads it)."""
+    return kind + len(body).to_bytes(4, "big") + body
 
 
 def read_exact(sock, n: int) -> bytes | None:

@@ -16,18 +16,15 @@ The protocol and the client, which must stay import-light, are in engine.client.
 from __future__ import annotations
 
 import json
-import marshal
 import os
 import queue
 import signal
 import socket
-import struct
 import sys
 import threading
 import time
 
 from . import client
-from .client import SOCKET_NAME
 from .workspace import Workspace, records_dir
 
 PID_NAME = "server.pid"
@@ -117,7 +114,7 @@ def stop(ws: Workspace) -> bool:
         sock.close()
     pid_path = records_dir(ws) / PID_NAME
     deadline = time.monotonic() + 10
-    while (records_dir(ws) / SOCKET_NAME).exists() and time.monotonic() < deadline:
+    while (records_dir(ws) / client.SOCKET_NAME).exists() and time.monotonic() < deadline:
         time.sleep(0.02)
     pid_path.unlink(missing_ok=True)
     return True
@@ -183,7 +180,7 @@ class _FrameWriter:
         data = bytes(data)
         if data:
             try:
-                self.sock.sendall(self.kind + struct.pack(">I", len(data)) + data)
+                self.sock.sendall(client.frame(self.kind, data))
             except OSError:
                 pass  # the client went away: finish the command anyway
         return len(data)
@@ -409,10 +406,10 @@ class Server:
         except BlockingIOError:
             print("another wasmelt server already serves this workspace", file=sys.stderr)
             return 1
-        sock_path = self.dir / SOCKET_NAME
+        sock_path = self.dir / client.SOCKET_NAME
         # Bound and listening under another name first: a client that found a
         # socket file nobody listens on would take it for a killed server's.
-        new_path = self.dir / f"{SOCKET_NAME}.{os.getpid()}"
+        new_path = self.dir / f"{client.SOCKET_NAME}.{os.getpid()}"
         new_path.unlink(missing_ok=True)
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         listener.bind(client.short_socket_path(str(new_path)))
@@ -473,7 +470,7 @@ class Server:
 
     def _send(self, conn: socket.socket, kind: bytes, body: bytes) -> None:
         try:
-            conn.sendall(kind + struct.pack(">I", len(body)) + body)
+            conn.sendall(client.frame(kind, body))
         except OSError:
             pass
 
@@ -489,12 +486,12 @@ class Server:
                 return  # the listener is closed: the server is exiting
             try:
                 conn.settimeout(REQUEST_TIMEOUT_S)
-                message = self._read_request(conn)
+                message = client.read_message(conn)
                 conn.settimeout(None)
             except OSError:
                 conn.close()
                 continue
-            if not isinstance(message, dict):
+            if message is None:
                 self._send(conn, b"r", b"protocol")  # another version's client: it runs the command itself
                 conn.close()
             elif message.get("control") == "status":
@@ -508,17 +505,6 @@ class Server:
                     self._send(conn, b"e", b"wasmelt: the server is running another command; "
                                            b"waiting for it to finish ...\n")
                 arrivals.put((conn, message))
-
-    @staticmethod
-    def _read_request(conn: socket.socket) -> dict | None:
-        head = client.read_exact(conn, 8)
-        if head is None or head[:4] != client.PROTOCOL:
-            return None
-        data = client.read_exact(conn, int.from_bytes(head[4:], "big"))
-        try:
-            return marshal.loads(data) if data else None
-        except (ValueError, EOFError, TypeError):
-            return None
 
     def _handle(self, conn: socket.socket, message: dict) -> bool:
         """Serve one request; False when the server should exit."""
