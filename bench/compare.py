@@ -69,8 +69,11 @@ def installed_wasmelt(venv: Path) -> Path:
         return exe
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
-    site = lambda py: subprocess.run([str(py), "-c", "import site; print(site.getsitepackages()[0])"],  # noqa: E731
-                                     capture_output=True, text=True, check=True).stdout.strip()
+
+    def site(py) -> str:
+        return subprocess.run([str(py), "-c", "import site; print(site.getsitepackages()[0])"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+
     Path(site(python), "wasmelt-bench-deps.pth").write_text(site(sys.executable) + "\n")
     # Built from a copy: setuptools leaves build/ behind, whose stale files a later build would ship.
     source = venv / "src"

@@ -222,7 +222,7 @@ def server_campaign(seconds: float, rng: random.Random, tally: Tally, tmp: Path,
                 _clean(ws, cache, expunge=False)
             delay = rng.uniform(0.05, max(0.2, build_seconds * 1.1))
             what = f"server point {point}: {disturbance} after {delay:.2f}s"
-            problems = _disturbed_server_build(ws, env, disturbance, delay)
+            problems = _disturbed_server_build(ws, cache, env, disturbance, delay)
             source.write_text(original)
             more, resume = resume_problems(ws, env, reference)
             problems += more
@@ -246,7 +246,7 @@ def server_campaign(seconds: float, rng: random.Random, tally: Tally, tmp: Path,
     return survived
 
 
-def _disturbed_server_build(ws: Path, env: dict, disturbance: str, delay: float) -> list[str]:
+def _disturbed_server_build(ws: Path, cache: Path, env: dict, disturbance: str, delay: float) -> list[str]:
     """Start a build through the server, disturb it after `delay`; what went wrong."""
     argv = [sys.executable, "-m", "wasmelt", "build", "//app/...", "-j", "2"]
     start = lambda: subprocess.Popen(argv, cwd=ws, env=env, stdout=subprocess.DEVNULL,  # noqa: E731
@@ -256,7 +256,7 @@ def _disturbed_server_build(ws: Path, env: dict, disturbance: str, delay: float)
     time.sleep(delay)
     problems = []
     if disturbance == "server kill -9":
-        pid_files = list((ws.parent / "cache" / "records").glob("*/server.pid"))
+        pid_files = list((cache / "records").glob("*/server.pid"))
         try:
             os.kill(int(pid_files[0].read_text()), signal.SIGKILL)
         except (IndexError, ValueError, OSError):
