@@ -513,3 +513,85 @@ def test_progress_through_the_server_fits_the_clients_terminal(served):
     live = [line for line in re.split(r"[\r\n]+", text) if line.startswith(("[#", "[.", "    Genrule"))]
     assert any(line.startswith("    Genrule") for line in live), text  # the block showed the running action
     assert all(len(line) < 50 for line in live), text
+
+
+def test_a_socket_nobody_listens_on_is_removed_but_not_one_put_in_its_place(tmp_path, monkeypatch):
+    import socket
+
+    from wasmelt.engine import client
+
+    path = tmp_path / client.SOCKET_NAME
+    dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dead.bind(str(path))  # bound, never listening: what a killed server leaves behind
+    assert client.connect(str(tmp_path)) is None
+    assert not path.exists()
+    dead.close()
+
+    dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dead.bind(str(path))
+    fresh = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    shorten = client.short_socket_path
+
+    def new_server_starts_meanwhile(p: str) -> str:
+        # After the client looked at the file, before its connect to the old socket is refused.
+        os.replace(path, tmp_path / "old.sock")
+        fresh.bind(str(tmp_path / "new.sock"))
+        fresh.listen(1)
+        os.replace(tmp_path / "new.sock", path)
+        return str(tmp_path / "old.sock")
+
+    try:
+        monkeypatch.setattr(client, "short_socket_path", new_server_starts_meanwhile)
+        assert client.connect(str(tmp_path)) is None  # refused by the old one
+        monkeypatch.setattr(client, "short_socket_path", shorten)
+        assert path.exists()  # the new server's socket stays
+        reached = client.connect(str(tmp_path))
+        assert reached is not None
+        reached.close()
+    finally:
+        dead.close()
+        fresh.close()
+
+
+def test_ctrl_c_reaches_a_server_sharing_its_process_group_without_signalling_the_group(served, tmp_path):
+    """`wasmelt server serve` run by another program, in that program's
+    process group (here pytest's): the interrupt goes to the server alone;
+    its running action finishes, nothing after it starts."""
+    import subprocess
+    import sys
+
+    ws, env = served
+    started, blocker = tmp_path / "started", tmp_path / "blocker"
+    _slow_genrule(ws, started, blocker)
+    ws.write("after/BUILD.toml", """
+        [[genrule]]
+        name = "after"
+        srcs = ["//slow"]
+        outs = ["after.txt"]
+        cmd = "cp $(SRCS) $(OUT)"
+    """)
+    server = subprocess.Popen([sys.executable, "-m", "wasmelt", "server", "serve"], cwd=ws.root,
+                              env={**os.environ, "WASMELT_CACHE": str(ws.cache), "WASMELT_SERVER": "0"},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(300):
+            if ws.run("server", "status").code == 0:
+                break
+            time.sleep(0.1)
+        assert os.getpgid(server.pid) == os.getpgid(0)
+        blocker.touch()
+        code, err = _interrupt_client(ws, env, started)  # this test process survives: no SIGINT to the group
+        assert code == 130 and "interrupted" in err, err
+        blocker.unlink()
+        for _ in range(300):
+            if "running a command" not in ws.run("server", "status").out:
+                break
+            time.sleep(0.1)
+        assert not (ws.root / "wasmelt-out/after/after/after.txt").exists()
+        assert server.poll() is None
+        run = ws.run("build", "//...", env=env)
+        assert run.code == 0 and run.counts["executed"] == 1, run.err  # only //after:after was left
+        assert ws.read("wasmelt-out/after/after/after.txt") == "1\n"
+    finally:
+        ws.run("server", "stop")
+        server.wait(timeout=60)
