@@ -13,6 +13,7 @@ from .graph import TargetGraph
 from .labels import Label, parse_label
 from .loader import Target, check_source_path
 from .registry import rule_kinds
+from .uptodate import stat_of
 from .workspace import OUTPUT_DIR, Workspace
 
 
@@ -104,7 +105,7 @@ class AnalysisMemo:
 
     def begin(self, ws: Workspace) -> None:
         context = (str(ws.root), repr(sorted(ws.settings.items())), os.environ.get("PATH", ""))
-        if context != self.context or any(_stat(p) != s for p, s in self.tools.items()):
+        if context != self.context or any(stat_of(p) != s for p, s in self.tools.items()):
             self.entries.clear()
             self.tools.clear()
         self.context = context
@@ -123,16 +124,8 @@ class AnalysisMemo:
         for action in actions:
             for tool in action.tools:
                 if tool.path not in self.tools:
-                    self.tools[tool.path] = _stat(tool.path)
+                    self.tools[tool.path] = stat_of(tool.path)
         self.entries[target.label] = (target, tuple(infos.get(d) for d in target.deps), info, actions)
-
-
-def _stat(path: str):
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_size, st.st_mtime_ns, st.st_ino)
 
 
 def analyze(ws: Workspace, graph: TargetGraph) -> AnalysisResult:
