@@ -24,7 +24,7 @@ from .session import Plan, build, open_workspace, plan, workspace_lock
 from .store import Store
 
 EPILOG = """examples:
-  wasmelt build //...                  build every target of the workspace
+  wasmelt build //...                  build every target of the workspace except those tagged "manual"
   wasmelt build //examples/app:firmware -j 4 --keep_going
   wasmelt test //examples/...          build and run the tests
   wasmelt query 'deps(//examples/app:firmware)'
@@ -33,7 +33,7 @@ EPILOG = """examples:
 
 
 def _common_build_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("patterns", nargs="*", help="labels or patterns: //pkg:name, //pkg/..., //pkg:all, :name")
+    p.add_argument("patterns", nargs="*", help="labels or patterns: //pkg:name, //pkg/..., //pkg:all, :name (patterns skip targets tagged \"manual\")")
     p.add_argument("-j", "--jobs", type=int, default=None, help="actions to run at once (default: CPU cores)")
     p.add_argument("-k", "--keep_going", "--keep-going", action="store_true",
                    help="after a failure, go on building what does not depend on it")

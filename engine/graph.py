@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from .errors import ConfigError, CycleError, did_you_mean
 from .labels import Label, Pattern, parse_pattern
 from .loader import Package, ParsedBuildFiles, Target, find_packages, load_package
+from .registry import MANUAL
 from .workspace import Workspace
 
 
@@ -113,7 +114,7 @@ class PackageLoader:
             if pattern.recursive and not packages:
                 raise ConfigError(f"pattern `{pattern}` matches no package")
             for name in packages:
-                labels.extend(t.label for t in self.package(name).targets.values())
+                labels.extend(t.label for t in self.package(name).targets.values() if MANUAL not in t.attrs.tags)
         return list(dict.fromkeys(labels))
 
 

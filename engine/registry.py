@@ -27,11 +27,17 @@ SourceListAttr = Annotated[list[str], AttrKind.SOURCE]
 SourceOrLabelListAttr = Annotated[list[str], AttrKind.SOURCE_OR_LABEL]
 
 
+MANUAL = "manual"
+
+
 class RuleAttrs(BaseModel):
     """Base of every rule's attribute schema: unknown attributes are errors."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str
+    # Free-form words on a target; MANUAL keeps it out of wildcard patterns
+    # (//..., //pkg/..., //pkg:all), as in Bazel: only naming it builds it.
+    tags: list[str] = []
 
 
 @dataclass(frozen=True)
