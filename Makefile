@@ -1,38 +1,44 @@
 # One command sets everything up and builds the examples (`make demo`);
 # one sets everything up and runs the whole test suite (`make test`);
-# `make stress` runs the long kill and fuzzing campaigns.
+# `make stress` runs the long kill and fuzzing campaigns. The set-up, system
+# packages included, is scripts/setup (it skips what is already there).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 JOBS ?= auto
+SETUP := PYTHON=$(PYTHON) VENV=$(VENV) scripts/setup
 
-.PHONY: all demo test bench bench-stages stress clean
+.PHONY: all demo test setup-demo setup-test bench bench-stages stress clean
 
 all: demo
 
-$(BIN)/wasmelt: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
-	touch $@
+setup-demo:
+	@$(SETUP) demo
 
-demo: $(BIN)/wasmelt
+setup-test:
+	@$(SETUP) test
+
+# The venv with the test extras (what `make test` sets up).
+$(BIN)/wasmelt: pyproject.toml
+	@$(SETUP) test
+
+demo: setup-demo
 	$(BIN)/wasmelt build //examples/app/...
 
-test: $(BIN)/wasmelt
+test: setup-test
 	$(BIN)/python -m pytest -q -n $(JOBS)
 
-bench: $(BIN)/wasmelt
+bench: setup-test
 	$(BIN)/python bench/run_all.py
 
 # Each stage against its peer (binaryen, wasm-opt, wasm2c); npm's binaryen
 # is installed into bench/.npm on first use.
-bench-stages: $(BIN)/wasmelt
+bench-stages: setup-test
 	$(BIN)/python bench/stages.py
 
 # Kill -9 the example build at many random moments and fuzz the BUILD.toml
 # loader, the wasm decoder and the label parser; STRESS_SECONDS=600 for longer.
-stress: $(BIN)/wasmelt
+stress: setup-test
 	$(BIN)/python stress/run.py
 
 clean:

@@ -1,0 +1,198 @@
+"""scripts/setup, the set-up behind `make demo`, `make test` and .ci/run: what
+it finds missing, how it installs it, and the message when it cannot.
+
+Each test runs a copy of the script with PATH limited to a directory of
+stand-ins (rustc, id, sudo, apt-get), so the machine's own tools are out of
+sight and nothing is installed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+DEMO_PACKAGES = "rustc libstd-rust-dev-wasm32 lld-14"
+TEST_PACKAGES = ("binaryen wabt gcc-arm-none-eabi libnewlib-arm-none-eabi ninja-build nginx bubblewrap chromium "
+                 "gcc-riscv64-unknown-elf")
+
+
+class Machine:
+    """A checkout holding the script, and a bin directory standing in for the system."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.checkout = root / "checkout"
+        (self.checkout / "scripts").mkdir(parents=True)
+        shutil.copy2(REPO / "scripts/setup", self.checkout / "scripts/setup")
+        shutil.copy2(REPO / "pyproject.toml", self.checkout / "pyproject.toml")
+        self.bin = root / "bin"
+        self.bin.mkdir()
+        for name in ("env", "mkdir", "cp"):  # what the script and the stand-ins run besides them
+            (self.bin / name).symlink_to(shutil.which(name))
+        self.log = root / "calls.log"
+        self.python = Path(sys.base_prefix) / "bin/python3"
+        # An existing, current venv: these tests stop at the system packages.
+        venv = self.checkout / ".venv"
+        (venv / "bin").mkdir(parents=True)
+        for name in ("python", "wasmelt"):
+            self.tool(name, "exit 0", where=venv / "bin")
+        os.utime(self.checkout / "pyproject.toml", (1, 1))
+        for profile in ("demo", "test"):
+            (venv / f".setup-{profile}").touch()
+        self.uid(1000)
+
+    def tool(self, name: str, body: str, where: Path | None = None) -> Path:
+        path = (where or self.bin) / name
+        path.write_text(f"#!/bin/bash\necho \"{name} $*\" >> {self.log}\n{body}\n")
+        path.chmod(0o755)
+        return path
+
+    def uid(self, uid: int) -> None:
+        self.tool("id", f"echo {uid}")
+
+    def rustc(self, wasm32: bool, lld: bool) -> None:
+        sysroot = self.root / "sysroot"
+        (sysroot / "lib/rustlib/x86_64-unknown-linux-gnu/bin").mkdir(parents=True, exist_ok=True)
+        if wasm32:
+            (sysroot / "lib/rustlib/wasm32-unknown-unknown").mkdir(parents=True, exist_ok=True)
+        if lld:
+            self.tool("rust-lld", "exit 0", where=sysroot / "lib/rustlib/x86_64-unknown-linux-gnu/bin")
+        self.tool("rustc", f'[ "$1" = --print ] && echo {sysroot}')
+
+    def run(self, profile: str = "demo") -> subprocess.CompletedProcess:
+        env = {"PATH": str(self.bin), "PYTHON": str(self.python), "HOME": str(self.root)}
+        return subprocess.run(["/bin/bash", str(self.checkout / "scripts/setup"), profile], env=env,
+                              capture_output=True, text=True, timeout=60)
+
+    def calls(self, name: str) -> list[str]:
+        lines = self.log.read_text().splitlines() if self.log.exists() else []
+        return [line for line in lines if line.split(" ", 1)[0] == name]
+
+
+@pytest.fixture
+def machine(tmp_path) -> Machine:
+    return Machine(tmp_path)
+
+
+def _apt_that_installs(machine: Machine, wasm32_dir: Path) -> None:
+    """apt-get that 'installs' the wasm32 standard library and rust-lld."""
+    machine.tool("apt-get", f'[ "$DEBIAN_FRONTEND" = noninteractive ] || exit 9\n'
+                            f'[ "$1" = install ] && mkdir -p {wasm32_dir} && cp {machine.bin}/id {machine.bin}/rust-lld\n'
+                            'exit 0')
+
+
+def test_without_root_or_sudo_it_stops_first_and_names_the_packages(machine):
+    machine.rustc(wasm32=False, lld=False)  # like rustup's rustc without the wasm32 target
+    machine.tool("apt-get", "exit 0")
+    machine.tool("sudo", 'echo "sudo: a password is required" >&2; exit 1')
+    (machine.checkout / ".venv/.setup-demo").unlink()  # it would install wasmelt next
+    run = machine.run("demo")
+    assert run.returncode == 1
+    assert run.stdout == ""
+    assert run.stderr.startswith("ERROR: wasmelt's set-up (demo) needs system packages that are not installed,\n"
+                                 "and cannot install them itself: it does not run as root and sudo asks for a password.")
+    assert f"    sudo apt-get install {DEMO_PACKAGES}\n" in run.stderr
+    assert "`rustup target add wasm32-unknown-unknown`" in run.stderr
+    assert machine.calls("apt-get") == []
+    assert not (machine.checkout / ".venv/setup.log").exists()  # stopped before pip
+
+
+def test_without_sudo_it_says_so(machine):
+    machine.rustc(wasm32=False, lld=False)
+    machine.tool("apt-get", "exit 0")
+    run = machine.run("demo")
+    assert run.returncode == 1
+    assert "cannot install them itself: it does not run as root and there is no sudo." in run.stderr
+
+
+def test_as_root_it_updates_then_installs_exactly_what_is_missing(machine):
+    machine.rustc(wasm32=False, lld=False)
+    machine.uid(0)
+    _apt_that_installs(machine, machine.root / "sysroot/lib/rustlib/wasm32-unknown-unknown")
+    run = machine.run("demo")
+    assert run.returncode == 0, run.stderr
+    assert machine.calls("apt-get") == [
+        "apt-get update -qq",
+        f"apt-get install -y -qq --no-install-recommends {DEMO_PACKAGES}",
+    ]
+    assert f"set-up: installing {DEMO_PACKAGES}" in run.stderr
+
+
+def test_with_passwordless_sudo_it_installs_through_sudo(machine):
+    machine.rustc(wasm32=False, lld=False)
+    machine.tool("sudo", '[ "$1" = -n ] && exit 0\nexec "$@"')
+    _apt_that_installs(machine, machine.root / "sysroot/lib/rustlib/wasm32-unknown-unknown")
+    run = machine.run("demo")
+    assert run.returncode == 0, run.stderr
+    assert machine.calls("sudo")[1:] == [
+        "sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq",
+        f"sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends {DEMO_PACKAGES}",
+    ]
+
+
+def test_a_warm_machine_installs_nothing(machine):
+    machine.rustc(wasm32=True, lld=True)
+    machine.uid(0)
+    machine.tool("apt-get", "exit 1")
+    run = machine.run("demo")
+    assert (run.returncode, run.stderr) == (0, "")
+    assert machine.calls("apt-get") == []
+
+
+def test_a_wasm32_rustc_without_rust_lld_needs_only_lld(machine):
+    machine.rustc(wasm32=True, lld=False)
+    machine.tool("apt-get", "exit 0")
+    run = machine.run("demo")
+    assert run.returncode == 1
+    assert "    sudo apt-get install lld-14\n" in run.stderr
+
+
+def test_the_test_profile_names_the_suites_packages_and_skips_those_present(machine):
+    machine.rustc(wasm32=True, lld=True)
+    machine.tool("apt-get", "exit 0")
+    machine.tool("ninja", "exit 0")
+    run = machine.run("test")
+    assert run.returncode == 1
+    present = {"ninja-build"} | ({"nginx"} if os.access("/usr/sbin/nginx", os.X_OK) else set())  # sbin: off PATH for users
+    wanted = " ".join(p for p in TEST_PACKAGES.split() if p not in present)
+    assert f"    sudo apt-get install {wanted}\n" in run.stderr
+    assert "rustup" not in run.stderr  # the Rust toolchain is there
+
+
+def test_without_apt_get_it_names_the_debian_packages_to_look_for(machine):
+    machine.rustc(wasm32=False, lld=False)
+    machine.uid(0)
+    run = machine.run("demo")
+    assert run.returncode == 1
+    assert "there is no apt-get here" in run.stderr and DEMO_PACKAGES in run.stderr
+
+
+def test_an_install_that_does_not_provide_the_tools_is_an_error(machine):
+    machine.rustc(wasm32=False, lld=False)
+    machine.uid(0)
+    machine.tool("apt-get", "exit 0")
+    run = machine.run("demo")
+    assert run.returncode == 1
+    assert run.stderr.splitlines()[-1].startswith(f"ERROR: after installing {DEMO_PACKAGES}, set-up still cannot find")
+
+
+def test_a_python_too_old_is_named(machine):
+    machine.rustc(wasm32=True, lld=True)
+    old = machine.tool("python3.9", 'if [ "$1" = -V ]; then echo "Python 3.9.2"; else exit 1; fi')
+    run = subprocess.run(["/bin/bash", str(machine.checkout / "scripts/setup"), "demo"],
+                         env={"PATH": str(machine.bin), "PYTHON": str(old)}, capture_output=True, text=True)
+    assert run.returncode == 1
+    assert "wasmelt needs Python >= 3.11" in run.stderr and "Python 3.9.2" in run.stderr
+
+
+def test_the_makefile_and_ci_use_the_one_set_up():
+    makefile = (REPO / "Makefile").read_text()
+    assert "scripts/setup" in makefile
+    ci = (REPO / ".ci/run").read_text()
+    assert "apt-get" not in ci and "make test" in ci
