@@ -69,5 +69,5 @@ def find_workspace(start: Path) -> Workspace:
             return Workspace(root=directory, settings=settings, cache_dir=cache_dir)
     raise ConfigError(
         f"no workspace found from {start}: create a BUILD.toml with a [workspace] "
-        "table at the repository root"
+        "table at the repository root, or start one with `wasmelt init`"
     )

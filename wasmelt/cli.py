@@ -13,9 +13,16 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:  # before the engine's command line, which says the same
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `wasmelt info | head`: the reader left; say nothing more
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 def _main(argv: list[str]) -> int:
+    if argv in (["--version"], ["-V"]):
+        argv = ["version"]
     if argv and argv[0] in ("build", "test"):
         from wasmelt.engine.client import forward_if_running
 
@@ -43,8 +50,11 @@ def _main(argv: list[str]) -> int:
     from wasmelt import rules  # noqa: F401  (registers every rule kind)
     from wasmelt.engine import cli
     from wasmelt.engine.server import add_parser, cmd_server
+    from wasmelt.commands import load
 
-    return cli.main(argv, extra_parsers={"server": add_parser}, extra_commands={"server": cmd_server})
+    commands = load()
+    return cli.main(argv, extra_parsers={"server": add_parser, **{n: m.add_parser for n, m in commands.items()}},
+                    extra_commands={"server": cmd_server, **{n: m.run for n, m in commands.items()}})
 
 
 if __name__ == "__main__":

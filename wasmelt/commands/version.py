@@ -1,0 +1,21 @@
+"""`wasmelt version` (and `wasmelt --version`): the installed wasmelt's version."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+
+def wasmelt_version() -> str:
+    try:
+        return version("wasmelt")
+    except PackageNotFoundError:  # run from sources that were never installed
+        return "unknown (not installed)"
+
+
+def add_parser(sub) -> None:
+    sub.add_parser("version", help="print wasmelt's version (also: wasmelt --version)")
+
+
+def run(args) -> int:
+    print(f"wasmelt {wasmelt_version()}")
+    return 0
