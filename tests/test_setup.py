@@ -33,7 +33,7 @@ class Machine:
         shutil.copy2(REPO / "pyproject.toml", self.checkout / "pyproject.toml")
         self.bin = root / "bin"
         self.bin.mkdir()
-        for name in ("env", "mkdir", "cp"):  # what the script and the stand-ins run besides them
+        for name in ("env", "mkdir", "cp", "tail"):  # what the script and the stand-ins run besides them
             (self.bin / name).symlink_to(shutil.which(name))
         self.log = root / "calls.log"
         self.python = Path(sys.base_prefix) / "bin/python3"
@@ -196,3 +196,43 @@ def test_the_makefile_and_ci_use_the_one_set_up():
     assert "scripts/setup" in makefile
     ci = (REPO / ".ci/run").read_text()
     assert "apt-get" not in ci and "make test" in ci
+
+
+def _fake_pip(machine: Machine, exit_code: int) -> None:
+    """A venv whose pip logs its arguments and prints what setuptools prints."""
+    for stamp in (machine.checkout / ".venv").glob(".setup-*"):
+        stamp.unlink()
+    machine.tool("python", 'echo "  BuildBackendWarning: Editable installation." >&2\n'
+                           f'echo "pip failed on purpose" >&2\nexit {exit_code}', where=machine.checkout / ".venv/bin")
+    machine.rustc(wasm32=True, lld=True)
+
+
+def test_demo_installs_wasmelt_without_the_test_extras_and_keeps_pips_noise_in_a_log(machine):
+    _fake_pip(machine, 0)
+    run = machine.run("demo")
+    assert (run.returncode, run.stdout) == (0, ""), run.stderr
+    assert run.stderr == "set-up: installing wasmelt into .venv (pip's log: .venv/setup.log)\n"
+    assert machine.calls("python") == ["python -m pip install --disable-pip-version-check -e ."]
+    assert "BuildBackendWarning" in (machine.checkout / ".venv/setup.log").read_text()
+    assert (machine.checkout / ".venv/.setup-demo").exists()
+    again = machine.run("demo")  # current: nothing to do
+    assert (again.returncode, again.stderr) == (0, "") and len(machine.calls("python")) == 1
+
+
+def test_test_installs_the_test_extras(machine):
+    _fake_pip(machine, 0)
+    for tool in ("wasm-opt", "wasm2c", "ninja", "nginx", "bwrap", "chromium", "riscv64-unknown-elf-gcc"):
+        machine.tool(tool, "exit 0")
+    machine.tool("arm-none-eabi-gcc", f"echo {machine.bin}/id")  # -print-file-name=libc.a: found
+    run = machine.run("test")
+    assert run.returncode == 0, run.stderr
+    assert machine.calls("python") == ["python -m pip install --disable-pip-version-check -e .[test]"]
+
+
+def test_a_failing_pip_shows_its_log(machine):
+    _fake_pip(machine, 1)
+    run = machine.run("demo")
+    assert run.returncode == 1
+    assert "pip failed on purpose" in run.stderr
+    assert run.stderr.rstrip().endswith("ERROR: pip could not install wasmelt into .venv; its full log is .venv/setup.log.")
+    assert not (machine.checkout / ".venv/.setup-demo").exists()
