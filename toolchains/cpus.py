@@ -44,7 +44,10 @@ class Cpu:
 
     def zig_flags(self) -> list[str]:
         if self.family == RISCV:
-            return ["-target", "riscv32-freestanding-none", "-mcpu=" + "+".join(["generic_rv32", *self.extensions])]
+            # zig leaves linker relaxation off; gcc and clang have it on, and the
+            # firmware link needs it to shrink calls and addresses.
+            return ["-target", "riscv32-freestanding-none",
+                    "-mcpu=" + "+".join(["generic_rv32", *self.extensions, "relax"])]
         # zig's CPU models carry no FPU: name it for the hard-float parts.
         mcpu = {"cortex-m4f": "cortex_m4+vfp4d16sp", "cortex-m7": "cortex_m7+fp_armv8d16sp"}.get(
             self.name, self.name.replace("-", "_"))

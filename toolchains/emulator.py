@@ -48,11 +48,13 @@ def link_for_emulation(obj: bytes, import_symbols: list[str], cpu: str) -> bytes
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         (tmp / "fw.o").write_bytes(obj)
-        # The firmware's own wasmelt_trap replaces the object's weak one, as a
-        # real firmware's does: its first instruction is a plain nop for the
-        # hook to stop at (the object's RISC-V c.unimp faults before any hook).
-        stubs = ["void _start(void) {}",
-                 f'__attribute__((naked, used)) void wasmelt_trap(int code) {{ __asm__ volatile("nop\\n{stop}"); }}']
+        stubs = ["void _start(void) {}"]
+        if _weak_or_absent(obj, "wasmelt_trap"):
+            # The firmware's own wasmelt_trap replaces the object's weak one, as a
+            # real firmware's does: its first instruction is a plain nop for the
+            # hook to stop at (the object's RISC-V c.unimp faults before any hook).
+            stubs.append(f'__attribute__((naked, used)) void wasmelt_trap(int code) '
+                         f'{{ __asm__ volatile("nop\\n{stop}"); }}')
         for i, symbol in enumerate(import_symbols):
             label = symbol.replace("\\", "\\\\").replace('"', '\\"')
             stubs.append(f'__attribute__((naked, used)) void stub{i}(void) __asm__("{label}");\n'
@@ -65,6 +67,15 @@ def link_for_emulation(obj: bytes, import_symbols: list[str], cpu: str) -> bytes
             if proc.returncode != 0:
                 raise EmulationError(f"linking the object for emulation failed: {proc.stderr.strip()}")
         return (tmp / "fw.elf").read_bytes()
+
+
+def _weak_or_absent(obj: bytes, name: str) -> bool:
+    from elftools.elf.elffile import ELFFile
+
+    for sym in ELFFile(io.BytesIO(obj)).get_section_by_name(".symtab").get_symbol_by_name(name) or []:
+        if sym["st_shndx"] != "SHN_UNDEF" and sym["st_info"]["bind"] == "STB_GLOBAL":
+            return False
+    return True
 
 
 @dataclass
