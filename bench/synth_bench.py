@@ -113,10 +113,13 @@ def render_native(section: dict) -> list[str]:
             rows.append([row.get("cc", ""), row["cpu"], "error: " + row["error"][:120], "", "", ""])
             continue
         native, ours = row["native"]["text"], row["wasmelt_linked"]["text"]
-        rows.append([row["cc"], row["cpu"], native, row["wasmelt_object_text"], ours, st.ratio(ours, native)])
+        flash = [sum(r[k] for k in ("text", "rodata", "data")) for r in (row["native"], row["wasmelt_linked"])]
+        rows.append([row["cc"], row["cpu"], native, row["wasmelt_object_text"], ours, st.ratio(ours, native),
+                     flash[0], flash[1], st.ratio(flash[1], flash[0])])
     return ["  native: the C sources compiled directly (-Os, function/data sections), and wasmelt's builtin object, "
-            "each linked by GNU ld with --gc-sections from the roots",
-            st.table(["cc", "cpu", "native .text", "wasmelt .o .text", "wasmelt linked .text", "wasmelt/native"], rows)]
+            "each linked by GNU ld with --gc-sections from the roots; flash = .text + .rodata + .data",
+            st.table(["cc", "cpu", "native .text", "wasmelt .o .text", "wasmelt linked .text", "wasmelt/native",
+                      "native flash", "wasmelt flash", "wasmelt/native"], rows)]
 
 
 def run(inputs: list[stage_inputs.InputSet], runs: int, work: Path, cpus: tuple[str, ...] = CPUS,
