@@ -7,8 +7,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from .emulator import RETURN_ADDRESS, STACK_TOP, Machine, from_bits as _from_bits, read_struct as _read_struct, \
-    to_bits as _to_bits
+from .emulator import RETURN_ADDRESS, STACK_TOP, Machine, from_bits, read_struct, to_bits
 
 CPU_MODELS = {"cortex-m0": "CORTEX_M0", "cortex-m0plus": "CORTEX_M0", "cortex-m3": "CORTEX_M3",
               "cortex-m4": "CORTEX_M4", "cortex-m4f": "CORTEX_M4", "cortex-m7": "CORTEX_M7",
@@ -81,16 +80,16 @@ class ThumbMachine(Machine):
                 else:
                     raw = struct.unpack("<I", self.uc.mem_read(sp + stack_offset, 4))[0]
                     stack_offset += 4
-            values.append(_from_bits(t, raw))
+            values.append(from_bits(t, raw))
         return values
 
     def _set_result(self, t: str, value) -> None:
         if self.hard_float and t == "f32":
-            self.uc.reg_write(self.arm.UC_ARM_REG_S0, _to_bits("f32", value))
+            self.uc.reg_write(self.arm.UC_ARM_REG_S0, to_bits("f32", value))
         elif self.hard_float and t == "f64":
-            self.uc.reg_write(self.arm.UC_ARM_REG_D0, _to_bits("f64", value))
+            self.uc.reg_write(self.arm.UC_ARM_REG_D0, to_bits("f64", value))
         else:
-            raw = _to_bits(t, value)
+            raw = to_bits(t, value)
             self.uc.reg_write(self.arm.UC_ARM_REG_R0, raw & 0xFFFFFFFF)
             if t in ("i64", "f64"):
                 self.uc.reg_write(self.arm.UC_ARM_REG_R1, raw >> 32)
@@ -106,14 +105,14 @@ class ThumbMachine(Machine):
         for t, value in zip(params, args):
             if self.hard_float and t in ("f32", "f64"):
                 if t == "f32":
-                    self.uc.reg_write(getattr(self.arm, f"UC_ARM_REG_S{nsrn}"), _to_bits("f32", value))
+                    self.uc.reg_write(getattr(self.arm, f"UC_ARM_REG_S{nsrn}"), to_bits("f32", value))
                     nsrn += 1
                 else:
                     nsrn += nsrn % 2
-                    self.uc.reg_write(getattr(self.arm, f"UC_ARM_REG_D{nsrn // 2}"), _to_bits("f64", value))
+                    self.uc.reg_write(getattr(self.arm, f"UC_ARM_REG_D{nsrn // 2}"), to_bits("f64", value))
                     nsrn += 2
                 continue
-            raw = _to_bits(t, value)
+            raw = to_bits(t, value)
             if t in ("i64", "f64"):
                 ncrn += ncrn % 2
                 if ncrn <= 2:
@@ -140,7 +139,7 @@ class ThumbMachine(Machine):
 
     def _results_out(self, results: list[str], sret: int | None) -> tuple:
         if sret is not None:
-            return _read_struct(self.uc, sret, results)
+            return read_struct(self.uc, sret, results)
         t = results[0]
         if self.hard_float and t == "f32":
             raw = self.uc.reg_read(self.arm.UC_ARM_REG_S0)
@@ -150,4 +149,4 @@ class ThumbMachine(Machine):
             raw = self.uc.reg_read(self.arm.UC_ARM_REG_R0)
             if t in ("i64", "f64"):
                 raw |= self.uc.reg_read(self.arm.UC_ARM_REG_R1) << 32
-        return (_from_bits(t, raw),)
+        return (from_bits(t, raw),)
