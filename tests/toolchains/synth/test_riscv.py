@@ -255,3 +255,14 @@ def test_emulation_link_applies_every_riscv_relocation_kind(tmp_path):
     linked = {s.name: s["st_value"] for s in ELFFile(io.BytesIO(image)).get_section_by_name(".symtab").iter_symbols()}
     span = int.from_bytes(machine.uc.mem_read(linked["span"], 4), "little")
     assert span == linked["via_jal_end"] - linked["via_jal"] and span <= 20
+
+
+@pytest.mark.skipif(not shutil.which("wasm2c"), reason="wabt not installed (apt-get install wabt)")
+@pytest.mark.parametrize("cc", ["zig", pytest.param("gcc", marks=needs_gcc)])
+def test_wasm2c_adapter_targets_riscv_too(tmp_path, cc):
+    wasm = wat('(module (memory 1) (func (export "peek") (param i32) (result i32) (i32.load (local.get 0))))')
+    proc = synth(tmp_path, wasm, "rv32imc", "--toolchain", "wasm2c", "--cc", cc)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert report["sections"]["text"] > 0 and report["toolchain"] == "wasm2c" and report["cpu"] == "rv32imc"
+    assert ELFFile(io.BytesIO((tmp_path / "out.o").read_bytes()))["e_machine"] == "EM_RISCV"
