@@ -35,6 +35,7 @@ class InputSet:
     fuse_report: Path | None = None
     lean: Path | None = None
     notes: dict = field(default_factory=dict)
+    c_sources: list[Path] | None = None  # when every component is C: what a native build compiles
 
 
 def _driver(stage: str, args: list[str], cwd: Path) -> subprocess.CompletedProcess:
@@ -195,7 +196,8 @@ def generated(work: Path, libraries: int = 4, functions: int = 24, seed: int = 1
     (src / "ctl.c").write_text(_root_source(libs, rng))
     components = [("ctl", build_component(work, "ctl", src / "ctl.c"))]
     components += [(name, build_component(work, name, src / f"{name}.c")) for name in libs]
-    inputs = InputSet(f"generated {libraries}x{functions}", components, ["init", "step"], work)
+    inputs = InputSet(f"generated {libraries}x{functions}", components, ["init", "step"], work,
+                      c_sources=[src / "ctl.c", *(src / f"{name}.c" for name in libs)])
     inputs.notes = {"libraries": libraries, "functions_per_library": functions, "seed": seed}
     return finish(inputs)
 

@@ -110,6 +110,13 @@ def compilers() -> dict[str, Tool]:
     return found
 
 
+def riscv_gcc() -> Tool:
+    """The RISC-V cross compiler synth's cc = "gcc" uses for RV32 cpus."""
+    gcc = shutil.which("riscv64-unknown-elf-gcc")
+    return (Tool("riscv64-unknown-elf-gcc", gcc, _version(gcc)) if gcc else
+            Tool("riscv64-unknown-elf-gcc", None, "unavailable", "apt-get install gcc-riscv64-unknown-elf"))
+
+
 def machine() -> dict:
     cpu = "unknown"
     try:

@@ -1,7 +1,8 @@
 """Synthesis against wasm2c: the builtin lowering versus wabt's `wasm2c`, both
-compiled by the same cross compiler with the same flags (zig cc and
-arm-none-eabi-gcc, Thumb, -Os) for Cortex-M0 and M4, on the same DCE'd module;
+compiled by the same cross compiler with the same flags (zig cc and gcc,
+-Os) for Cortex-M0, M4 and RV32IMAC, on the same DCE'd module;
 .text/.rodata/.data/.bss measured with `size`, and times, median of N runs.
+Where an input is all C, its sources compiled natively are shown too.
 
     python bench/synth_bench.py            # example app + a generated app, 5 runs
     python bench/synth_bench.py --quick    # example only, M4 with zig, 1 run
@@ -20,10 +21,13 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import native_size  # noqa: E402
 import stage_inputs  # noqa: E402
 import stage_tools as st  # noqa: E402
 
-CPUS = ("cortex-m0", "cortex-m4")
+from wasmelt.toolchains.cpus import RISCV, cpu as cpu_named  # noqa: E402
+
+CPUS = ("cortex-m0", "cortex-m4", "rv32imac")
 VARIANTS = [("builtin", "builtin", "none"), ("builtin bounds=check", "builtin", "check"), ("wasm2c", "wasm2c", "none")]
 
 
@@ -31,10 +35,11 @@ def bench_input(inputs: stage_inputs.InputSet, compilers: dict[str, st.Tool], cp
                 work: Path) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     rows = []
-    for cc, tool in compilers.items():
-        if not tool.available:
-            continue
+    for cc, arm_tool in compilers.items():
         for cpu in cpus:
+            tool = st.riscv_gcc() if cc == "gcc" and cpu_named(cpu).family == RISCV else arm_tool
+            if not tool.available:
+                continue
             for label, toolchain, bounds in VARIANTS:
                 out = work / f"{cc}-{cpu}-{label.replace(' ', '_').replace('=', '-')}.o"
                 cmd = stage_inputs.synth_command(inputs.lean, out, inputs.roots, toolchain=toolchain, cpu=cpu, cc=cc,
@@ -47,7 +52,14 @@ def bench_input(inputs: stage_inputs.InputSet, compilers: dict[str, st.Tool], cp
                 rows.append({"cc": cc, "compiler": tool.version, "cpu": cpu, "toolchain": label, "bounds": bounds,
                              "size": st.elf_sizes(out), "object_file_bytes": out.stat().st_size, "time_s": time_s,
                              "output": str(out)})
-    return {"input": stage_inputs.describe(inputs), "input_facts": st.wasm_facts(inputs.lean), "rows": rows}
+    native = []
+    if inputs.c_sources:
+        for cpu in cpus:
+            objects = {r["cc"]: Path(r["output"]) for r in rows
+                       if r["cpu"] == cpu and r.get("toolchain") == "builtin" and "output" in r}
+            native += native_size.compare(inputs.c_sources, inputs.roots, cpu, objects, work)
+    return {"input": stage_inputs.describe(inputs), "input_facts": st.wasm_facts(inputs.lean), "rows": rows,
+            "native": native}
 
 
 def render(result: dict) -> str:
@@ -77,6 +89,7 @@ def render(result: dict) -> str:
         for row in section["rows"]:
             if "error" in row:
                 out.append(f"  {row['cc']} {row['cpu']} {row['toolchain']} failed: {row['error'][:300]}")
+        out += render_native(section)
     for key, tool in result["compilers"].items():
         out.append(f"{key}: {tool['version']}" + (f" — {tool['note']}" if tool["note"] else ""))
     out.append(f"wasm2c: {result['wasm2c']}; sizes by {result['size_tool']}")
@@ -91,6 +104,24 @@ def render(result: dict) -> str:
     return "\n".join(out)
 
 
+def render_native(section: dict) -> list[str]:
+    if not section.get("native"):
+        return [f"  native: none for {section['input']['name']} (not every component is C)"]
+    rows = []
+    for row in section["native"]:
+        if "error" in row:
+            rows.append([row.get("cc", ""), row["cpu"], "error: " + row["error"][:120], "", "", ""])
+            continue
+        native, ours = row["native"]["text"], row["wasmelt_linked"]["text"]
+        flash = [sum(r[k] for k in ("text", "rodata", "data")) for r in (row["native"], row["wasmelt_linked"])]
+        rows.append([row["cc"], row["cpu"], native, row["wasmelt_object_text"], ours, st.ratio(ours, native),
+                     flash[0], flash[1], st.ratio(flash[1], flash[0])])
+    return ["  native: the C sources compiled directly (-Os, function/data sections), and wasmelt's builtin object, "
+            "each linked by GNU ld with --gc-sections from the roots; flash = .text + .rodata + .data",
+            st.table(["cc", "cpu", "native .text", "wasmelt .o .text", "wasmelt linked .text", "wasmelt/native",
+                      "native flash", "wasmelt flash", "wasmelt/native"], rows)]
+
+
 def run(inputs: list[stage_inputs.InputSet], runs: int, work: Path, cpus: tuple[str, ...] = CPUS,
         compilers: list[str] | None = None) -> dict:
     found = st.compilers()
@@ -99,7 +130,7 @@ def run(inputs: list[stage_inputs.InputSet], runs: int, work: Path, cpus: tuple[
     wasm2c_version = st._version(path) if path else "unavailable: apt-get install wabt"
     size_tool = st.arm_size()
     return {"stage": "synth", "machine": st.machine(), "runs": runs,
-            "compilers": {k: vars(v) for k, v in found.items()}, "wasm2c": f"wabt wasm2c {wasm2c_version}",
+            "compilers": {k: vars(v) for k, v in {**found, "gcc (RV32)": st.riscv_gcc()}.items()}, "wasm2c": f"wabt wasm2c {wasm2c_version}",
             "size_tool": f"{size_tool} ({st._version(size_tool)})" if size_tool else None, "cpus": list(cpus),
             "inputs": [bench_input(i, chosen, cpus, runs, work / "synth" / i.work.name) for i in inputs]}
 

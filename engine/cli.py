@@ -455,7 +455,7 @@ def cmd_size(args) -> int:
     elif args.format == "csv":
         sys.stdout.write(sizes.render_csv(results))
     else:
-        sys.stdout.write("\n".join(sizes.render_text(*r) for r in results))
+        sys.stdout.write("\n".join([*(sizes.render_text(*r) for r in results), sizes.render_side_by_side(results)]))
     return 0
 
 

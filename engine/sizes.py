@@ -131,6 +131,30 @@ def render_text(label: str, table: dict, flat: list[dict], has_previous: bool) -
     return "\n".join(lines) + "\n"
 
 
+def render_side_by_side(results: list[tuple[str, dict, list[dict], bool]]) -> str:
+    """The rows every shown table has (sections, stack, the functions and
+    components they share), one column per target: e.g. the same core built
+    for two CPU families. Empty for fewer than two tables."""
+    if len(results) < 2:
+        return ""
+    keyed = [{(r["group"], r["name"]): r["bytes"] for r in flat} for _, _, flat, _ in results]
+    common = [(r["group"], r["name"]) for r in results[0][2] if all((r["group"], r["name"]) in k for k in keyed)]
+    heads = [[label, table.get("title", "").split(",")[0]] for label, table, _, _ in results]
+    col = max([len(h) for pair in heads for h in pair] + [9])
+    width = max([len(name) for _, name in common] + [8])
+    lines = ["side by side: the rows every table has", ""]
+    for i in range(2):
+        lines.append(f"  {'':<{width}} " + " ".join(f"{h[i]:>{col}}" for h in heads))
+    group = None
+    for key in common:
+        if key[0] != group:
+            group = key[0]
+            lines.append(f"{group}")
+        cells = ["unbounded" if k[key] is None else str(k[key]) for k in keyed]
+        lines.append(f"  {key[1]:<{width}} " + " ".join(f"{c:>{col}}" for c in cells))
+    return "\n".join(lines) + "\n"
+
+
 def render_json(results: list[tuple[str, dict, list[dict], bool]]) -> str:
     body = [{"target": label, "title": table.get("title", ""), "notes": table.get("notes", []),
              "has_previous": has_previous, "rows": flat} for label, table, flat, has_previous in results]

@@ -1,5 +1,5 @@
-"""`firmware_test`: a cached test that runs a synth target's object as Thumb
-code and checks it against the wasm it came from, case by case."""
+"""`firmware_test`: a cached test that runs a synth target's object in an
+emulator of its CPU and checks it against the wasm it came from, case by case."""
 
 from __future__ import annotations
 

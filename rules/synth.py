@@ -1,5 +1,5 @@
-"""`synth`: one core module to an ARM Cortex-M relocatable object, with a
-header, a size and stack report, and size budgets that fail the build."""
+"""`synth`: one core module to an Arm Cortex-M or RV32 RISC-V relocatable
+object, with a header, a size and stack report, and budgets that fail the build."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from wasmelt.toolchains import synth as stage
 
 from .common import resolve_tools, setting
 
-Cpu = Literal["cortex-m0", "cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m4f", "cortex-m7", "cortex-m33"]
+Cpu = Literal[stage.CPUS]  # toolchains/cpus.py
 
 
 class SynthAttrs(RuleAttrs):
@@ -46,7 +46,7 @@ def analyze(ctx: AnalysisContext) -> TargetInfo:
         inputs.append(fuse_report)
     budgets = {name: getattr(attrs, name) for name in stage.BUDGETS}
     ctx.action(mnemonic="Synth", inputs=inputs, outputs=[obj, header, report, table],
-               tools=resolve_tools(ctx, lambda: stage.identities(toolchain, cc)),
+               tools=resolve_tools(ctx, lambda: stage.identities(toolchain, cc, attrs.cpu)),
                argv=stage.argv(src["wasm"].path, obj.path, header.path, report.path, toolchain=toolchain,
                                cpu=attrs.cpu, opt=attrs.opt, bounds=attrs.bounds, cc=cc,
                                roots=attrs.roots or src.get("roots"),
@@ -58,5 +58,5 @@ def analyze(ctx: AnalysisContext) -> TargetInfo:
         "label": str(ctx.label), "roots": attrs.roots or src.get("roots")})
 
 
-register_rule(RuleKind("synth", SynthAttrs, analyze, doc="lower a core module to an ARM Cortex-M object",
+register_rule(RuleKind("synth", SynthAttrs, analyze, doc="lower a core module to an Arm Cortex-M or RISC-V object",
                        provides=("size_table",)))

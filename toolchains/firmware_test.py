@@ -1,6 +1,7 @@
-"""The `firmware_test` runner: call the synthesized object's exports as
-Thumb code in unicorn and the reference module's in wasmtime, and compare
-results, the sequence of host calls, and traps, case by case.
+"""The `firmware_test` runner: call the synthesized object's exports in
+unicorn (Thumb or RISC-V, by its cpu) and the reference module's in
+wasmtime, and compare results, the sequence of host calls, and traps, case
+by case.
 
 argv(firmware, reference, result, *, cpu, cases, random_cases, seed,
      imports) -> the command line; identities() -> the tools it runs.
@@ -23,10 +24,11 @@ from pathlib import Path
 from .builtin.wasm.decode import decode_module
 from .builtin.wasm.model import FUNC
 from .component import zig
+from .cpus import CPUS
 from .identity import ToolIdentity, builtin_tool
 from .reference import HostStubs, Outcome, run_reference, same_value
 from .stage import StageError, run_stage
-from .thumb_emulator import EmulationError, Signature, ThumbMachine, link_for_emulation
+from .emulator import EmulationError, Signature, link_for_emulation, machine_for
 
 EDGE_I32 = [0, 1, -1, 2, 7, 64, 255, -128, 0x7FFFFFFF, -0x80000000, 1000, -1000]
 EDGE_I64 = [0, 1, -1, 1 << 32, -(1 << 63), (1 << 63) - 1, 123456789012]
@@ -103,7 +105,7 @@ def compare(obj: bytes, wasm: bytes, cpu: str, cases: list[dict], stubs: HostStu
         import_sigs[imp.name] = Signature(list(t.params), list(t.results))
         import_names[imp.name] = f"{imp.module}.{imp.name}"
     image = link_for_emulation(obj, list(import_sigs), cpu)
-    machine = ThumbMachine(image, cpu, stubs, import_sigs, import_names)
+    machine = machine_for(cpu, image, stubs, import_sigs, import_names)
     results = []
     for case in cases:
         name = case["call"]
@@ -166,8 +168,9 @@ def run(args) -> None:
 
 def main(argv_: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="wasmelt.toolchains.firmware_test")
-    for flag in ("--firmware", "--reference", "--result", "--cpu", "--cases"):
+    for flag in ("--firmware", "--reference", "--result", "--cases"):
         parser.add_argument(flag, required=True)
+    parser.add_argument("--cpu", required=True, choices=CPUS)
     parser.add_argument("--random-cases", type=int, default=0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--imports")

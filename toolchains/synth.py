@@ -1,12 +1,13 @@
-"""The `synth` stage driver: one core module to an ARM Cortex-M relocatable
-`.o` plus a C header and a size/stack report, with the builtin lowering,
-pulseengine `synth`, or wabt's `wasm2c` and the same cross compiler.
+"""The `synth` stage driver: one core module to an Arm Cortex-M or RV32
+RISC-V relocatable `.o` plus a C header and a size/stack report, with the
+builtin lowering, pulseengine `synth`, or wabt's `wasm2c` and the same cross
+compiler (the CPUs are in cpus.py).
 
 argv(src, out, header, report, *, toolchain, cpu, opt, bounds, cc, roots,
      memory_bytes, provenance, budgets, size_table) -> the command line;
 identities(toolchain, cc) -> the tools it runs.
 After every toolchain the symbol seam is checked: each root export is a
-defined Thumb function, and the only undefined symbols are the module's
+defined function (Thumb on Arm), and the only undefined symbols are the module's
 imports and compiler runtime helpers.
 """
 
@@ -26,15 +27,15 @@ from .builtin.synth.lower import LowerError, LowerOptions, lower
 from .builtin.wasm.decode import decode_module
 from .builtin.wasm.model import FUNC
 from .component import zig
+from .cpus import ARM, CPUS, RISCV, Cpu, cpu as cpu_named
 from .identity import ToolIdentity, builtin_tool, external_tool
 from .size_table import build_table
 from .stage import StageError, run_stage, run_tool
 
-CPUS = ("cortex-m0", "cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m4f", "cortex-m7", "cortex-m33")
-HARD_FLOAT = {"cortex-m4f", "cortex-m7"}
 TOOLCHAINS = ("builtin", "synth", "wasm2c")
 # Undefined symbols a C compiler may leave for its runtime library.
-RUNTIME_HELPER = re.compile(r"^(__aeabi_\w+|__gnu_\w+|__(u|)(div|mod|mul)\w+|__\w+[sdt]f[23]|__\w+(di|si|ti)[23]"
+RUNTIME_HELPER = re.compile(r"^(__aeabi_\w+|__gnu_\w+|__riscv_\w+|__(u|)(div|mod|mul)\w+|__\w+[sdt]f[23]|__\w+(di|si|ti)[23]"
+                            r"|__(float|fix)\w+"
                             r"|(sqrt|floor|ceil|trunc|fmin|fmax|fabs)f?|mem(cpy|set|move|cmp))$")
 BUDGETS = ("max_text_bytes", "max_data_bytes", "max_bss_bytes", "max_stack_bytes")
 COMMON_CFLAGS = ["-ffreestanding", "-fno-builtin", "-fno-math-errno", "-ffp-contract=off", "-fno-unwind-tables",
@@ -42,16 +43,18 @@ COMMON_CFLAGS = ["-ffreestanding", "-fno-builtin", "-fno-math-errno", "-ffp-cont
                  "-fno-common", "-w"]
 
 
-def _compiler(cc: str) -> ToolIdentity:
+def _compiler(cc: str, family: str = ARM) -> ToolIdentity:
     if cc == "zig":
         return zig()
+    if cc == "gcc" and family == RISCV:
+        return external_tool("riscv64-unknown-elf-gcc", hint="apt-get install gcc-riscv64-unknown-elf")
     if cc == "gcc":
         return external_tool("arm-none-eabi-gcc", hint="apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi")
     return external_tool("clang", hint="install clang, or use cc = \"zig\"")
 
 
-def identities(toolchain: str = "builtin", cc: str = "zig") -> list[ToolIdentity]:
-    tools = [builtin_tool(), _compiler(cc)]
+def identities(toolchain: str = "builtin", cc: str = "zig", cpu: str = "cortex-m4") -> list[ToolIdentity]:
+    tools = [builtin_tool(), _compiler(cc, cpu_named(cpu).family)]
     if toolchain == "synth":
         tools.append(external_tool("synth", hint="synth (pulseengine) is not installed; use toolchain = \"builtin\""))
     elif toolchain == "wasm2c":
@@ -83,21 +86,13 @@ def argv(src: str, out: str, header: str, report: str, *, toolchain: str = "buil
 
 def cflags(cc: str, cpu: str, opt: str) -> list[str]:
     level = "-Os" if opt == "size" else "-O2"
-    if cc == "zig":
-        from .thumb_emulator import zig_target
-
-        return [*zig_target(cpu), level, *COMMON_CFLAGS]
-    if cc == "gcc":
-        mcpu = "cortex-m4" if cpu == "cortex-m4f" else cpu
-        fpu = {"cortex-m4f": ["-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"],
-               "cortex-m7": ["-mfloat-abi=hard", "-mfpu=fpv5-sp-d16"]}.get(cpu, ["-mfloat-abi=soft"])
-        return ["-mthumb", f"-mcpu={mcpu}", *fpu, level, *COMMON_CFLAGS]
-    abi = "eabihf" if cpu in HARD_FLOAT else "eabi"
-    return [f"--target=thumbv7em-none-{abi}", f"-mcpu={cpu.removesuffix('f')}", level, *COMMON_CFLAGS]
+    target = cpu_named(cpu)
+    flags = target.zig_flags() if cc == "zig" else target.gcc_flags() if cc == "gcc" else target.clang_flags()
+    return [*flags, level, *COMMON_CFLAGS]
 
 
 def compile_c(source: Path, obj: Path, cc: str, cpu: str, opt: str, includes: list[str] = ()) -> None:
-    tool = _compiler(cc)
+    tool = _compiler(cc, cpu_named(cpu).family)
     base = [tool.path, "cc"] if cc == "zig" else [tool.path]
     run_tool([*base, *cflags(cc, cpu, opt), *[f"-I{i}" for i in includes], "-c", source.name, "-o", str(obj)],
              f"compiling the lowered module for {cpu}", cwd=source.parent)
@@ -116,8 +111,9 @@ def elf_facts(obj: bytes) -> dict:
         name = sec.name
         if sec["sh_type"] in ("SHT_PROGBITS", "SHT_NOBITS") and sec["sh_flags"] & 2:  # SHF_ALLOC
             per_section[name] = sec["sh_size"]
-            kind = ("text" if name.startswith(".text") else "bss" if name.startswith(".bss") or sec["sh_type"] == "SHT_NOBITS"
-                    else "rodata" if name.startswith(".rodata") else "data" if name.startswith(".data") else None)
+            base = "." + name[2:] if name.startswith((".sdata", ".sbss", ".srodata")) else name  # RISC-V small data
+            kind = ("text" if base.startswith(".text") else "bss" if base.startswith(".bss") or sec["sh_type"] == "SHT_NOBITS"
+                    else "rodata" if base.startswith(".rodata") else "data" if base.startswith(".data") else None)
             if kind:
                 sections[kind] += sec["sh_size"]
     defined, undefined, functions, objects = {}, set(), {}, {}
@@ -131,23 +127,58 @@ def elf_facts(obj: bytes) -> dict:
         if kind == "STT_FUNC":
             functions[sym.name] = sym["st_size"]
             if bind in ("STB_GLOBAL", "STB_WEAK"):
-                defined[sym.name] = {"thumb": bool(sym["st_value"] & 1), "bind": bind}
+                code = bool(elf.get_section(sym["st_shndx"])["sh_flags"] & 4)  # SHF_EXECINSTR
+                defined[sym.name] = {"thumb": bool(sym["st_value"] & 1), "code": code, "bind": bind}
         elif kind == "STT_OBJECT":
             objects[sym.name] = sym["st_size"]
-    return {"machine": elf["e_machine"], "class": elf.elfclass, "type": elf["e_type"], "sections": sections,
+    return {"machine": elf["e_machine"], "class": elf.elfclass, "type": elf["e_type"], "flags": elf["e_flags"],
+            "arch": _riscv_arch(elf), "sections": sections,
             "per_section": per_section, "defined": defined, "undefined": sorted(undefined),
             "functions": functions, "objects": objects}
 
 
-def check_seam(facts: dict, roots: list[str], imports: dict[str, str]) -> None:
+def _riscv_arch(elf) -> str | None:
+    """The ISA string a RISC-V object records (Tag_RISCV_arch), e.g.
+    rv32i2p1_m2p0_c2p0; None for other machines or when absent."""
+    sec = elf.get_section_by_name(".riscv.attributes")
+    if sec is None:
+        return None
+    found = re.search(rb"rv32[a-z0-9_]+", sec.data())
+    return found.group().decode() if found else None
+
+
+def arch_extensions(arch: str) -> set[str]:
+    """Single-letter extensions of an ISA string: rv32i2p1_m2p0_zicsr2p0 -> {i, m}."""
+    parts = arch.removeprefix("rv32").split("_")
+    return {p[0] for p in parts if p and not p.startswith(("z", "x", "s"))}
+
+
+def check_machine(facts: dict, target: Cpu, toolchain: str) -> None:
+    """The object is an ELF32 relocatable for the CPU's family, ISA and ABI."""
+    if facts["machine"] != target.elf_machine or facts["class"] != 32 or facts["type"] != "ET_REL":
+        family = "ARM" if target.family == ARM else "RISC-V"
+        raise StageError(f"the {toolchain} toolchain did not produce an ELF32 {family} relocatable object "
+                         f"(got {facts['machine']}, class {facts['class']}, {facts['type']})")
+    problem = target.elf_flag_problem(facts["flags"])
+    if problem is None and target.family == RISCV and facts["arch"]:
+        extra = arch_extensions(facts["arch"]) - {"i", "g", *target.extensions}
+        if extra:
+            problem = f"it needs the {', '.join(sorted(extra))} extension(s) ({facts['arch']})"
+    if problem:
+        raise StageError(f"the {toolchain} toolchain's object does not fit {target.name} ({target.describe}): {problem}")
+
+
+def check_seam(facts: dict, roots: list[str], imports: dict[str, str], family: str = ARM) -> None:
     missing = [r for r in roots if r not in facts["defined"]]
-    not_thumb = [r for r in roots if r in facts["defined"] and not facts["defined"][r]["thumb"]]
+    not_code = [r for r in roots if r in facts["defined"]
+                and not (facts["defined"][r]["thumb"] if family == ARM else facts["defined"][r]["code"])]
     extra = [s for s in facts["undefined"] if s not in imports and not RUNTIME_HELPER.match(s)]
     problems = []
     if missing:
         problems.append(f"exports missing from the object: {', '.join(missing)}")
-    if not_thumb:
-        problems.append(f"exports that are not Thumb functions: {', '.join(not_thumb)}")
+    if not_code:
+        kind = "Thumb functions" if family == ARM else "functions in a code section"
+        problems.append(f"exports that are not {kind}: {', '.join(not_code)}")
     if extra:
         problems.append(f"undefined symbols that are neither imports nor runtime helpers: {', '.join(extra)}")
     if problems:
@@ -155,20 +186,77 @@ def check_seam(facts: dict, roots: list[str], imports: dict[str, str]) -> None:
                          f". Declared imports: {', '.join(sorted(imports)) or 'none'}")
 
 
-def stack_usage(obj: bytes, facts: dict) -> dict[str, int]:
-    """Frame size of each function, read from its prologue (push, vpush and
-    sub sp), and the worst case through the calls it makes to functions of
-    the same object (None when recursive)."""
-    from capstone import CS_ARCH_ARM, CS_MODE_MCLASS, CS_MODE_THUMB, Cs
+def _arm_frame(instructions, start: int) -> int:
+    frame = 0
+    for ins in instructions:
+        if ins.mnemonic in ("push", "push.w", "stmdb"):
+            frame += 4 * ins.op_str.count("r") + 4 * ins.op_str.count("lr")
+        elif ins.mnemonic == "vpush":
+            frame += 4 * len(ins.op_str.split(",")) * (2 if "d" in ins.op_str else 1)
+        elif ins.mnemonic.startswith("sub") and ins.op_str.startswith("sp, ") and "#" in ins.op_str:
+            frame += int(ins.op_str.rsplit("#", 1)[1], 0)
+        elif ins.address - start > 24:
+            break
+    return frame
+
+
+def _sext32(value: int) -> int:
+    value &= 0xFFFFFFFF
+    return value - (1 << 32) if value >> 31 else value
+
+
+def _riscv_frame(instructions, start: int) -> int | None:
+    """The deepest sp adjustment before the first jump, call or branch:
+    `addi sp, sp, -n` (c.addi, c.addi16sp), or `add sp, sp, r` with r built
+    by lui/li/addi (frames over 2 KiB); None when r cannot be followed."""
+    regs: dict[str, int] = {}
+    offset = deepest = 0
+    for ins in instructions:
+        op = ins.mnemonic.removeprefix("c.")
+        args = [a.strip() for a in ins.op_str.split(",")]
+        if op in ("j", "jal", "jr", "jalr", "ret", "auipc", "ebreak", "unimp") or op.startswith("b"):
+            break
+        if args[0] == "sp" and op in ("addi", "addi16sp", "add", "sub"):
+            other = [a for a in args[1:] if a != "sp"]
+            if op in ("addi", "addi16sp"):
+                step = int(args[-1], 0)
+            elif other and other[0] in regs:
+                step = regs[other[0]] * (-1 if op == "sub" else 1)
+            else:
+                return None
+            offset = min(0, offset + step)  # an epilogue gives the frame back
+            deepest = max(deepest, -offset)
+        elif op == "lui":
+            regs[args[0]] = _sext32(int(args[1], 0) << 12)
+        elif op == "li":
+            regs[args[0]] = _sext32(int(args[1], 0))
+        elif op == "addi" and (args[-2] == "zero" or args[-2] in regs):  # c.addi rd, imm: args[-2] is rd
+            regs[args[0]] = _sext32(regs.get(args[-2], 0) + int(args[-1], 0))
+        elif op == "mv" and args[1] in regs:
+            regs[args[0]] = regs[args[1]]
+        else:
+            regs.pop(args[0], None)  # overwritten by something not followed
+    return deepest
+
+
+def stack_usage(obj: bytes, facts: dict) -> dict[str, int | None]:
+    """Frame size of each function, read from its prologue (Thumb: push,
+    vpush and sub sp; RISC-V: the sp adjustments), and the worst case through
+    the calls it makes to functions of the same object (None when recursive
+    or a frame cannot be read)."""
+    from capstone import CS_ARCH_ARM, CS_ARCH_RISCV, CS_MODE_MCLASS, CS_MODE_RISCV32, CS_MODE_RISCVC, CS_MODE_THUMB, Cs
     from elftools.elf.elffile import ELFFile
 
     elf = ELFFile(io.BytesIO(obj))
-    md = Cs(CS_ARCH_ARM, CS_MODE_THUMB | CS_MODE_MCLASS)
+    if elf["e_machine"] == "EM_RISCV":
+        md, read_frame = Cs(CS_ARCH_RISCV, CS_MODE_RISCV32 | CS_MODE_RISCVC), _riscv_frame
+    else:
+        md, read_frame = Cs(CS_ARCH_ARM, CS_MODE_THUMB | CS_MODE_MCLASS), _arm_frame
     frames, calls = {}, {}
     symtab = elf.get_section_by_name(".symtab")
     relocs_by_section = {}
     for sec in elf.iter_sections():
-        if sec["sh_type"] == "SHT_REL" and sec.name.startswith(".rel.text"):
+        if sec["sh_type"] in ("SHT_REL", "SHT_RELA") and sec.name.startswith((".rel.text", ".rela.text")):
             relocs_by_section[sec["sh_info"]] = [(r["r_offset"], symtab.get_symbol(r["r_info_sym"]).name)
                                                  for r in sec.iter_relocations()]
     for sym in symtab.iter_symbols():
@@ -177,23 +265,13 @@ def stack_usage(obj: bytes, facts: dict) -> dict[str, int]:
         sec = elf.get_section(sym["st_shndx"])
         start = sym["st_value"] & ~1
         code = sec.data()[start:start + sym["st_size"]]
-        frame = 0
-        for ins in md.disasm(code, start):
-            if ins.mnemonic in ("push", "push.w", "stmdb"):
-                frame += 4 * ins.op_str.count("r") + 4 * ins.op_str.count("lr")
-            elif ins.mnemonic == "vpush":
-                frame += 4 * len(ins.op_str.split(",")) * (2 if "d" in ins.op_str else 1)
-            elif ins.mnemonic.startswith("sub") and ins.op_str.startswith("sp, ") and "#" in ins.op_str:
-                frame += int(ins.op_str.rsplit("#", 1)[1], 0)
-            elif ins.address - start > 24:
-                break
-        frames[sym.name] = frame
+        frames[sym.name] = read_frame(md.disasm(code, start), start)
         targets = {name for off, name in relocs_by_section.get(sym["st_shndx"], [])
                    if start <= off < start + sym["st_size"]}
         calls[sym.name] = targets
 
     def worst(name: str, seen: frozenset) -> int | None:
-        if name in seen:
+        if name in seen or name in frames and frames[name] is None:
             return None
         below = 0
         for callee in calls.get(name, ()):
@@ -279,24 +357,26 @@ def run_wasm2c(args, module, tmp: Path) -> bytes:
             if (folder / header).exists():
                 shutil.copyfile(folder / header, tmp / header)
                 break
-    compile_c(tmp / "module.c", tmp / "module.o", args.cc, args.cpu, args.opt, includes=[".", *_libc_headers(args.cc)])
+    compile_c(tmp / "module.c", tmp / "module.o", args.cc, args.cpu, args.opt, includes=[".", *_libc_headers(args.cc, args.cpu)])
     return (tmp / "module.o").read_bytes()
 
 
 NEWLIB_INCLUDES = (Path("/usr/lib/arm-none-eabi/include"), Path("/usr/arm-none-eabi/include"))
 
 
-def _libc_headers(cc: str) -> list[str]:
-    """wasm2c's C includes <assert.h>, <math.h> and <string.h>: gcc brings
-    newlib's; zig and clang target freestanding Thumb without any, so they get
-    the same newlib headers (headers only, nothing is linked)."""
-    if cc == "gcc":
+def _libc_headers(cc: str, cpu: str) -> list[str]:
+    """wasm2c's C includes <assert.h>, <math.h> and <string.h>: arm-none-eabi-gcc
+    brings newlib's; zig, clang and riscv64-unknown-elf-gcc target bare metal
+    without any, so they get the same newlib headers (headers only, nothing is
+    linked)."""
+    if cc == "gcc" and cpu_named(cpu).family == ARM:
         return []
     for folder in NEWLIB_INCLUDES:
         if (folder / "assert.h").exists():
             return [str(folder)]
-    raise StageError(f"wasm2c's output needs C library headers, which {cc} has none of for bare-metal Thumb: "
-                     "apt-get install libnewlib-arm-none-eabi, or use cc = \"gcc\"")
+    raise StageError(f"wasm2c's output needs C library headers, which {cc} has none of for bare metal: "
+                     "apt-get install libnewlib-arm-none-eabi (its headers serve every cpu)"
+                     + (", or use cc = \"gcc\"" if cpu_named(cpu).family == ARM else ""))
 
 
 def run_synth(args, tmp: Path) -> bytes:
@@ -344,10 +424,10 @@ def build(args) -> None:
         else:
             obj = run_synth(args, tmp)
     facts = elf_facts(obj)
-    if facts["machine"] != "EM_ARM" or facts["class"] != 32 or facts["type"] != "ET_REL":
-        raise StageError(f"the {args.toolchain} toolchain did not produce an ELF32 ARM relocatable object")
+    target = cpu_named(args.cpu)
+    check_machine(facts, target, args.toolchain)
     if args.toolchain != "wasm2c":  # wasm2c names exports by its own convention
-        check_seam(facts, roots, imports)
+        check_seam(facts, roots, imports, target.family)
     provenance = json.loads(Path(args.provenance).read_text()) if args.provenance else _provenance_from_names(module)
     report = size_report(facts, stack_usage(obj, facts), {r: exports[r] for r in roots if r in exports}, provenance)
     report.update({"cpu": args.cpu, "toolchain": args.toolchain, "cc": args.cc, "bounds": args.bounds,
@@ -358,8 +438,9 @@ def build(args) -> None:
     Path(args.header).write_text(header or _plain_header(module, roots))
     Path(args.report).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
     if args.size_table:
+        alias = f" ({target.isa})" if target.family == RISCV and target.isa != args.cpu else ""
         table = build_table(report, module, {r: exports[r] for r in roots if r in exports}, provenance, budgets,
-                            title=f"{args.cpu}, {args.toolchain} toolchain, {args.cc}")
+                            title=f"{args.cpu}{alias}, {args.toolchain} toolchain, {args.cc}")
         Path(args.size_table).write_text(json.dumps(table, indent=1) + "\n")
     check_budgets(report, budgets)
     s = report["sections"]

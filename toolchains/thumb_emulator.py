@@ -1,138 +1,44 @@
-"""Running a synthesized `.o` as Cortex-M Thumb code in the unicorn
-emulator: link it (with the compiler runtime and a stub for every import),
-load the image, and call exports with AAPCS arguments while each import
-call is answered and recorded by a Python host function."""
+"""Cortex-M Thumb in the unicorn emulator: the CPU model, the FPU, and
+AAPCS (soft and hard float) for calling exports and answering import stubs;
+loading, stubs and traps are emulator.py's."""
 
 from __future__ import annotations
 
 import struct
-import subprocess
-import sys
-import tempfile
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
-from .reference import HostCall, HostStubs, Outcome
+from .emulator import RETURN_ADDRESS, STACK_TOP, Machine, from_bits, read_struct, to_bits
 
 CPU_MODELS = {"cortex-m0": "CORTEX_M0", "cortex-m0plus": "CORTEX_M0", "cortex-m3": "CORTEX_M3",
               "cortex-m4": "CORTEX_M4", "cortex-m4f": "CORTEX_M4", "cortex-m7": "CORTEX_M7",
               "cortex-m33": "CORTEX_M33"}
-HARD_FLOAT = {"cortex-m4f", "cortex-m7"}
-TRAP_NAMES = {1: "unreachable", 2: "integer_divide_by_zero", 3: "integer_overflow", 4: "invalid_conversion",
-              5: "undefined_element", 6: "indirect_call_type_mismatch", 7: "out_of_bounds_memory"}
-RETURN_ADDRESS = 0x7F000000
-STACK_TOP = 0x7E000000
-STACK_SIZE = 1 << 20
-INSTRUCTION_LIMIT = 20_000_000
-
-
-class EmulationError(Exception):
-    """The object could not be linked or loaded, or a call ran away."""
-
-
-def zig_target(cpu: str) -> list[str]:
-    abi = "eabihf" if cpu in HARD_FLOAT else "eabi"
-    # zig's CPU models carry no FPU: name it for the hard-float parts.
-    mcpu = {"cortex-m4f": "cortex_m4+vfp4d16sp", "cortex-m7": "cortex_m7+fp_armv8d16sp"}.get(cpu, cpu.replace("-", "_"))
-    flags = ["-target", f"thumb-freestanding-{abi}", f"-mcpu={mcpu}"]
-    if cpu == "cortex-m4":
-        flags.append("-mfloat-abi=soft")
-    return flags
-
-
-def link_for_emulation(obj: bytes, import_symbols: list[str], cpu: str) -> bytes:
-    """An executable image of the object plus import stubs and compiler-rt."""
-    with tempfile.TemporaryDirectory() as tmpdir:
-        tmp = Path(tmpdir)
-        (tmp / "fw.o").write_bytes(obj)
-        stubs = ["void _start(void) {}"]
-        for i, symbol in enumerate(import_symbols):
-            label = symbol.replace("\\", "\\\\").replace('"', '\\"')
-            stubs.append(f'__attribute__((naked, used)) void stub{i}(void) __asm__("{label}");\n'
-                         f'void stub{i}(void) {{ __asm__ volatile("bx lr"); }}')
-        (tmp / "stubs.c").write_text("\n".join(stubs) + "\n")
-        zig = [sys.executable, "-m", "ziglang", "cc", *zig_target(cpu)]
-        for cmd in ([*zig, "-c", "-O1", "stubs.c", "-o", "stubs.o"],
-                    [*zig, "fw.o", "stubs.o", "-o", "fw.elf", "-Wl,--no-gc-sections"]):
-            proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True)
-            if proc.returncode != 0:
-                raise EmulationError(f"linking the object for emulation failed: {proc.stderr.strip()}")
-        return (tmp / "fw.elf").read_bytes()
 
 
 @dataclass
-class Signature:
-    params: list[str]
-    results: list[str]
+class ThumbMachine(Machine):
+    RETURN_FILL = b"\x00\xbe"  # bkpt
 
-
-@dataclass
-class ThumbMachine:
-    image: bytes
-    cpu: str
-    host: HostStubs = field(default_factory=HostStubs)
-    import_signatures: dict[str, Signature] = field(default_factory=dict)  # symbol -> signature
-    import_names: dict[str, str] = field(default_factory=dict)  # symbol -> "module.field"
-
-    def __post_init__(self):
-        from elftools.elf.elffile import ELFFile
-        import io
-
+    def _create(self, target):
         import unicorn
         from unicorn import arm_const
 
-        self.uc_mod, self.arm = unicorn, arm_const
-        self.hard_float = self.cpu in HARD_FLOAT
-        elf = ELFFile(io.BytesIO(self.image))
-        self.symbols: dict[str, int] = {}
-        for sym in elf.get_section_by_name(".symtab").iter_symbols():
-            if sym["st_info"]["type"] == "STT_FUNC" and sym["st_shndx"] != "SHN_UNDEF":
-                self.symbols[sym.name] = sym["st_value"] & ~1
-        model = getattr(unicorn.arm_const, f"UC_CPU_ARM_{CPU_MODELS[self.cpu]}")
-        self.uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_THUMB | unicorn.UC_MODE_MCLASS)
-        self.uc.ctl_set_cpu_model(model)
-        self.segments = []
-        for seg in elf.iter_segments():
-            if seg["p_type"] != "PT_LOAD" or not seg["p_memsz"]:
-                continue
-            start = seg["p_vaddr"] & ~0xFFF
-            end = (seg["p_vaddr"] + seg["p_memsz"] + 0xFFF) & ~0xFFF
-            self.segments.append((start, end, seg["p_vaddr"], seg.data(), seg["p_memsz"]))
-        self._map_regions()
-        self.uc.mem_map(STACK_TOP - STACK_SIZE, STACK_SIZE)
-        self.uc.mem_map(RETURN_ADDRESS, 0x1000)
-        self.uc.mem_write(RETURN_ADDRESS, b"\x00\xbe" * 8)  # bkpt, never executed: emulation stops here
+        self.arm = arm_const
+        self.hard_float = target.hard_float
+        uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_THUMB | unicorn.UC_MODE_MCLASS)
+        uc.ctl_set_cpu_model(getattr(arm_const, f"UC_CPU_ARM_{CPU_MODELS[self.cpu]}"))
         if self.hard_float:
-            self._enable_fpu()
-        self.stub_addresses = {self.symbols[s]: s for s in self.import_signatures if s in self.symbols}
-        self.trap_address = self.symbols.get("wasmelt_trap")
-        self.uc.hook_add(unicorn.UC_HOOK_CODE, self._on_code)
-        self.snapshot = [(vaddr, bytes(self.uc.mem_read(vaddr, memsz))) for _, _, vaddr, _, memsz in self.segments]
-        self.outcome: Outcome | None = None
-        self.call_counts: dict[str, int] = {}
+            # CPACR: full access to CP10/CP11, as firmware start-up code does.
+            try:
+                uc.reg_write(arm_const.UC_ARM_REG_C1_C0_2, 0xF << 20)
+            except Exception:  # older unicorn: the register is not exposed; FPU is then on by default
+                pass
+        return uc
 
-    def _map_regions(self) -> None:
-        mapped: list[tuple[int, int]] = []
-        for start, end, vaddr, data, memsz in sorted(self.segments):
-            for m_start, m_end in mapped:  # segments may share a page
-                if start < m_end:
-                    start = m_end
-            if start < end:
-                self.uc.mem_map(start, end - start)
-                mapped.append((start, end))
-            self.uc.mem_write(vaddr, data + b"\0" * (memsz - len(data)))
+    def _trap_code(self) -> int:
+        return self.uc.reg_read(self.arm.UC_ARM_REG_R0)
 
-    def _enable_fpu(self) -> None:
-        # CPACR: full access to CP10/CP11, as firmware start-up code does.
-        try:
-            self.uc.reg_write(self.arm.UC_ARM_REG_C1_C0_2, 0xF << 20)
-        except Exception:  # older unicorn: the register is not exposed; FPU is then on by default
-            pass
-
-    def reset(self) -> None:
-        """Back to the image's initial memory, as after a power-on."""
-        for vaddr, data in self.snapshot:
-            self.uc.mem_write(vaddr, data)
+    def _pc(self) -> int:
+        return self.uc.reg_read(self.arm.UC_ARM_REG_PC) & ~1
 
     # -- AAPCS ---------------------------------------------------------------
 
@@ -174,43 +80,21 @@ class ThumbMachine:
                 else:
                     raw = struct.unpack("<I", self.uc.mem_read(sp + stack_offset, 4))[0]
                     stack_offset += 4
-            values.append(_from_bits(t, raw))
+            values.append(from_bits(t, raw))
         return values
 
     def _set_result(self, t: str, value) -> None:
         if self.hard_float and t == "f32":
-            self.uc.reg_write(self.arm.UC_ARM_REG_S0, _to_bits("f32", value))
+            self.uc.reg_write(self.arm.UC_ARM_REG_S0, to_bits("f32", value))
         elif self.hard_float and t == "f64":
-            self.uc.reg_write(self.arm.UC_ARM_REG_D0, _to_bits("f64", value))
+            self.uc.reg_write(self.arm.UC_ARM_REG_D0, to_bits("f64", value))
         else:
-            raw = _to_bits(t, value)
+            raw = to_bits(t, value)
             self.uc.reg_write(self.arm.UC_ARM_REG_R0, raw & 0xFFFFFFFF)
             if t in ("i64", "f64"):
                 self.uc.reg_write(self.arm.UC_ARM_REG_R1, raw >> 32)
 
-    def _on_code(self, uc, address, size, _user) -> None:
-        if address == self.trap_address:
-            self.outcome.trap = TRAP_NAMES.get(uc.reg_read(self.arm.UC_ARM_REG_R0), "unknown")
-            uc.emu_stop()
-            return
-        symbol = self.stub_addresses.get(address)
-        if symbol is None:
-            return
-        sig = self.import_signatures[symbol]
-        args = self._args_in(sig.params)
-        name = self.import_names.get(symbol, symbol)
-        self.outcome.calls.append(HostCall(name, tuple(args)))
-        index = self.call_counts.get(name, 0)
-        self.call_counts[name] = index + 1
-        result = self.host.result_for(name, index, len(sig.results))
-        if sig.results:
-            self._set_result(sig.results[0], result[0])
-
-    def call(self, symbol: str, params: list[str], results: list[str], args: list) -> Outcome:
-        if symbol not in self.symbols:
-            raise EmulationError(f"the object defines no function `{symbol}`")
-        self.outcome = Outcome()
-        self.call_counts = {}
+    def _enter(self, entry: int, params: list[str], results: list[str], args: list) -> tuple[int, int | None]:
         sp = STACK_TOP - 64
         ncrn, nsrn, stack_words = 0, 0, []
         sret = None
@@ -221,14 +105,14 @@ class ThumbMachine:
         for t, value in zip(params, args):
             if self.hard_float and t in ("f32", "f64"):
                 if t == "f32":
-                    self.uc.reg_write(getattr(self.arm, f"UC_ARM_REG_S{nsrn}"), _to_bits("f32", value))
+                    self.uc.reg_write(getattr(self.arm, f"UC_ARM_REG_S{nsrn}"), to_bits("f32", value))
                     nsrn += 1
                 else:
                     nsrn += nsrn % 2
-                    self.uc.reg_write(getattr(self.arm, f"UC_ARM_REG_D{nsrn // 2}"), _to_bits("f64", value))
+                    self.uc.reg_write(getattr(self.arm, f"UC_ARM_REG_D{nsrn // 2}"), to_bits("f64", value))
                     nsrn += 2
                 continue
-            raw = _to_bits(t, value)
+            raw = to_bits(t, value)
             if t in ("i64", "f64"):
                 ncrn += ncrn % 2
                 if ncrn <= 2:
@@ -251,62 +135,18 @@ class ThumbMachine:
             self.uc.mem_write(sp, struct.pack(f"<{len(stack_words)}I", *stack_words))
         self.uc.reg_write(self.arm.UC_ARM_REG_SP, sp)
         self.uc.reg_write(self.arm.UC_ARM_REG_LR, RETURN_ADDRESS | 1)
-        try:
-            self.uc.emu_start(self.symbols[symbol] | 1, RETURN_ADDRESS, count=INSTRUCTION_LIMIT)
-        except self.uc_mod.UcError as e:
-            if self.outcome.trap is None:
-                self.outcome.trap = f"cpu fault ({e})"
-            return self.outcome
-        if self.outcome.trap is not None:
-            return self.outcome
-        pc = self.uc.reg_read(self.arm.UC_ARM_REG_PC) & ~1
-        if pc != RETURN_ADDRESS:
-            raise EmulationError(f"`{symbol}` did not return within {INSTRUCTION_LIMIT} instructions")
+        return entry | 1, sret
+
+    def _results_out(self, results: list[str], sret: int | None) -> tuple:
         if sret is not None:
-            self.outcome.results = _read_struct(self.uc, sret, results)
-        elif results:
-            t = results[0]
-            if self.hard_float and t == "f32":
-                raw = self.uc.reg_read(self.arm.UC_ARM_REG_S0)
-            elif self.hard_float and t == "f64":
-                raw = self.uc.reg_read(self.arm.UC_ARM_REG_S0) | (self.uc.reg_read(self.arm.UC_ARM_REG_S1) << 32)
-            else:
-                raw = self.uc.reg_read(self.arm.UC_ARM_REG_R0)
-                if t in ("i64", "f64"):
-                    raw |= self.uc.reg_read(self.arm.UC_ARM_REG_R1) << 32
-            self.outcome.results = (_from_bits(t, raw),)
-        return self.outcome
-
-
-def _to_bits(t: str, value) -> int:
-    if t == "i32":
-        return int(value) & 0xFFFFFFFF
-    if t == "i64":
-        return int(value) & 0xFFFFFFFFFFFFFFFF
-    if t == "f32":
-        return struct.unpack("<I", struct.pack("<f", value))[0]
-    return struct.unpack("<Q", struct.pack("<d", value))[0]
-
-
-def _from_bits(t: str, raw: int):
-    """Values as wasmtime reports them: signed integers, Python floats."""
-    if t == "i32":
-        raw &= 0xFFFFFFFF
-        return raw - (1 << 32) if raw >> 31 else raw
-    if t == "i64":
-        raw &= 0xFFFFFFFFFFFFFFFF
-        return raw - (1 << 64) if raw >> 63 else raw
-    if t == "f32":
-        return struct.unpack("<f", struct.pack("<I", raw & 0xFFFFFFFF))[0]
-    return struct.unpack("<d", struct.pack("<Q", raw & 0xFFFFFFFFFFFFFFFF))[0]
-
-
-def _read_struct(uc, address: int, types: list[str]) -> tuple:
-    values, offset = [], 0
-    for t in types:
-        size = 8 if t in ("i64", "f64") else 4
-        offset = (offset + size - 1) // size * size
-        raw = int.from_bytes(uc.mem_read(address + offset, size), "little")
-        values.append(_from_bits(t, raw))
-        offset += size
-    return tuple(values)
+            return read_struct(self.uc, sret, results)
+        t = results[0]
+        if self.hard_float and t == "f32":
+            raw = self.uc.reg_read(self.arm.UC_ARM_REG_S0)
+        elif self.hard_float and t == "f64":
+            raw = self.uc.reg_read(self.arm.UC_ARM_REG_S0) | (self.uc.reg_read(self.arm.UC_ARM_REG_S1) << 32)
+        else:
+            raw = self.uc.reg_read(self.arm.UC_ARM_REG_R0)
+            if t in ("i64", "f64"):
+                raw |= self.uc.reg_read(self.arm.UC_ARM_REG_R1) << 32
+        return (from_bits(t, raw),)

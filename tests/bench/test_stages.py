@@ -84,3 +84,23 @@ def test_synth_bench_measures_text_and_beats_wasm2c(example, tmp_path):
     assert "error" not in rows["wasm2c"], rows["wasm2c"]
     assert size["text"] < rows["wasm2c"]["size"]["text"]
     assert "zig cortex-m4: builtin .text" in synth_bench.render(result)
+
+
+@pytest.mark.skipif(not shutil.which("riscv64-unknown-elf-gcc"), reason="apt-get install gcc-riscv64-unknown-elf")
+def test_synth_bench_has_rv32_rows_and_native_sizes(tmp_path):
+    small = stage_inputs.generated(tmp_path / "inputs", libraries=1, functions=6)
+    assert [p.name for p in small.c_sources] == ["ctl.c", "lib0.c"]
+    result = synth_bench.run([small], 1, tmp_path, cpus=("rv32imac",), compilers=["zig", "gcc"])
+    section = result["inputs"][0]
+    builtin = {r["cc"]: r for r in section["rows"] if r["toolchain"] == "builtin"}
+    assert set(builtin) == {"zig", "gcc"} and builtin["gcc"]["compiler"].startswith("riscv64-unknown-elf-gcc")
+    for row in builtin.values():
+        obj = Path(row["output"]).read_bytes()
+        assert obj[18] == 243  # EM_RISCV
+    native = {r["cc"]: r for r in section["native"]}
+    assert set(native) == {"zig", "gcc"} and not any("error" in r for r in native.values()), native
+    for cc, row in native.items():
+        assert row["native"]["text"] > 0 and row["wasmelt_linked"]["text"] > 0
+        assert row["wasmelt_object_text"] == builtin[cc]["size"]["text"]
+    text = synth_bench.render(result)
+    assert "native .text" in text and "wasmelt/native" in text

@@ -63,6 +63,32 @@ def test_objects_are_arm_relocatables_with_the_exports(app, target, cpu):
     assert '__asm__("tick")' in header and '__asm__("read_timer")' in header
 
 
+def test_rv32_object_from_the_same_graph_is_a_riscv_relocatable(app):
+    obj = _out(app, "firmware_rv/firmware_rv.o")
+    elf = ELFFile(io.BytesIO(obj))
+    assert elf.elfclass == 32 and elf["e_machine"] == "EM_RISCV" and elf["e_type"] == "ET_REL"
+    assert elf["e_flags"] == 0x1  # EF_RISCV_RVC, soft-float (ilp32) ABI
+    symbols = {s.name: s for s in elf.get_section_by_name(".symtab").iter_symbols()}
+    for export in ("init", "tick"):
+        sym = symbols[export]
+        assert sym["st_info"]["type"] == "STT_FUNC" and sym["st_info"]["bind"] == "STB_GLOBAL"
+        assert elf.get_section(sym["st_shndx"]).name == f".text.{export}"
+    undefined = {s.name for s in symbols.values() if s["st_shndx"] == "SHN_UNDEF" and s.name}
+    assert {"read_timer", "uart_write"} <= undefined
+    relocations = {r["r_info_type"] for sec in elf.iter_sections() if sec.name.startswith(".rela.text")
+                   for r in sec.iter_relocations()}
+    assert 19 in relocations  # R_RISCV_CALL_PLT: the import calls
+    size = json.loads(_out(app, "firmware_rv/firmware_rv.size.json"))
+    assert size["cpu"] == "rv32imac" and 0 < size["sections"]["text"] <= 1024
+    table = json.loads(_out(app, "firmware_rv/firmware_rv.size_table.json"))
+    assert table["title"] == "rv32imac, builtin toolchain, zig"
+    text = sum(s["sh_size"] for s in elf.iter_sections() if s.name.startswith(".text"))
+    assert table["groups"][0]["rows"][0] == {"name": ".text", "bytes": text, "budget": 1024,
+                                             "detail": "sum of the .text* section headers (code)"}
+    # The Arm and RISC-V objects come from the same lean module and declare the same symbols.
+    assert _out(app, "firmware_rv/firmware_rv.h") == _out(app, "firmware/firmware.h")
+
+
 def test_second_build_executes_nothing(app):
     run = app.run("build", "//app/...")
     assert run.code == 0 and run.counts["executed"] == 0
@@ -103,18 +129,19 @@ def test_change_to_unreachable_code_stops_at_dce(app):
 def test_firmware_tests_pass_and_are_cached(app):
     run = app.run("test", "//app/...", "--junit", str(app.root / "junit.xml"))
     assert run.code == 0, run.out + run.err
-    assert "2 passed, 0 failed" in run.out
+    assert "3 passed, 0 failed" in run.out and "PASSED: //app:firmware_rv_test" in run.out
     assert "<testsuites" in (app.root / "junit.xml").read_text()
     again = app.run("test", "//app/...")
-    assert again.out.count("(cached)") == 2
+    assert again.out.count("(cached)") == 3
 
 
-def test_wrong_expectation_fails_with_a_readable_diff(app):
+@pytest.mark.parametrize("test", ["firmware_test", "firmware_rv_test"])
+def test_wrong_expectation_fails_with_a_readable_diff(app, test):
     build = app.root / "app" / "BUILD.toml"
     original = build.read_text()
     try:
         build.write_text(original.replace("expect = [-1169127647]", "expect = [42]"))
-        run = app.run("test", "//app:firmware_test")
+        run = app.run("test", f"//app:{test}")
         assert run.code == 1
         assert "expected results [42], firmware gave results [-1169127647]" in run.out
         assert "0 passed, 1 failed" in run.out

@@ -124,3 +124,22 @@ def test_help_has_examples_and_completion_knows_size(app):
     run = app.run("size", "--help")
     assert run.code == 0 and "wasmelt size //examples/app:firmware" in run.out and "--format" in run.out
     assert "size" in app.run("completion", "bash").out.split("compgen -W \"")[1].split('"')[0].split()
+
+
+def test_arm_and_riscv_objects_side_by_side(app):
+    run = app.run("size", "//app:firmware", "//app:firmware_rv")
+    assert run.code == 0, run.err
+    assert "//app:firmware_rv  (rv32imac, builtin toolchain, zig)" in run.out
+    block = run.out.split("side by side: the rows every table has")[1]
+    heads = [l.split() for l in block.strip().splitlines()[:2]]
+    assert heads == [["//app:firmware", "//app:firmware_rv"], ["cortex-m4", "rv32imac"]]
+    texts = []
+    for target in ("firmware", "firmware_rv"):
+        elf = ELFFile(io.BytesIO((app.root / f"wasmelt-out/app/{target}/{target}.o").read_bytes()))
+        texts.append(sum(s["sh_size"] for s in elf.iter_sections() if s.name.startswith(".text")))
+    assert texts[0] != texts[1]
+    text_row = next(l for l in block.splitlines() if l.startswith("  .text "))
+    assert text_row.split()[1:] == [str(t) for t in texts]
+    assert any(l.split()[0] == "tick" for l in block.splitlines() if l.startswith("  "))
+    single = app.run("size", "//app:firmware")
+    assert "side by side" not in single.out
