@@ -124,3 +124,24 @@ def test_help_has_examples_and_completion_knows_size(app):
     run = app.run("size", "--help")
     assert run.code == 0 and "wasmelt size //examples/app:firmware" in run.out and "--format" in run.out
     assert "size" in app.run("completion", "bash").out.split("compgen -W \"")[1].split('"')[0].split()
+
+
+def test_ram_group_lays_out_bss_and_data_with_the_fuse_layout(app):
+    doc = _size_json(app)
+    ram = [r for r in doc["rows"] if r["group"] == "ram"]
+    sections = {r["name"]: r["bytes"] for r in doc["rows"] if r["group"] == "sections"}
+    assert sum(r["bytes"] for r in ram) == sections[".bss"] + sections[".data"]
+    fused = json.loads((app.root / "wasmelt-out/app/fused/fused.report.json").read_text())
+    stack = _row(doc, "ram", "shadow stack")
+    assert stack["bytes"] == fused["memory"]["shared_stack_top"] and "[0, " in stack["detail"]
+    for part in fused["layout"]:
+        row = _row(doc, "ram", part["component"])
+        assert row["bytes"] == part["size"]
+        assert f"[{part['start']}, {part['start'] + part['size']})" in row["detail"]
+    table = json.loads((app.root / "wasmelt-out/app/firmware/firmware.size_table.json").read_text())
+    rows = {r["name"]: r for g in table["groups"] for r in g["rows"] if g["name"] == "functions"}
+    tick = rows["tick"]
+    assert tick["component"] == "app" and tick["section"] == ".text"
+    inlined = {p["name"]: p for p in tick["parts"] if p["inlined"]}
+    assert "kernel:log_value" in inlined and inlined["kernel:log_value"]["component"] == "kernel"
+    assert abs(sum(p["estimated_bytes"] for p in tick["parts"]) - tick["bytes"]) < 1
