@@ -11,8 +11,9 @@ were inlined into, and the table names them in that row's detail.
 Schema (version 1): {"version": 1, "title": str, "notes": [str],
 "groups": [{"name": str, "rows": [{"name", "bytes", "budget", "detail"}]}]};
 `bytes` may be null (unbounded), `budget` null (none declared). Rows may say
-more for pictures (docs/size.md): `section`, `component`, and a function's
-`parts` (what it holds, by estimate); the `ram` group lays out .bss and .data,
+more for pictures (docs/size.md): `section`, `component`, `budget_attr` (the
+attribute that sets the budget), and a function's `parts` (what it holds, by
+estimate); the `ram` group lays out .bss and .data,
 the linear memory split by the fuse layout (shadow stack, each component).
 """
 
@@ -129,16 +130,17 @@ def build_table(report: dict, module: Module, exports: dict[str, int], provenanc
 
     s = report["sections"]
     sections = [
-        {"name": ".text", "bytes": s["text"], "budget": budgets.get("max_text_bytes"),
+        {"name": ".text", "bytes": s["text"], "budget": budgets.get("max_text_bytes"), "budget_attr": "max_text_bytes",
          "detail": "sum of the .text* section headers (code)"},
         {"name": ".rodata", "bytes": s["rodata"], "budget": None, "detail": "constant data"},
         {"name": ".data", "bytes": s["data"], "budget": None, "detail": "initialised data"},
-        {"name": ".bss", "bytes": s["bss"], "budget": budgets.get("max_bss_bytes"),
+        {"name": ".bss", "bytes": s["bss"], "budget": budgets.get("max_bss_bytes"), "budget_attr": "max_bss_bytes",
          "detail": "zeroed data: the linear memory and globals"},
     ]
     if budgets.get("max_data_bytes") is not None:
         sections.append({"name": ".data+.rodata", "bytes": s["data"] + s["rodata"],
-                         "budget": budgets["max_data_bytes"], "detail": "what max_data_bytes limits"})
+                         "budget": budgets["max_data_bytes"], "budget_attr": "max_data_bytes",
+                         "detail": "what max_data_bytes limits"})
 
     base = len(module.imported(FUNC))
     wasm_size = {base + i: len(encode_expr(func.body)) for i, func in enumerate(module.functions)}
@@ -194,6 +196,7 @@ def build_table(report: dict, module: Module, exports: dict[str, int], provenanc
 
     stack = report["stack"]
     stack_rows = [{"name": f"{e} (worst case)", "bytes": depth, "budget": budgets.get("max_stack_bytes"),
+                   "budget_attr": "max_stack_bytes",
                    "detail": "unbounded: recursion" if depth is None else "deepest call chain in this object"}
                   for e, depth in sorted(stack["exports"].items())]
 

@@ -145,3 +145,37 @@ def test_ram_group_lays_out_bss_and_data_with_the_fuse_layout(app):
     inlined = {p["name"]: p for p in tick["parts"] if p["inlined"]}
     assert "kernel:log_value" in inlined and inlined["kernel:log_value"]["component"] == "kernel"
     assert abs(sum(p["estimated_bytes"] for p in tick["parts"]) - tick["bytes"]) < 1
+
+
+def test_svg_draws_components_functions_ram_and_budgets(app):
+    import xml.etree.ElementTree as ET
+
+    run = app.run("size", TARGET, "--format=svg")
+    assert run.code == 0, run.err
+    root = ET.fromstring(run.out)
+    texts = {t.text for t in root.iter("{http://www.w3.org/2000/svg}text")}
+    titles = " ".join(t.text for t in root.iter("{http://www.w3.org/2000/svg}title"))
+    doc = _size_json(app)
+    for r in doc["rows"]:
+        if r["group"] in ("functions", "ram") and r["bytes"]:
+            assert f"{r['name']}: {r['bytes']} B" in titles  # every function and RAM piece, with its bytes
+    for r in doc["rows"]:
+        if r["group"] == "components":  # each in the legend, kernel and payload (all inlined) too
+            assert any(t.startswith(f"{r['name']}: {r['bytes']} B in its own symbols") for t in texts), r["name"]
+    assert "max_text_bytes 1024 B" in texts and "max_bss_bytes 4096 B" in texts
+    assert "kernel:log_value: ~" in titles and "estimated" in titles  # inlined code, marked as an estimate
+    assert TARGET in texts
+
+
+def test_html_is_one_offline_file_for_targets_side_by_side(app, tmp_path):
+    out = tmp_path / "size.html"
+    run = app.run("size", TARGET, "//app:firmware_m0", "--format=html", "-o", str(out))
+    assert run.code == 0, run.err
+    assert run.out == "" and f"wrote {out}" in run.err
+    html = out.read_text()
+    assert html.startswith("<!DOCTYPE html>") and "</html>" in html
+    assert "cortex-m4" in html and "cortex-m0" in html and html.count('class="target"') == 2
+    assert "<script" not in html and "<link" not in html and "@import" not in html and " src=" not in html
+    assert re.findall(r"https?://[^\"' ]+", html) == ["http://www.w3.org/2000/svg"]  # the SVG namespace only
+    run = app.run("size", TARGET, "--format=svg", "-o", str(tmp_path / "no" / "such" / "dir.svg"))
+    assert run.code == 2 and "ERROR: -o " in run.err and "cannot write it" in run.err and "Traceback" not in run.err

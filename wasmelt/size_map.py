@@ -1,0 +1,526 @@
+"""The picture of `wasmelt size --format=svg|html`: a treemap of flash by
+component and function, a bar of RAM, budgets as limits, deltas outlined.
+
+Pure: size tables in (as engine.sizes reads them: label, table, flat rows with
+deltas, whether a previous build exists), SVG or one self-contained HTML file
+out. Several targets are drawn side by side on one byte scale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from xml.sax.saxutils import escape
+
+PANEL = 520          # width of one target's panel
+MARGIN = 16
+GAP = 32
+TREEMAP_MAX = 300    # height of the biggest flash treemap; the others share its bytes-per-pixel
+BAR = 22
+LINE = 16
+CHAR = 0.6           # width of a monospace character, per unit of font size
+FONT = "ui-monospace, 'DejaVu Sans Mono', Menlo, Consolas, monospace"
+FLASH = (".text", ".rodata")
+RAM = (".bss", ".data")
+PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#edc948", "#76b7b2", "#ff9da7", "#9c755f",
+           "#e15759", "#8cd17d", "#a0cbe8", "#ffbe7d")
+FIXED = {"(runtime)": "#9aa0a6", "(unattributed)": "#6c757d", "shadow stack": "#8da0b6", ".rodata": "#d4b483"}
+OTHER = "#c9ccd1"
+GREW, SHRANK, OVER = "#d9480f", "#2b8a3e", "#c92a2a"
+
+
+@dataclass(frozen=True)
+class Rect:
+    x: float
+    y: float
+    w: float
+    h: float
+
+    @property
+    def area(self) -> float:
+        return self.w * self.h
+
+
+def squarify(values: list[float], box: Rect) -> list[Rect]:
+    """Rectangles tiling `box` with areas proportional to `values` (in their
+    order), laid out row by row so each row keeps its aspect ratios near 1."""
+    out = [Rect(box.x, box.y, 0.0, 0.0)] * len(values)
+    items = sorted((i for i, v in enumerate(values) if v > 0), key=lambda i: -values[i])
+    total = sum(values[i] for i in items)
+    if not items or box.w <= 0 or box.h <= 0:
+        return out
+    scale = box.area / total
+    x, y, w, h = box.x, box.y, box.w, box.h
+    while items:
+        short = min(w, h)
+        row = [items[0]]
+        while len(row) < len(items) and _worst(row + [items[len(row)]], values, scale, short) <= _worst(row, values, scale, short):
+            row.append(items[len(row)])
+        items = items[len(row):]
+        area = sum(values[i] for i in row) * scale
+        if not items:  # the last row takes what is left, whatever the rounding
+            area = w * h
+        if w >= h:  # a column on the left
+            t = area / h if h else 0.0
+            cy = y
+            for n, i in enumerate(row):
+                ih = h - (cy - y) if n == len(row) - 1 else values[i] * scale / t
+                out[i] = Rect(x, cy, t, ih)
+                cy += ih
+            x, w = x + t, w - t
+        else:  # a row at the top
+            t = area / w if w else 0.0
+            cx = x
+            for n, i in enumerate(row):
+                iw = w - (cx - x) if n == len(row) - 1 else values[i] * scale / t
+                out[i] = Rect(cx, y, iw, t)
+                cx += iw
+            y, h = y + t, h - t
+    return out
+
+
+def _worst(row: list[int], values: list[float], scale: float, short: float) -> float:
+    areas = [values[i] * scale for i in row]
+    s = sum(areas)
+    return max(max(short * short * a / (s * s), s * s / (short * short * a)) for a in areas)
+
+
+# -- what is drawn ------------------------------------------------------------
+
+
+@dataclass
+class Node:
+    name: str
+    bytes: float
+    color: str
+    title: str
+    delta: int | None = None
+    new: bool = False
+    estimated: bool = False
+    children: list["Node"] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Target:
+    label: str
+    title: str
+    rows: dict  # (group, name) -> the table's row merged with its flat row (delta, used, over)
+    has_previous: bool
+
+    def group(self, name: str) -> list[dict]:
+        return [r for (g, _), r in self.rows.items() if g == name]
+
+    def row(self, group: str, name: str) -> dict | None:
+        return self.rows.get((group, name))
+
+
+def targets(results) -> list[Target]:
+    out = []
+    for label, table, flat, has_previous in results:
+        merged = {}
+        extra = {(g["name"], r["name"]): r for g in table["groups"] for r in g["rows"]}
+        for r in flat:
+            key = (r["group"], r["name"])
+            merged[key] = {**extra.get(key, {}), **r}
+        out.append(Target(label, table.get("title", ""), merged, has_previous))
+    return out
+
+
+def _b(n) -> str:
+    return "unbounded" if n is None else f"{n:.0f} B"
+
+
+def _delta(row: dict) -> str:
+    if row.get("new"):
+        return "new"
+    d = row.get("delta")
+    return f"{d:+d} B" if d else ""
+
+
+def _changed(row: dict) -> bool:
+    return bool(row.get("new") or row.get("delta"))
+
+
+def palette(ts: list[Target]) -> dict[str, str]:
+    """One colour per component, the same in every panel."""
+    names = sorted({r["component"] for t in ts for r in t.rows.values() if r.get("component")}
+                   | {p["component"] for t in ts for r in t.group("functions") for p in r.get("parts", [])})
+    colors, free = dict(FIXED), iter(PALETTE * (1 + len(names) // len(PALETTE)))
+    for name in names:
+        if name not in colors:
+            colors[name] = next(free)
+    return colors
+
+
+def flash_tree(t: Target, colors: dict[str, str]) -> list[Node]:
+    """Components -> functions -> what each holds (estimated), and .rodata."""
+    components: dict[str, Node] = {}
+    for f in t.group("functions"):
+        if not f["bytes"]:
+            continue
+        comp = f.get("component") or "(unattributed)"
+        node = components.get(comp)
+        if node is None:
+            crow = t.row("components", comp) or {}
+            node = components[comp] = Node(comp, 0, colors.get(comp, OTHER), "", crow.get("delta"), crow.get("new", False))
+        node.bytes += f["bytes"]
+        fn = Node(f["name"], f["bytes"], colors.get(comp, OTHER),
+                  f"{f['name']}: {_b(f['bytes'])} in .text" + (f" ({_delta(f)})" if _changed(f) else "")
+                  + (f"; {f['detail']}" if f.get("detail") else ""), f.get("delta"), f.get("new", False))
+        for p in f.get("parts", []):
+            kind = f"inlined into {f['name']}" if p["inlined"] else f"the rest of {f['name']}"
+            fn.children.append(Node(p["name"], p["estimated_bytes"], colors.get(p["component"], OTHER),
+                                    f"{p['name']}: ~{p['estimated_bytes']:.0f} B ({kind}; estimated from its wasm size)",
+                                    estimated=True))
+        node.children.append(fn)
+    out = sorted(components.values(), key=lambda n: -n.bytes)
+    for n in out:
+        crow = t.row("components", n.name) or {}
+        n.title = f"component {n.name}: {_b(n.bytes)} in .text" + (f" ({_delta(crow)})" if _changed(crow) else "") + (
+            f"; {crow['detail']}" if crow.get("detail") else "")
+    rodata = [o for o in t.group("objects") if o.get("section") == ".rodata" and o["bytes"]]
+    if rodata:
+        ro = Node(".rodata", sum(o["bytes"] for o in rodata), FIXED[".rodata"], "")
+        section = t.row("sections", ".rodata") or {}
+        ro.delta, ro.new = section.get("delta"), section.get("new", False)
+        ro.title = f".rodata: {_b(ro.bytes)} of constant data"
+        for o in rodata:
+            ro.children.append(Node(o["name"], o["bytes"], FIXED[".rodata"],
+                                    f"{o['name']}: {_b(o['bytes'])} in .rodata" + (f" ({_delta(o)})" if _changed(o) else ""),
+                                    o.get("delta"), o.get("new", False)))
+        out.append(ro)
+    return out
+
+
+def ram_segments(t: Target, colors: dict[str, str]) -> list[Node]:
+    """.bss then .data, row by row of the table's ram group (or its objects)."""
+    rows = t.group("ram") or [o for o in t.group("objects") if o.get("section") in RAM]
+    out = []
+    for section in RAM:
+        for r in rows:
+            if r.get("section") == section and r["bytes"]:
+                color = colors.get(r.get("component") or r["name"], OTHER)
+                out.append(Node(r["name"], r["bytes"], color,
+                                f"{r['name']}: {_b(r['bytes'])} in {section}" + (f" ({_delta(r)})" if _changed(r) else "")
+                                + (f"; {r['detail']}" if r.get("detail") else ""), r.get("delta"), r.get("new", False)))
+    return out
+
+
+def _total(t: Target, names) -> int:
+    return sum((t.row("sections", n) or {}).get("bytes") or 0 for n in names)
+
+
+def _budget(t: Target, name: str) -> dict | None:
+    row = t.row("sections", name)
+    return row if row and row.get("budget") is not None else None
+
+
+# -- SVG ----------------------------------------------------------------------
+
+
+class Svg:
+    def __init__(self):
+        self.parts: list[str] = []
+
+    def add(self, text: str) -> None:
+        self.parts.append(text)
+
+    def text(self, x, y, s: str, size=12, weight="normal", anchor="start", color="#212529", cls="") -> None:
+        c = f' class="{cls}"' if cls else ""
+        self.add(f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" font-weight="{weight}" text-anchor="{anchor}" '
+                 f'fill="{color}"{c}>{escape(s)}</text>')
+
+    def rect(self, r: Rect, fill: str, title: str, stroke="#ffffff", width=1.0, cls="", extra="") -> None:
+        c = f' class="{cls}"' if cls else ""
+        self.add(f'<rect x="{r.x:.2f}" y="{r.y:.2f}" width="{max(r.w, 0):.2f}" height="{max(r.h, 0):.2f}" fill="{fill}" '
+                 f'stroke="{stroke}" stroke-width="{width}"{c}{extra}><title>{escape(title)}</title></rect>')
+
+
+def _fit(label: str, width: float, size: float) -> bool:
+    return len(label) * size * CHAR + 6 <= width
+
+
+def _outline(node: Node) -> tuple[str, float] | None:
+    if node.new or (node.delta or 0) > 0:
+        return GREW, 2.5
+    if (node.delta or 0) < 0:
+        return SHRANK, 2.5
+    return None
+
+
+def draw_treemap(svg: Svg, nodes: list[Node], box: Rect, depth: int = 0) -> list[tuple[Node, Rect]]:
+    """Draw `nodes` into `box`; returns every (node, rect) drawn, for tests."""
+    drawn = []
+    for node, r in zip(nodes, squarify([n.bytes for n in nodes], box)):
+        if r.w <= 0 or r.h <= 0:
+            continue
+        drawn.append((node, r))
+        svg.rect(r, node.color, node.title, cls="est" if node.estimated else f"d{depth}")
+        if node.estimated:
+            svg.rect(r, "url(#estimated)", node.title, stroke="none", width=0)
+        label = node.name + (" ~" if node.estimated else "")
+        sub = (f"~{node.bytes:.0f} B" if node.estimated else _b(node.bytes)) + (
+            f" {node.delta:+d}" if node.delta else " new" if node.new else "")
+        has_room = node.children and r.w > 40 and r.h > 36
+        if has_room:
+            header = 15
+            if _fit(f"{label} {sub}", r.w, 11):
+                svg.text(r.x + 3, r.y + 11.5, f"{label} {sub}", 11, "bold")
+            elif _fit(label, r.w, 11):
+                svg.text(r.x + 3, r.y + 11.5, label, 11, "bold")
+            inner = Rect(r.x + 2, r.y + header, r.w - 4, r.h - header - 2)
+            drawn += draw_treemap(svg, node.children, inner, depth + 1)
+        elif r.h >= 14:
+            short = node.name.rpartition(":")[2] + (" ~" if node.estimated else "")
+            shown = next((s for s in (label, short) if _fit(s, r.w, 10.5)), None)
+            if shown:
+                svg.text(r.x + 3, r.y + 11.5, shown, 10.5)
+                if _fit(sub, r.w, 10) and r.h >= 27:
+                    svg.text(r.x + 3, r.y + 24, sub, 10, color="#343a40")
+        mark = _outline(node)
+        if mark:
+            svg.add(f'<rect x="{r.x + 1.25:.2f}" y="{r.y + 1.25:.2f}" width="{max(r.w - 2.5, 0):.2f}" '
+                    f'height="{max(r.h - 2.5, 0):.2f}" fill="none" stroke="{mark[0]}" stroke-width="{mark[1]}" '
+                    f'pointer-events="none"/>')
+    return drawn
+
+
+def draw_bar(svg: Svg, nodes: list[Node], x: float, y: float, per_byte: float) -> list[tuple[Node, Rect]]:
+    drawn, cx = [], x
+    for n in nodes:
+        r = Rect(cx, y, n.bytes * per_byte, BAR)
+        svg.rect(r, n.color, n.title)
+        if _fit(n.name, r.w, 10.5):
+            svg.text(r.x + 3, y + 15, n.name, 10.5)
+        mark = _outline(n)
+        if mark:
+            svg.add(f'<rect x="{r.x + 1.25:.2f}" y="{y + 1.25:.2f}" width="{max(r.w - 2.5, 0):.2f}" height="{BAR - 2.5}" '
+                    f'fill="none" stroke="{mark[0]}" stroke-width="{mark[1]}" pointer-events="none"/>')
+        drawn.append((n, r))
+        cx += r.w
+    return drawn
+
+
+def draw_limit(svg: Svg, row: dict, x0: float, y: float, per_byte: float, height: float = BAR) -> float:
+    """The budget of `row` as a line at its byte position from `x0`; returns that x."""
+    x = x0 + row["budget"] * per_byte
+    over = row.get("over")
+    color = OVER if over else "#212529"
+    name = row.get("budget_attr") or f"budget of {row['name']}"
+    title = f"{name} = {_b(row['budget'])}: {row['name']} uses {_b(row['bytes'])}" + (
+        f" ({row['used']:.0f}%)" if row.get("used") is not None else "") + (" OVER BUDGET" if over else "")
+    svg.add(f'<line x1="{x:.2f}" y1="{y - 4:.2f}" x2="{x:.2f}" y2="{y + height + 4:.2f}" stroke="{color}" '
+            f'stroke-width="2" stroke-dasharray="4 2" class="budget"><title>{escape(title)}</title></line>')
+    label = f"{name} {_b(row['budget'])}" + (" OVER" if over else "")
+    anchor = "end" if x - x0 > PANEL / 2 else "start"
+    svg.text(x + (-3 if anchor == "end" else 3), y + height + 15, label, 10.5, "bold", anchor, color, cls="budget-label")
+    return x
+
+
+@dataclass(frozen=True)
+class Scale:
+    flash_bar: float  # pixels per byte on the flash bar
+    ram_bar: float
+    treemap: float    # square pixels per byte
+
+
+def common_scale(ts: list[Target]) -> Scale:
+    flash = max([max(_total(t, FLASH), (_budget(t, ".text") or {}).get("budget") or 0) for t in ts] + [1])
+    ram = max([max(_total(t, RAM), (_budget(t, ".bss") or {}).get("budget") or 0) for t in ts] + [1])
+    used = max([_total(t, FLASH) for t in ts] + [1])
+    return Scale(PANEL / flash, PANEL / ram, PANEL * TREEMAP_MAX / used)
+
+
+@dataclass
+class Panel:
+    """Where one target's pieces landed (the tests read it)."""
+    flash: list = field(default_factory=list)
+    ram: list = field(default_factory=list)
+    limits: dict = field(default_factory=dict)  # budget_attr -> x
+    treemap: Rect | None = None
+    height: float = 0.0
+
+
+def draw_panel(svg: Svg, t: Target, x: float, y0: float, scale: Scale, colors: dict[str, str]) -> Panel:
+    panel, y = Panel(), y0
+    svg.text(x, y + 14, t.label, 15, "bold", cls="target")
+    y += 20
+    if t.title:
+        svg.text(x, y + 12, t.title, 12, color="#495057")
+        y += 18
+    flash_total, ram_total = _total(t, FLASH), _total(t, RAM)
+    parts = " + ".join(f"{n} {_b((t.row('sections', n) or {}).get('bytes') or 0)}" for n in FLASH)
+    svg.text(x, y + 12, f"flash {_b(flash_total)} ({parts})", 12)
+    y += LINE
+    parts = " + ".join(f"{n} {_b((t.row('sections', n) or {}).get('bytes') or 0)}" for n in RAM)
+    svg.text(x, y + 12, f"RAM {_b(ram_total)} ({parts})", 12)
+    y += LINE
+    changed = [f"{r['name']} {_delta(r)}" for r in t.group("sections") if r.get("delta")]
+    if not t.has_previous:
+        note, color = "delta: no earlier build with different sizes recorded", "#495057"
+    elif changed:
+        note, color = "delta vs previous build: " + ", ".join(changed), GREW
+    else:
+        note, color = "delta vs previous build: sections unchanged", "#495057"
+    svg.text(x, y + 12, note, 12, color=color, cls="delta")
+    y += LINE + 10
+
+    # flash: a bar against max_text_bytes, then the treemap
+    svg.text(x, y + 12, "FLASH  .text by component, then .rodata", 12, "bold")
+    y += 20
+    flash_nodes = flash_tree(t, colors)
+    svg.rect(Rect(x, y, PANEL, BAR), "#f1f3f5", "flash scale", stroke="#dee2e6")
+    panel.flash = draw_bar(svg, [Node(n.name, n.bytes, n.color, n.title, n.delta, n.new) for n in flash_nodes],
+                           x, y, scale.flash_bar)
+    budget = _budget(t, ".text")
+    if budget:
+        panel.limits[budget.get("budget_attr") or ".text"] = draw_limit(svg, budget, x, y, scale.flash_bar)
+    y += BAR + 24
+    height = max(flash_total * scale.treemap / PANEL, 40.0) if flash_total else 0.0
+    if height:
+        panel.treemap = Rect(x, y, PANEL, height)
+        svg.rect(panel.treemap, "#f8f9fa", f"flash: {_b(flash_total)}", stroke="#adb5bd")
+        panel.flash = draw_treemap(svg, flash_nodes, Rect(x + 1, y + 1, PANEL - 2, height - 2))
+        y += height + 8
+    ests = _estimates(t)
+    for comp in sorted(ests, key=lambda c: -ests[c][1]):
+        exact, est = ests[comp]
+        svg.rect(Rect(x, y + 2, 11, 11), colors.get(comp, OTHER), comp, stroke="#495057", width=0.5)
+        line = f"{comp}: {_b(exact)} in its own symbols"
+        if round(est) != exact:
+            line += f", ~{est:.0f} B counting code inlined elsewhere"
+        svg.text(x + 16, y + 12, line, 11, cls="component")
+        y += LINE
+    y += 10
+
+    # RAM: one bar against max_bss_bytes (.bss first, so the line is measured from the left)
+    svg.text(x, y + 12, "RAM  .bss, then .data", 12, "bold")
+    y += 20
+    svg.rect(Rect(x, y, PANEL, BAR), "#f1f3f5", "RAM scale", stroke="#dee2e6")
+    ram_nodes = ram_segments(t, colors)
+    panel.ram = draw_bar(svg, ram_nodes, x, y, scale.ram_bar)
+    budget = _budget(t, ".bss")
+    if budget:
+        panel.limits[budget.get("budget_attr") or ".bss"] = draw_limit(svg, budget, x, y, scale.ram_bar)
+    y += BAR + 24
+    for n in ram_nodes:
+        svg.rect(Rect(x, y + 2, 11, 11), n.color, n.title, stroke="#495057", width=0.5)
+        row = next(r for r in (t.group("ram") or t.group("objects")) if r["name"] == n.name)
+        where = row.get("detail", "").split(":")[0] if row.get("detail", "").startswith("linear memory") else row.get("detail", "")
+        d = _delta(row)
+        svg.text(x + 16, y + 12, f"{n.name}  {_b(n.bytes)}  {row.get('section', '')}  {where}" + (f"  {d}" if d else ""),
+                 11, color=GREW if d else "#212529", cls="ram")
+        y += LINE
+    y += 10
+
+    # every budget, as a gauge
+    budgeted = [r for r in t.rows.values() if r.get("budget") is not None]
+    if budgeted:
+        svg.text(x, y + 12, "BUDGETS", 12, "bold")
+        y += 18
+    for r in budgeted:
+        full = max(r["budget"], r["bytes"] or 0) or 1
+        color = OVER if r.get("over") else "#495057"
+        used = "unbounded" if r["bytes"] is None else f"{r['bytes']} / {r['budget']} B" + (
+            f" {r['used']:.0f}%" if r.get("used") is not None else "")
+        svg.text(x, y + 10, f"{r.get('budget_attr') or r['name']}", 11, cls="budget-label")
+        gx, gw = x + 120, PANEL - 120 - 190
+        svg.rect(Rect(gx, y, gw, 12), "#f1f3f5", used, stroke="#dee2e6")
+        svg.rect(Rect(gx, y, (r["bytes"] if r["bytes"] is not None else full) * gw / full, 12), color,
+                 f"{r['name']}: {used}")
+        bx = gx + r["budget"] * gw / full
+        svg.add(f'<line x1="{bx:.2f}" y1="{y - 2}" x2="{bx:.2f}" y2="{y + 14}" '
+                f'stroke="{OVER if r.get("over") else "#212529"}" stroke-width="2"/>')
+        svg.text(gx + gw + 6, y + 10, f"{r['name'].removesuffix(' (worst case)')} {used}", 10.5, color=color)
+        y += LINE + 2
+    stack = [r for r in t.group("stack") if r.get("budget") is None]
+    if stack:
+        svg.text(x, y + 12, "stack, worst case: " + ", ".join(f"{r['name'].removesuffix(' (worst case)')} {_b(r['bytes'])}"
+                                                             for r in stack), 11)
+        y += LINE
+    panel.height = y - y0
+    return panel
+
+
+def _estimates(t: Target) -> dict[str, tuple[int, float]]:
+    """component -> (bytes of its own symbols, bytes counting inlined code where it came from)."""
+    out: dict[str, list] = {}
+    for f in t.group("functions"):
+        comp = f.get("component") or "(unattributed)"
+        out.setdefault(comp, [0, 0.0])[0] += f["bytes"] or 0
+        if f.get("parts"):
+            for p in f["parts"]:
+                out.setdefault(p["component"], [0, 0.0])[1] += p["estimated_bytes"]
+        else:
+            out[comp][1] += f["bytes"] or 0
+    return {c: (v[0], v[1]) for c, v in out.items() if v[0] or v[1]}
+
+
+LEGEND = ("hatched ~: code the compiler inlined, its bytes estimated from its wasm size; "
+          "outlined: changed since the previous build (orange grew or new, green shrank); "
+          "dashed line: a budget")
+
+
+def picture(results) -> tuple[str, list[Panel]]:
+    """The SVG for every target side by side, and where things landed."""
+    ts = targets(results)
+    colors, scale = palette(ts), common_scale(ts)
+    body, panels = Svg(), []
+    for i, t in enumerate(ts):
+        panels.append(draw_panel(body, t, MARGIN + i * (PANEL + GAP), MARGIN, scale, colors))
+    width = 2 * MARGIN + len(ts) * PANEL + (len(ts) - 1) * GAP
+    height = MARGIN + max([p.height for p in panels] + [0]) + 30
+    body.text(MARGIN, height - 14, LEGEND, 10.5, color="#495057")
+    width = max(width, 2 * MARGIN + len(LEGEND) * 10.5 * CHAR)
+    head = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
+            f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="{escape(FONT, {chr(34): "&quot;"})}">'
+            '<defs><pattern id="estimated" width="6" height="6" patternUnits="userSpaceOnUse" '
+            'patternTransform="rotate(45)"><rect width="2.5" height="6" fill="#ffffff" fill-opacity="0.45"/>'
+            '</pattern></defs>'
+            f'<rect width="{width:.0f}" height="{height:.0f}" fill="#ffffff"/>')
+    return head + "\n".join(body.parts) + "</svg>\n", panels
+
+
+def render_svg(results) -> str:
+    return picture(results)[0]
+
+
+def render_html(results) -> str:
+    """One file: the same picture inline and each target's rows as a table;
+    no script, no font, no request."""
+    svg, _ = picture(results)
+    ts = targets(results)
+    title = "wasmelt size: " + ", ".join(t.label for t in ts)
+    tables = []
+    for t in ts:
+        lines = [f"<h2>{escape(t.label)}</h2>", f"<p>{escape(t.title)}</p>" if t.title else "",
+                 "<table><thead><tr><th>group</th><th>name</th><th>bytes</th><th>budget</th><th>used</th>"
+                 "<th>delta</th><th>detail</th></tr></thead><tbody>"]
+        for (group, name), r in t.rows.items():
+            cls = ' class="over"' if r.get("over") else ' class="changed"' if _changed(r) else ""
+            cells = (group, name, _b(r["bytes"]), "" if r.get("budget") is None else _b(r["budget"]),
+                     "" if r.get("used") is None else f"{r['used']:.0f}%", _delta(r), r.get("detail", ""))
+            lines.append(f"<tr{cls}>" + "".join(f"<td>{escape(str(c))}</td>" for c in cells) + "</tr>")
+        lines.append("</tbody></table>")
+        tables.append("\n".join(lines))
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
+<title>{escape(title)}</title>
+<style>
+body {{ font-family: {FONT}; margin: 16px; color: #212529; background: #fff; }}
+h1 {{ font-size: 18px; }} h2 {{ font-size: 15px; margin-top: 24px; }}
+.map {{ overflow-x: auto; }}
+svg rect:hover {{ stroke: #000; stroke-width: 2; }}
+table {{ border-collapse: collapse; font-size: 12px; }}
+td, th {{ border-bottom: 1px solid #dee2e6; padding: 2px 8px; text-align: left; vertical-align: top; }}
+td:nth-child(3), td:nth-child(4), td:nth-child(5), td:nth-child(6) {{ text-align: right; white-space: nowrap; }}
+tr.changed td {{ color: {GREW}; }} tr.over td {{ color: {OVER}; font-weight: bold; }}
+</style></head>
+<body>
+<h1>{escape(title)}</h1>
+<p>Hover a rectangle for its bytes and where they came from.</p>
+<div class="map">
+{svg}</div>
+{chr(10).join(tables)}
+</body></html>
+"""
