@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 
+from .builtin.discipline import const_value
 from .builtin.wasm.encode import encode_expr
 from .builtin.wasm.model import FUNC, Module
 
@@ -101,6 +102,25 @@ def _memory_rows(size: int, section: str, fuse_report: dict | None) -> list[dict
         rows.append({"name": "(linear memory, no region)", "bytes": rest, "budget": None, "section": section,
                      "detail": "alignment between regions and what lies above the last one"})
     return rows
+
+
+def _segment_image(name: str, module: Module, fuse_report: dict | None) -> dict:
+    """For the builtin lowering's `w_data<i>` (the constant image of data
+    segment i): the detail, and the component whose memory region it fills."""
+    found = re.fullmatch(r"w_data(\d+)", name)
+    index = int(found.group(1)) if found else None
+    if index is None or index >= len(module.datas) or module.datas[index].mode != "active":
+        return {}
+    start = const_value(module.datas[index].offset)
+    if start is None:
+        return {}
+    end = start + len(module.datas[index].data)
+    out = {"detail": f"the initial bytes of data segment {index}, copied to linear memory [{start}, {end}) at init"}
+    for part in (fuse_report or {}).get("layout") or []:
+        if "start" in part and part["start"] <= start and end <= part["start"] + part["size"]:
+            out["component"] = part["component"]
+            out["detail"] += f": {part['component']}'s data"
+    return out
 
 
 def ram_rows(report: dict, fuse_report: dict | None) -> list[dict]:
@@ -191,8 +211,13 @@ def build_table(report: dict, module: Module, exports: dict[str, int], provenanc
         component_rows.append({"name": component, "bytes": size, "budget": None, "detail": detail})
 
     kinds = report.get("object_sections", {})
-    objects = [{"name": name, "bytes": size, "budget": None, "detail": "",
-                **({"section": "." + kinds[name]} if name in kinds else {})} for name, size in report["objects"].items()]
+    objects = []
+    for name, size in report["objects"].items():
+        row = {"name": name, "bytes": size, "budget": None, "detail": ""}
+        if name in kinds:
+            row["section"] = "." + kinds[name]
+        row.update(_segment_image(name, module, fuse_report))
+        objects.append(row)
 
     stack = report["stack"]
     stack_rows = [{"name": f"{e} (worst case)", "bytes": depth, "budget": budgets.get("max_stack_bytes"),

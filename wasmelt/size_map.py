@@ -184,9 +184,9 @@ def flash_tree(t: Target, colors: dict[str, str]) -> list[Node]:
         ro.delta, ro.new = section.get("delta"), section.get("new", False)
         ro.title = f".rodata: {_b(ro.bytes)} of constant data"
         for o in rodata:
-            ro.children.append(Node(o["name"], o["bytes"], FIXED[".rodata"],
-                                    f"{o['name']}: {_b(o['bytes'])} in .rodata" + (f" ({_delta(o)})" if _changed(o) else ""),
-                                    o.get("delta"), o.get("new", False)))
+            ro.children.append(Node(o["name"], o["bytes"], colors.get(o.get("component"), FIXED[".rodata"]),
+                                    f"{o['name']}: {_b(o['bytes'])} in .rodata" + (f" ({_delta(o)})" if _changed(o) else "")
+                                    + (f"; {o['detail']}" if o.get("detail") else ""), o.get("delta"), o.get("new", False)))
         out.append(ro)
     return out
 
@@ -271,11 +271,11 @@ def draw_treemap(svg: Svg, nodes: list[Node], box: Rect, depth: int = 0) -> list
             drawn += draw_treemap(svg, node.children, inner, depth + 1)
         elif r.h >= 14:
             short = node.name.rpartition(":")[2] + (" ~" if node.estimated else "")
-            shown = next((s for s in (label, short) if _fit(s, r.w, 10.5)), None)
+            shown = next(((t, f) for f in (10.5, 9) for t in (label, short) if _fit(t, r.w, f)), None)
             if shown:
-                svg.text(r.x + 3, r.y + 11.5, shown, 10.5)
-                if _fit(sub, r.w, 10) and r.h >= 27:
-                    svg.text(r.x + 3, r.y + 24, sub, 10, color="#343a40")
+                svg.text(r.x + 3, r.y + 11.5, shown[0], shown[1])
+                if _fit(sub, r.w, shown[1]) and r.h >= 27:
+                    svg.text(r.x + 3, r.y + 24, sub, shown[1], color="#343a40")
         mark = _outline(node)
         if mark:
             svg.add(f'<rect x="{r.x + 1.25:.2f}" y="{r.y + 1.25:.2f}" width="{max(r.w - 2.5, 0):.2f}" '

@@ -145,6 +145,14 @@ def test_ram_group_lays_out_bss_and_data_with_the_fuse_layout(app):
     inlined = {p["name"]: p for p in tick["parts"] if p["inlined"]}
     assert "kernel:log_value" in inlined and inlined["kernel:log_value"]["component"] == "kernel"
     assert abs(sum(p["estimated_bytes"] for p in tick["parts"]) - tick["bytes"]) < 1
+    # .rodata images of data segments belong to the component whose region they fill
+    regions = {p["component"]: (p["start"], p["start"] + p["size"]) for p in fused["layout"]}
+    images = [r for g in table["groups"] if g["name"] == "objects" for r in g["rows"] if r["name"].startswith("w_data")]
+    assert images and all(r["section"] == ".rodata" for r in images)
+    for r in images:
+        start, end = map(int, re.search(r"\[(\d+), (\d+)\)", r["detail"]).groups())
+        low, high = regions[r["component"]]
+        assert low <= start < end <= high and end - start == r["bytes"]
 
 
 def test_svg_draws_components_functions_ram_and_budgets(app):
