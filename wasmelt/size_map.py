@@ -382,7 +382,7 @@ def draw_panel(svg: Svg, t: Target, x: float, y0: float, scale: Scale, colors: d
         panel.flash = draw_treemap(svg, flash_nodes, Rect(x + 1, y + 1, PANEL - 2, height - 2))
         y += height + 8
     ests = _estimates(t)
-    for comp in sorted(ests, key=lambda c: -ests[c][1]):
+    for comp in sorted(ests, key=lambda c: (-ests[c][0], -ests[c][1], c)):
         exact, est = ests[comp]
         svg.rect(Rect(x, y + 2, 11, 11), colors.get(comp, OTHER), comp, stroke="#495057", width=0.5)
         line = f"{comp}: {_b(exact)} in its own symbols"

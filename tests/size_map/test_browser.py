@@ -1,6 +1,7 @@
 """The example's size picture in a real headless Chromium: the rendered DOM
 shows the components, functions and budget labels, and the screenshot has
-the window's size and the components' colours (it is not blank)."""
+the window's size and the components' colours (it is not blank). And the
+README's picture is what the command it shows draws."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pytest
 from conftest import REPO, Workspace
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium (apt-get install chromium)")
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="no chromium (apt-get install chromium)")
 WIDTH, HEIGHT = 1180, 1000
 
 
@@ -99,6 +100,28 @@ def picture(tmp_path_factory):
     return root, html
 
 
+def test_the_docs_picture_is_what_the_command_draws(picture):
+    """docs/size-map.svg, up to the numbers (a change to the lowering moves
+    bytes; a change to the picture must regenerate it: see README.md)."""
+    root, html = picture
+    ws = Workspace(root / "ws", root / "cache")
+    run = ws.run("size", "//app:firmware", "//app:firmware_m0", "--format=svg")
+    assert run.code == 0, run.err
+
+    def shape(svg: str) -> list[str]:
+        parser = _SvgText()
+        parser.feed(svg.replace("//examples/app:", "//app:"))
+        return [re.sub(r"\d+", "#", t) for t in parser.texts]
+
+    assert shape((REPO / "docs" / "size-map.svg").read_text()) == shape(run.out)
+    readme = (REPO / "README.md").read_text()
+    for fmt in ("svg", "html"):
+        assert (f"wasmelt size //examples/app:firmware //examples/app:firmware_m0 --format={fmt} "
+                f"-o docs/size-map.{fmt}") in readme
+    assert "![" in readme and "(docs/size-map.svg)" in readme
+
+
+@needs_chromium
 def test_the_browser_shows_components_functions_and_budgets(picture):
     root, html = picture
     dom = _chromium(root, html.as_uri(), "--dump-dom").stdout
@@ -115,6 +138,7 @@ def test_the_browser_shows_components_functions_and_budgets(picture):
     assert "shadow stack" in texts
 
 
+@needs_chromium
 def test_the_screenshot_is_the_picture_not_a_blank_page(picture):
     root, html = picture
     shot = root / "shot.png"
