@@ -14,6 +14,7 @@ from xml.sax.saxutils import escape
 PANEL = 520          # width of one target's panel
 MARGIN = 16
 GAP = 32
+PER_ROW = 3          # targets side by side; more wrap to the next row
 TREEMAP_MAX = 300    # height of the biggest flash treemap; the others share its bytes-per-pixel
 BAR = 22
 LINE = 16
@@ -87,7 +88,7 @@ def _worst(row: list[int], values: list[float], scale: float, short: float) -> f
 # -- what is drawn ------------------------------------------------------------
 
 
-@dataclass
+@dataclass(frozen=True)
 class Node:
     name: str
     bytes: float
@@ -96,7 +97,15 @@ class Node:
     delta: int | None = None
     new: bool = False
     estimated: bool = False
-    children: list["Node"] = field(default_factory=list)
+    children: tuple["Node", ...] = ()
+    row: dict | None = field(default=None, compare=False)
+
+
+def _node(name: str, size: float, color: str, row: dict, where: str, children=(), prefix: str = "") -> Node:
+    """A rectangle for `row`: its title says bytes, where, the delta and the detail."""
+    title = f"{prefix}{name}: {_b(size)} {where}" + (f" ({_delta(row)})" if _changed(row) else "") + (
+        f"; {row['detail']}" if row.get("detail") else "")
+    return Node(name, size, color, title, row.get("delta"), row.get("new", False), children=tuple(children), row=row)
 
 
 @dataclass(frozen=True)
@@ -153,56 +162,43 @@ def palette(ts: list[Target]) -> dict[str, str]:
 
 def flash_tree(t: Target, colors: dict[str, str]) -> list[Node]:
     """Components -> functions -> what each holds (estimated), and .rodata."""
-    components: dict[str, Node] = {}
+    by_component: dict[str, list[dict]] = {}
     for f in t.group("functions"):
-        if not f["bytes"]:
-            continue
-        comp = f.get("component") or "(unattributed)"
-        node = components.get(comp)
-        if node is None:
-            crow = t.row("components", comp) or {}
-            node = components[comp] = Node(comp, 0, colors.get(comp, OTHER), "", crow.get("delta"), crow.get("new", False))
-        node.bytes += f["bytes"]
-        fn = Node(f["name"], f["bytes"], colors.get(comp, OTHER),
-                  f"{f['name']}: {_b(f['bytes'])} in .text" + (f" ({_delta(f)})" if _changed(f) else "")
-                  + (f"; {f['detail']}" if f.get("detail") else ""), f.get("delta"), f.get("new", False))
-        for p in f.get("parts", []):
-            kind = f"inlined into {f['name']}" if p["inlined"] else f"the rest of {f['name']}"
-            fn.children.append(Node(p["name"], p["estimated_bytes"], colors.get(p["component"], OTHER),
-                                    f"{p['name']}: ~{p['estimated_bytes']:.0f} B ({kind}; estimated from its wasm size)",
-                                    estimated=True))
-        node.children.append(fn)
-    out = sorted(components.values(), key=lambda n: -n.bytes)
-    for n in out:
-        crow = t.row("components", n.name) or {}
-        n.title = f"component {n.name}: {_b(n.bytes)} in .text" + (f" ({_delta(crow)})" if _changed(crow) else "") + (
-            f"; {crow['detail']}" if crow.get("detail") else "")
+        if f["bytes"]:
+            by_component.setdefault(f.get("component") or "(unattributed)", []).append(f)
+    out = []
+    for comp, functions in by_component.items():
+        color = colors.get(comp, OTHER)
+        children = []
+        for f in functions:
+            parts = [Node(p["name"], p["estimated_bytes"], colors.get(p["component"], OTHER),
+                          f"{p['name']}: ~{p['estimated_bytes']:.0f} B ("
+                          + (f"inlined into {f['name']}" if p["inlined"] else f"the rest of {f['name']}")
+                          + "; estimated from its wasm size)", estimated=True) for p in f.get("parts", [])]
+            children.append(_node(f["name"], f["bytes"], color, f, "in .text", parts))
+        out.append(_node(comp, sum(f["bytes"] for f in functions), color, t.row("components", comp) or {}, "in .text",
+                         children, prefix="component "))
+    out.sort(key=lambda n: (-n.bytes, n.name))
+    rest = _total(t, [".text"]) - sum(n.bytes for n in out)
+    if rest > 0:  # code no function symbol covers (or a table without functions)
+        out.append(_node("(.text, no symbol)" if out else ".text", rest, OTHER, {}, "of code"))
     rodata = [o for o in t.group("objects") if o.get("section") == ".rodata" and o["bytes"]]
-    if rodata:
-        ro = Node(".rodata", sum(o["bytes"] for o in rodata), FIXED[".rodata"], "")
-        section = t.row("sections", ".rodata") or {}
-        ro.delta, ro.new = section.get("delta"), section.get("new", False)
-        ro.title = f".rodata: {_b(ro.bytes)} of constant data"
-        for o in rodata:
-            ro.children.append(Node(o["name"], o["bytes"], colors.get(o.get("component"), FIXED[".rodata"]),
-                                    f"{o['name']}: {_b(o['bytes'])} in .rodata" + (f" ({_delta(o)})" if _changed(o) else "")
-                                    + (f"; {o['detail']}" if o.get("detail") else ""), o.get("delta"), o.get("new", False)))
-        out.append(ro)
+    objects = [_node(o["name"], o["bytes"], colors.get(o.get("component"), FIXED[".rodata"]), o, "in .rodata")
+               for o in rodata]
+    rest = _total(t, [".rodata"]) - sum(o["bytes"] for o in rodata)
+    if rest > 0:
+        objects.append(_node("(no symbol)", rest, FIXED[".rodata"], {}, "in .rodata"))
+    if objects:
+        out.append(_node(".rodata", sum(n.bytes for n in objects), FIXED[".rodata"],
+                         t.row("sections", ".rodata") or {}, "in flash", objects))
     return out
 
 
 def ram_segments(t: Target, colors: dict[str, str]) -> list[Node]:
     """.bss then .data, row by row of the table's ram group (or its objects)."""
     rows = t.group("ram") or [o for o in t.group("objects") if o.get("section") in RAM]
-    out = []
-    for section in RAM:
-        for r in rows:
-            if r.get("section") == section and r["bytes"]:
-                color = colors.get(r.get("component") or r["name"], OTHER)
-                out.append(Node(r["name"], r["bytes"], color,
-                                f"{r['name']}: {_b(r['bytes'])} in {section}" + (f" ({_delta(r)})" if _changed(r) else "")
-                                + (f"; {r['detail']}" if r.get("detail") else ""), r.get("delta"), r.get("new", False)))
-    return out
+    return [_node(r["name"], r["bytes"], colors.get(r.get("component") or r["name"], OTHER), r, f"in {section}")
+            for section in RAM for r in rows if r.get("section") == section and r["bytes"]]
 
 
 def _total(t: Target, names) -> int:
@@ -369,8 +365,7 @@ def draw_panel(svg: Svg, t: Target, x: float, y0: float, scale: Scale, colors: d
     y += 20
     flash_nodes = flash_tree(t, colors)
     svg.rect(Rect(x, y, PANEL, BAR), "#f1f3f5", "flash scale", stroke="#dee2e6")
-    panel.flash = draw_bar(svg, [Node(n.name, n.bytes, n.color, n.title, n.delta, n.new) for n in flash_nodes],
-                           x, y, scale.flash_bar)
+    panel.flash = draw_bar(svg, flash_nodes, x, y, scale.flash_bar)
     budget = _budget(t, ".text")
     if budget:
         panel.limits[budget.get("budget_attr") or ".text"] = draw_limit(svg, budget, x, y, scale.flash_bar)
@@ -404,7 +399,7 @@ def draw_panel(svg: Svg, t: Target, x: float, y0: float, scale: Scale, colors: d
     y += BAR + 24
     for n in ram_nodes:
         svg.rect(Rect(x, y + 2, 11, 11), n.color, n.title, stroke="#495057", width=0.5)
-        row = next(r for r in (t.group("ram") or t.group("objects")) if r["name"] == n.name)
+        row = n.row
         where = row.get("detail", "").split(":")[0] if row.get("detail", "").startswith("linear memory") else row.get("detail", "")
         d = _delta(row)
         svg.text(x + 16, y + 12, f"{n.name}  {_b(n.bytes)}  {row.get('section', '')}  {where}" + (f"  {d}" if d else ""),
@@ -464,11 +459,15 @@ def picture(results) -> tuple[str, list[Panel]]:
     """The SVG for every target side by side, and where things landed."""
     ts = targets(results)
     colors, scale = palette(ts), common_scale(ts)
-    body, panels = Svg(), []
-    for i, t in enumerate(ts):
-        panels.append(draw_panel(body, t, MARGIN + i * (PANEL + GAP), MARGIN, scale, colors))
-    width = 2 * MARGIN + len(ts) * PANEL + (len(ts) - 1) * GAP
-    height = MARGIN + max([p.height for p in panels] + [0]) + 30
+    body, panels, y = Svg(), [], MARGIN
+    for first in range(0, len(ts), PER_ROW):
+        line = [draw_panel(body, t, MARGIN + i * (PANEL + GAP), y, scale, colors)
+                for i, t in enumerate(ts[first:first + PER_ROW])]
+        panels += line
+        y += max(p.height for p in line) + GAP
+    columns = min(len(ts), PER_ROW)
+    width = 2 * MARGIN + columns * PANEL + (columns - 1) * GAP
+    height = y - GAP + 30
     body.text(MARGIN, height - 14, LEGEND, 10.5, color="#495057")
     width = max(width, 2 * MARGIN + len(LEGEND) * 10.5 * CHAR)
     head = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '

@@ -156,3 +156,37 @@ def test_names_are_escaped_in_svg_and_html():
     assert any(evil in (t.text or "") for t in root.iter(f"{SVG}title"))
     html = render_html(results)
     assert "<script" not in html and "&lt;script&gt;" in html
+
+
+def test_more_targets_than_fit_a_row_wrap_below():
+    from wasmelt.size_map import GAP, PER_ROW
+
+    tables = [_table() for _ in range(PER_ROW + 1)]
+    svg, panels = picture(_results(*tables))
+    first, wrapped = panels[0].treemap, panels[PER_ROW].treemap
+    assert wrapped.x == first.x and wrapped.y >= first.y + panels[0].height - 1
+    root = ET.fromstring(svg)
+    assert float(root.get("width")) == pytest.approx(2 * 16 + PER_ROW * PANEL + (PER_ROW - 1) * GAP)
+    assert [t.text for t in root.iter(f"{SVG}text") if t.get("class") == "target"] == [f"//t:{i}" for i in range(4)]
+
+
+def test_a_table_with_sections_only_still_draws_bars_and_budgets():
+    """Another toolchain's table: no functions, no ram group, an unbounded stack."""
+    table = {"version": 1, "groups": [
+        {"name": "sections", "rows": [
+            {"name": ".text", "bytes": 300, "budget": 256, "detail": ""},
+            {"name": ".bss", "bytes": 64, "budget": None, "detail": ""}]},
+        {"name": "objects", "rows": [{"name": "buf", "bytes": 64, "budget": None, "detail": "", "section": ".bss"}]},
+        {"name": "stack", "rows": [{"name": "main (worst case)", "bytes": None, "budget": 512, "detail": "recursion"}]}]}
+    svg, (panel,) = picture(_results(table))
+    root = ET.fromstring(svg)
+    texts = [t.text for t in root.iter(f"{SVG}text")]
+    assert [n.name for n, _ in panel.flash] == [".text"] and [n.name for n, _ in panel.ram] == ["buf"]
+    assert "budget of .text 256 B OVER" in texts  # no budget_attr: named by its row
+    assert "main unbounded" in texts
+    # the treemap covers the sections even where no symbol does
+    table["groups"][0]["rows"].append({"name": ".rodata", "bytes": 100, "budget": None, "detail": ""})
+    table["groups"][1]["rows"].append({"name": "k", "bytes": 40, "budget": None, "detail": "", "section": ".rodata"})
+    _, (panel,) = picture(_results(table))
+    drawn = {n.name: n.bytes for n, _ in panel.flash}
+    assert drawn == {".text": 300, ".rodata": 100, "k": 40, "(no symbol)": 60}
