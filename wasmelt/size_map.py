@@ -225,10 +225,10 @@ class Svg:
         self.add(f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" font-weight="{weight}" text-anchor="{anchor}" '
                  f'fill="{color}"{c}>{escape(s)}</text>')
 
-    def rect(self, r: Rect, fill: str, title: str, stroke="#ffffff", width=1.0, cls="", extra="") -> None:
+    def rect(self, r: Rect, fill: str, title: str, stroke="#ffffff", width=1.0, cls="") -> None:
         c = f' class="{cls}"' if cls else ""
         self.add(f'<rect x="{r.x:.2f}" y="{r.y:.2f}" width="{max(r.w, 0):.2f}" height="{max(r.h, 0):.2f}" fill="{fill}" '
-                 f'stroke="{stroke}" stroke-width="{width}"{c}{extra}><title>{escape(title)}</title></rect>')
+                 f'stroke="{stroke}" stroke-width="{width}"{c}><title>{escape(title)}</title></rect>')
 
 
 def _fit(label: str, width: float, size: float) -> bool:
