@@ -429,7 +429,7 @@ def draw_panel(svg: Svg, t: Target, x: float, y0: float, scale: Scale, colors: d
         y += LINE + 2
     stack = [r for r in t.group("stack") if r.get("budget") is None]
     if stack:
-        svg.text(x, y + 12, "stack, worst case: " + ", ".join(f"{r['name'].removesuffix(' (worst case)')} {_b(r['bytes'])}"
+        svg.text(x, y + 12, "native stack, worst case: " + ", ".join(f"{r['name'].removesuffix(' (worst case)')} {_b(r['bytes'])}"
                                                              for r in stack), 11)
         y += LINE
     panel.height = y - y0
