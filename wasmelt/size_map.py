@@ -15,6 +15,7 @@ PANEL = 520          # width of one target's panel
 MARGIN = 16
 GAP = 32
 PER_ROW = 3          # targets side by side; more wrap to the next row
+RAM_LINES = 10       # RAM regions listed under the bar; the rest are summed
 TREEMAP_MAX = 300    # height of the biggest flash treemap; the others share its bytes-per-pixel
 BAR = 22
 LINE = 16
@@ -337,19 +338,25 @@ class Panel:
 
 
 def draw_panel(svg: Svg, t: Target, x: float, y0: float, scale: Scale, colors: dict[str, str]) -> Panel:
-    panel, y = Panel(), y0
+    panel = Panel()
+    y = _draw_header(svg, t, x, y0)
+    y = _draw_flash(svg, t, x, y, scale, colors, panel)
+    y = _draw_ram(svg, t, x, y, scale, colors, panel)
+    y = _draw_budgets(svg, t, x, y)
+    panel.height = y - y0
+    return panel
+
+
+def _draw_header(svg: Svg, t: Target, x: float, y: float) -> float:
     svg.text(x, y + 14, t.label, 15, "bold", cls="target")
     y += 20
     if t.title:
         svg.text(x, y + 12, t.title, 12, color="#495057")
         y += 18
-    flash_total, ram_total = _total(t, FLASH), _total(t, RAM)
-    parts = " + ".join(f"{n} {_b((t.row('sections', n) or {}).get('bytes') or 0)}" for n in FLASH)
-    svg.text(x, y + 12, f"flash {_b(flash_total)} ({parts})", 12)
-    y += LINE
-    parts = " + ".join(f"{n} {_b((t.row('sections', n) or {}).get('bytes') or 0)}" for n in RAM)
-    svg.text(x, y + 12, f"RAM {_b(ram_total)} ({parts})", 12)
-    y += LINE
+    for what, names in (("flash", FLASH), ("RAM", RAM)):
+        parts = " + ".join(f"{n} {_b(_total(t, [n]))}" for n in names)
+        svg.text(x, y + 12, f"{what} {_b(_total(t, names))} ({parts})", 12)
+        y += LINE
     changed = [f"{r['name']} {_delta(r)}" for r in t.group("sections") if r.get("delta")]
     if not t.has_previous:
         note, color = "delta: no earlier build with different sizes recorded", "#495057"
@@ -358,56 +365,69 @@ def draw_panel(svg: Svg, t: Target, x: float, y0: float, scale: Scale, colors: d
     else:
         note, color = "delta vs previous build: sections unchanged", "#495057"
     svg.text(x, y + 12, note, 12, color=color, cls="delta")
-    y += LINE + 10
+    return y + LINE + 10
 
-    # flash: a bar against max_text_bytes, then the treemap
+
+def _draw_flash(svg: Svg, t: Target, x: float, y: float, scale: Scale, colors: dict[str, str], panel: Panel) -> float:
+    """A bar against max_text_bytes, the treemap, and the components' legend."""
     svg.text(x, y + 12, "FLASH  .text by component, then .rodata", 12, "bold")
     y += 20
-    flash_nodes = flash_tree(t, colors)
+    nodes = flash_tree(t, colors)
     svg.rect(Rect(x, y, PANEL, BAR), "#f1f3f5", "flash scale", stroke="#dee2e6")
-    panel.flash = draw_bar(svg, flash_nodes, x, y, scale.flash_bar)
+    panel.flash = draw_bar(svg, nodes, x, y, scale.flash_bar)
     budget = _budget(t, ".text")
     if budget:
         panel.limits[budget.get("budget_attr") or ".text"] = draw_limit(svg, budget, x, y, scale.flash_bar)
     y += BAR + 24
-    height = max(flash_total * scale.treemap / PANEL, 40.0) if flash_total else 0.0
-    if height:
+    total = _total(t, FLASH)
+    if total:
+        height = max(total * scale.treemap / PANEL, 40.0)
         panel.treemap = Rect(x, y, PANEL, height)
-        svg.rect(panel.treemap, "#f8f9fa", f"flash: {_b(flash_total)}", stroke="#adb5bd")
-        panel.flash = draw_treemap(svg, flash_nodes, Rect(x + 1, y + 1, PANEL - 2, height - 2))
+        svg.rect(panel.treemap, "#f8f9fa", f"flash: {_b(total)}", stroke="#adb5bd")
+        panel.flash = draw_treemap(svg, nodes, Rect(x + 1, y + 1, PANEL - 2, height - 2))
         y += height + 8
-    ests = _estimates(t)
-    for comp in sorted(ests, key=lambda c: (-ests[c][0], -ests[c][1], c)):
-        exact, est = ests[comp]
+    estimates = _estimates(t)
+    for comp in sorted(estimates, key=lambda c: (-estimates[c][0], -estimates[c][1], c)):
+        exact, est = estimates[comp]
         svg.rect(Rect(x, y + 2, 11, 11), colors.get(comp, OTHER), comp, stroke="#495057", width=0.5)
         line = f"{comp}: {_b(exact)} in its own symbols"
         if round(est) != exact:
             line += f", ~{est:.0f} B counting code inlined elsewhere"
         svg.text(x + 16, y + 12, line, 11, cls="component")
         y += LINE
-    y += 10
+    return y + 10
 
-    # RAM: one bar against max_bss_bytes (.bss first, so the line is measured from the left)
+
+def _draw_ram(svg: Svg, t: Target, x: float, y: float, scale: Scale, colors: dict[str, str], panel: Panel) -> float:
+    """One bar against max_bss_bytes (.bss first, so the line is measured
+    from the left), and a line per region, the biggest when there are many."""
     svg.text(x, y + 12, "RAM  .bss, then .data", 12, "bold")
     y += 20
     svg.rect(Rect(x, y, PANEL, BAR), "#f1f3f5", "RAM scale", stroke="#dee2e6")
-    ram_nodes = ram_segments(t, colors)
-    panel.ram = draw_bar(svg, ram_nodes, x, y, scale.ram_bar)
+    nodes = ram_segments(t, colors)
+    panel.ram = draw_bar(svg, nodes, x, y, scale.ram_bar)
     budget = _budget(t, ".bss")
     if budget:
         panel.limits[budget.get("budget_attr") or ".bss"] = draw_limit(svg, budget, x, y, scale.ram_bar)
     y += BAR + 24
-    for n in ram_nodes:
+    shown = nodes if len(nodes) <= RAM_LINES else sorted(nodes, key=lambda n: -n.bytes)[:RAM_LINES - 1]
+    for n in (n for n in nodes if n in shown):
         svg.rect(Rect(x, y + 2, 11, 11), n.color, n.title, stroke="#495057", width=0.5)
-        row = n.row
-        where = row.get("detail", "").split(":")[0] if row.get("detail", "").startswith("linear memory") else row.get("detail", "")
-        d = _delta(row)
-        svg.text(x + 16, y + 12, f"{n.name}  {_b(n.bytes)}  {row.get('section', '')}  {where}" + (f"  {d}" if d else ""),
+        detail = n.row.get("detail", "")
+        where = detail.split(":")[0] if detail.startswith("linear memory") else detail
+        d = _delta(n.row)
+        svg.text(x + 16, y + 12, f"{n.name}  {_b(n.bytes)}  {n.row.get('section', '')}  {where}" + (f"  {d}" if d else ""),
                  11, color=GREW if d else "#212529", cls="ram")
         y += LINE
-    y += 10
+    rest = [n for n in nodes if n not in shown]
+    if rest:
+        svg.text(x + 16, y + 12, f"... {len(rest)} more, {_b(sum(n.bytes for n in rest))} (hover the bar)", 11, cls="ram")
+        y += LINE
+    return y + 10
 
-    # every budget, as a gauge
+
+def _draw_budgets(svg: Svg, t: Target, x: float, y: float) -> float:
+    """A gauge per row with a budget, and the export stacks without one."""
     budgeted = [r for r in t.rows.values() if r.get("budget") is not None]
     if budgeted:
         svg.text(x, y + 12, "BUDGETS", 12, "bold")
@@ -429,11 +449,10 @@ def draw_panel(svg: Svg, t: Target, x: float, y0: float, scale: Scale, colors: d
         y += LINE + 2
     stack = [r for r in t.group("stack") if r.get("budget") is None]
     if stack:
-        svg.text(x, y + 12, "native stack, worst case: " + ", ".join(f"{r['name'].removesuffix(' (worst case)')} {_b(r['bytes'])}"
-                                                             for r in stack), 11)
+        svg.text(x, y + 12, "native stack, worst case: " + ", ".join(
+            f"{r['name'].removesuffix(' (worst case)')} {_b(r['bytes'])}" for r in stack), 11)
         y += LINE
-    panel.height = y - y0
-    return panel
+    return y
 
 
 def _estimates(t: Target) -> dict[str, tuple[int, float]]:

@@ -190,3 +190,15 @@ def test_a_table_with_sections_only_still_draws_bars_and_budgets():
     _, (panel,) = picture(_results(table))
     drawn = {n.name: n.bytes for n, _ in panel.flash}
     assert drawn == {".text": 300, ".rodata": 100, "k": 40, "(no symbol)": 60}
+
+
+def test_many_ram_objects_list_the_biggest_and_sum_the_rest():
+    from wasmelt.size_map import RAM_LINES
+
+    ram = [{"name": f"g{i}", "bytes": 10 + i, "budget": None, "section": ".bss", "detail": ""} for i in range(30)]
+    svg, (panel,) = picture(_results(_table(bss=sum(r["bytes"] for r in ram), ram=ram)))
+    assert len(panel.ram) == 30  # the bar draws them all
+    lines = [t.text for t in ET.fromstring(svg).iter(f"{SVG}text") if t.get("class") == "ram"]
+    assert len(lines) == RAM_LINES and lines[0].startswith("g21 ")  # the biggest, in their order
+    rest = sum(10 + i for i in range(30 - RAM_LINES + 1))
+    assert lines[-1] == f"... {30 - RAM_LINES + 1} more, {rest} B (hover the bar)"
