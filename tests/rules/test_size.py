@@ -107,6 +107,10 @@ def test_delta_after_an_edit_that_changes_code_size(app):
         table = app.run("size", TARGET).out  # the same delta again: it is against the previous different build
         line = next(l for l in table.splitlines() if l.startswith("  .text "))
         assert f"{new - old:+d}" in line.split()
+        svg = app.run("size", TARGET, "--format=svg").out  # the picture says it and outlines what changed
+        assert f"delta vs previous build: .text {new - old:+d} B" in svg
+        assert re.search(r'<title>tick: \d+ B in \.text \([+-]\d+ B\)', svg)
+        assert 'stroke="#d9480f" stroke-width="2.5"' in svg or 'stroke="#2b8a3e" stroke-width="2.5"' in svg
     finally:
         source.write_text(original)
 
