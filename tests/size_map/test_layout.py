@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from wasmelt.engine import sizes
-from wasmelt.size_map import GREW, OVER, PANEL, Rect, picture, render_html, render_svg, squarify
+from wasmelt.size_map import GREW, OVER, PANEL, picture, render_html, render_svg
+from wasmelt.treemap import Rect, squarify
 
 SVG = "{http://www.w3.org/2000/svg}"
 
