@@ -35,8 +35,9 @@ def symbol_function(symbol: str, exports: dict[str, int]) -> int | None:
     """The wasm function index an object symbol was lowered from, if any."""
     if symbol in exports:
         return exports[symbol]
-    if re.fullmatch(r"f\d+", symbol):
-        return int(symbol[1:])
+    found = re.fullmatch(r"f(\d+)_?", symbol)  # f32_ and f64_: beside the C float types
+    if found:
+        return int(found.group(1))
     return None
 
 
