@@ -251,6 +251,8 @@ def draw_limit(svg: Svg, row: dict, x0: float, y: float, per_byte: float, height
     name = row.get("budget_attr") or f"budget of {row['name']}"
     title = f"{name} = {_b(row['budget'])}: {row['name']} uses {_b(row['bytes'])}" + (
         f" ({row['used']:.0f}%)" if row.get("used") is not None else "") + (" OVER BUDGET" if over else "")
+    svg.add(f'<line x1="{x:.2f}" y1="{y - 4:.2f}" x2="{x:.2f}" y2="{y + height + 4:.2f}" stroke="#ffffff" '
+            f'stroke-width="5"/>')  # a halo: the line stays visible over any segment
     svg.add(f'<line x1="{x:.2f}" y1="{y - 4:.2f}" x2="{x:.2f}" y2="{y + height + 4:.2f}" stroke="{color}" '
             f'stroke-width="2" stroke-dasharray="4 2" class="budget"><title>{escape(title)}</title></line>')
     label = f"{name} {_b(row['budget'])}" + (" OVER" if over else "")
@@ -390,7 +392,7 @@ def _draw_budgets(svg: Svg, t: Target, x: float, y: float) -> float:
                  f"{r['name']}: {used}")
         bx = gx + r["budget"] * gw / full
         svg.add(f'<line x1="{bx:.2f}" y1="{y - 2}" x2="{bx:.2f}" y2="{y + 14}" '
-                f'stroke="{OVER if r.get("over") else "#212529"}" stroke-width="2"/>')
+                'stroke="#212529" stroke-width="2"/>')
         svg.text(gx + gw + 6, y + 10, f"{r['name'].removesuffix(' (worst case)')} {used}", 10.5, color=color)
         y += LINE + 2
     stack = [r for r in t.group("stack") if r.get("budget") is None]
@@ -415,9 +417,9 @@ def _estimates(t: Target) -> dict[str, tuple[int, float]]:
     return {c: (v[0], v[1]) for c, v in out.items() if v[0] or v[1]}
 
 
-LEGEND = ("hatched ~: code the compiler inlined, its bytes estimated from its wasm size; "
-          "outlined: changed since the previous build (orange grew or new, green shrank); "
-          "dashed line: a budget")
+LEGEND = ("hatched ~: code the compiler inlined, its bytes estimated from its wasm size",
+          "outlined: changed since the previous build (orange: grew or new, green: shrank)",
+          "dashed line: a budget (red: over it)")
 
 
 def picture(results) -> tuple[str, list[Panel]]:
@@ -432,9 +434,10 @@ def picture(results) -> tuple[str, list[Panel]]:
         y += max(p.height for p in line) + GAP
     columns = min(len(ts), PER_ROW)
     width = 2 * MARGIN + columns * PANEL + (columns - 1) * GAP
-    height = y - GAP + 30
-    body.text(MARGIN, height - 14, LEGEND, 10.5, color="#495057")
-    width = max(width, 2 * MARGIN + len(LEGEND) * 10.5 * CHAR)
+    for i, line in enumerate(LEGEND):
+        body.text(MARGIN, y - GAP + 16 + i * 14, line, 10.5, color="#495057")
+    height = y - GAP + 16 + len(LEGEND) * 14
+    width = max(width, 2 * MARGIN + max(len(line) for line in LEGEND) * 10.5 * CHAR)
     head = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
             f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="{escape(FONT, {chr(34): "&quot;"})}">'
             '<defs><pattern id="estimated" width="6" height="6" patternUnits="userSpaceOnUse" '
