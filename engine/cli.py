@@ -405,6 +405,8 @@ SIZE_EPILOG = """examples:
   wasmelt size //examples/app:firmware               table: sections, functions, components, stack
   wasmelt size //examples/app:firmware --format=json  the same rows as JSON (csv: one row per line)
   wasmelt size //examples/...                        every target that reports sizes
+  wasmelt size //examples/app:firmware //examples/app:firmware_m0 --format=html -o size.html
+                                                     flash treemap, RAM bar, budgets, side by side (svg: the same)
 
 Each row shows bytes, the declared budget, how much of it is used and the
 delta to the previous build whose sizes differed (kept in the cache's records).
@@ -416,7 +418,9 @@ def _add_size_parser(sub) -> None:
                        "component, budgets and the delta to the previous build",
                        epilog=SIZE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     _common_build_flags(s)
-    s.add_argument("--format", choices=["table", "json", "csv"], default="table", help="output format (default: table)")
+    s.add_argument("--format", choices=["table", "json", "csv", "svg", "html"], default="table",
+                   help="output format (default: table; svg and html draw flash, RAM and budgets)")
+    s.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
 
 
 def cmd_size(args) -> int:
@@ -450,12 +454,25 @@ def cmd_size(args) -> int:
         table = sizes.parse_table(data, artifact.path)
         previous = history.get("previous") if history.get("current") == table else history.get("current")
         results.append((str(label), table, sizes.rows(table, previous), previous is not None))
-    if args.format == "json":
-        sys.stdout.write(sizes.render_json(results))
+    if args.format in ("svg", "html"):
+        from wasmelt import size_map
+
+        text = (size_map.render_svg if args.format == "svg" else size_map.render_html)(results)
+    elif args.format == "json":
+        text = sizes.render_json(results)
     elif args.format == "csv":
-        sys.stdout.write(sizes.render_csv(results))
+        text = sizes.render_csv(results)
     else:
-        sys.stdout.write("\n".join([*(sizes.render_text(*r) for r in results), sizes.render_side_by_side(results)]))
+        text = "\n".join([*(sizes.render_text(*r) for r in results), sizes.render_side_by_side(results)])
+    if not args.output:
+        sys.stdout.write(text)
+        return 0
+    try:
+        Path(args.output).write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"-o {args.output}: cannot write it ({e.strerror}); name a file in an existing, "
+                          "writable directory") from None
+    print(f"wrote {args.output}", file=sys.stderr)
     return 0
 
 

@@ -10,27 +10,34 @@ were inlined into, and the table names them in that row's detail.
 
 Schema (version 1): {"version": 1, "title": str, "notes": [str],
 "groups": [{"name": str, "rows": [{"name", "bytes", "budget", "detail"}]}]};
-`bytes` may be null (unbounded), `budget` null (none declared).
+`bytes` may be null (unbounded), `budget` null (none declared). Rows may say
+more for pictures (docs/size.md): `section`, `component`, `budget_attr` (the
+attribute that sets the budget), and a function's `parts` (what it holds, by
+estimate); the `ram` group lays out .bss and .data,
+the linear memory split by the fuse layout (shadow stack, each component).
 """
 
 from __future__ import annotations
 
 import re
 
+from .builtin.discipline import const_value
 from .builtin.wasm.encode import encode_expr
 from .builtin.wasm.model import FUNC, Module
 
 RUNTIME = "(runtime)"
 UNATTRIBUTED = "(unattributed)"
 RUNTIME_SYMBOLS = ("wasmelt_init", "wasmelt_trap")
+LINEAR_MEMORY = "W_MEM"  # the builtin lowering's array for the wasm memory
 
 
 def symbol_function(symbol: str, exports: dict[str, int]) -> int | None:
     """The wasm function index an object symbol was lowered from, if any."""
     if symbol in exports:
         return exports[symbol]
-    if re.fullmatch(r"f\d+", symbol):
-        return int(symbol[1:])
+    found = re.fullmatch(r"f(\d+)_?", symbol)  # f32_ and f64_: beside the C float types
+    if found:
+        return int(found.group(1))
     return None
 
 
@@ -69,10 +76,74 @@ def _name(index: int, provenance: dict) -> str:
     return f"{found[0]}:{found[1]}" if found else f"func[{index}]"
 
 
+def _memory_rows(size: int, section: str, fuse_report: dict | None) -> list[dict] | None:
+    """The linear memory as the fuse laid it out: the shared shadow stack and
+    each component's region, and what no region covers; None when the layout
+    is unknown or does not fit the object's array."""
+    memory, layout = (fuse_report or {}).get("memory") or {}, (fuse_report or {}).get("layout") or []
+    if memory.get("mode") != "shared" or not layout or any("start" not in p for p in layout):
+        return None
+    regions = []
+    if memory.get("share_stack") and memory.get("shared_stack_top"):
+        regions.append((0, memory["shared_stack_top"], "shadow stack", None,
+                        "the shadow stack the components share (share_stack)"))
+    for part in layout:
+        if part["size"]:
+            what = "data" if memory.get("pack") else "pages: data, heap"
+            what += "" if memory.get("share_stack") else " and its stack"
+            regions.append((part["start"], part["start"] + part["size"], part["component"], part["component"],
+                            f"{part['component']}'s {what}"))
+    regions.sort()
+    if any(a[1] > b[0] for a, b in zip(regions, regions[1:])) or (regions and regions[-1][1] > size):
+        return None
+    rows = [{"name": name, "bytes": end - start, "budget": None, "section": section, "component": component,
+             "detail": f"linear memory [{start}, {end}): {detail}"} for start, end, name, component, detail in regions]
+    rest = size - sum(r["bytes"] for r in rows)
+    if rest:
+        rows.append({"name": "(linear memory, no region)", "bytes": rest, "budget": None, "section": section,
+                     "detail": "alignment between regions and what lies above the last one"})
+    return rows
+
+
+def _segment_image(name: str, module: Module, fuse_report: dict | None) -> dict:
+    """For the builtin lowering's `w_data<i>` (the constant image of data
+    segment i): the detail, and the component whose memory region it fills."""
+    found = re.fullmatch(r"w_data(\d+)", name)
+    index = int(found.group(1)) if found else None
+    if index is None or index >= len(module.datas) or module.datas[index].mode != "active":
+        return {}
+    start = const_value(module.datas[index].offset)
+    if start is None:
+        return {}
+    end = start + len(module.datas[index].data)
+    out = {"detail": f"the initial bytes of data segment {index}, copied to linear memory [{start}, {end}) at init"}
+    for part in (fuse_report or {}).get("layout") or []:
+        if "start" in part and part["start"] <= start and end <= part["start"] + part["size"]:
+            out["component"] = part["component"]
+            out["detail"] += f": {part['component']}'s data"
+    return out
+
+
+def ram_rows(report: dict, fuse_report: dict | None) -> list[dict]:
+    """.bss and .data object by object, the linear memory by its layout."""
+    rows = []
+    kinds = report.get("object_sections", {})
+    for name, size in report["objects"].items():
+        section = "." + kinds.get(name, "")
+        if section not in (".bss", ".data"):
+            continue
+        split = _memory_rows(size, section, fuse_report) if name == LINEAR_MEMORY else None
+        rows.extend(split or [{"name": name, "bytes": size, "budget": None, "section": section,
+                               "detail": "the wasm linear memory" if name == LINEAR_MEMORY
+                               else "a global or runtime variable"}])
+    return rows
+
+
 def build_table(report: dict, module: Module, exports: dict[str, int], provenance: dict | None,
-                budgets: dict[str, int | None], title: str = "") -> dict:
+                budgets: dict[str, int | None], title: str = "", fuse_report: dict | None = None) -> dict:
     """The generic table from the synth report (ELF facts), the module that
-    was lowered, its lowered exports (name -> function index) and provenance."""
+    was lowered, its lowered exports (name -> function index), provenance
+    and the fuse report (where each component's memory lies)."""
     provenance = provenance or {}
     calls = _callees(module)
     symbols = {name: symbol_function(name, exports) for name in report["functions"]}
@@ -80,16 +151,17 @@ def build_table(report: dict, module: Module, exports: dict[str, int], provenanc
 
     s = report["sections"]
     sections = [
-        {"name": ".text", "bytes": s["text"], "budget": budgets.get("max_text_bytes"),
+        {"name": ".text", "bytes": s["text"], "budget": budgets.get("max_text_bytes"), "budget_attr": "max_text_bytes",
          "detail": "sum of the .text* section headers (code)"},
         {"name": ".rodata", "bytes": s["rodata"], "budget": None, "detail": "constant data"},
         {"name": ".data", "bytes": s["data"], "budget": None, "detail": "initialised data"},
-        {"name": ".bss", "bytes": s["bss"], "budget": budgets.get("max_bss_bytes"),
+        {"name": ".bss", "bytes": s["bss"], "budget": budgets.get("max_bss_bytes"), "budget_attr": "max_bss_bytes",
          "detail": "zeroed data: the linear memory and globals"},
     ]
     if budgets.get("max_data_bytes") is not None:
         sections.append({"name": ".data+.rodata", "bytes": s["data"] + s["rodata"],
-                         "budget": budgets["max_data_bytes"], "detail": "what max_data_bytes limits"})
+                         "budget": budgets["max_data_bytes"], "budget_attr": "max_data_bytes",
+                         "detail": "what max_data_bytes limits"})
 
     base = len(module.imported(FUNC))
     wasm_size = {base + i: len(encode_expr(func.body)) for i, func in enumerate(module.functions)}
@@ -105,13 +177,20 @@ def build_table(report: dict, module: Module, exports: dict[str, int], provenanc
             parts.append("inlines " + ", ".join(inlined))
         folded = [index, *_inlined(index, calls, has_symbol)] if index is not None else []
         weight = sum(wasm_size.get(i, 0) for i in folded)
+        pieces = []
         for i in folded:  # split the symbol's bytes by the wasm size of what it holds
             owner = (origin(i, provenance) or (component,))[0]
             share = size * wasm_size.get(i, 0) / weight if weight else (size if i == index else 0)
             estimate[owner] = estimate.get(owner, 0.0) + share
+            pieces.append({"name": _name(i, provenance), "component": owner, "estimated_bytes": round(share, 1),
+                           "inlined": i != index})
         if not folded:
             estimate[component] = estimate.get(component, 0.0) + size
-        functions.append({"name": name, "bytes": size, "budget": None, "detail": "; ".join(parts)})
+        row = {"name": name, "bytes": size, "budget": None, "detail": "; ".join(parts), "section": ".text",
+               "component": component}
+        if len(pieces) > 1:
+            row["parts"] = pieces
+        functions.append(row)
         components[component] = components.get(component, 0) + size
         members.setdefault(component, []).append(name)
 
@@ -132,10 +211,18 @@ def build_table(report: dict, module: Module, exports: dict[str, int], provenanc
             detail += f"; {wasm_bytes[component]} B of wasm code after dce"
         component_rows.append({"name": component, "bytes": size, "budget": None, "detail": detail})
 
-    objects = [{"name": name, "bytes": size, "budget": None, "detail": ""} for name, size in report["objects"].items()]
+    kinds = report.get("object_sections", {})
+    objects = []
+    for name, size in report["objects"].items():
+        row = {"name": name, "bytes": size, "budget": None, "detail": ""}
+        if name in kinds:
+            row["section"] = "." + kinds[name]
+        row.update(_segment_image(name, module, fuse_report))
+        objects.append(row)
 
     stack = report["stack"]
     stack_rows = [{"name": f"{e} (worst case)", "bytes": depth, "budget": budgets.get("max_stack_bytes"),
+                   "budget_attr": "max_stack_bytes",
                    "detail": "unbounded: recursion" if depth is None else "deepest call chain in this object"}
                   for e, depth in sorted(stack["exports"].items())]
 
@@ -149,6 +236,7 @@ def build_table(report: dict, module: Module, exports: dict[str, int], provenanc
             {"name": "functions", "rows": functions},
             {"name": "components", "rows": component_rows},
             {"name": "objects", "rows": objects},
+            {"name": "ram", "rows": ram_rows(report, fuse_report)},
             {"name": "stack", "rows": stack_rows},
         ],
     }

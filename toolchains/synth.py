@@ -106,8 +106,8 @@ def elf_facts(obj: bytes) -> dict:
 
     elf = ELFFile(io.BytesIO(obj))
     sections = {"text": 0, "data": 0, "bss": 0, "rodata": 0}
-    per_section = {}
-    for sec in elf.iter_sections():
+    per_section, kinds = {}, {}
+    for index, sec in enumerate(elf.iter_sections()):
         name = sec.name
         if sec["sh_type"] in ("SHT_PROGBITS", "SHT_NOBITS") and sec["sh_flags"] & 2:  # SHF_ALLOC
             per_section[name] = sec["sh_size"]
@@ -116,7 +116,8 @@ def elf_facts(obj: bytes) -> dict:
                     else "rodata" if base.startswith(".rodata") else "data" if base.startswith(".data") else None)
             if kind:
                 sections[kind] += sec["sh_size"]
-    defined, undefined, functions, objects = {}, set(), {}, {}
+                kinds[index] = kind
+    defined, undefined, functions, objects, object_sections = {}, set(), {}, {}, {}
     symtab = elf.get_section_by_name(".symtab")
     for sym in symtab.iter_symbols():
         kind, bind = sym["st_info"]["type"], sym["st_info"]["bind"]
@@ -131,10 +132,12 @@ def elf_facts(obj: bytes) -> dict:
                 defined[sym.name] = {"thumb": bool(sym["st_value"] & 1), "code": code, "bind": bind}
         elif kind == "STT_OBJECT":
             objects[sym.name] = sym["st_size"]
+            if kinds.get(sym["st_shndx"]):
+                object_sections[sym.name] = kinds[sym["st_shndx"]]
     return {"machine": elf["e_machine"], "class": elf.elfclass, "type": elf["e_type"], "flags": elf["e_flags"],
             "arch": _riscv_arch(elf), "sections": sections,
             "per_section": per_section, "defined": defined, "undefined": sorted(undefined),
-            "functions": functions, "objects": objects}
+            "functions": functions, "objects": objects, "object_sections": object_sections}
 
 
 def _riscv_arch(elf) -> str | None:
@@ -304,6 +307,7 @@ def size_report(facts: dict, stack: dict, lowered_exports: dict[str, int], prove
         "per_section": facts["per_section"],
         "functions": dict(sorted(facts["functions"].items(), key=lambda kv: -kv[1])),
         "objects": dict(sorted(facts["objects"].items(), key=lambda kv: -kv[1])),
+        "object_sections": facts["object_sections"],
         "per_component": dict(sorted(per_component.items(), key=lambda kv: -kv[1])),
         "stack": {"frames": stack, "exports": exports_stack,
                   "max": None if any(v is None for v in exports_stack.values()) else max(exports_stack.values(), default=0)},
@@ -439,8 +443,9 @@ def build(args) -> None:
     Path(args.report).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
     if args.size_table:
         alias = f" ({target.isa})" if target.family == RISCV and target.isa != args.cpu else ""
+        fused = json.loads(Path(args.fuse_report).read_text()) if args.fuse_report else None
         table = build_table(report, module, {r: exports[r] for r in roots if r in exports}, provenance, budgets,
-                            title=f"{args.cpu}{alias}, {args.toolchain} toolchain, {args.cc}")
+                            title=f"{args.cpu}{alias}, {args.toolchain} toolchain, {args.cc}", fuse_report=fused)
         Path(args.size_table).write_text(json.dumps(table, indent=1) + "\n")
     check_budgets(report, budgets)
     s = report["sections"]

@@ -107,6 +107,10 @@ def test_delta_after_an_edit_that_changes_code_size(app):
         table = app.run("size", TARGET).out  # the same delta again: it is against the previous different build
         line = next(l for l in table.splitlines() if l.startswith("  .text "))
         assert f"{new - old:+d}" in line.split()
+        svg = app.run("size", TARGET, "--format=svg").out  # the picture says it and outlines what changed
+        assert f"delta vs previous build: .text {new - old:+d} B" in svg
+        assert re.search(r'<title>tick: \d+ B in \.text \([+-]\d+ B\)', svg)
+        assert 'stroke="#d9480f" stroke-width="2.5"' in svg or 'stroke="#2b8a3e" stroke-width="2.5"' in svg
     finally:
         source.write_text(original)
 
@@ -143,3 +147,66 @@ def test_arm_and_riscv_objects_side_by_side(app):
     assert any(l.split()[0] == "tick" for l in block.splitlines() if l.startswith("  "))
     single = app.run("size", "//app:firmware")
     assert "side by side" not in single.out
+
+
+def test_ram_group_lays_out_bss_and_data_with_the_fuse_layout(app):
+    doc = _size_json(app)
+    ram = [r for r in doc["rows"] if r["group"] == "ram"]
+    sections = {r["name"]: r["bytes"] for r in doc["rows"] if r["group"] == "sections"}
+    assert sum(r["bytes"] for r in ram) == sections[".bss"] + sections[".data"]
+    fused = json.loads((app.root / "wasmelt-out/app/fused/fused.report.json").read_text())
+    stack = _row(doc, "ram", "shadow stack")
+    assert stack["bytes"] == fused["memory"]["shared_stack_top"] and "[0, " in stack["detail"]
+    for part in fused["layout"]:
+        row = _row(doc, "ram", part["component"])
+        assert row["bytes"] == part["size"]
+        assert f"[{part['start']}, {part['start'] + part['size']})" in row["detail"]
+    table = json.loads((app.root / "wasmelt-out/app/firmware/firmware.size_table.json").read_text())
+    rows = {r["name"]: r for g in table["groups"] for r in g["rows"] if g["name"] == "functions"}
+    tick = rows["tick"]
+    assert tick["component"] == "app" and tick["section"] == ".text"
+    inlined = {p["name"]: p for p in tick["parts"] if p["inlined"]}
+    assert "kernel:log_value" in inlined and inlined["kernel:log_value"]["component"] == "kernel"
+    assert abs(sum(p["estimated_bytes"] for p in tick["parts"]) - tick["bytes"]) < 1
+    # .rodata images of data segments belong to the component whose region they fill
+    regions = {p["component"]: (p["start"], p["start"] + p["size"]) for p in fused["layout"]}
+    images = [r for g in table["groups"] if g["name"] == "objects" for r in g["rows"] if r["name"].startswith("w_data")]
+    assert images and all(r["section"] == ".rodata" for r in images)
+    for r in images:
+        start, end = map(int, re.search(r"\[(\d+), (\d+)\)", r["detail"]).groups())
+        low, high = regions[r["component"]]
+        assert low <= start < end <= high and end - start == r["bytes"]
+
+
+def test_svg_draws_components_functions_ram_and_budgets(app):
+    import xml.etree.ElementTree as ET
+
+    run = app.run("size", TARGET, "--format=svg")
+    assert run.code == 0, run.err
+    root = ET.fromstring(run.out)
+    texts = {t.text for t in root.iter("{http://www.w3.org/2000/svg}text")}
+    titles = " ".join(t.text for t in root.iter("{http://www.w3.org/2000/svg}title"))
+    doc = _size_json(app)
+    for r in doc["rows"]:
+        if r["group"] in ("functions", "ram") and r["bytes"]:
+            assert f"{r['name']}: {r['bytes']} B" in titles  # every function and RAM piece, with its bytes
+    for r in doc["rows"]:
+        if r["group"] == "components":  # each in the legend, kernel and payload (all inlined) too
+            assert any(t.startswith(f"{r['name']}: {r['bytes']} B in its own symbols") for t in texts), r["name"]
+    assert "max_text_bytes 1024 B" in texts and "max_bss_bytes 4096 B" in texts
+    assert "kernel:log_value: ~" in titles and "estimated" in titles  # inlined code, marked as an estimate
+    assert TARGET in texts
+
+
+def test_html_is_one_offline_file_for_targets_side_by_side(app, tmp_path):
+    out = tmp_path / "size.html"
+    run = app.run("size", TARGET, "//app:firmware_m0", "--format=html", "-o", str(out))
+    assert run.code == 0, run.err
+    assert run.out == "" and f"wrote {out}" in run.err
+    html = out.read_text()
+    assert html.startswith("<!DOCTYPE html>") and "</html>" in html
+    assert "cortex-m4" in html and "cortex-m0" in html and html.count('class="target"') == 2
+    assert "<script" not in html and "<link" not in html and "@import" not in html and " src=" not in html
+    assert re.findall(r"https?://[^\"' ]+", html) == ["http://www.w3.org/2000/svg"]  # the SVG namespace only
+    run = app.run("size", TARGET, "--format=svg", "-o", str(tmp_path / "no" / "such" / "dir.svg"))
+    assert run.code == 2 and "ERROR: -o " in run.err and "cannot write it" in run.err and "Traceback" not in run.err

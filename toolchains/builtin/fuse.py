@@ -594,6 +594,7 @@ def fuse(inputs: list[tuple[str, str, bytes]], options: FuseOptions = FuseOption
                    "shared_stack_top": shared_top if options.share_stack else None,
                    "used_bytes": total if options.memory == "shared" else None},
         "layout": [{"component": p.name, "label": p.label, "base": p.base, "size": p.size,
+                    "start": p.base + ((_stack_top(p) or 0) if options.share_stack else 0),
                     "rebased_by": ("relocations" if p.relocatable else "memory accesses") if rebase else None}
                    for p in parts],
         "functions": len(out.functions),
