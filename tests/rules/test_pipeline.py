@@ -84,6 +84,7 @@ def test_rv32_object_from_the_same_graph_is_a_riscv_relocatable(app):
     assert table["title"] == "rv32imac, builtin toolchain, zig"
     text = sum(s["sh_size"] for s in elf.iter_sections() if s.name.startswith(".text"))
     assert table["groups"][0]["rows"][0] == {"name": ".text", "bytes": text, "budget": 1024,
+                                             "budget_attr": "max_text_bytes",
                                              "detail": "sum of the .text* section headers (code)"}
     # The Arm and RISC-V objects come from the same lean module and declare the same symbols.
     assert _out(app, "firmware_rv/firmware_rv.h") == _out(app, "firmware/firmware.h")
