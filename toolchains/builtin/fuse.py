@@ -12,10 +12,12 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
+from . import canonical_abi as abi
+from .adapter import AdapterError, SeamAdapter, Side
 from .discipline import PAGE, const_value, data_extent, exported_global_value, grow_sites, stack_pointer_global
-from .wasm.component import core_modules, is_component
+from .wasm.component import is_component, main_core_module, read_component
 from .wasm.decode import decode_module
-from .wasm.encode import encode_instr
+from .wasm.encode import encode_expr, encode_instr
 from .wasm.errors import DecodeError
 from .wasm.model import (
     FUNC, GLOBAL, MEMORY, TABLE, BlockType, CustomSection, Data, Element, Export, FuncType, Function, Global,
@@ -23,6 +25,7 @@ from .wasm.model import (
 )
 from .wasm.names import Names, get_names, set_names
 from .wasm.relocs import instruction_at, linking, relocations
+from .wit import ROOT, FuncSig, World, WitError, read_world
 
 ALIGN = 16
 LINKER_ADDRESS_GLOBALS = ("__heap_base", "__data_end", "__global_base")
@@ -49,6 +52,7 @@ class Part:
     label: str
     module: Module
     relocatable: bool = False
+    world: World | None = None  # the WIT world of a component (None for a core module)
     base: int = 0
     size: int = 0
     pages: int = 0
@@ -75,18 +79,22 @@ def _round(value: int, to: int) -> int:
     return (value + to - 1) // to * to
 
 
-def _load(name: str, label: str, data: bytes) -> Part:
+def _load(name: str, label: str, data: bytes, describe) -> Part:
     try:
-        modules = core_modules(data)
-        if len(modules) != 1:
-            raise FuseError(f"component {label} holds {len(modules)} core modules (adapter code for strings/lists?); "
-                            "fuse needs scalar-only components with one core module")
-        module = decode_module(modules[0])
+        module = decode_module(main_core_module(data))
+        canons = read_component(data).canons if is_component(data) else []
     except DecodeError as e:
         raise FuseError(f"component {label} is not valid wasm: {e}") from None
-    if any(e.name == "cabi_realloc" for e in module.exports):
-        raise FuseError(f"component {label} exports cabi_realloc: its interface passes strings, lists or resources. "
-                        "Keep the interface scalar (integers, floats, bool, char) so no adapter code is needed")
+    for canon in canons:
+        if canon.kind in ("lift", "lower") and canon.string_encoding != "utf8":
+            raise FuseError(f"component {label} passes strings as {canon.string_encoding}; the fused adapters copy "
+                            "UTF-8 only: build it with the default string encoding (utf8)")
+    world = None
+    if is_component(data):
+        try:
+            world = describe(data)
+        except WitError as e:
+            raise FuseError(f"component {label}: {e}") from None
     for imp in module.imports:
         if imp.kind != FUNC:
             raise FuseError(f"component {label} imports a {imp.kind} `{imp.module}.{imp.name}`; only function "
@@ -94,7 +102,19 @@ def _load(name: str, label: str, data: bytes) -> Part:
     if len(module.memories) > 1:
         raise FuseError(f"component {label} defines {len(module.memories)} memories; fuse takes one per component")
     names = {c.name for c in module.customs}
-    return Part(name, label, module, relocatable="linking" in names)
+    return Part(name, label, module, relocatable="linking" in names, world=world)
+
+
+def describe_with_wasm_tools(data: bytes) -> World:
+    """A component's world, as `wasm-tools component wit --json` reads it."""
+    import tempfile
+
+    from ..identity import wasm_tools
+
+    with tempfile.NamedTemporaryFile(suffix=".wasm") as f:
+        f.write(data)
+        f.flush()
+        return read_world(wasm_tools().path, f.name)
 
 
 # -- imports between components ---------------------------------------------
@@ -107,16 +127,72 @@ def _exported_func(part: Part, name: str) -> int | None:
     return None
 
 
+def core_export_name(interface: str, function: str) -> str:
+    """The core export a component lifts an interface function from."""
+    return function if interface == ROOT else f"{interface}#{function}"
+
+
+def interface_label(interface: str, function: str) -> str:
+    """How reports name an interface function: `kernel:os/log#write`."""
+    return function if interface == ROOT else f"{interface.partition('@')[0]}#{function}"
+
+
+@dataclass(frozen=True)
+class Seam:
+    """A resolved import that passes data through memory: needs an adapter."""
+
+    caller: int  # part index
+    callee: int
+    export_index: int  # the callee's function index of the lifted export
+    export_name: str
+    sig: FuncSig
+    interface: str
+    function: str
+
+
 class Resolver:
     def __init__(self, parts: list[Part], links: dict[str, str]):
         self.parts = parts
         self.by_name = {p.name: p for p in parts}
         self.links = links
-        self.external: dict[tuple[str, str], tuple[int, FuncType]] = {}  # (module, field) -> (fused index, type)
         self.resolved: dict[tuple[int, int], tuple] = {}
         self.link_log: list[dict] = []
+        self.seams: list[Seam] = []
+        self.interfaces: dict[str, Part] = {}
+        for p in parts:
+            for interface in sorted({i for i, _ in (p.world.exports if p.world else {}) if i != ROOT}):
+                if interface in self.interfaces:
+                    raise FuseError(f"components {self.interfaces[interface].label} and {p.label} both export "
+                                    f"interface `{interface}`; an import must resolve to one: fuse only one of them, "
+                                    "or give one interface another name")
+                self.interfaces[interface] = p
 
-    def _target(self, i: int, imp: Import) -> tuple[Part, int, str] | None:
+    def _wit_target(self, part: Part, imp: Import) -> tuple[Part, int, str, FuncSig] | None:
+        key = (imp.module, imp.name)
+        want = part.world.imports[key]
+        owner = self.interfaces.get(imp.module)
+        if owner is not None and owner is not part and key in owner.world.exports:
+            have = owner.world.exports[key]
+            export = core_export_name(*key)
+            if have != want:
+                raise FuseError(f"component {part.label} imports `{interface_label(*key)}` as {want.text()} but "
+                                f"{owner.label} exports it as {have.text()}; give both the same WIT type")
+            index = _exported_func(owner, export)
+            if index is None:
+                raise FuseError(f"component {owner.label} declares `{interface_label(*key)}` but its core module "
+                                f"exports no `{export}`")
+            return owner, index, export, want
+        base = imp.module.partition("@")[0]
+        candidates = sorted(interface_label(i, f) + (f"@{i.partition('@')[2]}" if "@" in i else "")
+                            for p in self.parts if p is not part and p.world
+                            for i, f in p.world.exports if i != ROOT and i.partition("@")[0] == base)
+        if candidates:
+            raise FuseError(f"component {part.label} imports `{imp.module}` function `{imp.name}`, which no "
+                            f"component exports; candidates: {', '.join(candidates)}. Fix the import's name or "
+                            "version, or export it")
+        return None  # a host interface
+
+    def _target(self, i: int, imp: Import) -> tuple[Part, int, str, FuncSig | None] | None:
         part = self.parts[i]
         declared = self.links.get(f"{part.name}:{imp.module}.{imp.name}")
         if declared:
@@ -125,18 +201,21 @@ class Resolver:
             if target is None or _exported_func(target, export) is None:
                 raise FuseError(f"links: `{part.name}:{imp.module}.{imp.name}` -> `{declared}`: no component `{comp}` "
                                 f"exporting function `{export}`")
-            return target, _exported_func(target, export), export
+            return target, _exported_func(target, export), export, None
+        if part.world is not None and (imp.module, imp.name) in part.world.imports:
+            return self._wit_target(part, imp)
         target = self.by_name.get(imp.module)
         if target is not None and target is not part and _exported_func(target, imp.name) is not None:
-            return target, _exported_func(target, imp.name), imp.name
+            return target, _exported_func(target, imp.name), imp.name, None
         qualified = f"{imp.module}#{imp.name}"  # the component-model core naming of interface functions
         for other in self.parts:
             if other is not part and _exported_func(other, qualified) is not None:
-                return other, _exported_func(other, qualified), qualified
+                return other, _exported_func(other, qualified), qualified, None
         return None
 
     def resolve(self, i: int, func_index: int, seen: frozenset = frozenset()) -> tuple:
-        """("def", part, defined index) or ("ext", module, field) for a function."""
+        """("def", part, defined index), ("ext", module, field) or
+        ("adapt", seam index) for a function."""
         part = self.parts[i]
         imported = part.module.imported(FUNC)
         if func_index >= len(imported):
@@ -151,15 +230,25 @@ class Resolver:
         if target is None:
             result = ("ext", imp.module, imp.name)
         else:
-            t_part, t_index, t_name = target
+            t_part, t_index, t_name, sig = target
             j = self.parts.index(t_part)
-            want, have = part.module.types[imp.desc], t_part.module.func_type(t_index)
-            if want != have:
-                raise FuseError(f"component {part.label} imports `{imp.module}.{imp.name}` as {_sig(want)} but "
-                                f"{t_part.label} exports `{t_name}` as {_sig(have)}")
-            result = self.resolve(j, t_index, seen | {key})
+            post_return = _exported_func(t_part, f"cabi_post_{t_name}") is not None
+            if sig is not None and (post_return or not abi.is_direct(sig)):
+                if abi.has_handles(sig.result) or any(abi.has_handles(t) for _, t in sig.params):
+                    raise FuseError(f"component {part.label} imports `{interface_label(imp.module, imp.name)}`, "
+                                    f"which passes resource handles ({sig.text()}); the builtin fuse does not "
+                                    "adapt resources yet: pass an integer id instead")
+                self.seams.append(Seam(i, j, t_index, t_name, sig, imp.module, imp.name))
+                result = ("adapt", len(self.seams) - 1)
+            else:
+                want, have = part.module.types[imp.desc], t_part.module.func_type(t_index)
+                if want != have:
+                    raise FuseError(f"component {part.label} imports `{imp.module}.{imp.name}` as {_sig(want)} but "
+                                    f"{t_part.label} exports `{t_name}` as {_sig(have)}")
+                result = self.resolve(j, t_index, seen | {key})
             self.link_log.append({"component": part.name, "import": f"{imp.module}.{imp.name}",
-                                  "target": t_part.name, "export": t_name})
+                                  "target": t_part.name, "export": t_name,
+                                  "seam": "direct" if result[0] != "adapt" else "adapter"})
         self.resolved[key] = result
         return result
 
@@ -407,14 +496,16 @@ def _patch_data_relocs(part: Part, datas: list[Data]) -> None:
 # -- the whole fusion -------------------------------------------------------------
 
 
-def fuse(inputs: list[tuple[str, str, bytes]], options: FuseOptions = FuseOptions()) -> FuseResult:
-    """inputs: (component name, label, wasm bytes), the root component first."""
+def fuse(inputs: list[tuple[str, str, bytes]], options: FuseOptions = FuseOptions(),
+         describe=describe_with_wasm_tools) -> FuseResult:
+    """inputs: (component name, label, wasm bytes), the root component first;
+    describe(component bytes) -> its WIT World."""
     if not inputs:
         raise FuseError("fuse needs at least one component")
     names = [n for n, _, _ in inputs]
     if len(set(names)) != len(names):
         raise FuseError(f"two components share a name: {', '.join(names)}")
-    parts = [_load(*i) for i in inputs]
+    parts = [_load(*i, describe) for i in inputs]
     rebase = options.memory == "shared" and options.address_rebase
     if rebase:
         for p in parts:
@@ -463,8 +554,17 @@ def fuse(inputs: list[tuple[str, str, bytes]], options: FuseOptions = FuseOption
     for p in parts:
         p.func_offset = offset
         offset += len(p.module.functions)
+    adapter_base = offset
+
+    def fused_index(r: tuple) -> int:
+        if r[0] == "ext":
+            return external[(r[1], r[2])]
+        if r[0] == "adapt":
+            return adapter_base + r[1]
+        return parts[r[1]].func_offset + r[2]
+
     for i, p in enumerate(parts):
-        p.func_map = [external[(r[1], r[2])] if r[0] == "ext" else parts[r[1]].func_offset + r[2] for r in resolutions[i]]
+        p.func_map = [fused_index(r) for r in resolutions[i]]
         p.func_map += [p.func_offset + d for d in range(len(p.module.functions))]
 
     # Tables, memories, globals, data and elements are concatenated.
@@ -565,9 +665,10 @@ def fuse(inputs: list[tuple[str, str, bytes]], options: FuseOptions = FuseOption
             fused_names.functions[fused_index] = f"{p.name}:{fname}"
     for key, index in external.items():
         fused_names.functions[index] = f"{key[0]}.{key[1]}"
+    seams = _build_adapters(parts, resolver.seams, options, out, intern, fused_names)
 
     # Start functions run in component order.
-    adapter_bytes = 0
+    adapter_bytes = sum(s["adapter_bytes"] for s in seams)
     starts = [p.func_map[p.module.start] for p in parts if p.module.start is not None]
     if len(starts) == 1:
         out.start = starts[0]
@@ -575,7 +676,7 @@ def fuse(inputs: list[tuple[str, str, bytes]], options: FuseOptions = FuseOption
         body = [Instr("call", (s,)) for s in starts] + [Instr("end")]
         out.functions.append(Function(intern(FuncType((), ())), [], body))
         out.start = len(out.imports) + len(out.functions) - 1
-        adapter_bytes = sum(len(encode_instr(i)) for i in body)
+        adapter_bytes += sum(len(encode_instr(i)) for i in body)
         fused_names.functions[out.start] = "wasmelt:start"
 
     out.exports = _exports(parts, options)
@@ -600,6 +701,7 @@ def fuse(inputs: list[tuple[str, str, bytes]], options: FuseOptions = FuseOption
         "imports": [f"{i.module}.{i.name}" for i in out.imports],
         "exports": [e.name for e in out.exports],
         "adapter_bytes": adapter_bytes,
+        "seams": seams,
         "bytes": len(wasm),
     }
     import_map = {
@@ -610,6 +712,56 @@ def fuse(inputs: list[tuple[str, str, bytes]], options: FuseOptions = FuseOption
     return FuseResult(wasm, out, import_map, {"functions": provenance}, report)
 
 
+def _side(part: Part, options: FuseOptions) -> Side:
+    rebase = options.memory == "shared" and options.address_rebase
+    realloc = _exported_func(part, "cabi_realloc")
+    return Side(part.label, part.base if rebase and not part.relocatable else 0,
+                part.memory_map[0] if part.memory_map else 0,
+                None if realloc is None else part.func_map[realloc])
+
+
+def _build_adapters(parts: list[Part], seams: list[Seam], options: FuseOptions, out: Module, intern,
+                    names: Names) -> list[dict]:
+    """One adapter function per seam that passes data through memory, appended
+    after the components' functions (in seam order); returns the seam report."""
+    report = []
+    for seam in seams:
+        caller, callee = parts[seam.caller], parts[seam.callee]
+        where = f"component {caller.label} importing `{interface_label(seam.interface, seam.function)}`"
+        for p in (caller, callee):
+            if not p.module.memories:
+                raise FuseError(f"{where}: {p.label} has no memory, but {seam.sig.text()} passes data through "
+                                "memory; give it a memory and a cabi_realloc")
+        post = _exported_func(callee, f"cabi_post_{seam.export_name}")
+        builder = SeamAdapter(seam.sig, _side(caller, options), _side(callee, options),
+                              callee.func_map[seam.export_index], None if post is None else callee.func_map[post],
+                              where)
+        try:
+            func = builder.build()
+        except AdapterError as e:
+            raise FuseError(str(e)) from None
+        func.type_index = intern(builder.type)
+        want = caller.module.types[caller.module.imported(FUNC)[_import_position(caller, seam)].desc]
+        if want != builder.type:
+            raise FuseError(f"{where}: its core import is {_sig(want)}, but the canonical ABI lowers "
+                            f"{seam.sig.text()} to {_sig(builder.type)}; rebuild it from its WIT")
+        index = len(out.imports) + len(out.functions)
+        out.functions.append(func)
+        label = interface_label(seam.interface, seam.function)
+        names.functions[index] = f"adapter:{caller.name}->{label}"
+        size = len(encode_expr(func.body))
+        report.append({"caller": caller.name, "callee": callee.name, "function": label, "wit": seam.sig.text(),
+                       "kind": "adapter", "adapter_bytes": size, "index": index})
+    return report
+
+
+def _import_position(part: Part, seam: Seam) -> int:
+    for k, imp in enumerate(part.module.imported(FUNC)):
+        if (imp.module, imp.name) == (seam.interface, seam.function):
+            return k
+    raise AssertionError(seam)
+
+
 def _external_owner(resolver: Resolver, parts: list[Part], i: int, k: int) -> tuple[Part, int]:
     """The (part, import index) at the end of a chain that ends at the host."""
     part = parts[i]
@@ -617,16 +769,30 @@ def _external_owner(resolver: Resolver, parts: list[Part], i: int, k: int) -> tu
     target = resolver._target(i, imp)
     if target is None:
         return part, k
-    t_part, t_index, _ = target
+    t_part, t_index = target[0], target[1]
     return _external_owner(resolver, parts, parts.index(t_part), t_index)
+
+
+def _canonical_helpers(part: Part) -> set[str]:
+    """The cabi_* exports a host calling the part's own exports still needs."""
+    if part.world is None:
+        return {e.name for e in part.module.exports if e.name.startswith("cabi_")}
+    needed = set()
+    for key, sig in part.world.exports.items():
+        name = core_export_name(*key)
+        if not abi.is_direct(sig):
+            needed.add("cabi_realloc")
+        needed.add(f"cabi_post_{name}")
+    return needed
 
 
 def _exports(parts: list[Part], options: FuseOptions) -> list[Export]:
     exports: list[Export] = []
     if options.exports is None:
         root = parts[0]
+        helpers = _canonical_helpers(root)
         for e in root.module.exports:
-            if e.kind == FUNC:
+            if e.kind == FUNC and (not e.name.startswith("cabi_") or e.name in helpers):
                 exports.append(Export(e.name, FUNC, root.func_map[e.index]))
     else:
         for name in options.exports:
