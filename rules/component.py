@@ -25,6 +25,7 @@ class ComponentAttrs(RuleAttrs):
     exports: list[str] | None = None
     cc: Literal["zig", "clang"] | None = None
     copts: list[str] = []
+    arena_bytes: int = Field(default=4096, ge=8, le=1 << 24)  # the generated cabi_realloc's static arena (C + wit)
 
 
 def analyze(ctx: AnalysisContext) -> TargetInfo:
@@ -40,13 +41,15 @@ def analyze(ctx: AnalysisContext) -> TargetInfo:
     cc = attrs.cc or setting(ctx, "cc", "cc", "zig")
     wasm = ctx.declare(f"{ctx.label.name}.wasm")
     report = ctx.declare(f"{ctx.label.name}.report.json")
+    header = ctx.declare(f"{attrs.world}.h") if attrs.wit and srcs[0].path.endswith(".c") else None
     tools = resolve_tools(ctx, lambda: stage.identities([s.path for s in srcs], cc, attrs.wit))
     ctx.action(
-        mnemonic="Component", inputs=srcs + extra, outputs=[wasm, report], tools=tools,
+        mnemonic="Component", inputs=srcs + extra, outputs=[wasm, report] + ([header] if header else []), tools=tools,
         argv=stage.argv([s.path for s in srcs], wasm.path, report.path, label=str(ctx.label), cc=cc,
                         wit=extra[-1].path if attrs.wit else None, world=attrs.world, no_grow=attrs.no_grow,
                         stack_size=attrs.stack_size, max_memory_pages=attrs.max_memory_pages,
-                        exports=attrs.exports, copts=attrs.copts))
+                        exports=attrs.exports, copts=attrs.copts, arena_bytes=attrs.arena_bytes,
+                        bindings=header.path if header else None))
     return TargetInfo(files=(wasm,), fields={"wasm": wasm, "report": report, "label": str(ctx.label),
                                              "name": ctx.label.name})
 

@@ -91,9 +91,13 @@ def identities(srcs: list[str], cc: str = "zig", wit: str | None = None) -> list
 
 def argv(srcs: list[str], out: str, report: str, *, label: str, cc: str = "zig", wit: str | None = None,
          world: str | None = None, no_grow: bool = True, stack_size: int = 2048, max_memory_pages: int = 1,
-         exports: list[str] | None = None, copts: list[str] | None = None) -> list[str]:
+         exports: list[str] | None = None, copts: list[str] | None = None, arena_bytes: int = 4096,
+         bindings: str | None = None) -> list[str]:
     args = ["python", "-m", "wasmelt.toolchains.component", "--label", label, "--out", out, "--report", report,
-            "--cc", cc, "--stack-size", str(stack_size), "--max-memory-pages", str(max_memory_pages)]
+            "--cc", cc, "--stack-size", str(stack_size), "--max-memory-pages", str(max_memory_pages),
+            "--arena-bytes", str(arena_bytes)]
+    if bindings:
+        args += ["--bindings", bindings]
     if no_grow:
         args.append("--no-grow")
     if wit:
@@ -112,6 +116,21 @@ def _layout_flags(stack_size: int, pages: int, exports: list[str]) -> list[str]:
     if exports:
         flags += [f"--export={name}" for name in exports]
     return flags
+
+
+def c_bindings(wit: str, world: str, arena_bytes: int, into: Path) -> list[str]:
+    """Write `<world>.h` and its glue for a C component; returns the glue source."""
+    from .builtin.bindgen_c import BindgenError, generate
+    from .builtin.wit import WitError, read_world
+
+    try:
+        header, glue = generate(read_world(wasm_tools().path, wit, world), world, arena_bytes)
+    except (WitError, BindgenError) as e:
+        raise StageError(f"C bindings for world `{world}`: {e}") from None
+    into.mkdir(parents=True, exist_ok=True)
+    (into / f"{world}.h").write_text(header)
+    (into / f"{world}_glue.c").write_text(glue)
+    return [str(into / f"{world}_glue.c")]
 
 
 def compile_c(srcs: list[str], out: Path, tmp: Path, cc: str, stack_size: int, pages: int,
@@ -145,7 +164,13 @@ def build_component(args) -> None:
         tmp = Path(tmpdir)
         core = tmp / "core.wasm"
         if kind == "c":
-            compile_c(args.srcs, core, tmp, args.cc, args.stack_size, args.max_memory_pages, args.export, args.copt)
+            srcs, copts = list(args.srcs), list(args.copt)
+            if args.wit:
+                srcs += c_bindings(args.wit, args.world, args.arena_bytes, tmp / "bindings")
+                copts.append(f"-I{tmp / 'bindings'}")
+                if args.bindings:
+                    shutil.copyfile(tmp / "bindings" / f"{args.world}.h", args.bindings)
+            compile_c(srcs, core, tmp, args.cc, args.stack_size, args.max_memory_pages, args.export, copts)
         elif kind == "rust":
             compile_rust(args.srcs, core, args.stack_size, args.max_memory_pages, args.export, args.copt)
         elif kind == "wat":
@@ -203,6 +228,8 @@ def main(argv_: list[str] | None = None) -> int:
     parser.add_argument("--max-memory-pages", type=int, default=1)
     parser.add_argument("--export", action="append", default=[])
     parser.add_argument("--copt", action="append", default=[])
+    parser.add_argument("--arena-bytes", type=int, default=4096)
+    parser.add_argument("--bindings", help="where to write the generated C header (C components with a WIT world)")
     parser.add_argument("srcs", nargs="+")
     return run_stage(lambda: build_component(parser.parse_args(argv_)))
 

@@ -25,7 +25,7 @@ from .wasm.model import (
 )
 from .wasm.names import Names, get_names, set_names
 from .wasm.relocs import instruction_at, linking, relocations
-from .wit import ROOT, FuncSig, World, WitError, read_world
+from .wit import ROOT, FuncSig, World, WitError, core_export_name, interface_label, read_world
 
 ALIGN = 16
 LINKER_ADDRESS_GLOBALS = ("__heap_base", "__data_end", "__global_base")
@@ -125,16 +125,6 @@ def _exported_func(part: Part, name: str) -> int | None:
         if export.kind == FUNC and export.name == name:
             return export.index
     return None
-
-
-def core_export_name(interface: str, function: str) -> str:
-    """The core export a component lifts an interface function from."""
-    return function if interface == ROOT else f"{interface}#{function}"
-
-
-def interface_label(interface: str, function: str) -> str:
-    """How reports name an interface function: `kernel:os/log#write`."""
-    return function if interface == ROOT else f"{interface.partition('@')[0]}#{function}"
 
 
 @dataclass(frozen=True)
@@ -647,10 +637,15 @@ def fuse(inputs: list[tuple[str, str, bytes]], options: FuseOptions = FuseOption
     for p in parts:
         relocs = _memory_reloc_instructions(p) if rebase else None
         local_names = get_names(p.module).functions
+        interface_names = {}
+        for key in (p.world.exports if p.world else {}):
+            index = _exported_func(p, core_export_name(*key))
+            if index is not None:
+                interface_names[index] = interface_label(*key)
         imported = len(p.module.imported(FUNC))
         for d, func in enumerate(p.module.functions):
             original = imported + d
-            fname = local_names.get(original) or next(
+            fname = interface_names.get(original) or local_names.get(original) or next(
                 (e.name for e in p.module.exports if e.kind == FUNC and e.index == original), f"func[{original}]")
             rewriter = BodyRewriter(p, options, None if relocs is None else relocs.get(d, set()))
             ftype = p.module.types[func.type_index]
@@ -666,6 +661,10 @@ def fuse(inputs: list[tuple[str, str, bytes]], options: FuseOptions = FuseOption
     for key, index in external.items():
         fused_names.functions[index] = f"{key[0]}.{key[1]}"
     seams = _build_adapters(parts, resolver.seams, options, out, intern, fused_names)
+    for seam, row in zip(resolver.seams, seams):
+        provenance[str(row["index"])] = {"component": adapter_component(parts[seam.caller].name, seam),
+                                         "label": parts[seam.caller].label, "name": row["function"],
+                                         "adapter": True}
 
     # Start functions run in component order.
     adapter_bytes = sum(s["adapter_bytes"] for s in seams)
@@ -748,11 +747,18 @@ def _build_adapters(parts: list[Part], seams: list[Seam], options: FuseOptions, 
         index = len(out.imports) + len(out.functions)
         out.functions.append(func)
         label = interface_label(seam.interface, seam.function)
-        names.functions[index] = f"adapter:{caller.name}->{label}"
+        names.functions[index] = f"{adapter_component(caller.name, seam)}:{label}"
         size = len(encode_expr(func.body))
         report.append({"caller": caller.name, "callee": callee.name, "function": label, "wit": seam.sig.text(),
                        "kind": "adapter", "adapter_bytes": size, "index": index})
     return report
+
+
+def adapter_component(caller: str, seam: Seam) -> str:
+    """The name reports give a seam's adapter (one row per seam; no colon, so
+    `component:function` names still split)."""
+    interface = seam.interface.partition("/")[2].partition("@")[0] or seam.interface
+    return f"adapter {caller}->{interface}#{seam.function}"
 
 
 def _import_position(part: Part, seam: Seam) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 SCALARS = ("bool", "s8", "u8", "s16", "u16", "s32", "u32", "s64", "u64", "f32", "f64", "char")
 ROOT = "$root"  # the core import module of functions a world imports directly
@@ -20,6 +20,7 @@ class Type:
 
     kind: str
     items: tuple = ()
+    name: str | None = field(default=None, compare=False)  # `iface_type` of a named WIT type
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,13 @@ class _Reader:
                 raise WitError(f"unknown WIT type `{ref}`")
             return Type(ref)
         if ref not in self.cache:
-            self.cache[ref] = self._define(self.doc["types"][ref])
+            entry = self.doc["types"][ref]
+            t = self._define(entry)
+            owner = (entry.get("owner") or {}).get("interface")
+            if entry.get("name") and t.kind not in SCALARS and t.kind != "string":
+                scope = self.doc["interfaces"][owner]["name"] if owner is not None else "world"
+                t = Type(t.kind, t.items, f"{scope}_{entry['name']}")
+            self.cache[ref] = t
         return self.cache[ref]
 
     def _define(self, entry: dict) -> Type:
@@ -116,10 +123,16 @@ class _Reader:
         return FuncSig(tuple((p["name"], self.type(p["type"])) for p in f["params"]), self.type(f.get("result")))
 
 
-def world_from_json(doc: dict) -> World:
-    """The component's own world (the one wit-component names `root`)."""
+def world_from_json(doc: dict, name: str | None = None) -> World:
+    """A world by name, else the component's own (wit-component's `root`)."""
     worlds = doc["worlds"]
-    world = next((w for w in worlds if doc["packages"][w["package"]]["name"] == "root:component"), worlds[-1])
+    if name is not None:
+        found = [w for w in worlds if w["name"] == name]
+        if not found:
+            raise WitError(f"no world `{name}` in the WIT; worlds: {', '.join(sorted(w['name'] for w in worlds))}")
+        world = found[-1]
+    else:
+        world = next((w for w in worlds if doc["packages"][w["package"]]["name"] == "root:component"), worlds[-1])
     reader = _Reader(doc)
     sides = []
     for side in ("imports", "exports"):
@@ -137,8 +150,19 @@ def world_from_json(doc: dict) -> World:
     return World(sides[0], sides[1], resources)
 
 
-def read_world(wasm_tools: str, path: str) -> World:
+def read_world(wasm_tools: str, path: str, name: str | None = None) -> World:
+    """The world of a component (.wasm) or, by name, of a WIT file or package directory."""
     proc = subprocess.run([wasm_tools, "component", "wit", "--json", path], capture_output=True, text=True)
     if proc.returncode != 0:
-        raise WitError(f"cannot read the component's WIT: {proc.stderr.strip()}")
-    return world_from_json(json.loads(proc.stdout))
+        raise WitError(f"cannot read the WIT of {path}: {proc.stderr.strip()}")
+    return world_from_json(json.loads(proc.stdout), name)
+
+
+def core_export_name(interface: str, function: str) -> str:
+    """The core export a component lifts an interface function from."""
+    return function if interface == ROOT else f"{interface}#{function}"
+
+
+def interface_label(interface: str, function: str) -> str:
+    """How reports name an interface function: `kernel:os/log#write`."""
+    return function if interface == ROOT else f"{interface.partition('@')[0]}#{function}"

@@ -1,0 +1,223 @@
+"""C bindings for a WIT world without wit-bindgen: a header with the type
+layouts and the imported and exported functions, and glue that flattens
+them to the canonical ABI, with a grow-free bump `cabi_realloc`.
+
+C's struct layout on wasm32 is the canonical ABI's memory layout (a variant is
+a tag then a union), so results come back through memory as-is; parameters are
+flattened field by field. A variant-typed parameter is refused (its flat form
+joins the cases' types), as is a resource handle.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from . import canonical_abi as abi
+from .wit import ROOT, FuncSig, Type, World, core_export_name
+
+_C_SCALAR = {"bool": "bool", "s8": "int8_t", "u8": "uint8_t", "s16": "int16_t", "u16": "uint16_t",
+             "s32": "int32_t", "u32": "uint32_t", "s64": "int64_t", "u64": "uint64_t", "f32": "float",
+             "f64": "double", "char": "uint32_t"}
+_CORE_C = {"i32": "int32_t", "i64": "int64_t", "f32": "float", "f64": "double"}
+
+
+class BindgenError(Exception):
+    pass
+
+
+def ident(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", text)
+
+
+@dataclass
+class _Gen:
+    world: World
+
+    def __post_init__(self):
+        self.types: dict[Type, str] = {}
+        self.decls: list[str] = []
+
+    # -- types ----------------------------------------------------------------
+
+    def ctype(self, t: Type | None) -> str:
+        if t is None:
+            return "void"
+        if t.kind in _C_SCALAR:
+            return _C_SCALAR[t.kind]
+        if t in self.types:
+            return self.types[t]
+        name = self._name(t)
+        self.types[t] = name
+        if t.kind == "string":
+            body = "struct { uint8_t *ptr; size_t len; }"
+        elif t.kind == "list":
+            body = f"struct {{ {self.ctype(t.items[0])} *ptr; size_t len; }}"
+        elif t.kind in ("record", "tuple"):
+            members = t.items if t.kind == "record" else [(f"f{i}", m) for i, m in enumerate(t.items)]
+            body = "struct { " + " ".join(f"{self.ctype(m)} {ident(n)};" for n, m in members) + " }"
+        elif t.kind == "enum":
+            body = {1: "uint8_t", 2: "uint16_t", 4: "uint32_t"}[abi.disc_size(len(t.items))]
+            for i, n in enumerate(t.items):
+                self.decls.append(f"#define {name[:-2].upper()}_{ident(n).upper()} {i}")
+        elif t.kind == "flags":
+            body = {1: "uint8_t", 2: "uint16_t", 4: "uint32_t"}[abi.disc_size_flags(len(t.items))]
+            if len(t.items) > 32:
+                raise BindgenError("flags with more than 32 members are not supported")
+            for i, n in enumerate(t.items):
+                self.decls.append(f"#define {name[:-2].upper()}_{ident(n).upper()} (1u << {i})")
+        elif t.kind in ("variant", "option", "result"):
+            tag = {1: "uint8_t", 2: "uint16_t", 4: "uint32_t"}[abi.disc_size(len(abi.cases(t)))]
+            names = ([n for n, _ in t.items] if t.kind == "variant" else ["none", "some"] if t.kind == "option"
+                     else ["ok", "err"])
+            members = " ".join(f"{self.ctype(c)} {ident(n)};" for n, c in zip(names, abi.cases(t)) if c is not None)
+            body = f"struct {{ {tag} tag; union {{ {members or 'uint8_t none_;'} }} val; }}"
+            for i, n in enumerate(names):
+                self.decls.append(f"#define {name[:-2].upper()}_{ident(n).upper()} {i}")
+        else:
+            raise BindgenError(f"WIT type {t.kind} (resource handles) is not supported by the C bindings yet")
+        self.decls.append(f"typedef {body} {name};")
+        self.decls.append(f"_Static_assert(sizeof({name}) == {abi.size(t)} && _Alignof({name}) == "
+                          f"{abi.alignment(t)}, \"canonical layout of {name}\");")
+        return name
+
+    def _name(self, t: Type) -> str:
+        if t.name:
+            return ident(t.name) + "_t"
+        if t.kind == "string":
+            return "wit_string_t"
+        if t.kind in ("list", "option"):
+            return f"wit_{t.kind}_{self._short(t.items[0])}_t"
+        if t.kind == "result":
+            return f"wit_result_{self._short(t.items[0])}_{self._short(t.items[1])}_t"
+        return f"wit_{t.kind}{len(self.types)}_t"
+
+    def _short(self, t: Type | None) -> str:
+        if t is None:
+            return "void"
+        if t.kind in _C_SCALAR or t.kind == "string":
+            return t.kind
+        return self.ctype(t).removeprefix("wit_")[:-2]
+
+    # -- flattening parameters --------------------------------------------------
+
+    def flat_args(self, t: Type, expr: str, where: str) -> list[str]:
+        if t.kind in _C_SCALAR or t.kind in ("enum", "flags"):
+            return [f"({_CORE_C[abi.flatten(t)[0]]}){expr}"]
+        if t.kind in ("string", "list"):
+            return [f"(int32_t){expr}.ptr", f"(int32_t){expr}.len"]
+        if t.kind in ("record", "tuple"):
+            members = t.items if t.kind == "record" else [(f"f{i}", m) for i, m in enumerate(t.items)]
+            return [a for n, m in members for a in self.flat_args(m, f"{expr}.{ident(n)}", where)]
+        raise BindgenError(f"{where}: a {t.kind} parameter is not supported by the C bindings yet; "
+                           "pass a record or scalars, or return it")
+
+    def unflat(self, t: Type, values: list[str], where: str) -> str:
+        """A C expression rebuilding t from flat core values (consumed)."""
+        if t.kind in _C_SCALAR or t.kind in ("enum", "flags"):
+            return f"({self.ctype(t)}){values.pop(0)}"
+        if t.kind in ("string", "list"):
+            elem = "uint8_t" if t.kind == "string" else self.ctype(t.items[0])
+            ptr, n = values.pop(0), values.pop(0)
+            return f"({self.ctype(t)}){{ ({elem} *){ptr}, (size_t){n} }}"
+        if t.kind in ("record", "tuple"):
+            members = [m for _, m in t.items] if t.kind == "record" else list(t.items)
+            return f"({self.ctype(t)}){{ " + ", ".join(self.unflat(m, values, where) for m in members) + " }"
+        raise BindgenError(f"{where}: a {t.kind} parameter is not supported by the C bindings yet; "
+                           "pass a record or scalars")
+
+    # -- functions ------------------------------------------------------------------
+
+    def c_name(self, interface: str, function: str) -> str:
+        if interface == ROOT:
+            return ident(function)
+        iface = interface.partition("/")[2].partition("@")[0]
+        return ident(f"{iface}_{function}")
+
+    def prototype(self, name: str, sig: FuncSig) -> str:
+        params = ", ".join(f"{self.ctype(t)} {ident(n)}" for n, t in sig.params) or "void"
+        return f"{self.ctype(sig.result)} {name}({params})"
+
+    def core_proto(self, name: str, sig: FuncSig, lower: bool) -> str:
+        params, results = abi.core_signature(sig, lower)
+        args = ", ".join(f"{_CORE_C[p]} p{i}" for i, p in enumerate(params)) or "void"
+        return f"{_CORE_C[results[0]] if results else 'void'} {name}({args})"
+
+    def import_(self, key, sig: FuncSig, header: list[str]) -> None:
+        interface, function = key
+        where = f"import `{interface}#{function}`"
+        name = self.c_name(*key)
+        if len(abi.flat_params(sig)) > abi.MAX_FLAT_PARAMS:
+            raise BindgenError(f"{where}: more than {abi.MAX_FLAT_PARAMS} flat parameters are not supported by the "
+                               "C bindings yet; pass a record by fewer fields")
+        raw = f"__wasm_import_{name}"
+        module = interface if interface != ROOT else "$root"
+        header.append(f"__attribute__((import_module(\"{module}\"), import_name(\"{function}\")))")
+        header.append(f"{self.core_proto(raw, sig, True)};")
+        args = [a for n, t in sig.params for a in self.flat_args(t, ident(n), where)]
+        results = abi.flat_results(sig)
+        header.append(f"static inline {self.prototype(name, sig)} {{")
+        if not results:
+            header.append(f"    {raw}({', '.join(args)});")
+        elif len(results) <= abi.MAX_FLAT_RESULTS:
+            header.append(f"    return ({self.ctype(sig.result)}){raw}({', '.join(args)});")
+        else:
+            header.append(f"    {self.ctype(sig.result)} ret;")
+            header.append(f"    {raw}({', '.join(args + ['(int32_t)&ret'])});")
+            header.append("    return ret;")
+        header.append("}")
+
+    def export(self, key, sig: FuncSig, header: list[str], glue: list[str]) -> None:
+        where = f"export `{key[0]}#{key[1]}`" if key[0] != ROOT else f"export `{key[1]}`"
+        name = self.c_name(*key)
+        header.append(f"{self.prototype(name, sig)}; /* you implement it */")
+        params, results = abi.core_signature(sig, False)
+        if len(abi.flat_params(sig)) > abi.MAX_FLAT_PARAMS:
+            raise BindgenError(f"{where}: more than {abi.MAX_FLAT_PARAMS} flat parameters are not supported by the "
+                               "C bindings yet")
+        values = [f"p{i}" for i in range(len(params))]
+        call = f"{name}({', '.join(self.unflat(t, values, where) for _, t in sig.params)})"
+        glue.append(f"__attribute__((export_name(\"{core_export_name(*key)}\")))")
+        glue.append(self.core_proto(f"__wasm_export_{name}", sig, False) + " {")
+        flat_results = abi.flat_results(sig)
+        if not flat_results:
+            glue.append(f"    {call};")
+        elif len(flat_results) <= abi.MAX_FLAT_RESULTS:
+            glue.append(f"    return ({_CORE_C[flat_results[0]]}){call};")
+        else:
+            glue.append(f"    static {self.ctype(sig.result)} ret;")
+            glue.append(f"    ret = {call};")
+            glue.append("    return (int32_t)&ret;")
+        glue.append("}")
+
+
+def generate(world: World, world_name: str, arena_bytes: int) -> tuple[str, str]:
+    """(header, glue C source) for a component implementing the world."""
+    gen = _Gen(world)
+    guard = ident(world_name).upper() + "_H"
+    funcs_h: list[str] = []
+    glue: list[str] = [f"#include \"{world_name}.h\"", "",
+                       "/* A grow-free bump allocator over a static arena: what the fused adapters copy into. */",
+                       f"static uint8_t arena[{arena_bytes}] __attribute__((aligned(8)));",
+                       "static size_t arena_used;",
+                       "__attribute__((export_name(\"cabi_realloc\")))",
+                       "void *cabi_realloc(void *old, size_t old_size, size_t align, size_t new_size) {",
+                       "    size_t at = (arena_used + align - 1) & ~(align - 1);",
+                       f"    if (old || at + new_size > {arena_bytes}) __builtin_trap();",
+                       "    arena_used = at + new_size;",
+                       "    return arena + at;",
+                       "}",
+                       "void cabi_arena_reset(void) { arena_used = 0; }", ""]
+    for key, sig in sorted(world.imports.items()):
+        funcs_h.append(f"/* import {key[0] + '#' if key[0] != ROOT else ''}{key[1]}: {sig.text()} */")
+        gen.import_(key, sig, funcs_h)
+    for key, sig in sorted(world.exports.items()):
+        funcs_h.append(f"/* export {key[0] + '#' if key[0] != ROOT else ''}{key[1]}: {sig.text()} */")
+        gen.export(key, sig, funcs_h, glue)
+    header = [f"/* Generated by wasmelt from the WIT world `{world_name}`: do not edit. */",
+              f"#ifndef {guard}", f"#define {guard}", "#include <stdbool.h>", "#include <stddef.h>",
+              "#include <stdint.h>", "", *gen.decls, "",
+              f"/* Strings and lists this component receives live in a {arena_bytes}-byte arena; call this once",
+              " * nothing received is in use any more (a call past its end traps). */",
+              "void cabi_arena_reset(void);", "", *funcs_h, "", f"#endif /* {guard} */", ""]
+    return "\n".join(header), "\n".join(glue) + "\n"
