@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from . import canonical_abi as abi
-from .wit import ROOT, FuncSig, Type, World, core_export_name
+from .wit import ROOT, FuncSig, Type, World, core_export_name, render
 
 _C_SCALAR = {"bool": "bool", "s8": "int8_t", "u8": "uint8_t", "s16": "int16_t", "u16": "uint16_t",
              "s32": "int32_t", "u32": "uint32_t", "s64": "int64_t", "u64": "uint64_t", "f32": "float",
@@ -109,7 +109,7 @@ class _Gen:
         if t.kind in ("record", "tuple"):
             members = t.items if t.kind == "record" else [(f"f{i}", m) for i, m in enumerate(t.items)]
             return [a for n, m in members for a in self.flat_args(m, f"{expr}.{ident(n)}", where)]
-        raise BindgenError(f"{where}: a {t.kind} parameter is not supported by the C bindings yet; "
+        raise BindgenError(f"{where}: parameter of type {render(t)} is not supported by the C bindings yet; "
                            "pass a record or scalars, or return it")
 
     def unflat(self, t: Type, values: list[str], where: str) -> str:
@@ -123,7 +123,7 @@ class _Gen:
         if t.kind in ("record", "tuple"):
             members = [m for _, m in t.items] if t.kind == "record" else list(t.items)
             return f"({self.ctype(t)}){{ " + ", ".join(self.unflat(m, values, where) for m in members) + " }"
-        raise BindgenError(f"{where}: a {t.kind} parameter is not supported by the C bindings yet; "
+        raise BindgenError(f"{where}: parameter of type {render(t)} is not supported by the C bindings yet; "
                            "pass a record or scalars")
 
     # -- functions ------------------------------------------------------------------

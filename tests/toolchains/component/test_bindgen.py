@@ -1,0 +1,157 @@
+"""C bindings from a WIT world, and a hand-written Rust no_std component:
+both speak the canonical ABI so that fusing them agrees with composing them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import wasmtime
+import wasmtime.component as wc
+
+from wasm_harness import validate, wasm_tools
+from wasmelt.toolchains.builtin.bindgen_c import BindgenError, generate
+from wasmelt.toolchains.builtin.fuse import fuse
+from wasmelt.toolchains.builtin.wasm.decode import decode_module
+from wasmelt.toolchains.builtin.wit import world_from_json
+
+WIT = """package kernel:os@0.1.0;
+interface log { write: func(msg: string) -> u32; }
+world kernel { export log; }
+world app { import log; export run: func(n: u32) -> u32; }
+"""
+RUST_KERNEL = r"""#![no_std]
+use core::panic::PanicInfo;
+
+#[panic_handler]
+fn panic(_: &PanicInfo) -> ! { core::arch::wasm32::unreachable() }
+
+const ARENA_BYTES: usize = 256;
+static mut ARENA: [u8; ARENA_BYTES] = [0; ARENA_BYTES];
+static mut USED: usize = 0;
+
+/// A grow-free bump allocator: what the fused adapter copies the message into.
+#[no_mangle]
+pub unsafe extern "C" fn cabi_realloc(_old: *mut u8, _old_size: usize, align: usize, size: usize) -> *mut u8 {
+    let at = (USED + align - 1) & !(align - 1);
+    if at + size > ARENA_BYTES { core::arch::wasm32::unreachable() }
+    USED = at + size;
+    core::ptr::addr_of_mut!(ARENA).cast::<u8>().add(at)
+}
+
+/// kernel:os/log#write, by hand: a string arrives as (pointer, length).
+#[export_name = "kernel:os/log@0.1.0#write"]
+pub unsafe extern "C" fn log_write(ptr: *const u8, len: usize) -> u32 {
+    let msg = core::slice::from_raw_parts(ptr, len);
+    let mut hash: u32 = len as u32;
+    for b in msg { hash = hash.wrapping_mul(31).wrapping_add(*b as u32); }
+    USED = 0;
+    hash
+}
+"""
+C_APP = r"""#include "app.h"
+static const char *words[] = {"", "ä", "tick", "日本語 ✓"};
+uint32_t run(uint32_t n) {
+    const char *s = words[n % 4];
+    size_t len = 0;
+    while (s[len]) len++;
+    cabi_arena_reset();
+    return log_write((wit_string_t){(uint8_t *)s, len}) + n;
+}
+"""
+
+
+def _component(tmp_path, name, source, world, *extra):
+    d = tmp_path / name
+    d.mkdir()
+    (d / "w.wit").write_text(WIT)
+    (d / source[0]).write_text(source[1])
+    proc = subprocess.run([sys.executable, "-m", "wasmelt.toolchains.component", "--label", f"//t:{name}", "--out",
+                           "o.wasm", "--report", "r.json", "--no-grow", "--wit", "w.wit", "--world", world,
+                           "--bindings", f"{world}.h", *extra, "--", source[0]], cwd=d, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return (d / "o.wasm").read_bytes()
+
+
+def test_c_app_with_generated_bindings_fuses_with_a_hand_written_rust_kernel(tmp_path):
+    app = _component(tmp_path, "app", ("app.c", C_APP), "app", "--arena-bytes", "128")
+    kernel = _component(tmp_path, "kernel", ("kernel.rs", RUST_KERNEL), "kernel")
+    result = fuse([("app", "//t:app", app), ("kernel", "//t:kernel", kernel)])
+    validate(result.wasm)
+    assert [s["function"] for s in result.report["seams"]] == ["kernel:os/log#write"]
+    (tmp_path / "a.wasm").write_bytes(app)
+    (tmp_path / "k.wasm").write_bytes(kernel)
+    assert wasm_tools("compose", str(tmp_path / "a.wasm"), "-d", str(tmp_path / "k.wasm"), "-o",
+                      str(tmp_path / "c.wasm")).returncode == 0
+    engine = wasmtime.Engine()
+    store = wasmtime.Store(engine)
+    run = wc.Linker(engine).instantiate(store, wc.Component.from_file(engine, str(tmp_path / "c.wasm"))).get_func(
+        store, "run")
+    core_store = wasmtime.Store(engine)
+    core = wasmtime.Instance(core_store, wasmtime.Module(engine, result.wasm), []).exports(core_store)["run"]
+    seen = set()
+    for n in range(12):
+        want = run(store, n)
+        run.post_return(store)
+        assert core(core_store, n) & 0xFFFFFFFF == want
+        seen.add(want - n)
+    assert len(seen) == 4
+
+
+def test_generated_header_has_canonical_layouts(tmp_path):
+    doc = json.loads(wasm_tools_json(tmp_path, """package t:x;
+interface k {
+  record point { x: u8, y: u64, name: string }
+  variant shape { none, circle(f32), named(point) }
+  flags perms { read, write }
+  f: func(p: point, q: perms) -> shape;
+}
+world w { export k; }
+"""))
+    header, glue = generate(world_from_json(doc, "w"), "w", 512)
+    assert "typedef struct { uint8_t x; uint64_t y; wit_string_t name; } k_point_t;" in header
+    assert "_Static_assert(sizeof(k_point_t) == 24 && _Alignof(k_point_t) == 8" in header
+    assert "typedef struct { uint8_t tag; union { float circle; k_point_t named; } val; } k_shape_t;" in header
+    assert "#define K_PERMS_WRITE (1u << 1)" in header
+    assert "static uint8_t arena[512]" in glue
+    assert '__attribute__((export_name("t:x/k#f")))' in glue
+    # The header compiles and its layouts hold (the static asserts) for wasm32.
+    (tmp_path / "w.h").write_text(header)
+    (tmp_path / "w_glue.c").write_text(glue)
+    (tmp_path / "impl.c").write_text('#include "w.h"\nk_shape_t k_f(k_point_t p, k_perms_t q) '
+                                     '{ k_shape_t s; s.tag = K_SHAPE_NAMED; s.val.named = p; (void)q; return s; }\n')
+    from wasmelt.toolchains.component import zig
+
+    for src in ("w_glue.c", "impl.c"):
+        proc = subprocess.run([zig().path, "cc", "--target=wasm32-freestanding", "-c", src, "-o", src + ".o"],
+                              cwd=tmp_path, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+
+
+def wasm_tools_json(tmp_path, wit: str) -> str:
+    (tmp_path / "x.wit").write_text(wit)
+    proc = wasm_tools("component", "wit", "--json", str(tmp_path / "x.wit"))
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.decode()
+
+
+def test_unsupported_parameter_is_refused_naming_the_function(tmp_path):
+    doc = json.loads(wasm_tools_json(tmp_path, "package t:x;\ninterface k { f: func(o: option<u32>); }\n"
+                                               "world w { import k; }\n"))
+    with pytest.raises(BindgenError, match=r"import `t:x/k#f`: parameter of type option<u32> is not supported"):
+        generate(world_from_json(doc, "w"), "w", 64)
+
+
+def test_unknown_world_is_a_stage_error(tmp_path):
+    (tmp_path / "w.wit").write_text(WIT)
+    (tmp_path / "a.c").write_text("int x;\n")
+    proc = subprocess.run([sys.executable, "-m", "wasmelt.toolchains.component", "--label", "//t:a", "--out", "o.wasm",
+                           "--report", "r.json", "--wit", "w.wit", "--world", "nope", "--", "a.c"], cwd=tmp_path,
+                          capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert "C bindings for world `nope`: no world `nope` in the WIT; worlds: app, kernel" in proc.stderr
+
+
+
