@@ -248,3 +248,40 @@ def test_non_utf8_string_encoding_is_refused(tmp_path):
     app = component(tmp_path, LOG_WIT.format(t="string"), "app", LOG_APP, "app")
     with pytest.raises(FuseError, match=r"component //t:kernel passes strings as utf16; .* UTF-8 only"):
         fuse([("app", "//t:app", app), ("kernel", "//t:kernel", kernel)])
+
+
+# -- what an adapter costs on the MCU -------------------------------------------------
+
+
+def _seam_text(tmp_path, key: str, wit_type: str, flat_params: int) -> int:
+    """.text on cortex-m4 of `run` calling kernel's f(x: wit_type) -> u32,
+    whose core code only sums its flat parameters and reads memory."""
+    import json
+    import subprocess
+    import sys
+
+    wit = (f"package m:s@0.1.0;\ninterface k {{ f: func(x: {wit_type}) -> u32; }}\n"
+           "world kernel { export k; }\nworld app { import k; export run: func(a: u32, b: u32) -> u32; }\n")
+    params = " ".join(["i32"] * flat_params)
+    total = " ".join(f"local.get {i}" for i in range(flat_params)) + " i32.add" * (flat_params - 1)
+    kernel = (f'(module (memory (export "memory") 1) {REALLOC.format(start=1024)} (func (export "m:s/k@0.1.0#f") '
+              f'(param {params}) (result i32) {total} i32.const 64 i32.load8_u i32.add))')
+    args = " ".join(f"local.get {i % 2}" for i in range(flat_params))
+    app = (f'(module (import "m:s/k@0.1.0" "f" (func $f (param {params}) (result i32))) (memory (export "memory") 1)'
+           f' (data (i32.const 64) "hello, world") {REALLOC.format(start=1024)}'
+           f' (func (export "run") (param i32 i32) (result i32) {args} call $f))')
+    d = tmp_path / key
+    result = fuse([("app", "//m:app", component(d, wit, "app", app, "app")),
+                   ("kernel", "//m:kernel", component(d, wit, "kernel", kernel, "kernel"))])
+    (d / "fused.wasm").write_bytes(result.wasm)
+    proc = subprocess.run([sys.executable, "-m", "wasmelt.toolchains.synth", "--cpu", "cortex-m4", "--out", "o.o",
+                           "--header", "o.h", "--report", "r.json", "--root", "run", "--", "fused.wasm"],
+                          cwd=d, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads((d / "r.json").read_text())["sections"]["text"]
+
+
+def test_a_string_seam_costs_well_under_100_bytes_of_thumb(tmp_path):
+    direct = _seam_text(tmp_path, "direct", "tuple<u32, u32>", 2)
+    string = _seam_text(tmp_path, "string", "string", 2)
+    assert 0 < string - direct < 100, (direct, string)
