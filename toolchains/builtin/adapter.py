@@ -25,6 +25,37 @@ class AdapterError(Exception):
     pass
 
 
+def handle_functions(table: int, capacity: int, dtor: int | None) -> dict[str, tuple[FuncType, Function]]:
+    """resource.new / rep / drop over one resource type's handle table: `capacity`
+    u32 slots at fused address `table`, each its rep + 1 (0 = free); handle =
+    slot + 1. A bad or dead handle traps, as in the component model."""
+    def op(name, *imm):
+        return Instr(name, tuple(imm))
+
+    slot = [op("local.get", 0), op("i32.const", 1), op("i32.sub"), op("local.tee", 1),
+            op("i32.const", capacity), op("i32.ge_u"), op("if", BlockType()), op("unreachable"), op("end"),
+            op("local.get", 1), op("i32.const", 2), op("i32.shl"), op("i32.load", MemArg(2, table)),
+            op("local.tee", 2), op("i32.eqz"), op("if", BlockType()), op("unreachable"), op("end")]
+    new = [op("block", BlockType()), op("loop", BlockType()),
+           op("local.get", 1), op("i32.const", capacity), op("i32.eq"), op("br_if", 1),
+           op("local.get", 1), op("i32.const", 2), op("i32.shl"), op("i32.load", MemArg(2, table)), op("i32.eqz"),
+           op("if", BlockType()),
+           op("local.get", 1), op("i32.const", 2), op("i32.shl"), op("local.get", 0), op("i32.const", 1),
+           op("i32.add"), op("i32.store", MemArg(2, table)),
+           op("local.get", 1), op("i32.const", 1), op("i32.add"), op("return"), op("end"),
+           op("local.get", 1), op("i32.const", 1), op("i32.add"), op("local.set", 1), op("br", 0),
+           op("end"), op("end"), op("unreachable"), op("end")]
+    rep = slot + [op("local.get", 2), op("i32.const", 1), op("i32.sub"), op("end")]
+    drop = slot + [op("local.get", 1), op("i32.const", 2), op("i32.shl"), op("i32.const", 0),
+                   op("i32.store", MemArg(2, table))]
+    if dtor is not None:
+        drop += [op("local.get", 2), op("i32.const", 1), op("i32.sub"), op("call", dtor)]
+    drop.append(op("end"))
+    return {"new": (FuncType(("i32",), ("i32",)), Function(0, [(1, "i32")], new)),
+            "rep": (FuncType(("i32",), ("i32",)), Function(0, [(2, "i32")], rep)),
+            "drop": (FuncType(("i32",), ()), Function(0, [(2, "i32")], drop))}
+
+
 _LOAD = {1: "i32.load8_u", 2: "i32.load16_u", 4: "i32.load"}
 
 
@@ -53,9 +84,13 @@ class SeamAdapter:
     """Builds the body of the adapter for one seam: caller `src` lowers,
     callee `dst` lifts `callee` (fused index) with optional post-return."""
 
-    def __init__(self, sig: FuncSig, src: Side, dst: Side, callee: int, post_return: int | None, where: str):
+    def __init__(self, sig: FuncSig, src: Side, dst: Side, callee: int, post_return: int | None, where: str,
+                 borrow_reps: dict | None = None):
         self.sig, self.src, self.dst = sig, src, dst
         self.callee, self.post_return, self.where = callee, post_return, where
+        # (resource, interface) -> fused function turning a handle into its rep,
+        # for the resources the callee defines (it receives borrows as reps).
+        self.borrow_reps = borrow_reps or {}
         params, results = abi.core_signature(sig, lower=True)
         self.type = FuncType(params, results)
         self.e = _Emitter(params)
@@ -219,6 +254,10 @@ class SeamAdapter:
             at = 0
             for _, t in sig.params:
                 n = len(abi.flatten(t))
+                if t.kind == "borrow" and t.items in self.borrow_reps:
+                    e.op("local.get", at)
+                    e.op("call", self.borrow_reps[t.items])
+                    e.op("local.set", at)
                 self._fix_flat(t, self.src, self.dst, list(range(at, at + n)))
                 at += n
             for i in range(len(flat)):

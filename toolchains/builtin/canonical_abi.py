@@ -186,7 +186,16 @@ def core_signature(sig: FuncSig, lower: bool) -> tuple[tuple[str, ...], tuple[st
 
 
 def is_direct(sig: FuncSig) -> bool:
-    """A seam that is a plain call: nothing in memory, nothing to copy."""
-    return (not any(has_pointers(t) or has_handles(t) for _, t in sig.params)
-            and not has_pointers(sig.result) and not has_handles(sig.result)
+    """A seam that is a plain call: nothing in memory, nothing to copy, no
+    borrowed handle to turn into its representation. (An owned handle stays
+    the same number: the fused core has one handle table per resource type.)"""
+    return (not any(has_pointers(t) or t.kind == "borrow" for _, t in sig.params)
+            and not has_pointers(sig.result)
             and len(flat_params(sig)) <= MAX_FLAT_PARAMS and len(flat_results(sig)) <= MAX_FLAT_RESULTS)
+
+
+def nested_handles(sig: FuncSig) -> bool:
+    """Handles inside lists, records or variants (not yet adapted)."""
+    def inner(t: Type) -> bool:
+        return t.kind not in ("own", "borrow") and has_handles(t)
+    return any(inner(t) for _, t in sig.params) or (sig.result is not None and inner(sig.result))

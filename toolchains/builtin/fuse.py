@@ -13,7 +13,7 @@ import struct
 from dataclasses import dataclass, field
 
 from . import canonical_abi as abi
-from .adapter import AdapterError, SeamAdapter, Side
+from .adapter import AdapterError, SeamAdapter, Side, handle_functions
 from .discipline import PAGE, const_value, data_extent, exported_global_value, grow_sites, stack_pointer_global
 from .wasm.component import is_component, main_core_module, read_component
 from .wasm.decode import decode_module
@@ -44,6 +44,7 @@ class FuseOptions:
     exports: tuple[str, ...] | None = None
     # "component:module.field" -> "component:export" for imports whose names differ
     links: dict[str, str] = field(default_factory=dict)
+    handles: int = 16  # slots in each resource type's handle table
 
 
 @dataclass
@@ -138,6 +139,10 @@ class Seam:
     sig: FuncSig
     interface: str
     function: str
+    borrows: tuple = ()  # ((resource, interface), builtin id) for borrows the callee defines
+
+
+RESOURCE_BUILTINS = {"[resource-new]": "new", "[resource-rep]": "rep", "[resource-drop]": "drop"}
 
 
 class Resolver:
@@ -148,6 +153,7 @@ class Resolver:
         self.resolved: dict[tuple[int, int], tuple] = {}
         self.link_log: list[dict] = []
         self.seams: list[Seam] = []
+        self.builtins: list[tuple[str, tuple[str, str]]] = []  # (new|rep|drop, (resource, interface))
         self.interfaces: dict[str, Part] = {}
         for p in parts:
             for interface in sorted({i for i, _ in (p.world.exports if p.world else {}) if i != ROOT}):
@@ -156,6 +162,29 @@ class Resolver:
                                     f"interface `{interface}`; an import must resolve to one: fuse only one of them, "
                                     "or give one interface another name")
                 self.interfaces[interface] = p
+
+    def builtin(self, kind: str, resource: tuple[str, str]) -> int:
+        if (kind, resource) not in self.builtins:
+            self.builtins.append((kind, resource))
+        return self.builtins.index((kind, resource))
+
+    def resources(self) -> list[tuple[str, str]]:
+        return sorted({r for _, r in self.builtins})
+
+    def _resource_builtin(self, part: Part, imp: Import) -> tuple | None:
+        """resource.new/rep/drop a component imports for a resource some
+        component of the fusion defines: ("builtin", id)."""
+        prefix = next((p for p in RESOURCE_BUILTINS if imp.name.startswith(p)), None)
+        if prefix is None:
+            return None
+        own = imp.module.startswith("[export]")
+        interface = imp.module.removeprefix("[export]")
+        owner = self.interfaces.get(interface)
+        if owner is None or (own and owner is not part):
+            return None  # a host resource: the import stays
+        if not own and RESOURCE_BUILTINS[prefix] != "drop":
+            return None
+        return ("builtin", self.builtin(RESOURCE_BUILTINS[prefix], (imp.name[len(prefix):], interface)))
 
     def _wit_target(self, part: Part, imp: Import) -> tuple[Part, int, str, FuncSig] | None:
         key = (imp.module, imp.name)
@@ -216,6 +245,10 @@ class Resolver:
         if key in seen:
             raise FuseError(f"imports form a loop through component {part.label} `{imported[func_index].name}`")
         imp = imported[func_index]
+        builtin = self._resource_builtin(part, imp) if part.world is not None else None
+        if builtin is not None:
+            self.resolved[key] = builtin
+            return builtin
         target = self._target(i, imp)
         if target is None:
             result = ("ext", imp.module, imp.name)
@@ -224,11 +257,13 @@ class Resolver:
             j = self.parts.index(t_part)
             post_return = _exported_func(t_part, f"cabi_post_{t_name}") is not None
             if sig is not None and (post_return or not abi.is_direct(sig)):
-                if abi.has_handles(sig.result) or any(abi.has_handles(t) for _, t in sig.params):
+                if abi.nested_handles(sig):
                     raise FuseError(f"component {part.label} imports `{interface_label(imp.module, imp.name)}`, "
-                                    f"which passes resource handles ({sig.text()}); the builtin fuse does not "
-                                    "adapt resources yet: pass an integer id instead")
-                self.seams.append(Seam(i, j, t_index, t_name, sig, imp.module, imp.name))
+                                    f"which passes resource handles inside other values ({sig.text()}); the "
+                                    "builtin fuse adapts handles passed as parameters or results only")
+                borrows = tuple((t.items, self.builtin("rep", t.items)) for _, t in sig.params
+                                if t.kind == "borrow" and self.interfaces.get(t.items[1]) is t_part)
+                self.seams.append(Seam(i, j, t_index, t_name, sig, imp.module, imp.name, borrows))
                 result = ("adapt", len(self.seams) - 1)
             else:
                 want, have = part.module.types[imp.desc], t_part.module.func_type(t_index)
@@ -545,12 +580,15 @@ def fuse(inputs: list[tuple[str, str, bytes]], options: FuseOptions = FuseOption
         p.func_offset = offset
         offset += len(p.module.functions)
     adapter_base = offset
+    builtin_base = adapter_base + len(resolver.seams)
 
     def fused_index(r: tuple) -> int:
         if r[0] == "ext":
             return external[(r[1], r[2])]
         if r[0] == "adapt":
             return adapter_base + r[1]
+        if r[0] == "builtin":
+            return builtin_base + r[1]
         return parts[r[1]].func_offset + r[2]
 
     for i, p in enumerate(parts):
@@ -566,6 +604,9 @@ def fuse(inputs: list[tuple[str, str, bytes]], options: FuseOptions = FuseOption
         total = max((p.base + (p.size if not options.share_stack else p.size + (_stack_top(p) or 0)) for p in parts),
                     default=0)
         total = max(total, shared_top)
+        tables = _round(total, ALIGN)
+        if resolver.builtins:
+            total = tables + 4 * options.handles * len(resolver.resources())
         pages = max(1, -(-total // PAGE)) if any(p.module.memories for p in parts) else 0
         if pages:
             out.memories.append(MemoryType(Limits(pages, pages)))
@@ -660,7 +701,11 @@ def fuse(inputs: list[tuple[str, str, bytes]], options: FuseOptions = FuseOption
             fused_names.functions[fused_index] = f"{p.name}:{fname}"
     for key, index in external.items():
         fused_names.functions[index] = f"{key[0]}.{key[1]}"
-    seams = _build_adapters(parts, resolver.seams, options, out, intern, fused_names)
+    if resolver.builtins and options.memory != "shared":
+        raise FuseError("components pass resource handles: the fused handle tables need memory = \"shared\"")
+    seams = _build_adapters(parts, resolver.seams, options, out, intern, fused_names, builtin_base)
+    _build_handle_functions(parts, resolver, options, out, intern, fused_names, provenance,
+                            tables if resolver.builtins else 0)
     for seam, row in zip(resolver.seams, seams):
         provenance[str(row["index"])] = {"component": adapter_component(parts[seam.caller].name, seam),
                                          "label": parts[seam.caller].label, "name": row["function"],
@@ -701,6 +746,9 @@ def fuse(inputs: list[tuple[str, str, bytes]], options: FuseOptions = FuseOption
         "exports": [e.name for e in out.exports],
         "adapter_bytes": adapter_bytes,
         "seams": seams,
+        "handle_tables": [{"resource": f"{r[1].partition('@')[0]}#{r[0]}", "slots": options.handles,
+                           "address": tables + 4 * options.handles * k}
+                          for k, r in enumerate(resolver.resources())] if options.memory == "shared" else [],
         "bytes": len(wasm),
     }
     import_map = {
@@ -719,8 +767,26 @@ def _side(part: Part, options: FuseOptions) -> Side:
                 None if realloc is None else part.func_map[realloc])
 
 
+def _build_handle_functions(parts: list[Part], resolver: Resolver, options: FuseOptions, out: Module, intern,
+                            names: Names, provenance: dict, tables: int) -> None:
+    """The resource.new/rep/drop the components import, over one handle table
+    per resource type placed after the components' memory."""
+    resources = resolver.resources()
+    for kind, resource in resolver.builtins:
+        owner = resolver.interfaces[resource[1]]
+        dtor = _exported_func(owner, f"{resource[1]}#[dtor]{resource[0]}")
+        table = tables + 4 * options.handles * resources.index(resource)
+        ftype, func = handle_functions(table, options.handles, None if dtor is None else owner.func_map[dtor])[kind]
+        func.type_index = intern(ftype)
+        index = len(out.imports) + len(out.functions)
+        out.functions.append(func)
+        label = f"{resource[1].partition('@')[0]}#[resource-{kind}]{resource[0]}"
+        names.functions[index] = f"handles {resource[0]}:{label}"
+        provenance[str(index)] = {"component": f"handles {resource[0]}", "label": owner.label, "name": label}
+
+
 def _build_adapters(parts: list[Part], seams: list[Seam], options: FuseOptions, out: Module, intern,
-                    names: Names) -> list[dict]:
+                    names: Names, builtin_base: int) -> list[dict]:
     """One adapter function per seam that passes data through memory, appended
     after the components' functions (in seam order); returns the seam report."""
     report = []
@@ -734,7 +800,7 @@ def _build_adapters(parts: list[Part], seams: list[Seam], options: FuseOptions, 
         post = _exported_func(callee, f"cabi_post_{seam.export_name}")
         builder = SeamAdapter(seam.sig, _side(caller, options), _side(callee, options),
                               callee.func_map[seam.export_index], None if post is None else callee.func_map[post],
-                              where)
+                              where, {resource: builtin_base + b for resource, b in seam.borrows})
         try:
             func = builder.build()
         except AdapterError as e:

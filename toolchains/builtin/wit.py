@@ -116,7 +116,10 @@ class _Reader:
             return Type("result", (self.type(v.get("ok")), self.type(v.get("err"))))
         if k == "handle":
             (how, ref), = v.items()
-            return Type(how, (self.doc["types"][ref].get("name") or "?",))
+            resource = self.doc["types"][ref]
+            owner = (resource.get("owner") or {}).get("interface")
+            scope = _interface_name(self.doc, self.doc["interfaces"][owner]) if owner is not None else ROOT
+            return Type(how, (resource.get("name") or "?", scope))
         raise WitError(f"WIT type kind `{k}` is not supported")
 
     def func(self, f: dict) -> FuncSig:

@@ -285,3 +285,111 @@ def test_a_string_seam_costs_well_under_100_bytes_of_thumb(tmp_path):
     direct = _seam_text(tmp_path, "direct", "tuple<u32, u32>", 2)
     string = _seam_text(tmp_path, "string", "string", 2)
     assert 0 < string - direct < 100, (direct, string)
+
+
+# -- resources ---------------------------------------------------------------------------
+
+TASKS_WIT = """package kernel:os@0.1.0;
+interface tasks {
+  resource task {
+    constructor(prio: u32);
+    prio: func() -> u32;
+    bump: func(by: u32) -> u32;
+  }
+  live: func() -> u32;
+}
+world kernel { export tasks; }
+world app { import tasks; export run: func(n: u32) -> u32; export stale: func() -> u32; }
+"""
+TASKS_KERNEL = """(module
+  (import "[export]kernel:os/tasks@0.1.0" "[resource-new]task" (func $new (param i32) (result i32)))
+  (memory (export "memory") 1) {realloc}
+  (global $next (mut i32) (i32.const 256))
+  (global $live (mut i32) (i32.const 0))
+  (func (export "kernel:os/tasks@0.1.0#[constructor]task") (param i32) (result i32) (local $rep i32)
+    global.get $next local.tee $rep local.get 0 i32.store
+    global.get $next i32.const 16 i32.add global.set $next
+    global.get $live i32.const 1 i32.add global.set $live
+    local.get $rep call $new)
+  (func (export "kernel:os/tasks@0.1.0#[method]task.prio") (param i32) (result i32) local.get 0 i32.load)
+  (func (export "kernel:os/tasks@0.1.0#[method]task.bump") (param i32 i32) (result i32)
+    local.get 0 local.get 0 i32.load local.get 1 i32.add i32.store local.get 0 i32.load)
+  (func (export "kernel:os/tasks@0.1.0#[dtor]task") (param i32)
+    global.get $live i32.const 1 i32.sub global.set $live)
+  (func (export "kernel:os/tasks@0.1.0#live") (result i32) global.get $live))""".format(
+    realloc=REALLOC.format(start=1024))
+TASKS_APP = """(module
+  (import "kernel:os/tasks@0.1.0" "[constructor]task" (func $new (param i32) (result i32)))
+  (import "kernel:os/tasks@0.1.0" "[method]task.prio" (func $prio (param i32) (result i32)))
+  (import "kernel:os/tasks@0.1.0" "[method]task.bump" (func $bump (param i32 i32) (result i32)))
+  (import "kernel:os/tasks@0.1.0" "[resource-drop]task" (func $drop (param i32)))
+  (import "kernel:os/tasks@0.1.0" "live" (func $live (result i32)))
+  (memory (export "memory") 1)
+  (func (export "run") (param $n i32) (result i32) (local $a i32) (local $b i32) (local $r i32)
+    local.get $n call $new local.set $a
+    local.get $n i32.const 2 i32.mul call $new local.set $b
+    local.get $a i32.const 5 call $bump drop
+    local.get $a call $prio local.get $b call $prio i32.const 100 i32.mul i32.add local.set $r
+    local.get $a call $drop
+    local.get $r call $live i32.const 10000 i32.mul i32.add local.set $r
+    local.get $b call $drop
+    local.get $r call $live i32.const 1000000 i32.mul i32.add)
+  (func (export "stale") (result i32) (local $a i32)
+    i32.const 1 call $new local.tee $a call $drop local.get $a call $prio))"""
+
+
+def test_resources_cross_a_seam_like_the_component_model(tmp_path):
+    import wasmtime
+    import wasmtime.component as wc
+
+    from component_harness import ENGINE, wasm_tools
+
+    app = component(tmp_path, TASKS_WIT, "app", TASKS_APP, "app")
+    kernel = component(tmp_path, TASKS_WIT, "kernel", TASKS_KERNEL, "kernel")
+    result = fuse([("app", "//t:app", app), ("kernel", "//t:kernel", kernel)])
+    validate(result.wasm)
+    module = decode_module(result.wasm)
+    assert not module.imports  # resource.new/rep/drop are in the fused core
+    assert [t["resource"] for t in result.report["handle_tables"]] == ["kernel:os/tasks#task"]
+    assert {s["function"] for s in result.report["seams"]} == {"kernel:os/tasks#[method]task.prio",
+                                                               "kernel:os/tasks#[method]task.bump"}
+    (tmp_path / "a.wasm").write_bytes(app)
+    (tmp_path / "k.wasm").write_bytes(kernel)
+    assert wasm_tools("compose", "a.wasm", "-d", "k.wasm", "-o", "c.wasm", cwd=tmp_path).returncode == 0
+
+    def composed(name, *args):
+        store = wasmtime.Store(ENGINE)
+        f = wc.Linker(ENGINE).instantiate(store, wc.Component.from_file(ENGINE, str(tmp_path / "c.wasm"))).get_func(
+            store, name)
+        try:
+            value = f(store, *args)
+            f.post_return(store)
+            return ("ok", value)
+        except (wasmtime.Trap, wasmtime.WasmtimeError):  # wasmtime reports a bad handle as an error
+            return ("trap",)
+
+    def fused(name, *args):
+        store = wasmtime.Store(ENGINE)
+        exports = wasmtime.Instance(store, wasmtime.Module(ENGINE, result.wasm), []).exports(store)
+        try:
+            return ("ok", exports[name](store, *args) & 0xFFFFFFFF)
+        except wasmtime.Trap:
+            return ("trap",)
+
+    for n in (0, 1, 7, 1000):
+        assert fused("run", n) == composed("run", n) == ("ok", (n + 5) + 200 * n + 10000)
+    assert fused("stale") == composed("stale") == ("trap",)  # a dropped handle traps
+
+
+def test_handle_table_full_traps(tmp_path):
+    import wasmtime
+
+    from component_harness import ENGINE
+
+    app = component(tmp_path, TASKS_WIT, "app", TASKS_APP, "app")
+    kernel = component(tmp_path, TASKS_WIT, "kernel", TASKS_KERNEL, "kernel")
+    result = fuse([("app", "//t:app", app), ("kernel", "//t:kernel", kernel)], FuseOptions(handles=1))
+    store = wasmtime.Store(ENGINE)
+    exports = wasmtime.Instance(store, wasmtime.Module(ENGINE, result.wasm), []).exports(store)
+    with pytest.raises(wasmtime.Trap):
+        exports["run"](store, 3)  # holds two tasks at once
