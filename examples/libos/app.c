@@ -1,12 +1,13 @@
 /* The library-OS application component: each tick it reads a sensor over
  * MMIO, passes the sample through the kernel's channel under a semaphore and
- * logs; everything it imports comes from the WIT world (app.h is generated). */
+ * logs, and runs a kernel task; everything it imports comes from the WIT world (app.h is generated). */
 #include "app.h"
 
 #define SENSOR 0x40000000u
 #define LED 0x40000004u
 
 static uint32_t ticks;
+static uint32_t worker; /* a handle to a kernel task */
 
 static wit_string_t text(const char *s) {
     size_t n = 0;
@@ -16,6 +17,7 @@ static wit_string_t text(const char *s) {
 
 uint32_t init(void) {
     ticks = 0;
+    worker = task_new(2);
     return log_write(text("boot"));
 }
 
@@ -36,7 +38,12 @@ uint32_t tick(uint32_t sample) {
         sum = 1000 + got.val.err;
     }
     sem_release(1);
+    uint32_t progress = task_run(worker, sample & 7);
+    if (ticks % 8 == 0) { /* a fresh task every eight ticks */
+        task_drop(worker);
+        worker = task_new(ticks & 3);
+    }
     if (sum & 1) log_write(text("odd"));
     mmio_write(LED, sum);
-    return sum ^ (queued << 24);
+    return (sum ^ (queued << 24)) + (progress << 16);
 }

@@ -1,5 +1,5 @@
 /* The library-OS kernel component: a UART log over the host's MMIO, a byte
- * channel (a ring buffer) and counting semaphores. Its canonical-ABI glue and
+ * channel (a ring buffer), counting semaphores and tasks (a resource). Its canonical-ABI glue and
  * cabi_realloc come from the WIT world (kernel.h is generated). */
 #include "kernel.h"
 
@@ -62,3 +62,26 @@ bool sem_acquire(uint32_t id) {
 void sem_release(uint32_t id) {
     if (id < SEMS) sems[id]++;
 }
+
+/* Tasks: a fixed pool; a task's rep is its slot. */
+#define TASKS 4
+static struct { uint32_t prio, progress, used; } tasks[TASKS];
+
+uint32_t task_new(uint32_t prio) {
+    for (uint32_t i = 0; i < TASKS; i++) {
+        if (!tasks[i].used) {
+            tasks[i].prio = prio;
+            tasks[i].progress = 0;
+            tasks[i].used = 1;
+            return task_handle_new(i);
+        }
+    }
+    __builtin_trap(); /* no free task */
+}
+
+uint32_t task_run(uint32_t self, uint32_t budget) {
+    tasks[self].progress += budget * (tasks[self].prio + 1);
+    return tasks[self].progress;
+}
+
+void task_dtor(uint32_t rep) { tasks[rep].used = 0; }

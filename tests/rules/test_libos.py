@@ -38,8 +38,9 @@ def test_seams_pass_data_through_adapters_and_scalars_directly(libos):
         validate(_out(libos, rel))
     report = json.loads(_out(libos, "fused/fused.report.json"))
     assert [s["function"] for s in report["seams"]] == [
-        "kernel:os/log#write", "kernel:os/channel#send", "kernel:os/channel#recv"]
+        "kernel:os/log#write", "kernel:os/channel#send", "kernel:os/channel#recv", "kernel:os/tasks#[method]task.run"]
     assert all(0 < s["adapter_bytes"] < 100 for s in report["seams"])
+    assert [t["resource"] for t in report["handle_tables"]] == ["kernel:os/tasks#task"]
     links = json.loads(_out(libos, "fused/fused.imports.json"))["links"]
     assert {l["import"]: l["seam"] for l in links if "sem@" in l["import"]} == {
         "kernel:os/sem@0.1.0.acquire": "direct", "kernel:os/sem@0.1.0.release": "direct"}
@@ -48,6 +49,7 @@ def test_seams_pass_data_through_adapters_and_scalars_directly(libos):
     assert sorted(e.name for e in lean.exports) == ["init", "tick"]
     header = (libos.root / "wasmelt-out" / "libos" / "app" / "app.h").read_text()
     assert "wit_result_list_u8_channel_error_code_t channel_recv(uint32_t max)" in header
+    assert "uint32_t task_new(uint32_t prio)" in header and "void task_drop(uint32_t handle);" in header
 
 
 def test_firmware_tests_pass_on_both_cpus(libos):

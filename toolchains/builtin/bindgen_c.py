@@ -5,7 +5,8 @@ them to the canonical ABI, with a grow-free bump `cabi_realloc`.
 C's struct layout on wasm32 is the canonical ABI's memory layout (a variant is
 a tag then a union), so results come back through memory as-is; parameters are
 flattened field by field. A variant-typed parameter is refused (its flat form
-joins the cases' types), as is a resource handle.
+joins the cases' types). Resource handles (and, in the component defining the
+resource, its reps) are uint32_t.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ class _Gen:
             return "void"
         if t.kind in _C_SCALAR:
             return _C_SCALAR[t.kind]
+        if t.kind in ("own", "borrow"):
+            return "uint32_t"
         if t in self.types:
             return self.types[t]
         name = self._name(t)
@@ -75,7 +78,7 @@ class _Gen:
             for i, n in enumerate(names):
                 self.decls.append(f"#define {name[:-2].upper()}_{ident(n).upper()} {i}")
         else:
-            raise BindgenError(f"WIT type {t.kind} (resource handles) is not supported by the C bindings yet")
+            raise BindgenError(f"WIT type {t.kind} is not supported by the C bindings")
         self.decls.append(f"typedef {body} {name};")
         self.decls.append(f"_Static_assert(sizeof({name}) == {abi.size(t)} && _Alignof({name}) == "
                           f"{abi.alignment(t)}, \"canonical layout of {name}\");")
@@ -102,7 +105,7 @@ class _Gen:
     # -- flattening parameters --------------------------------------------------
 
     def flat_args(self, t: Type, expr: str, where: str) -> list[str]:
-        if t.kind in _C_SCALAR or t.kind in ("enum", "flags"):
+        if t.kind in _C_SCALAR or t.kind in ("enum", "flags", "own", "borrow"):
             return [f"({_CORE_C[abi.flatten(t)[0]]}){expr}"]
         if t.kind in ("string", "list"):
             return [f"(int32_t){expr}.ptr", f"(int32_t){expr}.len"]
@@ -114,7 +117,7 @@ class _Gen:
 
     def unflat(self, t: Type, values: list[str], where: str) -> str:
         """A C expression rebuilding t from flat core values (consumed)."""
-        if t.kind in _C_SCALAR or t.kind in ("enum", "flags"):
+        if t.kind in _C_SCALAR or t.kind in ("enum", "flags", "own", "borrow"):
             return f"({self.ctype(t)}){values.pop(0)}"
         if t.kind in ("string", "list"):
             elem = "uint8_t" if t.kind == "string" else self.ctype(t.items[0])
@@ -129,10 +132,34 @@ class _Gen:
     # -- functions ------------------------------------------------------------------
 
     def c_name(self, interface: str, function: str) -> str:
+        for prefix, spelled in (("[constructor]", "{}_new"), ("[method]", "{}"), ("[static]", "{}")):
+            if function.startswith(prefix):
+                return ident(spelled.format(function[len(prefix):].replace(".", "_")))
         if interface == ROOT:
             return ident(function)
         iface = interface.partition("/")[2].partition("@")[0]
         return ident(f"{iface}_{function}")
+
+    def resource(self, key, side: str, header: list[str], glue: list[str]) -> None:
+        """The canonical built-ins for a resource: drop for a user of it; new,
+        rep, drop and the destructor hook for the component defining it."""
+        interface, name = key
+        r = ident(name)
+        if side == "import":
+            header.append(f"/* resource {interface}#{name}: handles are uint32_t */")
+            header.append(f"__attribute__((import_module(\"{interface}\"), import_name(\"[resource-drop]{name}\")))")
+            header.append(f"void {r}_drop(uint32_t handle);")
+            return
+        module = f"[export]{interface}"
+        header.append(f"/* resource {interface}#{name}: you give each a uint32_t rep; users hold handles */")
+        for builtin, proto in (("new", f"uint32_t {r}_handle_new(uint32_t rep)"),
+                               ("rep", f"uint32_t {r}_rep(uint32_t handle)"),
+                               ("drop", f"void {r}_handle_drop(uint32_t handle)")):
+            header.append(f"__attribute__((import_module(\"{module}\"), import_name(\"[resource-{builtin}]{name}\")))")
+            header.append(f"{proto};")
+        header.append(f"void {r}_dtor(uint32_t rep); /* you implement it: the last handle was dropped */")
+        glue.append(f"__attribute__((export_name(\"{interface}#[dtor]{name}\")))")
+        glue.append(f"void __wasm_export_{r}_dtor(int32_t rep) {{ {r}_dtor((uint32_t)rep); }}")
 
     def prototype(self, name: str, sig: FuncSig) -> str:
         params = ", ".join(f"{self.ctype(t)} {ident(n)}" for n, t in sig.params) or "void"
@@ -208,6 +235,8 @@ def generate(world: World, world_name: str, arena_bytes: int) -> tuple[str, str]
                        "    return arena + at;",
                        "}",
                        "void cabi_arena_reset(void) { arena_used = 0; }", ""]
+    for key, side in sorted(world.resources.items()):
+        gen.resource(key, side, funcs_h, glue)
     for key, sig in sorted(world.imports.items()):
         funcs_h.append(f"/* import {key[0] + '#' if key[0] != ROOT else ''}{key[1]}: {sig.text()} */")
         gen.import_(key, sig, funcs_h)

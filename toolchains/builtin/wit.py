@@ -37,7 +37,8 @@ class FuncSig:
 class World:
     imports: dict  # (interface or ROOT, function) -> FuncSig
     exports: dict
-    resources: tuple[str, ...] = ()
+    # (interface, resource) -> "import" | "export": the resources of its interfaces
+    resources: dict = field(default_factory=dict)
 
 
 class WitError(Exception):
@@ -138,18 +139,21 @@ def world_from_json(doc: dict, name: str | None = None) -> World:
         world = next((w for w in worlds if doc["packages"][w["package"]]["name"] == "root:component"), worlds[-1])
     reader = _Reader(doc)
     sides = []
+    resources = {}
     for side in ("imports", "exports"):
         funcs = {}
         for key, item in world[side].items():
             if "interface" in item:
                 iface = doc["interfaces"][item["interface"]["id"]]
                 name = _interface_name(doc, iface)
+                for tname, tid in iface["types"].items():
+                    if doc["types"][tid]["kind"] == "resource":
+                        resources[(name, tname)] = side[:-1]
                 for fname, f in iface["functions"].items():
                     funcs[(name, fname)] = reader.func(f)
             elif "function" in item:
                 funcs[(ROOT, item["function"]["name"])] = reader.func(item["function"])
         sides.append(funcs)
-    resources = tuple(t.get("name") for t in doc["types"] if t["kind"] == "resource")
     return World(sides[0], sides[1], resources)
 
 
