@@ -15,7 +15,7 @@ from conftest import REPO, Workspace
 from wasm_harness import validate, wasm_tools
 from wasmelt.toolchains.builtin.wasm.decode import decode_module
 
-MMIO = "kernel:os/mmio@0.1.0"
+MMIO = "kernel:hal/mmio@0.1.0"
 
 
 @pytest.fixture(scope="module")

@@ -155,3 +155,16 @@ def test_unknown_world_is_a_stage_error(tmp_path):
 
 
 
+
+
+def test_wit_package_directory_needs_its_own_files(tmp_path):
+    (tmp_path / "wit" / "deps" / "a").mkdir(parents=True)
+    (tmp_path / "wit" / "deps" / "b").mkdir(parents=True)
+    (tmp_path / "wit" / "deps" / "a" / "a.wit").write_text("package t:a;\ninterface i { f: func(); }\n")
+    (tmp_path / "wit" / "deps" / "b" / "b.wit").write_text("package t:b;\ninterface j { g: func(); }\n")
+    (tmp_path / "a.c").write_text("int x;\n")
+    proc = subprocess.run([sys.executable, "-m", "wasmelt.toolchains.component", "--label", "//t:a", "--out", "o.wasm",
+                           "--report", "r.json", "--wit", "wit/deps/a/a.wit", "--wit", "wit/deps/b/b.wit",
+                           "--world", "w", "--", "a.c"], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert "the package directory wit/deps has no .wit file of its own" in proc.stderr
