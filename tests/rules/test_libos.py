@@ -117,3 +117,43 @@ def test_fused_core_behaves_like_the_composition(libos, tmp_path, stage):
     assert any(c[0] == "write" and c[1] == 0x40001000 for c in expected[1])  # the log reached the UART
     assert len({r for r in expected[0]}) > 3
     assert _fused(_out(libos, stage)) == expected
+
+
+def test_a_bad_seam_is_one_error_naming_the_target_and_nothing_is_cached(tmp_path):
+    from component_harness import REALLOC
+
+    ws = Workspace(tmp_path / "ws", tmp_path / "cache")
+    ws.write("BUILD.toml", '[workspace]\nname = "test"\n')
+    wit = ("package kernel:os@0.1.0;\ninterface log {{ write: func(msg: {t}) -> u32; }}\n"
+           "world kernel {{ export log; }}\nworld app {{ import log; export run: func() -> u32; }}\n")
+    ws.write("os/kernel.wit", wit.format(t="list<u8>"))
+    ws.write("os/app.wit", wit.format(t="string"))
+    ws.write("os/kernel.wat", f'(module (memory (export "memory") 1) {REALLOC.format(start=1024)} '
+             '(func (export "kernel:os/log@0.1.0#write") (param i32 i32) (result i32) local.get 1))')
+    ws.write("os/app.wat", '(module (import "kernel:os/log@0.1.0" "write" (func $w (param i32 i32) (result i32))) '
+             '(memory (export "memory") 1) (func (export "run") (result i32) i32.const 0 i32.const 0 call $w))')
+    ws.write("os/BUILD.toml", """
+        [[component]]
+        name = "app"
+        srcs = ["app.wat"]
+        wit = "app.wit"
+        world = "app"
+
+        [[component]]
+        name = "kernel"
+        srcs = ["kernel.wat"]
+        wit = "kernel.wit"
+        world = "kernel"
+
+        [[fuse]]
+        name = "fused"
+        components = [":app", ":kernel"]
+        """)
+    for _ in range(2):
+        run = ws.run("build", "//os:fused")
+        assert run.code == 1
+        assert "ERROR" in run.err and "//os:fused" in run.err and "Traceback" not in run.err
+        assert ("//os:app imports `kernel:os/log#write` as func(msg: string) -> u32 but //os:kernel exports it as "
+                "func(msg: list<u8>) -> u32") in run.err
+    # The second build took the components from the cache and ran the fuse again: no failure is cached.
+    assert run.counts["cached"] == 2 and run.counts["failed"] == 1
