@@ -25,6 +25,65 @@ class AdapterError(Exception):
     pass
 
 
+def copy_function(frm: Side, to: Side) -> tuple[FuncType, Function]:
+    """(ptr in frm, n, align) -> a copy of the n bytes in memory from `to`'s
+    cabi_realloc: one per direction, shared by every seam that goes that way."""
+    body = [Instr("i32.const", (0,)), Instr("i32.const", (0,)), Instr("local.get", (2,)), Instr("local.get", (1,)),
+            Instr("call", (to.realloc,)), Instr("local.tee", (3,))]
+    if to.delta:
+        body += [Instr("i32.const", (to.delta,)), Instr("i32.add")]
+    body.append(Instr("local.get", (0,)))
+    if frm.delta:
+        body += [Instr("i32.const", (frm.delta,)), Instr("i32.add")]
+    body += [Instr("local.get", (1,)), Instr("memory.copy", (to.memory, frm.memory)), Instr("local.get", (3,)),
+             Instr("end")]
+    return FuncType(("i32", "i32", "i32"), ("i32",)), Function(0, [(1, "i32")], body)
+
+
+def utf8_validator() -> tuple[FuncType, Function]:
+    """(ptr, len) in the fused memory: traps unless the bytes are UTF-8 (no
+    overlong forms, surrogates or code points past U+10FFFF), as lifting a
+    string does in the component model. One per fused core, shared by seams."""
+    def op(name, *imm):
+        return Instr(name, tuple(imm))
+
+    def trap_if(*cond):
+        return [*cond, op("if", BlockType()), op("unreachable"), op("end")]
+
+    def set_if_eq(byte, local, value):
+        return [op("local.get", 3), op("i32.const", byte), op("i32.eq"), op("if", BlockType()),
+                op("i32.const", value), op("local.set", local), op("end")]
+
+    p, end, b, need, lo, hi = 0, 2, 3, 4, 5, 6
+    body = [op("local.get", p), op("local.get", 1), op("i32.add"), op("local.set", end),
+            op("block", BlockType()), op("loop", BlockType()),
+            op("local.get", p), op("local.get", end), op("i32.ge_u"), op("br_if", 1),
+            op("local.get", p), op("i32.load8_u", MemArg(0, 0)), op("local.set", b),
+            op("local.get", p), op("i32.const", 1), op("i32.add"), op("local.set", p),
+            op("local.get", b), op("i32.const", 0x80), op("i32.lt_u"), op("br_if", 0),
+            *trap_if(op("local.get", b), op("i32.const", 0xC2), op("i32.lt_u")),
+            *trap_if(op("local.get", b), op("i32.const", 0xF5), op("i32.ge_u")),
+            op("i32.const", 0x80), op("local.set", lo), op("i32.const", 0xBF), op("local.set", hi),
+            op("local.get", b), op("i32.const", 0xE0), op("i32.lt_u"), op("if", BlockType()),
+            op("i32.const", 1), op("local.set", need),
+            op("else"),
+            op("local.get", b), op("i32.const", 0xF0), op("i32.lt_u"), op("if", BlockType()),
+            op("i32.const", 2), op("local.set", need), *set_if_eq(0xE0, lo, 0xA0), *set_if_eq(0xED, hi, 0x9F),
+            op("else"),
+            op("i32.const", 3), op("local.set", need), *set_if_eq(0xF0, lo, 0x90), *set_if_eq(0xF4, hi, 0x8F),
+            op("end"), op("end"),
+            op("loop", BlockType()),
+            *trap_if(op("local.get", p), op("local.get", end), op("i32.ge_u")),
+            *trap_if(op("local.get", p), op("i32.load8_u", MemArg(0, 0)), op("local.tee", b), op("local.get", lo),
+                     op("i32.lt_u"), op("local.get", b), op("local.get", hi), op("i32.gt_u"), op("i32.or")),
+            op("local.get", p), op("i32.const", 1), op("i32.add"), op("local.set", p),
+            op("i32.const", 0x80), op("local.set", lo), op("i32.const", 0xBF), op("local.set", hi),
+            op("local.get", need), op("i32.const", 1), op("i32.sub"), op("local.tee", need), op("br_if", 0),
+            op("end"),
+            op("br", 0), op("end"), op("end"), op("end")]
+    return FuncType(("i32", "i32"), ()), Function(0, [(5, "i32")], body)
+
+
 def handle_functions(table: int, capacity: int, dtor: int | None) -> dict[str, tuple[FuncType, Function]]:
     """resource.new / rep / drop over one resource type's handle table: `capacity`
     u32 slots at fused address `table`, each its rep + 1 (0 = free); handle =
@@ -85,12 +144,14 @@ class SeamAdapter:
     callee `dst` lifts `callee` (fused index) with optional post-return."""
 
     def __init__(self, sig: FuncSig, src: Side, dst: Side, callee: int, post_return: int | None, where: str,
-                 borrow_reps: dict | None = None):
+                 borrow_reps: dict | None = None, utf8: int | None = None, copiers: dict | None = None):
         self.sig, self.src, self.dst = sig, src, dst
         self.callee, self.post_return, self.where = callee, post_return, where
         # (resource, interface) -> fused function turning a handle into its rep,
         # for the resources the callee defines (it receives borrows as reps).
         self.borrow_reps = borrow_reps or {}
+        self.utf8 = utf8  # fused index of the shared UTF-8 validator
+        self.copiers = copiers or {}  # (from side, to side) -> fused index of copy_function(from, to)
         params, results = abi.core_signature(sig, lower=True)
         self.type = FuncType(params, results)
         self.e = _Emitter(params)
@@ -98,29 +159,30 @@ class SeamAdapter:
     # -- moving a block of memory ------------------------------------------
 
     def _copy_block(self, frm: Side, to: Side, ptr: int, nbytes: int, align: int) -> int:
-        """Allocate nbytes in `to`, copy from `frm`'s ptr; returns the local
-        holding the new pointer (in `to`'s addressing)."""
+        """Allocate nbytes in `to`, copy from `frm`'s ptr (through the shared
+        copy function for that direction); returns the local holding the new
+        pointer (in `to`'s addressing)."""
         e = self.e
         if to.realloc is None:
             raise AdapterError(f"{self.where}: {to.name} must export cabi_realloc to receive "
                                f"{self.sig.text()}'s data; give it a grow-free bump cabi_realloc")
         new = e.local("i32")
-        for v in (0, 0, align):
-            e.op("i32.const", v)
+        e.op("local.get", ptr)
         e.op("local.get", nbytes)
-        e.op("call", to.realloc)
+        e.op("i32.const", align)
+        e.op("call", self.copiers[(frm.name, to.name)])
         e.op("local.set", new)
-        e.address(new, to)
-        e.address(ptr, frm)
-        e.op("local.get", nbytes)
-        e.op("memory.copy", to.memory, frm.memory)
         return new
 
     def _copy_buffer(self, t: Type, frm: Side, to: Side, ptr: int, length: int) -> int:
         """A string's or list's contents; returns the local with the new pointer."""
         e = self.e
         if t.kind == "string":
-            return self._copy_block(frm, to, ptr, length, 1)
+            new = self._copy_block(frm, to, ptr, length, 1)
+            e.address(new, to)
+            e.op("local.get", length)
+            e.op("call", self.utf8)
+            return new
         elem = t.items[0]
         esize = abi.size(elem)
         nbytes = length

@@ -145,6 +145,20 @@ def has_pointers(t: Type | None) -> bool:
     return False
 
 
+def has_strings(t: Type | None) -> bool:
+    if t is None:
+        return False
+    if t.kind == "string":
+        return True
+    if t.kind == "list":
+        return has_strings(t.items[0])
+    if t.kind in ("record", "tuple"):
+        return any(has_strings(f) for f in fields(t))
+    if is_variant(t):
+        return any(has_strings(c) for c in cases(t))
+    return False
+
+
 def has_handles(t: Type | None) -> bool:
     if t is None:
         return False

@@ -13,7 +13,7 @@ import struct
 from dataclasses import dataclass, field
 
 from . import canonical_abi as abi
-from .adapter import AdapterError, SeamAdapter, Side, handle_functions
+from .adapter import AdapterError, SeamAdapter, Side, copy_function, handle_functions, utf8_validator
 from .discipline import PAGE, const_value, data_extent, exported_global_value, grow_sites, stack_pointer_global
 from .wasm.component import is_component, main_core_module, read_component
 from .wasm.decode import decode_module
@@ -703,16 +703,41 @@ def fuse(inputs: list[tuple[str, str, bytes]], options: FuseOptions = FuseOption
         fused_names.functions[index] = f"{key[0]}.{key[1]}"
     if resolver.builtins and options.memory != "shared":
         raise FuseError("components pass resource handles: the fused handle tables need memory = \"shared\"")
-    seams = _build_adapters(parts, resolver.seams, options, out, intern, fused_names, builtin_base)
+    strings = any(abi.has_strings(t) for s in resolver.seams for t in [s.sig.result, *(t for _, t in s.sig.params)])
+    utf8 = builtin_base + len(resolver.builtins) if strings else None
+    directions = _copy_directions(parts, resolver.seams)
+    copy_base = builtin_base + len(resolver.builtins) + (1 if strings else 0)
+    copiers = {(parts[a].label, parts[b].label): copy_base + k for k, (a, b) in enumerate(directions)}
+    seams = _build_adapters(parts, resolver.seams, options, out, intern, fused_names, builtin_base, utf8, copiers)
     _build_handle_functions(parts, resolver, options, out, intern, fused_names, provenance,
                             tables if resolver.builtins else 0)
+    if utf8 is not None:
+        ftype, func = utf8_validator()
+        func.type_index = intern(ftype)
+        assert len(out.imports) + len(out.functions) == utf8
+        out.functions.append(func)
+        fused_names.functions[utf8] = "utf8 validation:wasmelt:utf8"
+        provenance[str(utf8)] = {"component": "utf8 validation", "label": "", "name": "wasmelt:utf8"}
+        adapter_bytes_shared = len(encode_expr(func.body))
+    else:
+        adapter_bytes_shared = 0
+    for k, (a, b) in enumerate(directions):
+        ftype, func = copy_function(_side(parts[a], options), _side(parts[b], options))
+        func.type_index = intern(ftype)
+        assert len(out.imports) + len(out.functions) == copy_base + k
+        out.functions.append(func)
+        label = f"wasmelt:copy {parts[a].name}->{parts[b].name}"
+        fused_names.functions[copy_base + k] = f"adapter copy {parts[a].name}->{parts[b].name}:{label}"
+        provenance[str(copy_base + k)] = {"component": f"adapter copy {parts[a].name}->{parts[b].name}",
+                                          "label": parts[b].label, "name": label}
+        adapter_bytes_shared += len(encode_expr(func.body))
     for seam, row in zip(resolver.seams, seams):
         provenance[str(row["index"])] = {"component": adapter_component(parts[seam.caller].name, seam),
                                          "label": parts[seam.caller].label, "name": row["function"],
                                          "adapter": True}
 
     # Start functions run in component order.
-    adapter_bytes = sum(s["adapter_bytes"] for s in seams)
+    adapter_bytes = sum(s["adapter_bytes"] for s in seams) + adapter_bytes_shared
     starts = [p.func_map[p.module.start] for p in parts if p.module.start is not None]
     if len(starts) == 1:
         out.start = starts[0]
@@ -746,6 +771,7 @@ def fuse(inputs: list[tuple[str, str, bytes]], options: FuseOptions = FuseOption
         "exports": [e.name for e in out.exports],
         "adapter_bytes": adapter_bytes,
         "seams": seams,
+        "shared_adapter_bytes": adapter_bytes_shared,  # the UTF-8 validator and the copy functions
         "handle_tables": [{"resource": f"{r[1].partition('@')[0]}#{r[0]}", "slots": options.handles,
                            "address": tables + 4 * options.handles * k}
                           for k, r in enumerate(resolver.resources())] if options.memory == "shared" else [],
@@ -767,6 +793,18 @@ def _side(part: Part, options: FuseOptions) -> Side:
                 None if realloc is None else part.func_map[realloc])
 
 
+def _copy_directions(parts: list[Part], seams: list[Seam]) -> list[tuple[int, int]]:
+    """(from part, to part) for every direction some seam copies memory in."""
+    found = []
+    for seam in seams:
+        args = abi.params_tuple(seam.sig)
+        if abi.has_pointers(args) or len(abi.flat_params(seam.sig)) > abi.MAX_FLAT_PARAMS:
+            found.append((seam.caller, seam.callee))
+        if abi.has_pointers(seam.sig.result):
+            found.append((seam.callee, seam.caller))
+    return sorted(set(found))
+
+
 def _build_handle_functions(parts: list[Part], resolver: Resolver, options: FuseOptions, out: Module, intern,
                             names: Names, provenance: dict, tables: int) -> None:
     """The resource.new/rep/drop the components import, over one handle table
@@ -786,13 +824,16 @@ def _build_handle_functions(parts: list[Part], resolver: Resolver, options: Fuse
 
 
 def _build_adapters(parts: list[Part], seams: list[Seam], options: FuseOptions, out: Module, intern,
-                    names: Names, builtin_base: int) -> list[dict]:
+                    names: Names, builtin_base: int, utf8: int | None, copiers: dict) -> list[dict]:
     """One adapter function per seam that passes data through memory, appended
     after the components' functions (in seam order); returns the seam report."""
     report = []
     for seam in seams:
         caller, callee = parts[seam.caller], parts[seam.callee]
         where = f"component {caller.label} importing `{interface_label(seam.interface, seam.function)}`"
+        if options.memory != "shared":
+            raise FuseError(f"{where}: {seam.sig.text()} passes data between the components' memories; the "
+                            "builtin fuse adapts it in one shared memory: use memory = \"shared\"")
         for p in (caller, callee):
             if not p.module.memories:
                 raise FuseError(f"{where}: {p.label} has no memory, but {seam.sig.text()} passes data through "
@@ -800,7 +841,7 @@ def _build_adapters(parts: list[Part], seams: list[Seam], options: FuseOptions, 
         post = _exported_func(callee, f"cabi_post_{seam.export_name}")
         builder = SeamAdapter(seam.sig, _side(caller, options), _side(callee, options),
                               callee.func_map[seam.export_index], None if post is None else callee.func_map[post],
-                              where, {resource: builtin_base + b for resource, b in seam.borrows})
+                              where, {resource: builtin_base + b for resource, b in seam.borrows}, utf8, copiers)
         try:
             func = builder.build()
         except AdapterError as e:

@@ -253,23 +253,27 @@ def test_non_utf8_string_encoding_is_refused(tmp_path):
 # -- what an adapter costs on the MCU -------------------------------------------------
 
 
-def _seam_text(tmp_path, key: str, wit_type: str, flat_params: int) -> int:
-    """.text on cortex-m4 of `run` calling kernel's f(x: wit_type) -> u32,
+def _seam_text(tmp_path, key: str, wit_type: str, flat_params: int, seams: int = 1) -> int:
+    """.text on cortex-m4 of `run` calling kernel's f0..fN(x: wit_type) -> u32,
     whose core code only sums its flat parameters and reads memory."""
     import json
     import subprocess
     import sys
 
-    wit = (f"package m:s@0.1.0;\ninterface k {{ f: func(x: {wit_type}) -> u32; }}\n"
+    funcs = " ".join(f"f{i}: func(x: {wit_type}) -> u32;" for i in range(seams))
+    wit = (f"package m:s@0.1.0;\ninterface k {{ {funcs} }}\n"
            "world kernel { export k; }\nworld app { import k; export run: func(a: u32, b: u32) -> u32; }\n")
     params = " ".join(["i32"] * flat_params)
     total = " ".join(f"local.get {i}" for i in range(flat_params)) + " i32.add" * (flat_params - 1)
-    kernel = (f'(module (memory (export "memory") 1) {REALLOC.format(start=1024)} (func (export "m:s/k@0.1.0#f") '
-              f'(param {params}) (result i32) {total} i32.const 64 i32.load8_u i32.add))')
+    kernel = "".join(f'(func (export "m:s/k@0.1.0#f{i}") (param {params}) (result i32) {total} i32.const {64 + i} '
+                     'i32.load8_u i32.add)' for i in range(seams))
+    kernel = f'(module (memory (export "memory") 1) {REALLOC.format(start=1024)} {kernel})'
     args = " ".join(f"local.get {i % 2}" for i in range(flat_params))
-    app = (f'(module (import "m:s/k@0.1.0" "f" (func $f (param {params}) (result i32))) (memory (export "memory") 1)'
+    imports = "".join(f'(import "m:s/k@0.1.0" "f{i}" (func $f{i} (param {params}) (result i32)))' for i in range(seams))
+    calls = " ".join(f"{args} call $f{i}" for i in range(seams)) + " i32.add" * (seams - 1)
+    app = (f'(module {imports} (memory (export "memory") 1)'
            f' (data (i32.const 64) "hello, world") {REALLOC.format(start=1024)}'
-           f' (func (export "run") (param i32 i32) (result i32) {args} call $f))')
+           f' (func (export "run") (param i32 i32) (result i32) {calls}))')
     d = tmp_path / key
     result = fuse([("app", "//m:app", component(d, wit, "app", app, "app")),
                    ("kernel", "//m:kernel", component(d, wit, "kernel", kernel, "kernel"))])
@@ -282,9 +286,12 @@ def _seam_text(tmp_path, key: str, wit_type: str, flat_params: int) -> int:
 
 
 def test_a_string_seam_costs_well_under_100_bytes_of_thumb(tmp_path):
-    direct = _seam_text(tmp_path, "direct", "tuple<u32, u32>", 2)
-    string = _seam_text(tmp_path, "string", "string", 2)
-    assert 0 < string - direct < 100, (direct, string)
+    """Each string seam's adapter; the UTF-8 validator they share is counted once."""
+    direct = [_seam_text(tmp_path, f"direct{n}", "tuple<u32, u32>", 2, n) for n in (1, 2)]
+    string = [_seam_text(tmp_path, f"string{n}", "string", 2, n) for n in (1, 2)]
+    per_seam = (string[1] - direct[1]) - (string[0] - direct[0])
+    assert 0 < per_seam < 100, (direct, string)
+    assert string[0] - direct[0] - per_seam < 200  # the shared validator
 
 
 # -- resources ---------------------------------------------------------------------------
@@ -393,3 +400,74 @@ def test_handle_table_full_traps(tmp_path):
     exports = wasmtime.Instance(store, wasmtime.Module(ENGINE, result.wasm), []).exports(store)
     with pytest.raises(wasmtime.Trap):
         exports["run"](store, 3)  # holds two tasks at once
+
+
+# -- strings must be UTF-8 ------------------------------------------------------------------
+
+UTF8_WIT = """package kernel:os@1.0.0;
+interface log { write: func(msg: string) -> u32; }
+world kernel { export log; }
+world app { import log; export run: func(raw: list<u8>) -> u32; }
+"""
+UTF8_KERNEL = """(module (memory (export "memory") 1) {realloc}
+  (func (export "kernel:os/log@1.0.0#write") (param i32 i32) (result i32) local.get 1))""".format(
+    realloc=REALLOC.format(start=1024))
+UTF8_APP = """(module
+  (import "kernel:os/log@1.0.0" "write" (func $w (param i32 i32) (result i32)))
+  (memory (export "memory") 1) {realloc}
+  (func (export "run") (param i32 i32) (result i32) local.get 0 local.get 1 call $w))""".format(
+    realloc=REALLOC.format(start=1024))
+
+
+@pytest.fixture(scope="module")
+def utf8_seam(tmp_path_factory):
+    from component_harness import wasm_tools
+
+    tmp = tmp_path_factory.mktemp("utf8")
+    app = component(tmp, UTF8_WIT, "app", UTF8_APP, "app")
+    kernel = component(tmp, UTF8_WIT, "kernel", UTF8_KERNEL, "kernel")
+    (tmp / "a.wasm").write_bytes(app)
+    (tmp / "k.wasm").write_bytes(kernel)
+    assert wasm_tools("compose", "a.wasm", "-d", "k.wasm", "-o", "c.wasm", cwd=tmp).returncode == 0
+    fused = fuse([("app", "//t:app", app), ("kernel", "//t:kernel", kernel)])
+    validate(fused.wasm)
+    return (tmp / "c.wasm").read_bytes(), fused.wasm
+
+
+def _utf8_outcomes(utf8_seam, raw: bytes):
+    import wasmtime
+    import wasmtime.component as wc
+
+    from component_harness import ENGINE
+
+    composed, fused = utf8_seam
+    store = wasmtime.Store(ENGINE)
+    run = wc.Linker(ENGINE).instantiate(store, wc.Component(ENGINE, composed)).get_func(store, "run")
+    try:
+        reference = ("ok", run(store, raw))
+    except (wasmtime.Trap, wasmtime.WasmtimeError):
+        reference = ("trap",)
+    store = wasmtime.Store(ENGINE)
+    exports = wasmtime.Instance(store, wasmtime.Module(ENGINE, fused), []).exports(store)
+    at = exports["cabi_realloc"](store, 0, 0, 1, len(raw))
+    exports["memory"].write(store, raw, at)
+    try:
+        got = ("ok", exports["run"](store, at, len(raw)))
+    except wasmtime.Trap:
+        got = ("trap",)
+    return reference, got
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=st.one_of(st.binary(max_size=10), st.text(max_size=8).map(str.encode),
+                     st.lists(st.sampled_from([b"\xc0\x80", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xe0\x9f\xbf",
+                                               b"\xf0\x8f\xbf\xbf", b"\xc2", b"\xe2\x82", b"a", b"\xf4\x8f\xbf\xbf",
+                                               b"\xed\x9f\xbf", "é".encode(), "𝄞".encode()]), max_size=4).map(b"".join)))
+def test_invalid_utf8_traps_like_the_component_model(utf8_seam, raw):
+    reference, got = _utf8_outcomes(utf8_seam, raw)
+    try:
+        raw.decode("utf-8")
+        valid = True
+    except UnicodeDecodeError:
+        valid = False
+    assert got == reference == (("ok", len(raw)) if valid else ("trap",))
