@@ -7,7 +7,7 @@
 #define LED 0x40000004u
 
 static uint32_t ticks;
-static uint32_t worker; /* a handle to a kernel task */
+static uint32_t worker; /* a handle to a kernel task (handles start at 1) */
 
 static wit_string_t text(const char *s) {
     size_t n = 0;
@@ -38,6 +38,7 @@ uint32_t tick(uint32_t sample) {
         sum = 1000 + got.val.err;
     }
     sem_release(1);
+    if (!worker) worker = task_new(1);
     uint32_t progress = task_run(worker, sample & 7);
     if (ticks % 8 == 0) { /* a fresh task every eight ticks */
         task_drop(worker);
