@@ -14,7 +14,6 @@ import wasmtime.component as wc
 from wasm_harness import validate, wasm_tools
 from wasmelt.toolchains.builtin.bindgen_c import BindgenError, generate
 from wasmelt.toolchains.builtin.fuse import fuse
-from wasmelt.toolchains.builtin.wasm.decode import decode_module
 from wasmelt.toolchains.builtin.wit import world_from_json
 
 WIT = """package kernel:os@0.1.0;
