@@ -40,7 +40,7 @@ def test_seams_pass_data_through_adapters_and_scalars_directly(libos):
     assert [s["function"] for s in report["seams"]] == [
         "kernel:os/log#write", "kernel:os/channel#send", "kernel:os/channel#recv", "kernel:os/tasks#[method]task.run"]
     assert all(0 < s["adapter_bytes"] < 100 for s in report["seams"])
-    assert [t["resource"] for t in report["handle_tables"]] == ["kernel:os/tasks#task"]
+    assert [(t["resource"], t["slots"]) for t in report["handle_tables"]] == [("kernel:os/tasks#task", 4)]
     links = json.loads(_out(libos, "fused/fused.imports.json"))["links"]
     assert {l["import"]: l["seam"] for l in links if "sem@" in l["import"]} == {
         "kernel:os/sem@0.1.0.acquire": "direct", "kernel:os/sem@0.1.0.release": "direct"}
