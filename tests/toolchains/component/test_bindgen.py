@@ -167,3 +167,48 @@ def test_wit_package_directory_needs_its_own_files(tmp_path):
                            "--world", "w", "--", "a.c"], cwd=tmp_path, capture_output=True, text=True)
     assert proc.returncode == 1
     assert "the package directory wit/deps has no .wit file of its own" in proc.stderr
+
+
+WAT_KERNEL = """(module (memory (export "memory") 1)
+  (global $bump (mut i32) (i32.const 1024))
+  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) (local $r i32)
+    global.get $bump local.tee $r local.get 3 i32.add global.set $bump local.get $r)
+  (func (export "kernel:os/log@0.1.0#write") (param $p i32) (param $n i32) (result i32) (local $h i32) (local $i i32)
+    local.get $n local.set $h
+    block loop
+      local.get $i local.get $n i32.ge_u br_if 1
+      local.get $h i32.const 31 i32.mul local.get $p local.get $i i32.add i32.load8_u i32.add local.set $h
+      local.get $i i32.const 1 i32.add local.set $i
+      br 0
+    end end
+    i32.const 1024 global.set $bump
+    local.get $h))"""
+
+
+@pytest.mark.parametrize("options", [{}, {"pack": True}])
+def test_a_relocated_c_app_and_an_access_shifted_wat_kernel_agree_with_their_composition(tmp_path, options):
+    """The two ways a component is rebased meet at one seam: the adapter
+    shifts the WAT kernel's pointers, not the C app's."""
+    from wasmelt.toolchains.builtin.fuse import FuseOptions
+
+    app = _component(tmp_path, "app", ("app.c", C_APP), "app", "--arena-bytes", "128")
+    kernel = _component(tmp_path, "kernel", ("kernel.wat", WAT_KERNEL), "kernel")
+    result = fuse([("app", "//t:app", app), ("kernel", "//t:kernel", kernel)], FuseOptions(**options))
+    validate(result.wasm)
+    assert {l["component"]: l["rebased_by"] for l in result.report["layout"]} == {
+        "app": "relocations", "kernel": "memory accesses"}
+    assert dict((l["component"], l["base"]) for l in result.report["layout"])["kernel"] > 0
+    (tmp_path / "a.wasm").write_bytes(app)
+    (tmp_path / "k.wasm").write_bytes(kernel)
+    assert wasm_tools("compose", str(tmp_path / "a.wasm"), "-d", str(tmp_path / "k.wasm"), "-o",
+                      str(tmp_path / "c.wasm")).returncode == 0
+    engine = wasmtime.Engine()
+    store = wasmtime.Store(engine)
+    run = wc.Linker(engine).instantiate(store, wc.Component.from_file(engine, str(tmp_path / "c.wasm"))).get_func(
+        store, "run")
+    core_store = wasmtime.Store(engine)
+    core = wasmtime.Instance(core_store, wasmtime.Module(engine, result.wasm), []).exports(core_store)["run"]
+    for n in range(8):
+        want = run(store, n)
+        run.post_return(store)
+        assert core(core_store, n) & 0xFFFFFFFF == want
