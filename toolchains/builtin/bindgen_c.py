@@ -4,9 +4,9 @@ them to the canonical ABI, with a grow-free bump `cabi_realloc`.
 
 C's struct layout on wasm32 is the canonical ABI's memory layout (a variant is
 a tag then a union), so results come back through memory as-is; parameters are
-flattened field by field. A variant-typed parameter is refused (its flat form
-joins the cases' types). Resource handles (and, in the component defining the
-resource, its reps) are uint32_t.
+flattened field by field (a variant's cases joined into shared slots).
+Resource handles (and, in the component defining the resource, its reps) are
+uint32_t.
 """
 
 from __future__ import annotations
@@ -27,6 +27,28 @@ class BindgenError(Exception):
     pass
 
 
+def _to_slot(value: str, have: str, slot: str) -> str:
+    """A case's flat value widened to the variant's joined slot type."""
+    if have == slot:
+        return value
+    if have == "f32":
+        value, have = f"((union {{ float f; int32_t i; }}){{ .f = ({value}) }}).i", "i32"
+    elif have == "f64":
+        return f"((union {{ double f; int64_t i; }}){{ .f = ({value}) }}).i"
+    return value if have == slot else f"(int64_t)(uint32_t)({value})"
+
+
+def _from_slot(value: str, slot: str, want: str) -> str:
+    """The joined slot narrowed back to the case's flat type."""
+    if slot == want:
+        return value
+    if want == "i32":
+        return f"(int32_t)({value})"
+    if want == "f32":
+        return f"((union {{ int32_t i; float f; }}){{ .i = (int32_t)({value}) }}).f"
+    return f"((union {{ int64_t i; double f; }}){{ .i = ({value}) }}).f"
+
+
 def ident(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", text)
 
@@ -38,6 +60,7 @@ class _Gen:
     def __post_init__(self):
         self.types: dict[Type, str] = {}
         self.decls: list[str] = []
+        self.temps = 0
 
     # -- types ----------------------------------------------------------------
 
@@ -112,8 +135,22 @@ class _Gen:
         if t.kind in ("record", "tuple"):
             members = t.items if t.kind == "record" else [(f"f{i}", m) for i, m in enumerate(t.items)]
             return [a for n, m in members for a in self.flat_args(m, f"{expr}.{ident(n)}", where)]
-        raise BindgenError(f"{where}: parameter of type {render(t)} is not supported by the C bindings yet; "
-                           "pass a record or scalars, or return it")
+        cases, names, slots = abi.cases(t), self._case_names(t), abi.flatten(t)[1:]
+        out = [f"(int32_t){expr}.tag"]
+        for j, slot in enumerate(slots):
+            chosen = "0"
+            for k in reversed(range(len(cases))):
+                if cases[k] is None:
+                    continue
+                values = self.flat_args(cases[k], f"{expr}.val.{ident(names[k])}", where)
+                if j < len(values):
+                    chosen = f"({expr}.tag == {k} ? {_to_slot(values[j], abi.flatten(cases[k])[j], slot)} : {chosen})"
+            out.append(f"({_CORE_C[slot]}){chosen}")
+        return out
+
+    def _case_names(self, t: Type) -> list[str]:
+        return ([n for n, _ in t.items] if t.kind == "variant" else ["none", "some"] if t.kind == "option"
+                else ["ok", "err"])
 
     def unflat(self, t: Type, values: list[str], where: str) -> str:
         """A C expression rebuilding t from flat core values (consumed)."""
@@ -126,8 +163,17 @@ class _Gen:
         if t.kind in ("record", "tuple"):
             members = [m for _, m in t.items] if t.kind == "record" else list(t.items)
             return f"({self.ctype(t)}){{ " + ", ".join(self.unflat(m, values, where) for m in members) + " }"
-        raise BindgenError(f"{where}: parameter of type {render(t)} is not supported by the C bindings yet; "
-                           "pass a record or scalars")
+        cases, names, slots = abi.cases(t), self._case_names(t), abi.flatten(t)[1:]
+        tag, mine = values.pop(0), [values.pop(0) for _ in slots]
+        self.temps += 1
+        r = f"v{self.temps}"
+        arms = []
+        for k, c in enumerate(cases):
+            if c is not None:
+                raw = [_from_slot(v, slot, want) for v, slot, want in zip(mine, slots, abi.flatten(c))]
+                arms.append(f"case {k}: {r}.val.{ident(names[k])} = {self.unflat(c, raw, where)}; break;")
+        return (f"({{ {self.ctype(t)} {r}; {r}.tag = {tag}; switch ({r}.tag) {{ {' '.join(arms)} default: break; }} "
+                f"{r}; }})")
 
     # -- functions ------------------------------------------------------------------
 

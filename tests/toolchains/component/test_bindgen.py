@@ -137,10 +137,106 @@ def wasm_tools_json(tmp_path, wit: str) -> str:
 
 
 def test_unsupported_parameter_is_refused_naming_the_function(tmp_path):
-    doc = json.loads(wasm_tools_json(tmp_path, "package t:x;\ninterface k { f: func(o: option<u32>); }\n"
+    many = ", ".join(f"a{i}: u32" for i in range(17))
+    doc = json.loads(wasm_tools_json(tmp_path, f"package t:x;\ninterface k {{ f: func({many}); }}\n"
                                                "world w { import k; }\n"))
-    with pytest.raises(BindgenError, match=r"import `t:x/k#f`: parameter of type option<u32> is not supported"):
+    with pytest.raises(BindgenError, match=r"import `t:x/k#f`: more than 16 flat parameters are not supported"):
         generate(world_from_json(doc, "w"), "w", 64)
+
+
+VARIANT_WIT = """package kernel:os@0.1.0;
+interface k {
+  variant value { none, num(u64), name(string), ratio(f32), pair(tuple<u8, f64>) }
+  describe: func(v: value, o: option<u32>, r: result<f32, string>) -> u32;
+}
+world kernel { export k; }
+world app { import k; export run: func(n: u32) -> u32; }
+"""
+VARIANT_APP = r"""#include "app.h"
+uint32_t run(uint32_t n) {
+    cabi_arena_reset();
+    k_value_t v;
+    v.tag = n % 5;
+    switch (v.tag) {
+    case K_VALUE_NUM: v.val.num = 0x123456789ull * n; break;
+    case K_VALUE_NAME: v.val.name = (wit_string_t){(uint8_t *)"näme", 5}; break;
+    case K_VALUE_RATIO: v.val.ratio = 1.5f * (float)n; break;
+    case K_VALUE_PAIR: v.val.pair.f0 = (uint8_t)n; v.val.pair.f1 = 0.25 * n; break;
+    }
+    wit_option_u32_t o = {(uint8_t)(n & 1), {.some = n * 7}};
+    wit_result_f32_string_t r;
+    r.tag = (n >> 1) & 1;
+    if (r.tag) r.val.err = (wit_string_t){(uint8_t *)"bad", 3}; else r.val.ok = 0.5f + n;
+    return k_describe(v, o, r);
+}
+"""
+VARIANT_KERNEL = r"""#include "kernel.h"
+static uint32_t text(wit_string_t s) { uint32_t h = 0; for (size_t i = 0; i < s.len; i++) h = h * 31 + s.ptr[i]; return h; }
+uint32_t k_describe(k_value_t v, wit_option_u32_t o, wit_result_f32_string_t r) {
+    uint32_t h = v.tag * 1000;
+    switch (v.tag) {
+    case K_VALUE_NUM: h += (uint32_t)(v.val.num ^ (v.val.num >> 32)); break;
+    case K_VALUE_NAME: h += text(v.val.name); break;
+    case K_VALUE_RATIO: h += (uint32_t)(v.val.ratio * 100.0f); break;
+    case K_VALUE_PAIR: h += v.val.pair.f0 + (uint32_t)(v.val.pair.f1 * 1000.0); break;
+    }
+    if (o.tag) h = h * 3 + o.val.some;
+    h = h * 5 + (r.tag ? text(r.val.err) : (uint32_t)(r.val.ok * 10.0f));
+    cabi_arena_reset();
+    return h;
+}
+"""
+
+
+def test_variant_parameters_flatten_like_the_canonical_abi(tmp_path):
+    global WIT
+    saved, WIT = WIT, VARIANT_WIT
+    try:
+        app = _component(tmp_path, "app", ("app.c", VARIANT_APP), "app", "--arena-bytes", "128")
+        kernel = _component(tmp_path, "kernel", ("kernel.c", VARIANT_KERNEL), "kernel", "--arena-bytes", "128")
+    finally:
+        WIT = saved
+    result = fuse([("app", "//t:app", app), ("kernel", "//t:kernel", kernel)])
+    validate(result.wasm)
+    (tmp_path / "a.wasm").write_bytes(app)
+    (tmp_path / "k.wasm").write_bytes(kernel)
+    assert wasm_tools("compose", str(tmp_path / "a.wasm"), "-d", str(tmp_path / "k.wasm"), "-o",
+                      str(tmp_path / "c.wasm")).returncode == 0
+    engine = wasmtime.Engine()
+    store = wasmtime.Store(engine)
+    run = wc.Linker(engine).instantiate(store, wc.Component.from_file(engine, str(tmp_path / "c.wasm"))).get_func(
+        store, "run")
+    core_store = wasmtime.Store(engine)
+    core = wasmtime.Instance(core_store, wasmtime.Module(engine, result.wasm), []).exports(core_store)["run"]
+    for n in range(20):
+        want = run(store, n)
+        run.post_return(store)
+        assert core(core_store, n) & 0xFFFFFFFF == want == _describe(n), n
+
+
+def _describe(n: int) -> int:
+    """What VARIANT_KERNEL computes for what VARIANT_APP sends, in Python."""
+    def text(b: bytes) -> int:
+        h = 0
+        for c in b:
+            h = (h * 31 + c) & 0xFFFFFFFF
+        return h
+
+    tag = n % 5
+    h = tag * 1000
+    if tag == 1:
+        num = (0x123456789 * n) & (2**64 - 1)
+        h += (num ^ (num >> 32)) & 0xFFFFFFFF
+    elif tag == 2:
+        h += text("näme".encode())
+    elif tag == 3:
+        h += int(1.5 * n * 100)
+    elif tag == 4:
+        h += (n & 0xFF) + int(0.25 * n * 1000)
+    h &= 0xFFFFFFFF
+    if n & 1:
+        h = (h * 3 + n * 7) & 0xFFFFFFFF
+    return (h * 5 + (text(b"bad") if (n >> 1) & 1 else int((0.5 + n) * 10))) & 0xFFFFFFFF
 
 
 def test_unknown_world_is_a_stage_error(tmp_path):
