@@ -157,3 +157,55 @@ def test_a_bad_seam_is_one_error_naming_the_target_and_nothing_is_cached(tmp_pat
                 "func(msg: list<u8>) -> u32") in run.err
     # The second build took the components from the cache and ran the fuse again: no failure is cached.
     assert run.counts["cached"] == 2 and run.counts["failed"] == 1
+
+
+def test_resource_seam_in_thumb_code_keeps_results_and_traps(tmp_path):
+    """WAT components with a resource through the whole pipeline: the object,
+    run as Thumb code, gives the wasm's results and traps on a dropped handle."""
+    from component_harness import TASKS_APP, TASKS_KERNEL, TASKS_WIT
+
+    ws = Workspace(tmp_path / "ws", tmp_path / "cache")
+    ws.write("BUILD.toml", '[workspace]\nname = "test"\n')
+    ws.write("os/tasks.wit", TASKS_WIT)
+    ws.write("os/app.wat", TASKS_APP)
+    ws.write("os/kernel.wat", TASKS_KERNEL)
+    ws.write("os/BUILD.toml", """
+        [[component]]
+        name = "app"
+        srcs = ["app.wat"]
+        wit = "tasks.wit"
+        world = "app"
+
+        [[component]]
+        name = "kernel"
+        srcs = ["kernel.wat"]
+        wit = "tasks.wit"
+        world = "kernel"
+
+        [[fuse]]
+        name = "fused"
+        components = [":app", ":kernel"]
+        handles = 2
+
+        [[dce]]
+        name = "lean"
+        src = ":fused"
+        roots = ["run", "stale"]
+
+        [[synth]]
+        name = "fw"
+        src = ":lean"
+        cpu = "cortex-m0"
+
+        [[firmware_test]]
+        name = "fw_test"
+        firmware = ":fw"
+        random_cases = 20
+        cases = [
+          { call = "run", args = [7], expect = [11412] },
+          { call = "stale", trap = "unreachable" },
+        ]
+        """)
+    run = ws.run("test", "//os:fw_test")
+    assert run.code == 0, run.err + run.out
+    assert "1 passed, 0 failed" in run.out + run.err

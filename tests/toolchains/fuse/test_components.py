@@ -8,7 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from component_harness import REALLOC, Seam, component, compose, run_composed, run_fused
+from component_harness import (REALLOC, TASKS_APP, TASKS_KERNEL, TASKS_WIT, Seam, component, compose,
+                               run_composed, run_fused)
 from wasm_harness import validate
 from wasmelt.toolchains.builtin.fuse import FuseError, FuseOptions, fuse
 from wasmelt.toolchains.builtin.wasm.decode import decode_module
@@ -295,55 +296,6 @@ def test_a_string_seam_costs_well_under_100_bytes_of_thumb(tmp_path):
 
 
 # -- resources ---------------------------------------------------------------------------
-
-TASKS_WIT = """package kernel:os@0.1.0;
-interface tasks {
-  resource task {
-    constructor(prio: u32);
-    prio: func() -> u32;
-    bump: func(by: u32) -> u32;
-  }
-  live: func() -> u32;
-}
-world kernel { export tasks; }
-world app { import tasks; export run: func(n: u32) -> u32; export stale: func() -> u32; }
-"""
-TASKS_KERNEL = """(module
-  (import "[export]kernel:os/tasks@0.1.0" "[resource-new]task" (func $new (param i32) (result i32)))
-  (memory (export "memory") 1) {realloc}
-  (global $next (mut i32) (i32.const 256))
-  (global $live (mut i32) (i32.const 0))
-  (func (export "kernel:os/tasks@0.1.0#[constructor]task") (param i32) (result i32) (local $rep i32)
-    global.get $next local.tee $rep local.get 0 i32.store
-    global.get $next i32.const 16 i32.add global.set $next
-    global.get $live i32.const 1 i32.add global.set $live
-    local.get $rep call $new)
-  (func (export "kernel:os/tasks@0.1.0#[method]task.prio") (param i32) (result i32) local.get 0 i32.load)
-  (func (export "kernel:os/tasks@0.1.0#[method]task.bump") (param i32 i32) (result i32)
-    local.get 0 local.get 0 i32.load local.get 1 i32.add i32.store local.get 0 i32.load)
-  (func (export "kernel:os/tasks@0.1.0#[dtor]task") (param i32)
-    global.get $live i32.const 1 i32.sub global.set $live)
-  (func (export "kernel:os/tasks@0.1.0#live") (result i32) global.get $live))""".format(
-    realloc=REALLOC.format(start=1024))
-TASKS_APP = """(module
-  (import "kernel:os/tasks@0.1.0" "[constructor]task" (func $new (param i32) (result i32)))
-  (import "kernel:os/tasks@0.1.0" "[method]task.prio" (func $prio (param i32) (result i32)))
-  (import "kernel:os/tasks@0.1.0" "[method]task.bump" (func $bump (param i32 i32) (result i32)))
-  (import "kernel:os/tasks@0.1.0" "[resource-drop]task" (func $drop (param i32)))
-  (import "kernel:os/tasks@0.1.0" "live" (func $live (result i32)))
-  (memory (export "memory") 1)
-  (func (export "run") (param $n i32) (result i32) (local $a i32) (local $b i32) (local $r i32)
-    local.get $n call $new local.set $a
-    local.get $n i32.const 2 i32.mul call $new local.set $b
-    local.get $a i32.const 5 call $bump drop
-    local.get $a call $prio local.get $b call $prio i32.const 100 i32.mul i32.add local.set $r
-    local.get $a call $drop
-    local.get $r call $live i32.const 10000 i32.mul i32.add local.set $r
-    local.get $b call $drop
-    local.get $r call $live i32.const 1000000 i32.mul i32.add)
-  (func (export "stale") (result i32) (local $a i32)
-    i32.const 1 call $new local.tee $a call $drop local.get $a call $prio))"""
-
 
 def test_resources_cross_a_seam_like_the_component_model(tmp_path):
     import wasmtime
