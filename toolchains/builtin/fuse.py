@@ -1,6 +1,7 @@
 """Builtin static fusion: several components become one core module whose
-cross-component calls are direct `call`s, with one shared linear memory in
-which every component is placed at its own base (address rebasing).
+cross-component calls are direct `call`s (or canonical-ABI adapters where a
+seam passes data, see seams.py), with one shared linear memory in which every
+component is placed at its own base (address rebasing).
 
 A component built with relocations (`linking` + `reloc.*`, from
 `--emit-relocs`) is rebased by moving its address constants; one without
@@ -13,26 +14,22 @@ import struct
 from dataclasses import dataclass, field
 
 from . import canonical_abi as abi
-from .adapter import AdapterError, SeamAdapter, Side, copy_function, handle_functions, utf8_validator
 from .discipline import PAGE, const_value, data_extent, exported_global_value, grow_sites, stack_pointer_global
+from .seams import FuseError, Resolver, build_seam_code, exported_func, external_owner, signature_text
 from .wasm.component import is_component, main_core_module, read_component
 from .wasm.decode import decode_module
-from .wasm.encode import encode_expr, encode_instr
+from .wasm.encode import encode_instr
 from .wasm.errors import DecodeError
 from .wasm.model import (
-    FUNC, GLOBAL, MEMORY, TABLE, BlockType, CustomSection, Data, Element, Export, FuncType, Function, Global,
+    FUNC, GLOBAL, MEMORY, BlockType, Data, Element, Export, FuncType, Function, Global,
     Import, Instr, Limits, MemArg, MemoryType, Module,
 )
 from .wasm.names import Names, get_names, set_names
 from .wasm.relocs import instruction_at, linking, relocations
-from .wit import ROOT, FuncSig, World, WitError, core_export_name, interface_label, read_world
+from .wit import World, WitError, core_export_name, interface_label, read_world
 
 ALIGN = 16
 LINKER_ADDRESS_GLOBALS = ("__heap_base", "__data_end", "__global_base")
-
-
-class FuseError(Exception):
-    """Fusion is impossible as asked; the message names component and what to do."""
 
 
 @dataclass(frozen=True)
@@ -116,170 +113,6 @@ def describe_with_wasm_tools(data: bytes) -> World:
         f.write(data)
         f.flush()
         return read_world(wasm_tools().path, f.name)
-
-
-# -- imports between components ---------------------------------------------
-
-
-def _exported_func(part: Part, name: str) -> int | None:
-    for export in part.module.exports:
-        if export.kind == FUNC and export.name == name:
-            return export.index
-    return None
-
-
-@dataclass(frozen=True)
-class Seam:
-    """A resolved import that passes data through memory: needs an adapter."""
-
-    caller: int  # part index
-    callee: int
-    export_index: int  # the callee's function index of the lifted export
-    export_name: str
-    sig: FuncSig
-    interface: str
-    function: str
-    borrows: tuple = ()  # ((resource, interface), builtin id) for borrows the callee defines
-
-
-RESOURCE_BUILTINS = {"[resource-new]": "new", "[resource-rep]": "rep", "[resource-drop]": "drop"}
-
-
-class Resolver:
-    def __init__(self, parts: list[Part], links: dict[str, str]):
-        self.parts = parts
-        self.by_name = {p.name: p for p in parts}
-        self.links = links
-        self.resolved: dict[tuple[int, int], tuple] = {}
-        self.link_log: list[dict] = []
-        self.seams: list[Seam] = []
-        self.builtins: list[tuple[str, tuple[str, str]]] = []  # (new|rep|drop, (resource, interface))
-        self.interfaces: dict[str, Part] = {}
-        for p in parts:
-            for interface in sorted({i for i, _ in (p.world.exports if p.world else {}) if i != ROOT}):
-                if interface in self.interfaces:
-                    raise FuseError(f"components {self.interfaces[interface].label} and {p.label} both export "
-                                    f"interface `{interface}`; an import must resolve to one: fuse only one of them, "
-                                    "or give one interface another name")
-                self.interfaces[interface] = p
-
-    def builtin(self, kind: str, resource: tuple[str, str]) -> int:
-        if (kind, resource) not in self.builtins:
-            self.builtins.append((kind, resource))
-        return self.builtins.index((kind, resource))
-
-    def resources(self) -> list[tuple[str, str]]:
-        return sorted({r for _, r in self.builtins})
-
-    def _resource_builtin(self, part: Part, imp: Import) -> tuple | None:
-        """resource.new/rep/drop a component imports for a resource some
-        component of the fusion defines: ("builtin", id)."""
-        prefix = next((p for p in RESOURCE_BUILTINS if imp.name.startswith(p)), None)
-        if prefix is None:
-            return None
-        own = imp.module.startswith("[export]")
-        interface = imp.module.removeprefix("[export]")
-        owner = self.interfaces.get(interface)
-        if owner is None or (own and owner is not part):
-            return None  # a host resource: the import stays
-        if not own and RESOURCE_BUILTINS[prefix] != "drop":
-            return None
-        return ("builtin", self.builtin(RESOURCE_BUILTINS[prefix], (imp.name[len(prefix):], interface)))
-
-    def _wit_target(self, part: Part, imp: Import) -> tuple[Part, int, str, FuncSig] | None:
-        key = (imp.module, imp.name)
-        want = part.world.imports[key]
-        owner = self.interfaces.get(imp.module)
-        if owner is not None and owner is not part and key in owner.world.exports:
-            have = owner.world.exports[key]
-            export = core_export_name(*key)
-            if have != want:
-                raise FuseError(f"component {part.label} imports `{interface_label(*key)}` as {want.text()} but "
-                                f"{owner.label} exports it as {have.text()}; give both the same WIT type")
-            index = _exported_func(owner, export)
-            if index is None:
-                raise FuseError(f"component {owner.label} declares `{interface_label(*key)}` but its core module "
-                                f"exports no `{export}`")
-            return owner, index, export, want
-        base = imp.module.partition("@")[0]
-        candidates = sorted(interface_label(i, f) + (f"@{i.partition('@')[2]}" if "@" in i else "")
-                            for p in self.parts if p is not part and p.world
-                            for i, f in p.world.exports if i != ROOT and i.partition("@")[0] == base)
-        if candidates:
-            raise FuseError(f"component {part.label} imports `{imp.module}` function `{imp.name}`, which no "
-                            f"component exports; candidates: {', '.join(candidates)}. Fix the import's name or "
-                            "version, or export it")
-        return None  # a host interface
-
-    def _target(self, i: int, imp: Import) -> tuple[Part, int, str, FuncSig | None] | None:
-        part = self.parts[i]
-        declared = self.links.get(f"{part.name}:{imp.module}.{imp.name}")
-        if declared:
-            comp, _, export = declared.partition(":")
-            target = self.by_name.get(comp)
-            if target is None or _exported_func(target, export) is None:
-                raise FuseError(f"links: `{part.name}:{imp.module}.{imp.name}` -> `{declared}`: no component `{comp}` "
-                                f"exporting function `{export}`")
-            return target, _exported_func(target, export), export, None
-        if part.world is not None and (imp.module, imp.name) in part.world.imports:
-            return self._wit_target(part, imp)
-        target = self.by_name.get(imp.module)
-        if target is not None and target is not part and _exported_func(target, imp.name) is not None:
-            return target, _exported_func(target, imp.name), imp.name, None
-        qualified = f"{imp.module}#{imp.name}"  # the component-model core naming of interface functions
-        for other in self.parts:
-            if other is not part and _exported_func(other, qualified) is not None:
-                return other, _exported_func(other, qualified), qualified, None
-        return None
-
-    def resolve(self, i: int, func_index: int, seen: frozenset = frozenset()) -> tuple:
-        """("def", part, defined index), ("ext", module, field) or
-        ("adapt", seam index) for a function."""
-        part = self.parts[i]
-        imported = part.module.imported(FUNC)
-        if func_index >= len(imported):
-            return ("def", i, func_index - len(imported))
-        key = (i, func_index)
-        if key in self.resolved:
-            return self.resolved[key]
-        if key in seen:
-            raise FuseError(f"imports form a loop through component {part.label} `{imported[func_index].name}`")
-        imp = imported[func_index]
-        builtin = self._resource_builtin(part, imp) if part.world is not None else None
-        if builtin is not None:
-            self.resolved[key] = builtin
-            return builtin
-        target = self._target(i, imp)
-        if target is None:
-            result = ("ext", imp.module, imp.name)
-        else:
-            t_part, t_index, t_name, sig = target
-            j = self.parts.index(t_part)
-            post_return = _exported_func(t_part, f"cabi_post_{t_name}") is not None
-            if sig is not None and (post_return or not abi.is_direct(sig)):
-                if abi.nested_handles(sig):
-                    raise FuseError(f"component {part.label} imports `{interface_label(imp.module, imp.name)}`, "
-                                    f"which passes resource handles inside other values ({sig.text()}); the "
-                                    "builtin fuse adapts handles passed as parameters or results only")
-                borrows = tuple((t.items, self.builtin("rep", t.items)) for _, t in sig.params
-                                if t.kind == "borrow" and self.interfaces.get(t.items[1]) is t_part)
-                self.seams.append(Seam(i, j, t_index, t_name, sig, imp.module, imp.name, borrows))
-                result = ("adapt", len(self.seams) - 1)
-            else:
-                want, have = part.module.types[imp.desc], t_part.module.func_type(t_index)
-                if want != have:
-                    raise FuseError(f"component {part.label} imports `{imp.module}.{imp.name}` as {_sig(want)} but "
-                                    f"{t_part.label} exports `{t_name}` as {_sig(have)}")
-                result = self.resolve(j, t_index, seen | {key})
-            self.link_log.append({"component": part.name, "import": f"{imp.module}.{imp.name}",
-                                  "target": t_part.name, "export": t_name,
-                                  "seam": "direct" if result[0] != "adapt" else "adapter"})
-        self.resolved[key] = result
-        return result
-
-
-def _sig(t: FuncType) -> str:
-    return f"({', '.join(t.params)}) -> ({', '.join(t.results)})"
 
 
 # -- memory layout ------------------------------------------------------------
@@ -566,14 +399,14 @@ def fuse(inputs: list[tuple[str, str, bytes]], options: FuseOptions = FuseOption
             if res[0] != "ext":
                 continue
             key = (res[1], res[2])
-            owner_part, owner_index = _external_owner(resolver, parts, i, k)
+            owner_part, owner_index = external_owner(resolver, parts, i, k)
             ftype = owner_part.module.types[owner_part.module.imported(FUNC)[owner_index].desc]
             if key not in external:
                 external[key] = len(out.imports)
                 out.imports.append(Import(key[0], key[1], FUNC, intern(ftype)))
             elif out.types[out.imports[external[key]].desc] != ftype:
                 raise FuseError(f"host import `{key[0]}.{key[1]}` is used with two signatures: "
-                                f"{_sig(out.types[out.imports[external[key]].desc])} and {_sig(ftype)} ({p.label})")
+                                f"{signature_text(out.types[out.imports[external[key]].desc])} and {signature_text(ftype)} ({p.label})")
             external_users.setdefault(key, []).append(p.name)
     offset = len(out.imports)
     for p in parts:
@@ -680,7 +513,7 @@ def fuse(inputs: list[tuple[str, str, bytes]], options: FuseOptions = FuseOption
         local_names = get_names(p.module).functions
         interface_names = {}
         for key in (p.world.exports if p.world else {}):
-            index = _exported_func(p, core_export_name(*key))
+            index = exported_func(p, core_export_name(*key))
             if index is not None:
                 interface_names[index] = interface_label(*key)
         imported = len(p.module.imported(FUNC))
@@ -703,41 +536,11 @@ def fuse(inputs: list[tuple[str, str, bytes]], options: FuseOptions = FuseOption
         fused_names.functions[index] = f"{key[0]}.{key[1]}"
     if resolver.builtins and options.memory != "shared":
         raise FuseError("components pass resource handles: the fused handle tables need memory = \"shared\"")
-    strings = any(abi.has_strings(t) for s in resolver.seams for t in [s.sig.result, *(t for _, t in s.sig.params)])
-    utf8 = builtin_base + len(resolver.builtins) if strings else None
-    directions = _copy_directions(parts, resolver.seams)
-    copy_base = builtin_base + len(resolver.builtins) + (1 if strings else 0)
-    copiers = {(parts[a].label, parts[b].label): copy_base + k for k, (a, b) in enumerate(directions)}
-    seams = _build_adapters(parts, resolver.seams, options, out, intern, fused_names, builtin_base, utf8, copiers)
-    _build_handle_functions(parts, resolver, options, out, intern, fused_names, provenance,
-                            tables if resolver.builtins else 0)
-    if utf8 is not None:
-        ftype, func = utf8_validator()
-        func.type_index = intern(ftype)
-        assert len(out.imports) + len(out.functions) == utf8
-        out.functions.append(func)
-        fused_names.functions[utf8] = "utf8 validation:wasmelt:utf8"
-        provenance[str(utf8)] = {"component": "utf8 validation", "label": "", "name": "wasmelt:utf8"}
-        adapter_bytes_shared = len(encode_expr(func.body))
-    else:
-        adapter_bytes_shared = 0
-    for k, (a, b) in enumerate(directions):
-        ftype, func = copy_function(_side(parts[a], options), _side(parts[b], options))
-        func.type_index = intern(ftype)
-        assert len(out.imports) + len(out.functions) == copy_base + k
-        out.functions.append(func)
-        label = f"wasmelt:copy {parts[a].name}->{parts[b].name}"
-        fused_names.functions[copy_base + k] = f"adapter copy {parts[a].name}->{parts[b].name}:{label}"
-        provenance[str(copy_base + k)] = {"component": f"adapter copy {parts[a].name}->{parts[b].name}",
-                                          "label": parts[b].label, "name": label}
-        adapter_bytes_shared += len(encode_expr(func.body))
-    for seam, row in zip(resolver.seams, seams):
-        provenance[str(row["index"])] = {"component": adapter_component(parts[seam.caller].name, seam),
-                                         "label": parts[seam.caller].label, "name": row["function"],
-                                         "adapter": True}
+    seams, adapter_bytes = build_seam_code(parts, resolver, options, out, intern, fused_names, provenance,
+                                           builtin_base, tables if resolver.builtins else 0)
+    shared_bytes = adapter_bytes - sum(s["adapter_bytes"] for s in seams)  # the UTF-8 check, the copy functions
 
     # Start functions run in component order.
-    adapter_bytes = sum(s["adapter_bytes"] for s in seams) + adapter_bytes_shared
     starts = [p.func_map[p.module.start] for p in parts if p.module.start is not None]
     if len(starts) == 1:
         out.start = starts[0]
@@ -771,7 +574,7 @@ def fuse(inputs: list[tuple[str, str, bytes]], options: FuseOptions = FuseOption
         "exports": [e.name for e in out.exports],
         "adapter_bytes": adapter_bytes,
         "seams": seams,
-        "shared_adapter_bytes": adapter_bytes_shared,  # the UTF-8 validator and the copy functions
+        "shared_adapter_bytes": shared_bytes,
         "handle_tables": [{"resource": f"{r[1].partition('@')[0]}#{r[0]}", "slots": options.handles,
                            "address": tables + 4 * options.handles * k}
                           for k, r in enumerate(resolver.resources())] if options.memory == "shared" else [],
@@ -783,107 +586,6 @@ def fuse(inputs: list[tuple[str, str, bytes]], options: FuseOptions = FuseOption
         "links": sorted(resolver.link_log, key=lambda l: (l["component"], l["import"])),
     }
     return FuseResult(wasm, out, import_map, {"functions": provenance}, report)
-
-
-def _side(part: Part, options: FuseOptions) -> Side:
-    rebase = options.memory == "shared" and options.address_rebase
-    realloc = _exported_func(part, "cabi_realloc")
-    return Side(part.label, part.base if rebase and not part.relocatable else 0,
-                part.memory_map[0] if part.memory_map else 0,
-                None if realloc is None else part.func_map[realloc])
-
-
-def _copy_directions(parts: list[Part], seams: list[Seam]) -> list[tuple[int, int]]:
-    """(from part, to part) for every direction some seam copies memory in."""
-    found = []
-    for seam in seams:
-        args = abi.params_tuple(seam.sig)
-        if abi.has_pointers(args) or len(abi.flat_params(seam.sig)) > abi.MAX_FLAT_PARAMS:
-            found.append((seam.caller, seam.callee))
-        if abi.has_pointers(seam.sig.result):
-            found.append((seam.callee, seam.caller))
-    return sorted(set(found))
-
-
-def _build_handle_functions(parts: list[Part], resolver: Resolver, options: FuseOptions, out: Module, intern,
-                            names: Names, provenance: dict, tables: int) -> None:
-    """The resource.new/rep/drop the components import, over one handle table
-    per resource type placed after the components' memory."""
-    resources = resolver.resources()
-    for kind, resource in resolver.builtins:
-        owner = resolver.interfaces[resource[1]]
-        dtor = _exported_func(owner, f"{resource[1]}#[dtor]{resource[0]}")
-        table = tables + 4 * options.handles * resources.index(resource)
-        ftype, func = handle_functions(table, options.handles, None if dtor is None else owner.func_map[dtor])[kind]
-        func.type_index = intern(ftype)
-        index = len(out.imports) + len(out.functions)
-        out.functions.append(func)
-        label = f"{resource[1].partition('@')[0]}#[resource-{kind}]{resource[0]}"
-        names.functions[index] = f"handles {resource[0]}:{label}"
-        provenance[str(index)] = {"component": f"handles {resource[0]}", "label": owner.label, "name": label}
-
-
-def _build_adapters(parts: list[Part], seams: list[Seam], options: FuseOptions, out: Module, intern,
-                    names: Names, builtin_base: int, utf8: int | None, copiers: dict) -> list[dict]:
-    """One adapter function per seam that passes data through memory, appended
-    after the components' functions (in seam order); returns the seam report."""
-    report = []
-    for seam in seams:
-        caller, callee = parts[seam.caller], parts[seam.callee]
-        where = f"component {caller.label} importing `{interface_label(seam.interface, seam.function)}`"
-        if options.memory != "shared":
-            raise FuseError(f"{where}: {seam.sig.text()} passes data between the components' memories; the "
-                            "builtin fuse adapts it in one shared memory: use memory = \"shared\"")
-        for p in (caller, callee):
-            if not p.module.memories:
-                raise FuseError(f"{where}: {p.label} has no memory, but {seam.sig.text()} passes data through "
-                                "memory; give it a memory and a cabi_realloc")
-        post = _exported_func(callee, f"cabi_post_{seam.export_name}")
-        builder = SeamAdapter(seam.sig, _side(caller, options), _side(callee, options),
-                              callee.func_map[seam.export_index], None if post is None else callee.func_map[post],
-                              where, {resource: builtin_base + b for resource, b in seam.borrows}, utf8, copiers)
-        try:
-            func = builder.build()
-        except AdapterError as e:
-            raise FuseError(str(e)) from None
-        func.type_index = intern(builder.type)
-        want = caller.module.types[caller.module.imported(FUNC)[_import_position(caller, seam)].desc]
-        if want != builder.type:
-            raise FuseError(f"{where}: its core import is {_sig(want)}, but the canonical ABI lowers "
-                            f"{seam.sig.text()} to {_sig(builder.type)}; rebuild it from its WIT")
-        index = len(out.imports) + len(out.functions)
-        out.functions.append(func)
-        label = interface_label(seam.interface, seam.function)
-        names.functions[index] = f"{adapter_component(caller.name, seam)}:{label}"
-        size = len(encode_expr(func.body))
-        report.append({"caller": caller.name, "callee": callee.name, "function": label, "wit": seam.sig.text(),
-                       "kind": "adapter", "adapter_bytes": size, "index": index})
-    return report
-
-
-def adapter_component(caller: str, seam: Seam) -> str:
-    """The name reports give a seam's adapter (one row per seam; no colon, so
-    `component:function` names still split)."""
-    interface = seam.interface.partition("/")[2].partition("@")[0] or seam.interface
-    return f"adapter {caller}->{interface}#{seam.function}"
-
-
-def _import_position(part: Part, seam: Seam) -> int:
-    for k, imp in enumerate(part.module.imported(FUNC)):
-        if (imp.module, imp.name) == (seam.interface, seam.function):
-            return k
-    raise AssertionError(seam)
-
-
-def _external_owner(resolver: Resolver, parts: list[Part], i: int, k: int) -> tuple[Part, int]:
-    """The (part, import index) at the end of a chain that ends at the host."""
-    part = parts[i]
-    imp = part.module.imported(FUNC)[k]
-    target = resolver._target(i, imp)
-    if target is None:
-        return part, k
-    t_part, t_index = target[0], target[1]
-    return _external_owner(resolver, parts, parts.index(t_part), t_index)
 
 
 def _canonical_helpers(part: Part) -> set[str]:
@@ -909,12 +611,12 @@ def _exports(parts: list[Part], options: FuseOptions) -> list[Export]:
                 exports.append(Export(e.name, FUNC, root.func_map[e.index]))
     else:
         for name in options.exports:
-            owners = [p for p in parts if _exported_func(p, name) is not None]
+            owners = [p for p in parts if exported_func(p, name) is not None]
             if not owners:
                 available = sorted({e.name for p in parts for e in p.module.exports if e.kind == FUNC})
                 raise FuseError(f"exports: no component exports a function `{name}`; available: {', '.join(available)}")
             owner = owners[0]
-            exports.append(Export(name, FUNC, owner.func_map[_exported_func(owner, name)]))
+            exports.append(Export(name, FUNC, owner.func_map[exported_func(owner, name)]))
     if any(p.module.memories for p in parts):
         exports.append(Export("memory", MEMORY, 0))
     return exports
