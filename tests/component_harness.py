@@ -565,9 +565,15 @@ interface tasks {
     bump: func(by: u32) -> u32;
   }
   live: func() -> u32;
+  spawn: func(prios: list<u32>) -> list<task>;
 }
 world kernel { export tasks; }
-world app { import tasks; export run: func(n: u32) -> u32; export stale: func() -> u32; }
+world app {
+  import tasks;
+  export run: func(n: u32) -> u32;
+  export stale: func() -> u32;
+  export crowd: func(n: u32) -> u32;
+}
 """
 TASKS_KERNEL = """(module
   (import "[export]kernel:os/tasks@0.1.0" "[resource-new]task" (func $new (param i32) (result i32)))
@@ -584,7 +590,22 @@ TASKS_KERNEL = """(module
     local.get 0 local.get 0 i32.load local.get 1 i32.add i32.store local.get 0 i32.load)
   (func (export "kernel:os/tasks@0.1.0#[dtor]task") (param i32)
     global.get $live i32.const 1 i32.sub global.set $live)
-  (func (export "kernel:os/tasks@0.1.0#live") (result i32) global.get $live))""".format(
+  (func (export "kernel:os/tasks@0.1.0#live") (result i32) global.get $live)
+  (func $ctor (param i32) (result i32) (local $rep i32)
+    global.get $next local.tee $rep local.get 0 i32.store
+    global.get $next i32.const 16 i32.add global.set $next
+    global.get $live i32.const 1 i32.add global.set $live
+    local.get $rep call $new)
+  (func (export "kernel:os/tasks@0.1.0#spawn") (param $p i32) (param $n i32) (result i32) (local $i i32)
+    ;; the list of handles at 64 (ptr 72, len), each made from prios[i]
+    block loop
+      local.get $i local.get $n i32.ge_u br_if 1
+      local.get $i i32.const 2 i32.shl i32.const 72 i32.add
+      local.get $p local.get $i i32.const 2 i32.shl i32.add i32.load call $ctor i32.store
+      local.get $i i32.const 1 i32.add local.set $i
+      br 0
+    end end
+    i32.const 64 i32.const 72 i32.store i32.const 68 local.get $n i32.store i32.const 64))""".format(
     realloc=REALLOC.format(start=1024))
 TASKS_APP = """(module
   (import "kernel:os/tasks@0.1.0" "[constructor]task" (func $new (param i32) (result i32)))
@@ -592,7 +613,8 @@ TASKS_APP = """(module
   (import "kernel:os/tasks@0.1.0" "[method]task.bump" (func $bump (param i32 i32) (result i32)))
   (import "kernel:os/tasks@0.1.0" "[resource-drop]task" (func $drop (param i32)))
   (import "kernel:os/tasks@0.1.0" "live" (func $live (result i32)))
-  (memory (export "memory") 1)
+  (import "kernel:os/tasks@0.1.0" "spawn" (func $spawn (param i32 i32 i32)))
+  (memory (export "memory") 1) {realloc}
   (func (export "run") (param $n i32) (result i32) (local $a i32) (local $b i32) (local $r i32)
     local.get $n call $new local.set $a
     local.get $n i32.const 2 i32.mul call $new local.set $b
@@ -603,4 +625,21 @@ TASKS_APP = """(module
     local.get $b call $drop
     local.get $r call $live i32.const 1000000 i32.mul i32.add)
   (func (export "stale") (result i32) (local $a i32)
-    i32.const 1 call $new local.tee $a call $drop local.get $a call $prio))"""
+    i32.const 1 call $new local.tee $a call $drop local.get $a call $prio)
+  (func (export "crowd") (param $n i32) (result i32) (local $i i32) (local $h i32) (local $sum i32)
+    ;; prios 10, 11, ... at 300; spawn them; sum prio(h) * (i + 1); drop them all
+    block loop
+      local.get $i local.get $n i32.ge_u br_if 1
+      local.get $i i32.const 2 i32.shl i32.const 300 i32.add local.get $i i32.const 10 i32.add i32.store
+      local.get $i i32.const 1 i32.add local.set $i br 0
+    end end
+    i32.const 300 local.get $n i32.const 200 call $spawn
+    i32.const 0 local.set $i
+    block loop
+      local.get $i local.get $n i32.ge_u br_if 1
+      i32.const 200 i32.load local.get $i i32.const 2 i32.shl i32.add i32.load local.tee $h
+      call $prio local.get $i i32.const 1 i32.add i32.mul local.get $sum i32.add local.set $sum
+      local.get $h call $drop
+      local.get $i i32.const 1 i32.add local.set $i br 0
+    end end
+    local.get $sum call $live i32.const 100000 i32.mul i32.add))""".format(realloc=REALLOC.format(start=2048))

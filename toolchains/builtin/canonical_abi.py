@@ -208,8 +208,15 @@ def is_direct(sig: FuncSig) -> bool:
             and len(flat_params(sig)) <= MAX_FLAT_PARAMS and len(flat_results(sig)) <= MAX_FLAT_RESULTS)
 
 
-def nested_handles(sig: FuncSig) -> bool:
-    """Handles inside lists, records or variants (not yet adapted)."""
-    def inner(t: Type) -> bool:
-        return t.kind not in ("own", "borrow") and has_handles(t)
-    return any(inner(t) for _, t in sig.params) or (sig.result is not None and inner(sig.result))
+def nested_borrows(sig: FuncSig) -> bool:
+    """Borrowed handles inside lists, records or variants (not yet adapted;
+    owned handles anywhere keep their number, so they need nothing)."""
+    def inner(t: Type | None) -> bool:
+        if t is None or t.kind in ("own", "borrow"):
+            return False
+        if t.kind == "list":
+            return t.items[0].kind == "borrow" or inner(t.items[0])
+        members = (fields(t) if t.kind in ("record", "tuple") else [c for c in cases(t) if c is not None]
+                   if is_variant(t) else [])
+        return any(m.kind == "borrow" or inner(m) for m in members)
+    return any(inner(t) for _, t in sig.params)

@@ -159,10 +159,10 @@ class Resolver:
             j = self.parts.index(t_part)
             post_return = exported_func(t_part, f"cabi_post_{t_name}") is not None
             if sig is not None and (post_return or not abi.is_direct(sig)):
-                if abi.nested_handles(sig):
+                if abi.nested_borrows(sig):
                     raise FuseError(f"component {part.label} imports `{interface_label(imp.module, imp.name)}`, "
-                                    f"which passes resource handles inside other values ({sig.text()}); the "
-                                    "builtin fuse adapts handles passed as parameters or results only")
+                                    f"which passes borrowed handles inside other values ({sig.text()}); the "
+                                    "builtin fuse adapts borrows passed as parameters: pass them one by one")
                 borrows = tuple((t.items, self.builtin("rep", t.items)) for _, t in sig.params
                                 if t.kind == "borrow" and self.interfaces.get(t.items[1]) is t_part)
                 self.seams.append(Seam(i, j, t_index, t_name, sig, imp.module, imp.name, borrows))

@@ -311,7 +311,8 @@ def test_resources_cross_a_seam_like_the_component_model(tmp_path):
     assert not module.imports  # resource.new/rep/drop are in the fused core
     assert [t["resource"] for t in result.report["handle_tables"]] == ["kernel:os/tasks#task"]
     assert {s["function"] for s in result.report["seams"]} == {"kernel:os/tasks#[method]task.prio",
-                                                               "kernel:os/tasks#[method]task.bump"}
+                                                               "kernel:os/tasks#[method]task.bump",
+                                                               "kernel:os/tasks#spawn"}
     (tmp_path / "a.wasm").write_bytes(app)
     (tmp_path / "k.wasm").write_bytes(kernel)
     assert wasm_tools("compose", "a.wasm", "-d", "k.wasm", "-o", "c.wasm", cwd=tmp_path).returncode == 0
@@ -338,6 +339,10 @@ def test_resources_cross_a_seam_like_the_component_model(tmp_path):
     for n in (0, 1, 7, 1000):
         assert fused("run", n) == composed("run", n) == ("ok", (n + 5) + 200 * n + 10000)
     assert fused("stale") == composed("stale") == ("trap",)  # a dropped handle traps
+    for n in (0, 1, 5, 16):  # a list of owned handles comes back; each is used and dropped
+        assert fused("crowd", n) == composed("crowd", n) == ("ok", sum((10 + i) * (i + 1) for i in range(n)))
+    # 17 live tasks: the fused table holds `handles` (16) where the component model's grows; a full table traps.
+    assert fused("crowd", 17) == ("trap",) and composed("crowd", 17)[0] == "ok"
 
 
 def test_handle_table_full_traps(tmp_path):
@@ -423,3 +428,25 @@ def test_invalid_utf8_traps_like_the_component_model(utf8_seam, raw):
     except UnicodeDecodeError:
         valid = False
     assert got == reference == (("ok", len(raw)) if valid else ("trap",))
+
+
+def test_borrows_inside_a_list_are_refused(tmp_path):
+    wit = """package kernel:os@0.1.0;
+interface tasks { resource task { constructor(); } peek: func(ts: list<borrow<task>>) -> u32; }
+world kernel { export tasks; }
+world app { import tasks; export run: func() -> u32; }
+"""
+    kernel = """(module
+  (import "[export]kernel:os/tasks@0.1.0" "[resource-new]task" (func $new (param i32) (result i32)))
+  (memory (export "memory") 1) {realloc}
+  (func (export "kernel:os/tasks@0.1.0#[constructor]task") (result i32) i32.const 8 call $new)
+  (func (export "kernel:os/tasks@0.1.0#peek") (param i32 i32) (result i32) local.get 1))""".format(
+        realloc=REALLOC.format(start=1024))
+    app = """(module
+  (import "kernel:os/tasks@0.1.0" "peek" (func $peek (param i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "run") (result i32) i32.const 0 i32.const 0 call $peek))"""
+    kernel, app = _pair(tmp_path, wit, wit, kernel, app)
+    with pytest.raises(FuseError, match=r"//t:app imports `kernel:os/tasks#peek`, which passes borrowed handles "
+                       r"inside other values"):
+        fuse([("app", "//t:app", app), ("kernel", "//t:kernel", kernel)])
