@@ -27,8 +27,11 @@ class AdapterError(Exception):
 
 def copy_function(frm: Side, to: Side) -> tuple[FuncType, Function]:
     """(ptr in frm, n, align) -> a copy of the n bytes in memory from `to`'s
-    cabi_realloc: one per direction, shared by every seam that goes that way."""
-    body = [Instr("i32.const", (0,)), Instr("i32.const", (0,)), Instr("local.get", (2,)), Instr("local.get", (1,)),
+    cabi_realloc: one per direction, shared by every seam that goes that way.
+    A pointer not aligned for its elements traps, as in the component model."""
+    body = [Instr("local.get", (0,)), Instr("local.get", (2,)), Instr("i32.const", (1,)), Instr("i32.sub"),
+            Instr("i32.and"), Instr("if", (BlockType(),)), Instr("unreachable"), Instr("end"),
+            Instr("i32.const", (0,)), Instr("i32.const", (0,)), Instr("local.get", (2,)), Instr("local.get", (1,)),
             Instr("call", (to.realloc,)), Instr("local.tee", (3,))]
     if to.delta:
         body += [Instr("i32.const", (to.delta,)), Instr("i32.add")]

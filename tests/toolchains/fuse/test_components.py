@@ -450,3 +450,43 @@ world app { import tasks; export run: func() -> u32; }
     with pytest.raises(FuseError, match=r"//t:app imports `kernel:os/tasks#peek`, which passes borrowed handles "
                        r"inside other values"):
         fuse([("app", "//t:app", app), ("kernel", "//t:kernel", kernel)])
+
+
+def test_a_misaligned_list_traps_like_the_component_model(tmp_path):
+    import wasmtime
+    import wasmtime.component as wc
+
+    from component_harness import ENGINE, wasm_tools
+
+    wit = """package kernel:os@1.0.0;
+interface sum { total: func(xs: list<u32>) -> u32; }
+world kernel { export sum; }
+world app { import sum; export run: func(at: u32) -> u32; }
+"""
+    kernel = """(module (memory (export "memory") 1) {realloc}
+  (func (export "kernel:os/sum@1.0.0#total") (param i32 i32) (result i32)
+    local.get 0 i32.load local.get 0 i32.load offset=4 i32.add))""".format(realloc=REALLOC.format(start=1024))
+    app = """(module
+  (import "kernel:os/sum@1.0.0" "total" (func $t (param i32 i32) (result i32)))
+  (memory (export "memory") 1) (data (i32.const 16) "\\01\\00\\00\\00\\02\\00\\00\\00\\03\\00\\00\\00")
+  (func (export "run") (param i32) (result i32) local.get 0 i32.const 2 call $t))"""
+    kernel, app = _pair(tmp_path, wit, wit, kernel, app)
+    result = fuse([("app", "//t:app", app), ("kernel", "//t:kernel", kernel)])
+    (tmp_path / "a.wasm").write_bytes(app)
+    (tmp_path / "k.wasm").write_bytes(kernel)
+    assert wasm_tools("compose", "a.wasm", "-d", "k.wasm", "-o", "c.wasm", cwd=tmp_path).returncode == 0
+    for at, want in ((16, ("ok", 3)), (20, ("ok", 5)), (18, ("trap",))):
+        store = wasmtime.Store(ENGINE)
+        run = wc.Linker(ENGINE).instantiate(store, wc.Component.from_file(ENGINE, str(tmp_path / "c.wasm"))).get_func(
+            store, "run")
+        try:
+            composed = ("ok", run(store, at))
+        except (wasmtime.Trap, wasmtime.WasmtimeError):
+            composed = ("trap",)
+        store = wasmtime.Store(ENGINE)
+        exports = wasmtime.Instance(store, wasmtime.Module(ENGINE, result.wasm), []).exports(store)
+        try:
+            fused = ("ok", exports["run"](store, at))
+        except wasmtime.Trap:
+            fused = ("trap",)
+        assert fused == composed == want, at
