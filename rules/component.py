@@ -3,12 +3,12 @@ no_std, WAT or prebuilt sources, with the no-grow discipline checked."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
 from wasmelt.engine.analysis import AnalysisContext, TargetInfo
-from wasmelt.engine.registry import OptionalSourceAttr, RuleAttrs, RuleKind, SourceListAttr, register_rule
+from wasmelt.engine.registry import AttrKind, RuleAttrs, RuleKind, SourceListAttr, register_rule
 from wasmelt.toolchains import component as stage
 
 from .common import resolve_tools, setting
@@ -17,7 +17,8 @@ from .common import resolve_tools, setting
 class ComponentAttrs(RuleAttrs):
     srcs: SourceListAttr = Field(min_length=1)
     hdrs: SourceListAttr = []  # headers, or the other modules of a Rust crate
-    wit: OptionalSourceAttr = None
+    # a WIT file, or the files of a WIT package directory (its own and those under deps/)
+    wit: Annotated[str | list[str] | None, AttrKind.SOURCE] = None
     world: str | None = None
     no_grow: bool = True
     stack_size: int = Field(default=2048, ge=16, le=1 << 20)
@@ -25,6 +26,7 @@ class ComponentAttrs(RuleAttrs):
     exports: list[str] | None = None
     cc: Literal["zig", "clang"] | None = None
     copts: list[str] = []
+    arena_bytes: int = Field(default=4096, ge=8, le=1 << 24)  # the generated cabi_realloc's static arena (C + wit)
 
 
 def analyze(ctx: AnalysisContext) -> TargetInfo:
@@ -32,7 +34,8 @@ def analyze(ctx: AnalysisContext) -> TargetInfo:
     if attrs.wit and not attrs.world:
         raise ctx.fail("`wit` needs `world`: the WIT world this component implements")
     srcs = [ctx.source(s) for s in attrs.srcs]
-    extra = [ctx.source(s) for s in attrs.hdrs] + ([ctx.source(attrs.wit)] if attrs.wit else [])
+    wits = [ctx.source(w) for w in ([attrs.wit] if isinstance(attrs.wit, str) else attrs.wit or [])]
+    extra = [ctx.source(s) for s in attrs.hdrs] + wits
     try:
         stage.source_kind([s.path for s in srcs])
     except stage.StageError as e:
@@ -40,13 +43,15 @@ def analyze(ctx: AnalysisContext) -> TargetInfo:
     cc = attrs.cc or setting(ctx, "cc", "cc", "zig")
     wasm = ctx.declare(f"{ctx.label.name}.wasm")
     report = ctx.declare(f"{ctx.label.name}.report.json")
-    tools = resolve_tools(ctx, lambda: stage.identities([s.path for s in srcs], cc, attrs.wit))
+    header = ctx.declare(f"{attrs.world}.h") if attrs.wit and srcs[0].path.endswith(".c") else None
+    tools = resolve_tools(ctx, lambda: stage.identities([s.path for s in srcs], cc, bool(wits)))
     ctx.action(
-        mnemonic="Component", inputs=srcs + extra, outputs=[wasm, report], tools=tools,
+        mnemonic="Component", inputs=srcs + extra, outputs=[wasm, report] + ([header] if header else []), tools=tools,
         argv=stage.argv([s.path for s in srcs], wasm.path, report.path, label=str(ctx.label), cc=cc,
-                        wit=extra[-1].path if attrs.wit else None, world=attrs.world, no_grow=attrs.no_grow,
+                        wit=[w.path for w in wits] or None, world=attrs.world, no_grow=attrs.no_grow,
                         stack_size=attrs.stack_size, max_memory_pages=attrs.max_memory_pages,
-                        exports=attrs.exports, copts=attrs.copts))
+                        exports=attrs.exports, copts=attrs.copts, arena_bytes=attrs.arena_bytes,
+                        bindings=header.path if header else None))
     return TargetInfo(files=(wasm,), fields={"wasm": wasm, "report": report, "label": str(ctx.label),
                                              "name": ctx.label.name})
 

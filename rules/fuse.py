@@ -22,6 +22,7 @@ class FuseAttrs(RuleAttrs):
     share_stack: bool = False
     exports: list[str] | None = None
     links: dict[str, str] = {}  # "component:module.field" = "component:export"
+    handles: int = Field(default=16, ge=1, le=4096)  # slots in each resource type's handle table
     toolchain: Literal["builtin", "meld", "binaryen"] | None = None
 
 
@@ -46,7 +47,7 @@ def analyze(ctx: AnalysisContext) -> TargetInfo:
                argv=stage.argv(components, out.path, import_map.path, provenance.path, report.path,
                                toolchain=toolchain, memory=attrs.memory, address_rebase=attrs.address_rebase,
                                pack=attrs.pack, share_stack=attrs.share_stack, exports=attrs.exports,
-                               links=attrs.links))
+                               links=attrs.links, handles=attrs.handles))
     return TargetInfo(files=(out,), fields={"wasm": out, "report": report, "fuse_report": report,
                                             "import_map": import_map, "provenance": provenance,
                                             "label": str(ctx.label), "name": n})

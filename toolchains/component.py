@@ -77,7 +77,7 @@ def clang() -> ToolIdentity:
     return external_tool("clang", hint="install clang and lld, or use cc = \"zig\"")
 
 
-def identities(srcs: list[str], cc: str = "zig", wit: str | None = None) -> list[ToolIdentity]:
+def identities(srcs: list[str], cc: str = "zig", wit: bool = False) -> list[ToolIdentity]:
     kind = source_kind(srcs)
     tools = [builtin_tool()]
     if kind == "c":
@@ -89,15 +89,21 @@ def identities(srcs: list[str], cc: str = "zig", wit: str | None = None) -> list
     return tools
 
 
-def argv(srcs: list[str], out: str, report: str, *, label: str, cc: str = "zig", wit: str | None = None,
+def argv(srcs: list[str], out: str, report: str, *, label: str, cc: str = "zig", wit: str | list[str] | None = None,
          world: str | None = None, no_grow: bool = True, stack_size: int = 2048, max_memory_pages: int = 1,
-         exports: list[str] | None = None, copts: list[str] | None = None) -> list[str]:
+         exports: list[str] | None = None, copts: list[str] | None = None, arena_bytes: int = 4096,
+         bindings: str | None = None) -> list[str]:
     args = ["python", "-m", "wasmelt.toolchains.component", "--label", label, "--out", out, "--report", report,
-            "--cc", cc, "--stack-size", str(stack_size), "--max-memory-pages", str(max_memory_pages)]
+            "--cc", cc, "--stack-size", str(stack_size), "--max-memory-pages", str(max_memory_pages),
+            "--arena-bytes", str(arena_bytes)]
+    if bindings:
+        args += ["--bindings", bindings]
     if no_grow:
         args.append("--no-grow")
+    for path in [wit] if isinstance(wit, str) else wit or []:
+        args += ["--wit", path]
     if wit:
-        args += ["--wit", wit, "--world", world or ""]
+        args += ["--world", world or ""]
     for name in exports or []:
         args += ["--export", name]
     for opt in copts or []:
@@ -112,6 +118,39 @@ def _layout_flags(stack_size: int, pages: int, exports: list[str]) -> list[str]:
     if exports:
         flags += [f"--export={name}" for name in exports]
     return flags
+
+
+def wit_package(files: list[str], into: Path) -> str:
+    """One WIT file as is; several as the package directory they came from
+    (the files under a `deps/` folder become its dependencies)."""
+    if len(files) == 1:
+        return files[0]
+    root = os.path.commonpath([os.path.dirname(os.path.abspath(f)) for f in files])
+    if any(not f.endswith(".wit") for f in files):
+        raise StageError("`wit` lists the .wit files of one package directory; found: " + ", ".join(files))
+    for f in files:
+        target = into / os.path.relpath(os.path.abspath(f), root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(f, target)
+    if not any(p.suffix == ".wit" for p in into.iterdir()):
+        raise StageError(f"`wit`: the package directory {os.path.relpath(root)} has no .wit file of its own, only "
+                         "deps/; list the package's files too")
+    return str(into)
+
+
+def c_bindings(wit: str, world: str, arena_bytes: int, into: Path) -> list[str]:
+    """Write `<world>.h` and its glue for a C component; returns the glue source."""
+    from .builtin.bindgen_c import BindgenError, generate
+    from .builtin.wit import WitError, read_world
+
+    try:
+        header, glue = generate(read_world(wasm_tools().path, wit, world), world, arena_bytes)
+    except (WitError, BindgenError) as e:
+        raise StageError(f"C bindings for world `{world}`: {e}") from None
+    into.mkdir(parents=True, exist_ok=True)
+    (into / f"{world}.h").write_text(header)
+    (into / f"{world}_glue.c").write_text(glue)
+    return [str(into / f"{world}_glue.c")]
 
 
 def compile_c(srcs: list[str], out: Path, tmp: Path, cc: str, stack_size: int, pages: int,
@@ -144,8 +183,16 @@ def build_component(args) -> None:
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         core = tmp / "core.wasm"
+        if args.wit:
+            args.wit = wit_package(args.wit, tmp / "wit")
         if kind == "c":
-            compile_c(args.srcs, core, tmp, args.cc, args.stack_size, args.max_memory_pages, args.export, args.copt)
+            srcs, copts = list(args.srcs), list(args.copt)
+            if args.wit:
+                srcs += c_bindings(args.wit, args.world, args.arena_bytes, tmp / "bindings")
+                copts.append(f"-I{tmp / 'bindings'}")
+                if args.bindings:
+                    shutil.copyfile(tmp / "bindings" / f"{args.world}.h", args.bindings)
+            compile_c(srcs, core, tmp, args.cc, args.stack_size, args.max_memory_pages, args.export, copts)
         elif kind == "rust":
             compile_rust(args.srcs, core, args.stack_size, args.max_memory_pages, args.export, args.copt)
         elif kind == "wat":
@@ -196,13 +243,15 @@ def main(argv_: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True)
     parser.add_argument("--report", required=True)
     parser.add_argument("--cc", choices=["zig", "clang"], default="zig")
-    parser.add_argument("--wit")
+    parser.add_argument("--wit", action="append", help="a WIT file, or (repeated) the files of a package directory")
     parser.add_argument("--world")
     parser.add_argument("--no-grow", action="store_true")
     parser.add_argument("--stack-size", type=int, default=2048)
     parser.add_argument("--max-memory-pages", type=int, default=1)
     parser.add_argument("--export", action="append", default=[])
     parser.add_argument("--copt", action="append", default=[])
+    parser.add_argument("--arena-bytes", type=int, default=4096)
+    parser.add_argument("--bindings", help="where to write the generated C header (C components with a WIT world)")
     parser.add_argument("srcs", nargs="+")
     return run_stage(lambda: build_component(parser.parse_args(argv_)))
 

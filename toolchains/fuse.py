@@ -2,7 +2,7 @@
 builtin fuser, `meld fuse`, or binaryen's wasm-merge + multi-memory lowering.
 
 argv(components, out, import_map, provenance, report, *, toolchain, memory,
-     address_rebase, pack, share_stack, exports, links) -> the command line,
+     address_rebase, pack, share_stack, exports, links, handles) -> the command line,
 where components are (name, label, path) in order, root first;
 identities(toolchain) -> the tools it runs. Every output is validated.
 """
@@ -37,12 +37,14 @@ def identities(toolchain: str = "builtin") -> list[ToolIdentity]:
 
 def argv(components: list[tuple[str, str, str]], out: str, import_map: str, provenance: str, report: str, *,
          toolchain: str = "builtin", memory: str = "shared", address_rebase: bool = True, pack: bool = False,
-         share_stack: bool = False, exports: list[str] | None = None, links: dict[str, str] | None = None) -> list[str]:
+         share_stack: bool = False, exports: list[str] | None = None, links: dict[str, str] | None = None,
+         handles: int = 16) -> list[str]:
     args = ["python", "-m", "wasmelt.toolchains.fuse", "--toolchain", toolchain, "--out", out,
             "--import-map", import_map, "--provenance", provenance, "--report", report, "--memory", memory]
     args += ["--address-rebase"] if address_rebase else []
     args += ["--pack"] if pack else []
     args += ["--share-stack"] if share_stack else []
+    args += ["--handles", str(handles)] if handles != 16 else []
     for name in exports or []:
         args += ["--export", name]
     for src, dst in sorted((links or {}).items()):
@@ -102,7 +104,7 @@ def build(args) -> None:
     links = dict(item.split("=", 1) for item in args.link)
     if args.toolchain == "builtin":
         options = FuseOptions(args.memory, args.address_rebase, args.pack, args.share_stack,
-                              tuple(args.export) if args.export else None, links)
+                              tuple(args.export) if args.export else None, links, args.handles)
         try:
             result = fuse([(n, l, Path(p).read_bytes()) for n, l, p in inputs], options)
         except FuseError as e:
@@ -140,6 +142,7 @@ def main(argv_: list[str] | None = None) -> int:
     parser.add_argument("--share-stack", action="store_true")
     parser.add_argument("--export", action="append", default=[])
     parser.add_argument("--link", action="append", default=[])
+    parser.add_argument("--handles", type=int, default=16, help="slots in each resource type's handle table")
     parser.add_argument("components", nargs="+", help="name=label=path, root first")
     return run_stage(lambda: build(parser.parse_args(argv_)))
 

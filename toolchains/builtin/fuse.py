@@ -1,6 +1,7 @@
 """Builtin static fusion: several components become one core module whose
-cross-component calls are direct `call`s, with one shared linear memory in
-which every component is placed at its own base (address rebasing).
+cross-component calls are direct `call`s (or canonical-ABI adapters where a
+seam passes data, see seams.py), with one shared linear memory in which every
+component is placed at its own base (address rebasing).
 
 A component built with relocations (`linking` + `reloc.*`, from
 `--emit-relocs`) is rebased by moving its address constants; one without
@@ -12,24 +13,23 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
+from . import canonical_abi as abi
 from .discipline import PAGE, const_value, data_extent, exported_global_value, grow_sites, stack_pointer_global
-from .wasm.component import core_modules, is_component
+from .seams import FuseError, Resolver, build_seam_code, exported_func, external_owner, signature_text
+from .wasm.component import is_component, main_core_module, read_component
 from .wasm.decode import decode_module
 from .wasm.encode import encode_instr
 from .wasm.errors import DecodeError
 from .wasm.model import (
-    FUNC, GLOBAL, MEMORY, TABLE, BlockType, CustomSection, Data, Element, Export, FuncType, Function, Global,
+    FUNC, GLOBAL, MEMORY, BlockType, Data, Element, Export, FuncType, Function, Global,
     Import, Instr, Limits, MemArg, MemoryType, Module,
 )
 from .wasm.names import Names, get_names, set_names
 from .wasm.relocs import instruction_at, linking, relocations
+from .wit import World, WitError, core_export_name, interface_label, read_world
 
 ALIGN = 16
 LINKER_ADDRESS_GLOBALS = ("__heap_base", "__data_end", "__global_base")
-
-
-class FuseError(Exception):
-    """Fusion is impossible as asked; the message names component and what to do."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ class FuseOptions:
     exports: tuple[str, ...] | None = None
     # "component:module.field" -> "component:export" for imports whose names differ
     links: dict[str, str] = field(default_factory=dict)
+    handles: int = 16  # slots in each resource type's handle table
 
 
 @dataclass
@@ -49,6 +50,7 @@ class Part:
     label: str
     module: Module
     relocatable: bool = False
+    world: World | None = None  # the WIT world of a component (None for a core module)
     base: int = 0
     size: int = 0
     pages: int = 0
@@ -75,18 +77,22 @@ def _round(value: int, to: int) -> int:
     return (value + to - 1) // to * to
 
 
-def _load(name: str, label: str, data: bytes) -> Part:
+def _load(name: str, label: str, data: bytes, describe) -> Part:
     try:
-        modules = core_modules(data)
-        if len(modules) != 1:
-            raise FuseError(f"component {label} holds {len(modules)} core modules (adapter code for strings/lists?); "
-                            "fuse needs scalar-only components with one core module")
-        module = decode_module(modules[0])
+        module = decode_module(main_core_module(data))
+        canons = read_component(data).canons if is_component(data) else []
     except DecodeError as e:
         raise FuseError(f"component {label} is not valid wasm: {e}") from None
-    if any(e.name == "cabi_realloc" for e in module.exports):
-        raise FuseError(f"component {label} exports cabi_realloc: its interface passes strings, lists or resources. "
-                        "Keep the interface scalar (integers, floats, bool, char) so no adapter code is needed")
+    for canon in canons:
+        if canon.kind in ("lift", "lower") and canon.string_encoding != "utf8":
+            raise FuseError(f"component {label} passes strings as {canon.string_encoding}; the fused adapters copy "
+                            "UTF-8 only: build it with the default string encoding (utf8)")
+    world = None
+    if is_component(data):
+        try:
+            world = describe(data)
+        except WitError as e:
+            raise FuseError(f"component {label}: {e}") from None
     for imp in module.imports:
         if imp.kind != FUNC:
             raise FuseError(f"component {label} imports a {imp.kind} `{imp.module}.{imp.name}`; only function "
@@ -94,78 +100,19 @@ def _load(name: str, label: str, data: bytes) -> Part:
     if len(module.memories) > 1:
         raise FuseError(f"component {label} defines {len(module.memories)} memories; fuse takes one per component")
     names = {c.name for c in module.customs}
-    return Part(name, label, module, relocatable="linking" in names)
+    return Part(name, label, module, relocatable="linking" in names, world=world)
 
 
-# -- imports between components ---------------------------------------------
+def describe_with_wasm_tools(data: bytes) -> World:
+    """A component's world, as `wasm-tools component wit --json` reads it."""
+    import tempfile
 
+    from ..identity import wasm_tools
 
-def _exported_func(part: Part, name: str) -> int | None:
-    for export in part.module.exports:
-        if export.kind == FUNC and export.name == name:
-            return export.index
-    return None
-
-
-class Resolver:
-    def __init__(self, parts: list[Part], links: dict[str, str]):
-        self.parts = parts
-        self.by_name = {p.name: p for p in parts}
-        self.links = links
-        self.external: dict[tuple[str, str], tuple[int, FuncType]] = {}  # (module, field) -> (fused index, type)
-        self.resolved: dict[tuple[int, int], tuple] = {}
-        self.link_log: list[dict] = []
-
-    def _target(self, i: int, imp: Import) -> tuple[Part, int, str] | None:
-        part = self.parts[i]
-        declared = self.links.get(f"{part.name}:{imp.module}.{imp.name}")
-        if declared:
-            comp, _, export = declared.partition(":")
-            target = self.by_name.get(comp)
-            if target is None or _exported_func(target, export) is None:
-                raise FuseError(f"links: `{part.name}:{imp.module}.{imp.name}` -> `{declared}`: no component `{comp}` "
-                                f"exporting function `{export}`")
-            return target, _exported_func(target, export), export
-        target = self.by_name.get(imp.module)
-        if target is not None and target is not part and _exported_func(target, imp.name) is not None:
-            return target, _exported_func(target, imp.name), imp.name
-        qualified = f"{imp.module}#{imp.name}"  # the component-model core naming of interface functions
-        for other in self.parts:
-            if other is not part and _exported_func(other, qualified) is not None:
-                return other, _exported_func(other, qualified), qualified
-        return None
-
-    def resolve(self, i: int, func_index: int, seen: frozenset = frozenset()) -> tuple:
-        """("def", part, defined index) or ("ext", module, field) for a function."""
-        part = self.parts[i]
-        imported = part.module.imported(FUNC)
-        if func_index >= len(imported):
-            return ("def", i, func_index - len(imported))
-        key = (i, func_index)
-        if key in self.resolved:
-            return self.resolved[key]
-        if key in seen:
-            raise FuseError(f"imports form a loop through component {part.label} `{imported[func_index].name}`")
-        imp = imported[func_index]
-        target = self._target(i, imp)
-        if target is None:
-            result = ("ext", imp.module, imp.name)
-        else:
-            t_part, t_index, t_name = target
-            j = self.parts.index(t_part)
-            want, have = part.module.types[imp.desc], t_part.module.func_type(t_index)
-            if want != have:
-                raise FuseError(f"component {part.label} imports `{imp.module}.{imp.name}` as {_sig(want)} but "
-                                f"{t_part.label} exports `{t_name}` as {_sig(have)}")
-            result = self.resolve(j, t_index, seen | {key})
-            self.link_log.append({"component": part.name, "import": f"{imp.module}.{imp.name}",
-                                  "target": t_part.name, "export": t_name})
-        self.resolved[key] = result
-        return result
-
-
-def _sig(t: FuncType) -> str:
-    return f"({', '.join(t.params)}) -> ({', '.join(t.results)})"
+    with tempfile.NamedTemporaryFile(suffix=".wasm") as f:
+        f.write(data)
+        f.flush()
+        return read_world(wasm_tools().path, f.name)
 
 
 # -- memory layout ------------------------------------------------------------
@@ -407,14 +354,16 @@ def _patch_data_relocs(part: Part, datas: list[Data]) -> None:
 # -- the whole fusion -------------------------------------------------------------
 
 
-def fuse(inputs: list[tuple[str, str, bytes]], options: FuseOptions = FuseOptions()) -> FuseResult:
-    """inputs: (component name, label, wasm bytes), the root component first."""
+def fuse(inputs: list[tuple[str, str, bytes]], options: FuseOptions = FuseOptions(),
+         describe=describe_with_wasm_tools) -> FuseResult:
+    """inputs: (component name, label, wasm bytes), the root component first;
+    describe(component bytes) -> its WIT World."""
     if not inputs:
         raise FuseError("fuse needs at least one component")
     names = [n for n, _, _ in inputs]
     if len(set(names)) != len(names):
         raise FuseError(f"two components share a name: {', '.join(names)}")
-    parts = [_load(*i) for i in inputs]
+    parts = [_load(*i, describe) for i in inputs]
     rebase = options.memory == "shared" and options.address_rebase
     if rebase:
         for p in parts:
@@ -450,21 +399,33 @@ def fuse(inputs: list[tuple[str, str, bytes]], options: FuseOptions = FuseOption
             if res[0] != "ext":
                 continue
             key = (res[1], res[2])
-            owner_part, owner_index = _external_owner(resolver, parts, i, k)
+            owner_part, owner_index = external_owner(resolver, parts, i, k)
             ftype = owner_part.module.types[owner_part.module.imported(FUNC)[owner_index].desc]
             if key not in external:
                 external[key] = len(out.imports)
                 out.imports.append(Import(key[0], key[1], FUNC, intern(ftype)))
             elif out.types[out.imports[external[key]].desc] != ftype:
                 raise FuseError(f"host import `{key[0]}.{key[1]}` is used with two signatures: "
-                                f"{_sig(out.types[out.imports[external[key]].desc])} and {_sig(ftype)} ({p.label})")
+                                f"{signature_text(out.types[out.imports[external[key]].desc])} and {signature_text(ftype)} ({p.label})")
             external_users.setdefault(key, []).append(p.name)
     offset = len(out.imports)
     for p in parts:
         p.func_offset = offset
         offset += len(p.module.functions)
+    adapter_base = offset
+    builtin_base = adapter_base + len(resolver.seams)
+
+    def fused_index(r: tuple) -> int:
+        if r[0] == "ext":
+            return external[(r[1], r[2])]
+        if r[0] == "adapt":
+            return adapter_base + r[1]
+        if r[0] == "builtin":
+            return builtin_base + r[1]
+        return parts[r[1]].func_offset + r[2]
+
     for i, p in enumerate(parts):
-        p.func_map = [external[(r[1], r[2])] if r[0] == "ext" else parts[r[1]].func_offset + r[2] for r in resolutions[i]]
+        p.func_map = [fused_index(r) for r in resolutions[i]]
         p.func_map += [p.func_offset + d for d in range(len(p.module.functions))]
 
     # Tables, memories, globals, data and elements are concatenated.
@@ -476,6 +437,9 @@ def fuse(inputs: list[tuple[str, str, bytes]], options: FuseOptions = FuseOption
         total = max((p.base + (p.size if not options.share_stack else p.size + (_stack_top(p) or 0)) for p in parts),
                     default=0)
         total = max(total, shared_top)
+        tables = _round(total, ALIGN)
+        if resolver.builtins:
+            total = tables + 4 * options.handles * len(resolver.resources())
         pages = max(1, -(-total // PAGE)) if any(p.module.memories for p in parts) else 0
         if pages:
             out.memories.append(MemoryType(Limits(pages, pages)))
@@ -547,10 +511,15 @@ def fuse(inputs: list[tuple[str, str, bytes]], options: FuseOptions = FuseOption
     for p in parts:
         relocs = _memory_reloc_instructions(p) if rebase else None
         local_names = get_names(p.module).functions
+        interface_names = {}
+        for key in (p.world.exports if p.world else {}):
+            index = exported_func(p, core_export_name(*key))
+            if index is not None:
+                interface_names[index] = interface_label(*key)
         imported = len(p.module.imported(FUNC))
         for d, func in enumerate(p.module.functions):
             original = imported + d
-            fname = local_names.get(original) or next(
+            fname = interface_names.get(original) or local_names.get(original) or next(
                 (e.name for e in p.module.exports if e.kind == FUNC and e.index == original), f"func[{original}]")
             rewriter = BodyRewriter(p, options, None if relocs is None else relocs.get(d, set()))
             ftype = p.module.types[func.type_index]
@@ -565,9 +534,13 @@ def fuse(inputs: list[tuple[str, str, bytes]], options: FuseOptions = FuseOption
             fused_names.functions[fused_index] = f"{p.name}:{fname}"
     for key, index in external.items():
         fused_names.functions[index] = f"{key[0]}.{key[1]}"
+    if resolver.builtins and options.memory != "shared":
+        raise FuseError("components pass resource handles: the fused handle tables need memory = \"shared\"")
+    seams, adapter_bytes = build_seam_code(parts, resolver, options, out, intern, fused_names, provenance,
+                                           builtin_base, tables if resolver.builtins else 0)
+    shared_bytes = adapter_bytes - sum(s["adapter_bytes"] for s in seams)  # the UTF-8 check, the copy functions
 
     # Start functions run in component order.
-    adapter_bytes = 0
     starts = [p.func_map[p.module.start] for p in parts if p.module.start is not None]
     if len(starts) == 1:
         out.start = starts[0]
@@ -575,7 +548,7 @@ def fuse(inputs: list[tuple[str, str, bytes]], options: FuseOptions = FuseOption
         body = [Instr("call", (s,)) for s in starts] + [Instr("end")]
         out.functions.append(Function(intern(FuncType((), ())), [], body))
         out.start = len(out.imports) + len(out.functions) - 1
-        adapter_bytes = sum(len(encode_instr(i)) for i in body)
+        adapter_bytes += sum(len(encode_instr(i)) for i in body)
         fused_names.functions[out.start] = "wasmelt:start"
 
     out.exports = _exports(parts, options)
@@ -601,6 +574,11 @@ def fuse(inputs: list[tuple[str, str, bytes]], options: FuseOptions = FuseOption
         "imports": [f"{i.module}.{i.name}" for i in out.imports],
         "exports": [e.name for e in out.exports],
         "adapter_bytes": adapter_bytes,
+        "seams": seams,
+        "shared_adapter_bytes": shared_bytes,
+        "handle_tables": [{"resource": f"{r[1].partition('@')[0]}#{r[0]}", "slots": options.handles,
+                           "address": tables + 4 * options.handles * k}
+                          for k, r in enumerate(resolver.resources())] if options.memory == "shared" else [],
         "bytes": len(wasm),
     }
     import_map = {
@@ -611,32 +589,35 @@ def fuse(inputs: list[tuple[str, str, bytes]], options: FuseOptions = FuseOption
     return FuseResult(wasm, out, import_map, {"functions": provenance}, report)
 
 
-def _external_owner(resolver: Resolver, parts: list[Part], i: int, k: int) -> tuple[Part, int]:
-    """The (part, import index) at the end of a chain that ends at the host."""
-    part = parts[i]
-    imp = part.module.imported(FUNC)[k]
-    target = resolver._target(i, imp)
-    if target is None:
-        return part, k
-    t_part, t_index, _ = target
-    return _external_owner(resolver, parts, parts.index(t_part), t_index)
+def _canonical_helpers(part: Part) -> set[str]:
+    """The cabi_* exports a host calling the part's own exports still needs."""
+    if part.world is None:
+        return {e.name for e in part.module.exports if e.name.startswith("cabi_")}
+    needed = set()
+    for key, sig in part.world.exports.items():
+        name = core_export_name(*key)
+        if not abi.is_direct(sig):
+            needed.add("cabi_realloc")
+        needed.add(f"cabi_post_{name}")
+    return needed
 
 
 def _exports(parts: list[Part], options: FuseOptions) -> list[Export]:
     exports: list[Export] = []
     if options.exports is None:
         root = parts[0]
+        helpers = _canonical_helpers(root)
         for e in root.module.exports:
-            if e.kind == FUNC:
+            if e.kind == FUNC and (not e.name.startswith("cabi_") or e.name in helpers):
                 exports.append(Export(e.name, FUNC, root.func_map[e.index]))
     else:
         for name in options.exports:
-            owners = [p for p in parts if _exported_func(p, name) is not None]
+            owners = [p for p in parts if exported_func(p, name) is not None]
             if not owners:
                 available = sorted({e.name for p in parts for e in p.module.exports if e.kind == FUNC})
                 raise FuseError(f"exports: no component exports a function `{name}`; available: {', '.join(available)}")
             owner = owners[0]
-            exports.append(Export(name, FUNC, owner.func_map[_exported_func(owner, name)]))
+            exports.append(Export(name, FUNC, owner.func_map[exported_func(owner, name)]))
     if any(p.module.memories for p in parts):
         exports.append(Export("memory", MEMORY, 0))
     return exports

@@ -130,12 +130,6 @@ def test_overlapping_data_is_an_error():
         fuse(parts, FuseOptions(address_rebase=False))
 
 
-def test_string_interfaces_are_refused():
-    stringy = wat('(module (memory 1) (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) i32.const 0))')
-    with pytest.raises(FuseError, match="cabi_realloc"):
-        fuse([("s", "//t:s", stringy)])
-
-
 def test_signature_mismatch_between_components_is_named():
     user = wat('(module (import "lib" "f" (func (param i64))) (func (export "main") i64.const 1 call 0))')
     lib = wat('(module (func (export "f") (param i32)))')
