@@ -19,17 +19,39 @@ class Side:
     delta: int  # added to its pointers to get a fused-memory address
     memory: int
     realloc: int | None  # fused function index of its cabi_realloc
+    region: tuple[int, int] = (0, 1 << 32)  # where its pointers may point (its own addressing)
+    shared_stack: int = 0  # and below this, the stack it shares
 
 
 class AdapterError(Exception):
     pass
 
 
+def _i32(value: int) -> int:
+    value &= 0xFFFFFFFF
+    return value - (1 << 32) if value >= 1 << 31 else value
+
+
 def copy_function(frm: Side, to: Side) -> tuple[FuncType, Function]:
     """(ptr in frm, n, align) -> a copy of the n bytes in memory from `to`'s
     cabi_realloc: one per direction, shared by every seam that goes that way.
-    A pointer not aligned for its elements traps, as in the component model."""
-    body = [Instr("local.get", (0,)), Instr("local.get", (2,)), Instr("i32.const", (1,)), Instr("i32.sub"),
+    A pointer not aligned for its elements traps, as in the component model,
+    and so does a block reaching outside the memory `frm` may point into."""
+    def op(name, *imm):
+        return Instr(name, tuple(imm))
+
+    lo, hi = (_i32(v) for v in frm.region)
+    inside = [op("local.get", 1), op("if", BlockType()), op("block", BlockType())]
+    if frm.shared_stack:  # within the shared stack: n <= top and ptr <= top - n
+        inside += [op("local.get", 0), op("i32.const", _i32(frm.shared_stack)), op("local.get", 1), op("i32.sub"),
+                   op("i32.le_u"), op("local.get", 1), op("i32.const", _i32(frm.shared_stack)), op("i32.le_u"),
+                   op("i32.and"), op("br_if", 0)]
+    inside += [op("local.get", 0), op("i32.const", lo), op("i32.sub"),
+               op("i32.const", _i32(frm.region[1] - frm.region[0])), op("i32.gt_u"),
+               op("local.get", 1), op("i32.const", hi), op("local.get", 0), op("i32.sub"), op("i32.gt_u"),
+               op("i32.or"), op("if", BlockType()), op("unreachable"), op("end"), op("end"), op("end")]
+    body = inside + [
+            Instr("local.get", (0,)), Instr("local.get", (2,)), Instr("i32.const", (1,)), Instr("i32.sub"),
             Instr("i32.and"), Instr("if", (BlockType(),)), Instr("unreachable"), Instr("end"),
             Instr("i32.const", (0,)), Instr("i32.const", (0,)), Instr("local.get", (2,)), Instr("local.get", (1,)),
             Instr("call", (to.realloc,)), Instr("local.tee", (3,))]

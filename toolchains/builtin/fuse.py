@@ -53,6 +53,10 @@ class Part:
     world: World | None = None  # the WIT world of a component (None for a core module)
     base: int = 0
     size: int = 0
+    # Where its pointers may point, in its own addressing: its region, and the
+    # shared stack [0, shared_stack) when it has one.
+    region: tuple[int, int] = (0, 0)
+    shared_stack: int = 0
     pages: int = 0
     func_offset: int = 0  # fused index of its first defined function
     type_map: list[int] = field(default_factory=list)
@@ -202,6 +206,12 @@ def layout(parts: list[Part], options: FuseOptions) -> int:
             cursor = _round(cursor, PAGE)
             p.base, p.size = cursor, p.pages * PAGE
             cursor += p.size
+    rebase = options.memory == "shared" and options.address_rebase
+    for p in parts:
+        top = (_stack_top(p) or 0) if options.share_stack else 0
+        lo = p.base + top if rebase and p.relocatable else 0
+        p.region = (lo, lo + p.size)
+        p.shared_stack = shared_top if options.share_stack and p.relocatable else 0
     return shared_top
 
 

@@ -225,7 +225,7 @@ def side_of(part: Part, options: FuseOptions) -> Side:
     realloc = exported_func(part, "cabi_realloc")
     return Side(part.label, part.base if rebase and not part.relocatable else 0,
                 part.memory_map[0] if part.memory_map else 0,
-                None if realloc is None else part.func_map[realloc])
+                None if realloc is None else part.func_map[realloc], part.region, part.shared_stack)
 
 
 def copy_directions(parts: list[Part], seams: list[Seam]) -> list[tuple[int, int]]:
