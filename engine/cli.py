@@ -50,6 +50,12 @@ def _common_build_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--remote_header", action="append", default=[], metavar="NAME=VALUE",
                    help="header sent to the remote cache/executor (e.g. authorization); never logged")
     p.add_argument("--remote_timeout", type=float, default=60.0, help="seconds to wait for one remote cache call")
+    p.add_argument("--sandbox", choices=["namespace", "directory", "none"], default=None,
+                   help="how actions are contained: own namespaces seeing only their inputs (namespace, the "
+                        "default on Linux; needs bubblewrap), a plain directory of their inputs (directory), "
+                        "or as directory with the host's whole environment (none)")
+    p.add_argument("--sandbox_debug", action="store_true",
+                   help="keep a failed action's sandbox and print how to re-enter it")
     p.add_argument("--tls_certificate", metavar="FILE", help="CA certificates (PEM) that sign the remote's TLS certificate")
     p.add_argument("--tls_client_certificate", metavar="FILE", help="client certificate (PEM) for mutual TLS with the remote")
     p.add_argument("--tls_client_key", metavar="FILE", help="key (PEM) of --tls_client_certificate")
@@ -499,6 +505,9 @@ def main(argv: list[str] | None = None, extra_parsers=None, extra_commands=None)
         parser.print_help()
         return 2
     try:
+        from .sandbox import configure
+
+        configure(getattr(args, "sandbox", None), getattr(args, "sandbox_debug", False))
         return commands[args.command](args)
     except WasmeltError as e:
         print(f"ERROR: {e}", file=sys.stderr)

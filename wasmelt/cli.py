@@ -16,6 +16,14 @@ def main(argv=None) -> int:
 
 
 def _main(argv: list[str]) -> int:
+    from wasmelt.engine.errors import ConfigError
+    from wasmelt.engine.sandbox import refuse_nested
+
+    try:
+        refuse_nested()
+    except ConfigError as e:
+        print(f"ERROR: {e}", file=sys.stderr)
+        return e.exit_code
     if argv and argv[0] in ("build", "test"):
         from wasmelt.engine.client import forward_if_running
 
