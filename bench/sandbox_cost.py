@@ -44,6 +44,29 @@ def cold_build(root: Path, mode: str) -> float:
         shutil.rmtree(cache, ignore_errors=True)
 
 
+def spawn_cost(mode: str, n: int) -> float:
+    """Seconds per action of run_in_sandbox alone (no scheduling, no store):
+    a genrule-like `sh -c` over one input, in a fresh sandbox each time."""
+    from wasmelt.engine import sandbox
+    from wasmelt.engine.actions import Action, Artifact, ToolRef
+    from wasmelt.engine.labels import Label
+
+    action = Action(Label("p", "g"), "Genrule", ("sh", "-c", "cat p/in.txt > wasmelt-out/p/g/o"),
+                    (Artifact("p/in.txt", True),), (Artifact("wasmelt-out/p/g/o", False),),
+                    (ToolRef("sh", "/bin/sh", "sh", ""),))
+    sandbox.configure(mode)
+    with tempfile.TemporaryDirectory(prefix="sandbox-spawn-") as tmp:
+        started = time.monotonic()
+        for _ in range(n):
+            box = sandbox.make_sandbox(Path(tmp) / "sandbox")
+            (box / "p").mkdir()
+            (box / "p" / "in.txt").write_text("input\n")
+            (box / "wasmelt-out/p/g").mkdir(parents=True)
+            sandbox.run_in_sandbox(action, box, 60, hidden=(tmp,))
+            sandbox.remove_sandbox(box)
+        return (time.monotonic() - started) / n
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--actions", type=int, default=100)
@@ -62,6 +85,11 @@ def main() -> int:
         per = times[mode] / args.actions * 1000
         over = (times[mode] - base) / args.actions * 1000
         print(f"| {mode} | {times[mode]:.2f} s | {per:.1f} ms | {over:+.1f} ms |")
+    print(f"\nrun_in_sandbox alone, median of {args.runs} x {args.actions} actions")
+    print("| mode | per action |")
+    print("|---|---|")
+    for mode in MODES:
+        print(f"| {mode} | {statistics.median(spawn_cost(mode, args.actions) for _ in range(args.runs)) * 1000:.1f} ms |")
     return 0
 
 

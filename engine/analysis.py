@@ -13,6 +13,7 @@ from .graph import TargetGraph
 from .labels import Label, parse_label
 from .loader import Target, check_source_path
 from .registry import rule_kinds
+from .sandbox import check_command
 from .store import normalise_output, output_collision
 from .uptodate import stat_of
 from .workspace import OUTPUT_DIR, Workspace
@@ -76,7 +77,12 @@ class AnalysisContext:
                outputs: Iterable[Artifact], tools: Iterable[ToolRef] = (), env: dict[str, str] | None = None,
                timeout: float | None = None, optional_outputs: Iterable[Artifact] = (),
                network: bool = False) -> Action:
-        action = Action(owner=self.label, mnemonic=mnemonic, argv=tuple(argv),
+        argv = tuple(argv)
+        try:
+            check_command(argv, env or {})
+        except ValueError as e:
+            raise self.fail(str(e)) from None
+        action = Action(owner=self.label, mnemonic=mnemonic, argv=argv,
                         inputs=tuple(dict.fromkeys(inputs)), outputs=tuple(outputs), tools=tuple(tools),
                         env=tuple(sorted((env or {}).items())), timeout=timeout,
                         optional_outputs=frozenset(a.path for a in optional_outputs), network=network)

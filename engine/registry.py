@@ -30,7 +30,7 @@ SourceOrLabelListAttr = Annotated[list[str], AttrKind.SOURCE_OR_LABEL]
 class RuleAttrs(BaseModel):
     """Base of every rule's attribute schema: unknown attributes are errors."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)  # no "4096" -> 4096, "no" -> False
     name: str
 
 

@@ -219,6 +219,12 @@ def tail(text: bytes, lines: int = STDERR_TAIL_LINES) -> str:
     return "\n".join(prefix + ["  " + line for line in shown])
 
 
+def printable(text: str) -> str:
+    """Text from elsewhere (a remote's error) made safe for a terminal: control
+    characters, escape sequences included, shown as escapes."""
+    return "".join(c if c.isprintable() or c in "\n\t" else repr(c)[1:-1] for c in text)
+
+
 def make_sandbox(parent: Path) -> Path:
     parent.mkdir(parents=True, exist_ok=True)
     path = Path(tempfile.mkdtemp(dir=parent, prefix="a-"))
@@ -371,6 +377,18 @@ def check_outputs(action: Action, sandbox: Path) -> None:
 def remove_sandbox(path: Path) -> None:
     if not _reentry_script(path).exists():  # kept by --sandbox_debug
         shutil.rmtree(path, ignore_errors=True)
+
+
+def check_command(argv: tuple[str, ...], env: dict[str, str]) -> None:
+    """ValueError for what no process can be given: a NUL byte in an argument
+    or the environment, an `=` in a variable's name."""
+    for i, arg in enumerate(argv):
+        if "\0" in arg:
+            raise ValueError(f"argument {i} of the command contains a NUL byte: {arg[:60]!r}")
+    for name, value in env.items():
+        if "\0" in name or "\0" in value or "=" in name or not name:
+            raise ValueError(f"environment variable {name[:60]!r} = {value[:60]!r}: names and values cannot "
+                             "contain NUL bytes, and names cannot be empty or contain `=`")
 
 
 def refuse_nested() -> None:

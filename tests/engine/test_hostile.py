@@ -378,3 +378,134 @@ def test_outputs_are_stored_streaming(tmp_path):
     assert digest == expected and not executable
     assert peak < 8 << 20, peak
     assert (tmp_path / "copy").stat().st_size == 48 << 20
+
+
+# -- careless input: one ERROR line, never a traceback -------------------------------
+
+def _one_error(run, *words: str, code: int = 2) -> None:
+    assert run.code == code, (run.code, run.err)
+    assert "Traceback" not in run.err and run.err.count("ERROR:") == 1, run.err
+    for word in words:
+        assert word in run.err, (word, run.err)
+
+
+@pytest.mark.parametrize("body, words", [
+    ('[[genrule]]\nname = "a"\nouts = ["o"]\ncmd = "tr\\u0000ue"\n', ["p/BUILD.toml", "`a`", "NUL byte"]),
+    ('[[genrule]]\nname = "a"\nouts = ["o"]\ncmd = "true"\nenv = {A = "\\u0000"}\n', ["p/BUILD.toml", "NUL bytes"]),
+    ('[[genrule]]\nname = "a"\nouts = ["o\\u0000"]\ncmd = "true"\n', ["p/BUILD.toml", "NUL bytes"]),
+    ('[[genrule]]\nname = "a"\nsrcs = ["i\\u0000"]\nouts = ["o"]\ncmd = "true"\n', ["p/BUILD.toml", "NUL byte"]),
+    ('[[genrule]]\nname = "a b"\nouts = ["o"]\ncmd = "true"\n', ["p/BUILD.toml", "invalid target name `a b`"]),
+    ('[[genrule]]\nname = "a"\nouts = ["o"]\ncmd = "true"\nnetwork = "yes"\n', ["p/BUILD.toml", "`network`", "boolean"]),
+    ('[[component]]\nname = "a"\nsrcs = ["a.c"]\nstack_size = "4096"\n', ["p/BUILD.toml", "`stack_size`"]),
+    ('[[component]]\nname = "a"\nsrcs = ["a.c"]\nno_grow = "no"\n', ["p/BUILD.toml", "`no_grow`"]),
+    ('[[component]]\nname = "a"\nsrcs = ["a.c"]\nmax_memory_pages = true\n', ["p/BUILD.toml", "`max_memory_pages`"]),
+    ("[" + "a." * 20000 + "b]\n", ["p/BUILD.toml"]),
+    ('[[genrule]]\nname = "a"\nouts = ["o"]\ncmd = "true"\nenv.' + "x." * 5000 + "y = 1\n", ["p/BUILD.toml", "`env.x`"]),
+    ('[[genrule]]\nname = "a"\nouts = ["o"]\ncmd = "true"\n' + "x." * 5000 + "y = 1\n", ["p/BUILD.toml"]),
+])
+def test_bad_build_files_give_one_error(workspace, body, words):
+    workspace.write("p/a.c", "int f(void) { return 1; }\n")
+    (workspace.root / "p/BUILD.toml").write_text(body)
+    _one_error(workspace.run("build", "//p:all"), *words)
+
+
+def test_a_build_file_that_is_a_directory_or_a_symlink_loop(workspace):
+    (workspace.root / "p/BUILD.toml").mkdir(parents=True)
+    _one_error(workspace.run("build", "//p:all"), "p/BUILD.toml", "Is a directory")
+    (workspace.root / "p/BUILD.toml").rmdir()
+    (workspace.root / "p/BUILD.toml").symlink_to("BUILD.toml")
+    _one_error(workspace.run("build", "//p:all"), "p/BUILD.toml", "symbolic links")
+
+
+def test_a_cache_that_cannot_be_written(workspace, tmp_path):
+    workspace.write("p/BUILD.toml", '[[genrule]]\nname = "a"\nouts = ["o"]\ncmd = "echo a > $(OUT)"\n')
+    blocker = tmp_path / "cache-file"
+    blocker.write_text("not a directory\n")
+    run = workspace.run("build", "//p:a", env={"WASMELT_CACHE": str(blocker / "cache")})
+    _one_error(run, str(blocker), "is a file where wasmelt needs a directory", code=1)
+    if os.geteuid() == 0:
+        return  # root writes through a read-only mode; a read-only mount would be needed
+    ro = tmp_path / "ro-cache"
+    ro.mkdir(mode=0o555)
+    run = workspace.run("build", "//p:a", env={"WASMELT_CACHE": str(ro)})
+    _one_error(run, str(ro), "WASMELT_CACHE", code=1)
+
+
+def test_flags_naming_files_are_checked_before_the_build(workspace, tmp_path):
+    workspace.write("p/BUILD.toml", '[[genrule]]\nname = "a"\nouts = ["o"]\ncmd = "echo a > $(OUT)"\n')
+    for flag in ("--profile", "--build_event_json_file"):
+        run = workspace.run("build", "//p:a", flag, str(tmp_path / "missing" / "x.json"))
+        _one_error(run, flag, "does not exist")
+        assert not (workspace.root / "wasmelt-out").exists()  # nothing ran
+    for size in ("1e400", "-1G", "nan", "lots"):
+        _one_error(workspace.run("cache", "gc", f"--max-size={size}"), "--max-size", size)
+
+
+def test_a_deep_query_and_bad_release_manifests(workspace, tmp_path):
+    workspace.write("p/BUILD.toml", '[[genrule]]\nname = "a"\nouts = ["o"]\ncmd = "echo a > $(OUT)"\n')
+    _one_error(workspace.run("query", "deps(" * 500 + "//p:a" + ")" * 500), "nested too deeply")
+    for manifest, word in (([1, 2], "JSON list"), ({"manifest_version": 1, "patterns": "//...", "artifacts": {},
+                                                     "sources": {}}, "`patterns`"),
+                           ({"manifest_version": 1, "patterns": ["//..."], "artifacts": [], "sources": {}},
+                            "`artifacts`")):
+        path = tmp_path / "manifest.json"
+        path.write_text(json.dumps(manifest))
+        _one_error(workspace.run("verify", str(path)), str(path), word)
+
+
+def test_remote_text_is_made_safe_for_a_terminal():
+    from wasmelt.engine.sandbox import printable
+
+    assert printable("bad\x1b[2J\x07 news\nnext") == "bad\\x1b[2J\\x07 news\nnext"
+
+
+def test_a_remote_cache_that_trickles_is_cut_off_by_remote_timeout(workspace):
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    stop = threading.Event()
+
+    def trickle(conn):
+        try:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+            while not stop.is_set():
+                conn.sendall(b"x")
+                stop.wait(0.2)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=trickle, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    workspace.write("p/BUILD.toml", '[[genrule]]\nname = "a"\nouts = ["o"]\ncmd = "echo a > $(OUT)"\n')
+    try:
+        # Each byte comes well within the timeout; the whole answer would take 5.5 hours.
+        run = workspace.run("build", "//p:a", f"--remote_cache=http://127.0.0.1:{listener.getsockname()[1]}",
+                            "--remote_timeout=1", timeout=120)
+    finally:
+        stop.set()
+        listener.close()
+    assert run.code == 0 and run.counts["executed"] == 1, run.err
+    assert "--remote_timeout" in run.err and "WARNING: remote:" in run.err, run.err
+
+
+def test_a_huge_argument_list_is_a_clear_error(workspace):
+    srcs = [f"s{i:05d}_{'x' * 200}.txt" for i in range(12000)]
+    for name in srcs:
+        (workspace.root / "p").mkdir(exist_ok=True)
+        (workspace.root / "p" / name).write_text("")
+    workspace.write("p/BUILD.toml", f'[[genrule]]\nname = "a"\nsrcs = {json.dumps(srcs)}\nouts = ["o"]\n'
+                    'cmd = "touch $(OUT) $(SRCS)"\n')
+    run = workspace.run("build", "//p:a", timeout=300)
+    _one_error(run, "//p:a", "longer than the system allows", code=1)
