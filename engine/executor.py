@@ -20,7 +20,7 @@ from .actions import Action, Artifact, action_key
 from .errors import ActionError
 from .sandbox import LazyBlobs, collect_outputs, copy_mode, make_sandbox, remove_sandbox, run_in_sandbox
 from .statcache import StatCache
-from .store import CachedResult, Store, _atomic_write, digest_file
+from .store import CachedResult, Store, _atomic_write, digest_file, explain_os_error
 from .workspace import Workspace
 
 EXECUTED, CACHED, FAILED, SKIPPED = "executed", "cached", "failed", "skipped"
@@ -403,7 +403,8 @@ class Executor:
                 stop = stop or not self.keep_going
                 return
             if error is not None:
-                finish(ActionRecord(action, FAILED, error=f"{action.describe()}: {error}"))
+                why = explain_os_error(error) if isinstance(error, OSError) else error
+                finish(ActionRecord(action, FAILED, error=f"{action.describe()}: {why}"))
                 skip_dependents(action, f"{action.owner} failed")
                 stop = stop or not self.keep_going
                 return

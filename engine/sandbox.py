@@ -176,6 +176,7 @@ def _mounts(action: Action, sandbox: Path, hidden: tuple[str, ...]) -> list[str]
     bound = list(ro) + list(SYSTEM_DIRS) + ["/tmp"]
     hide = {h for h in hidden if any(_inside(h, b) and h != b for b in bound)}
     ro = {d for d in ro if not any(d == h or _inside(h, d) for h in hidden)}  # never a tree holding the workspace
+    ro = {d for d in ro if not any(d != o and _inside(d, o) for o in ro)}  # inside another: already there
     depth = lambda p: p.rstrip("/").count("/")  # noqa: E731 - a sort key
     plan = sorted([(depth(h), 0, "--tmpfs", h) for h in hide] + [(depth(d), 1, "--ro-bind", d) for d in ro])
     args = _system_args()

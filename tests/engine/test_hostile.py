@@ -509,3 +509,20 @@ def test_a_huge_argument_list_is_a_clear_error(workspace):
                     'cmd = "touch $(OUT) $(SRCS)"\n')
     run = workspace.run("build", "//p:a", timeout=300)
     _one_error(run, "//p:a", "longer than the system allows", code=1)
+
+
+@needs_namespaces
+def test_a_full_disk_is_one_error_and_leaves_the_cache_intact(workspace):
+    # The cache on a 200 kB tmpfs of its own (a mount namespace of the test's).
+    workspace.write("p/BUILD.toml", '[[genrule]]\nname = "small"\nouts = ["o"]\ncmd = "echo ok > $(OUT)"\n'
+                    '[[genrule]]\nname = "big"\nouts = ["o"]\ncmd = "head -c 150000 /dev/zero > $(OUT)"\n')
+    cache = workspace.root.parent / "small-cache"
+    cache.mkdir()
+    wasmelt = f"env WASMELT_CACHE={cache} {sys.executable} -m wasmelt"
+    script = (f"{wasmelt} build //p:small >/dev/null 2>&1 && {wasmelt} build //p:big; echo big=$?; "
+              f"{wasmelt} cache verify; echo verify=$?")
+    proc = subprocess.run(["bwrap", "--bind", "/", "/", "--dev", "/dev", "--size", "200000", "--tmpfs", str(cache),
+                           "--", "sh", "-c", script], cwd=workspace.root, capture_output=True, text=True, timeout=300)
+    assert "ERROR: Genrule //p:big: no space left on the device" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and "big=1" in proc.stdout, proc.stdout
+    assert "0 damaged" in proc.stdout and "verify=0" in proc.stdout, proc.stdout
