@@ -275,9 +275,9 @@ class Executor:
             result = self.remote.execute(action, material, inputs)
             if result is not None:  # None: the remote could not run it, run it here
                 if result.exit_code != 0:
-                    from .sandbox import tail
+                    from .sandbox import printable, tail
                     raise ActionError(f"{action.describe()} failed remotely (exit code {result.exit_code})\n"
-                                      f"{tail(result.stderr or result.stdout)}\n  command: {' '.join(action.argv)}")
+                                      f"{printable(tail(result.stderr or result.stdout))}\n  command: {' '.join(action.argv)}")
                 missing = [a.path for a in action.outputs if a.path not in result.outputs and a.path not in action.optional_outputs]
                 if missing:
                     raise ActionError(f"{action.describe()} did not produce declared output `{missing[0]}` (remote execution)")

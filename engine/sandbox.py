@@ -366,8 +366,10 @@ def check_outputs(action: Action, sandbox: Path) -> None:
             raise ActionError(f"{action.describe()} did not produce declared output `{out.path}`{what}; "
                               f"command: {' '.join(action.argv)}")
     declared = {a.path for a in action.inputs} | {a.path for a in action.outputs}
+    # Files, and links to directories (os.walk lists those with directories).
     stray = sorted(
-        rel for rel in (os.path.relpath(os.path.join(d, f), sandbox) for d, _, files in os.walk(sandbox) for f in files)
+        rel for rel in (os.path.relpath(os.path.join(d, f), sandbox) for d, dirs, files in os.walk(sandbox)
+                        for f in files + [x for x in dirs if os.path.islink(os.path.join(d, x))])
         if rel not in declared and not rel.startswith(".tmp" + os.sep))
     if stray:
         shown = ", ".join(f"`{s}`" for s in stray[:5]) + (f" and {len(stray) - 5} more" if len(stray) > 5 else "")

@@ -526,3 +526,19 @@ def test_a_full_disk_is_one_error_and_leaves_the_cache_intact(workspace):
     assert "ERROR: Genrule //p:big: no space left on the device" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr and "big=1" in proc.stdout, proc.stdout
     assert "0 damaged" in proc.stdout and "verify=0" in proc.stdout, proc.stdout
+
+
+def test_a_link_left_in_the_working_directory_is_an_undeclared_file(workspace):
+    workspace.write("p/BUILD.toml", '[[genrule]]\nname = "s"\nouts = ["o"]\ncmd = "touch $(OUT); ln -s / root"\n')
+    run = workspace.run("build", "//p:s")
+    assert run.code == 1 and "wrote undeclared files `root`" in run.err, run.err
+
+
+def test_only_sandbox_none_passes_the_whole_environment(workspace):
+    workspace.write("p/BUILD.toml", '[[genrule]]\nname = "e"\nouts = ["o"]\ncmd = "echo [$$HOST_ONLY] > $(OUT)"\n')
+    env = {"HOST_ONLY": "visible"}
+    assert workspace.run("build", "//p:e", "--sandbox=directory", env=env).code == 0
+    assert workspace.read("wasmelt-out/p/e/o") == "[]\n"
+    workspace.run("clean", "--expunge")
+    assert workspace.run("build", "//p:e", "--sandbox=none", env=env).code == 0
+    assert workspace.read("wasmelt-out/p/e/o") == "[visible]\n"
