@@ -357,14 +357,19 @@ class _suppress:
 
 def check_outputs(action: Action, sandbox: Path) -> None:
     """Every declared output is a regular file; nothing undeclared was written."""
+    from .store import OutputRefused, open_regular
+
     for out in action.outputs:
-        path = sandbox / out.path
-        if out.path in action.optional_outputs and not os.path.lexists(path):
+        if out.path in action.optional_outputs and not os.path.lexists(sandbox / out.path):
             continue
-        if not path.is_file() or path.is_symlink():
-            what = " (it is a symlink)" if path.is_symlink() else " (it is not a regular file)" if path.exists() else ""
-            raise ActionError(f"{action.describe()} did not produce declared output `{out.path}`{what}; "
-                              f"command: {' '.join(action.argv)}")
+        try:
+            os.close(open_regular(sandbox, out.path))  # no symlink anywhere on the way
+        except OutputRefused as e:
+            raise ActionError(f"{action.describe()}: output {e}; outputs must be regular files; "
+                              f"command: {' '.join(action.argv)}") from None
+        except OSError:
+            raise ActionError(f"{action.describe()} did not produce declared output `{out.path}`; "
+                              f"command: {' '.join(action.argv)}") from None
     declared = {a.path for a in action.inputs} | {a.path for a in action.outputs}
     # Files, and links to directories (os.walk lists those with directories).
     stray = sorted(

@@ -227,7 +227,7 @@ def test_a_nested_wasmelt_fails_at_once(workspace):
 
 @pytest.mark.parametrize("make, why", [
     ("ln -s /etc/passwd $(OUT)", "is a symlink"),
-    ("mkdir $(OUT)", "not a regular file"),
+    ("mkdir $(OUT)", "is a directory"),
     ("mkfifo $(OUT)", "not a regular file"),
     ("rmdir $(@D) && ln -s /etc $(@D)", "is not a plain directory (a symlink?)"),
 ])
