@@ -45,6 +45,8 @@ class Action:
     timeout: float | None = None
     # Outputs that may legitimately be missing (a tool's optional side file).
     optional_outputs: frozenset[str] = field(default_factory=frozenset)
+    network: bool = False  # the sandbox leaves it the host's network
+
 
     @functools.cached_property
     def id(self) -> str:
@@ -55,13 +57,16 @@ class Action:
 
     def key_material(self, input_digests: dict[str, str]) -> dict:
         """Everything the key covers, in canonical form (also shown by explain)."""
-        return {
+        material = {
             "argv": list(self.argv),
             "env": sorted(self.env),
             "inputs": {a.path: input_digests[a.path] for a in sorted(self.inputs, key=lambda a: a.path)},
             "outputs": sorted(a.path for a in self.outputs),
             "tools": {t.name: [t.version, t.digest] for t in sorted(self.tools, key=lambda t: t.name)},
         }
+        if self.network:
+            material["network"] = True
+        return material
 
 
 def digest_bytes(data: bytes) -> str:

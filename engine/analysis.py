@@ -13,6 +13,8 @@ from .graph import TargetGraph
 from .labels import Label, parse_label
 from .loader import Target, check_source_path
 from .registry import rule_kinds
+from .sandbox import check_command
+from .store import normalise_output, output_collision
 from .uptodate import stat_of
 from .workspace import OUTPUT_DIR, Workspace
 
@@ -64,18 +66,26 @@ class AnalysisContext:
         return self._kinds[parse_label(text, self.label.package)]
 
     def declare(self, name: str) -> Artifact:
-        if name.startswith("/") or ".." in name.split("/"):
-            raise self.fail(f"output `{name}` must stay inside the target's output directory")
+        try:
+            name = normalise_output(name)
+        except ValueError as e:
+            raise self.fail(str(e)) from None
         parts = [OUTPUT_DIR, self.label.package, self.label.name, name]
         return Artifact("/".join(p for p in parts if p), False)
 
     def action(self, *, mnemonic: str, argv: Iterable[str], inputs: Iterable[Artifact],
                outputs: Iterable[Artifact], tools: Iterable[ToolRef] = (), env: dict[str, str] | None = None,
-               timeout: float | None = None, optional_outputs: Iterable[Artifact] = ()) -> Action:
-        action = Action(owner=self.label, mnemonic=mnemonic, argv=tuple(argv),
+               timeout: float | None = None, optional_outputs: Iterable[Artifact] = (),
+               network: bool = False) -> Action:
+        argv = tuple(argv)
+        try:
+            check_command(argv, env or {})
+        except ValueError as e:
+            raise self.fail(str(e)) from None
+        action = Action(owner=self.label, mnemonic=mnemonic, argv=argv,
                         inputs=tuple(dict.fromkeys(inputs)), outputs=tuple(outputs), tools=tuple(tools),
                         env=tuple(sorted((env or {}).items())), timeout=timeout,
-                        optional_outputs=frozenset(a.path for a in optional_outputs))
+                        optional_outputs=frozenset(a.path for a in optional_outputs), network=network)
         self.actions.append(action)
         return action
 
@@ -154,4 +164,7 @@ def analyze(ws: Workspace, graph: TargetGraph) -> AnalysisResult:
                 producers[out.path] = action
             all_actions.append(action)
         infos[label] = info
+    clash = output_collision(producers)
+    if clash:
+        raise ConfigError(clash)
     return AnalysisResult(infos, producers, all_actions)

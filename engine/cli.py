@@ -21,6 +21,7 @@ from .progress import make_reporter
 from .labels import Label
 from .records import explain_change, load_history, load_last_build
 from .session import Plan, build, open_workspace, plan, workspace_lock
+from .sandbox import printable
 from .store import Store
 
 EPILOG = """examples:
@@ -50,6 +51,12 @@ def _common_build_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--remote_header", action="append", default=[], metavar="NAME=VALUE",
                    help="header sent to the remote cache/executor (e.g. authorization); never logged")
     p.add_argument("--remote_timeout", type=float, default=60.0, help="seconds to wait for one remote cache call")
+    p.add_argument("--sandbox", choices=["namespace", "directory", "none"], default=None,
+                   help="how actions are contained: own namespaces seeing only their inputs (namespace, the "
+                        "default on Linux; needs bubblewrap), a plain directory of their inputs (directory), "
+                        "or as directory with the host's whole environment (none)")
+    p.add_argument("--sandbox_debug", action="store_true",
+                   help="keep a failed action's sandbox and print how to re-enter it")
     p.add_argument("--tls_certificate", metavar="FILE", help="CA certificates (PEM) that sign the remote's TLS certificate")
     p.add_argument("--tls_client_certificate", metavar="FILE", help="client certificate (PEM) for mutual TLS with the remote")
     p.add_argument("--tls_client_key", metavar="FILE", help="key (PEM) of --tls_client_certificate")
@@ -148,7 +155,11 @@ def run_build(args, p: Plan, wanted, *, quiet: bool | None = None, keep_going: b
               on_events=None, reported_elsewhere: set[str] = frozenset(), up_to_date=None) -> BuildReport:
     """Build `wanted` with the reporters the flags ask for."""
     from .events import EventLog, write_profile
+    from .store import check_writable_file
 
+    check_writable_file("--profile", args.profile)
+    check_writable_file("--build_event_json_file", args.build_event_json_file)
+    check_writable_file("--junit", getattr(args, "junit", None))
     events = EventLog(Path(args.build_event_json_file), args.command, args.patterns) if args.build_event_json_file else None
     if events:
         for label in p.labels:
@@ -169,7 +180,7 @@ def run_build(args, p: Plan, wanted, *, quiet: bool | None = None, keep_going: b
         if events:
             events.close()
         for warning in remote.warnings if remote is not None else ():
-            print(f"WARNING: remote: {warning}", file=sys.stderr)
+            print(f"WARNING: remote: {printable(warning)}", file=sys.stderr)
     if args.profile:
         write_profile(Path(args.profile), report)
     return report
@@ -359,9 +370,12 @@ def _parse_size(text: str) -> int:
     if number and number[-1] in units:
         number, unit = number[:-1], number[-1]
     try:
-        return int(float(number) * units[unit])
-    except ValueError:
-        raise ConfigError(f"--max-size takes a size such as 500M or 2G, got `{text}`") from None
+        size = int(float(number) * units[unit])
+    except (ValueError, OverflowError):  # not a number, or 1e400
+        size = -1
+    if size < 0:
+        raise ConfigError(f"--max-size takes a size such as 500M or 2G, got `{text}`")
+    return size
 
 
 def cmd_cache(args) -> int:
@@ -516,10 +530,22 @@ def main(argv: list[str] | None = None, extra_parsers=None, extra_commands=None)
         parser.print_help()
         return 2
     try:
+        from .sandbox import configure
+
+        configure(getattr(args, "sandbox", None), getattr(args, "sandbox_debug", False))
         return commands[args.command](args)
     except WasmeltError as e:
         print(f"ERROR: {e}", file=sys.stderr)
         return e.exit_code
+    except OSError as e:  # the disk full, the cache read-only, a file where a directory belongs
+        from .store import explain_os_error
+
+        print(f"ERROR: {explain_os_error(e)}", file=sys.stderr)
+        return 1
+    except RecursionError:
+        print(f"ERROR: `wasmelt {args.command}`: its input (a BUILD.toml table or key, a query expression) "
+              "is nested too deeply; flatten it", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -18,9 +18,9 @@ from typing import Callable
 
 from .actions import Action, Artifact, action_key
 from .errors import ActionError
-from .sandbox import make_sandbox, remove_sandbox, run_in_sandbox
+from .sandbox import LazyBlobs, collect_outputs, copy_mode, make_sandbox, remove_sandbox, run_in_sandbox
 from .statcache import StatCache
-from .store import CachedResult, Store, _atomic_write, digest_file
+from .store import CachedResult, Store, _atomic_write, digest_file, explain_os_error
 from .workspace import Workspace
 
 EXECUTED, CACHED, FAILED, SKIPPED = "executed", "cached", "failed", "skipped"
@@ -37,6 +37,7 @@ class ActionRecord:
     stdout: bytes = b""
     stderr: bytes = b""
     outputs: dict[str, str] = field(default_factory=dict)  # path -> digest
+    executable: frozenset[str] = frozenset()  # outputs with the executable bit
     log_digests: tuple[str, str] | None = None  # stdout, stderr blobs in the store
     remote: bool = False  # the result came from (or ran on) the remote backend
     started: float = 0.0  # time.monotonic() when scheduled
@@ -187,13 +188,18 @@ class Executor:
 
     # -- per action, on a worker thread --------------------------------------
 
-    def _materialize(self, path: str, digest: str, data: bytes | None = None, restore: bool = True) -> None:
+    def _materialize(self, path: str, digest: str, data: bytes | None = None, restore: bool = True,
+                     executable: bool = False) -> None:
         full = f"{self._root}/{path}"
         try:
             # Stat first; the stat cache re-hashes only an output whose stat changed.
             st = os.lstat(full)
             if stat.S_ISREG(st.st_mode) and self.stat_cache.digest(full, st) == digest:
-                return
+                if bool(st.st_mode & 0o100) == executable:
+                    return
+                if restore:
+                    os.chmod(full, 0o755 if executable else 0o644)
+                    return
         except OSError:
             pass
         if not restore:
@@ -202,7 +208,7 @@ class Executor:
         if data is not None:
             dest.parent.mkdir(parents=True, exist_ok=True)
             _atomic_write(dest, data)
-        elif not self.store.materialize(digest, dest):
+        elif not self.store.materialize(digest, dest, executable):
             raise ActionError(f"cached output `{path}` is missing from the store; run `wasmelt clean` and build again")
 
     def _cached(self, action: Action, input_digests: dict[str, str], restore: bool = True) -> ActionRecord | None:
@@ -224,9 +230,9 @@ class Executor:
                     and prev.material["inputs"] == input_digests:
                 try:
                     for path, digest in prev.outputs.items():
-                        self._materialize(path, digest, restore=restore)
+                        self._materialize(path, digest, restore=restore, executable=path in prev.executable)
                     return ActionRecord(action, CACHED, prev.key, prev.material, outputs=prev.outputs,
-                                        log_digests=prev.log_digests)
+                                        executable=prev.executable, log_digests=prev.log_digests)
                 except ActionError:
                     pass
         material = action.key_material(input_digests)
@@ -237,9 +243,9 @@ class Executor:
             if cached is not None and set(cached.outputs) <= {a.path for a in action.outputs}:
                 try:
                     for path, digest in cached.outputs.items():
-                        self._materialize(path, digest, restore=restore)
+                        self._materialize(path, digest, restore=restore, executable=path in cached.executable)
                     record.status = CACHED
-                    record.outputs = cached.outputs
+                    record.outputs, record.executable = cached.outputs, cached.executable
                     record.log_digests = (cached.stdout, cached.stderr)
                 except ActionError:
                     pass  # a blob vanished between the lookup and the copy: run it
@@ -269,9 +275,9 @@ class Executor:
             result = self.remote.execute(action, material, inputs)
             if result is not None:  # None: the remote could not run it, run it here
                 if result.exit_code != 0:
-                    from .sandbox import tail
+                    from .sandbox import printable, tail
                     raise ActionError(f"{action.describe()} failed remotely (exit code {result.exit_code})\n"
-                                      f"{tail(result.stderr or result.stdout)}\n  command: {' '.join(action.argv)}")
+                                      f"{printable(tail(result.stderr or result.stdout))}\n  command: {' '.join(action.argv)}")
                 missing = [a.path for a in action.outputs if a.path not in result.outputs and a.path not in action.optional_outputs]
                 if missing:
                     raise ActionError(f"{action.describe()} did not produce declared output `{missing[0]}` (remote execution)")
@@ -288,21 +294,15 @@ class Executor:
                     if digest_file_bytes(data) != input_digests[art.path]:
                         raise SourceChanged(f"{action.describe()}: source `{art.path}` changed during the build; run the build again")
                     dest.write_bytes(data)
-                elif not self.store.materialize(input_digests[art.path], dest):
+                    copy_mode(self.ws.root / art.path, dest)
+                elif not self.store.stage(input_digests[art.path], dest, self.ws.root / art.path):
                     raise ActionError(f"{action.describe()}: input `{art.path}` is missing from the store; run the build again")
             for out in action.outputs:
                 (sandbox / out.path).parent.mkdir(parents=True, exist_ok=True)
-            done = run_in_sandbox(action, sandbox, self.timeout)
+            done = run_in_sandbox(action, sandbox, self.timeout, hidden=(self._root, str(self.store.root)))
             record.duration, record.stdout, record.stderr = done.duration, done.stdout, done.stderr
-            outputs: dict[str, str] = {}
-            blobs: dict[str, bytes] = {}
-            for out in action.outputs:
-                path = sandbox / out.path
-                if not path.exists():
-                    continue  # an optional output the tool did not write
-                data = path.read_bytes()
-                outputs[out.path] = self.store.put_bytes(data)
-                blobs[out.path] = data
+            outputs, executable = collect_outputs(self.store, action, sandbox)
+            blobs = LazyBlobs(sandbox, outputs)
             if self.expected is not None:
                 self._compare_with_expected(action, outputs, blobs)
             # A source edited while the action ran must not be cached under its
@@ -310,14 +310,15 @@ class Executor:
             for art in action.inputs:
                 if art.is_source and digest_file(self.ws.root / art.path) != input_digests[art.path]:
                     raise SourceChanged(f"{action.describe()}: source `{art.path}` changed while the action ran; run the build again")
-            result = CachedResult(outputs, self.store.put_bytes(done.stdout), self.store.put_bytes(done.stderr))
+            result = CachedResult(outputs, self.store.put_bytes(done.stdout), self.store.put_bytes(done.stderr),
+                                  executable)
             self.store.put_action(key, result)
             record.log_digests = (result.stdout, result.stderr)
             for path, digest in outputs.items():
-                self._materialize(path, digest, blobs[path])
-            record.outputs = outputs
+                self._materialize(path, digest, executable=path in executable)
+            record.outputs, record.executable = outputs, executable
             if self.remote is not None:
-                self.remote.upload(action, material, RemoteResult(blobs, done.stdout, done.stderr))
+                self.remote.upload(action, material, RemoteResult(blobs.all(), done.stdout, done.stderr))
             return record
         finally:
             remove_sandbox(sandbox)
@@ -402,7 +403,8 @@ class Executor:
                 stop = stop or not self.keep_going
                 return
             if error is not None:
-                finish(ActionRecord(action, FAILED, error=f"{action.describe()}: {error}"))
+                why = explain_os_error(error) if isinstance(error, OSError) else error
+                finish(ActionRecord(action, FAILED, error=f"{action.describe()}: {why}"))
                 skip_dependents(action, f"{action.owner} failed")
                 stop = stop or not self.keep_going
                 return

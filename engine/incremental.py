@@ -244,6 +244,9 @@ def build(state: State, argv: list[str], started: float, deferred: list) -> int 
     if _parser is None:
         _parser = make_parser()  # ~3 ms to build: kept, parsing does not change it
     args = _parser.parse_args(argv)
+    from .sandbox import configure
+
+    configure(args.sandbox, args.sandbox_debug)
     state.pending = set()
     if not subset:
         from .records import records_dir

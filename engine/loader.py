@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import marshal
 import os
+import reprlib
 import stat
 import time
 from dataclasses import dataclass
@@ -54,13 +55,15 @@ def _format_validation_error(where: str, kind: str, raw: dict, error: Validation
         elif err["type"] == "missing":
             lines.append(f"missing required attribute `{attr}`")
         else:
-            lines.append(f"attribute `{attr}`: {err['msg']} (got {err.get('input')!r})")
+            lines.append(f"attribute `{attr}`: {err['msg']} (got {reprlib.repr(err.get('input'))})")
     known = ", ".join(sorted(schema.model_fields))
     return f"{where}: [[{kind}]] {raw.get('name', '?')!r}: " + "; ".join(lines) + f". Attributes of {kind}: {known}"
 
 
 def check_source_path(ws: Workspace, package: str, path: str, where: str) -> str:
     """A workspace-relative path for a file of `package`, or ConfigError."""
+    if isinstance(path, str) and "\0" in path:
+        raise ConfigError(f"{where}: source {path!r} contains a NUL byte")
     if not isinstance(path, str) or not path or os.path.isabs(path) or path.startswith("~"):
         raise ConfigError(f"{where}: source `{path}` must be a path relative to the package directory")
     if "/" not in path and path not in (".", ".."):
@@ -148,6 +151,8 @@ def load_package(ws: Workspace, package: str, parsed: ParsedBuildFiles | None = 
         raise ConfigError(f"no package `//{package}`: {where} does not exist") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{where}: not UTF-8 text") from None
+    except OSError as e:  # a directory, a symlink loop, no permission
+        raise ConfigError(f"{where}: cannot be read ({e.strerror or e}); it must be a regular file") from None
     if data is None:
         data = parse_toml(text, where)
         if parsed is not None:
@@ -169,7 +174,10 @@ def load_package(ws: Workspace, package: str, parsed: ParsedBuildFiles | None = 
                 attrs = rule.schema.model_validate(raw)
             except ValidationError as e:
                 raise ConfigError(_format_validation_error(where, kind, raw, e, rule.schema)) from None
-            check_name(attrs.name)
+            try:
+                check_name(attrs.name)
+            except ConfigError as e:
+                raise ConfigError(f"{where}: {e}") from None
             if attrs.name in targets:
                 raise ConfigError(f"{where}: duplicate target name `{attrs.name}` ({targets[attrs.name].kind} and {kind}); rename one")
             label = Label(package, attrs.name)

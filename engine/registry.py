@@ -33,7 +33,7 @@ MANUAL = "manual"
 class RuleAttrs(BaseModel):
     """Base of every rule's attribute schema: unknown attributes are errors."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)  # no "4096" -> 4096, "no" -> False
     name: str
     # Free-form words on a target; MANUAL keeps it out of wildcard patterns
     # (//..., //pkg/..., //pkg:all), as in Bazel: only naming it builds it.

@@ -116,8 +116,17 @@ def load_manifest(path: Path) -> dict:
         raise ConfigError(f"no manifest at {path}") from None
     except ValueError as e:
         raise ConfigError(f"{path}: not a wasmelt release manifest ({e})") from None
+    if not isinstance(manifest, dict):
+        raise ConfigError(f"{path}: not a wasmelt release manifest (a JSON {type(manifest).__name__}, not an object)")
     if manifest.get("manifest_version") != MANIFEST_VERSION:
         raise ConfigError(f"{path}: unsupported manifest version {manifest.get('manifest_version')!r}")
+    shapes = {"patterns": list, "artifacts": dict, "sources": dict}
+    for key, kind in shapes.items():
+        if not isinstance(manifest.get(key), kind):
+            raise ConfigError(f"{path}: `{key}` must be a JSON {'array' if kind is list else 'object'}; "
+                              "the manifest is damaged: take it from the release again")
+    if not all(isinstance(p, str) for p in manifest["patterns"]):
+        raise ConfigError(f"{path}: `patterns` must list target patterns as strings")
     return manifest
 
 

@@ -1,19 +1,24 @@
-"""Running one action: a fresh directory holding only its declared inputs,
-a scrubbed environment, a timeout, and the contract that every declared
-output is produced."""
+"""Running one action: a fresh directory holding only its declared inputs, run
+in its own mount, PID and network namespaces (bubblewrap) where the kernel
+allows, with a scrubbed environment, a timeout, and the output contract."""
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import os
+import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from .actions import Action
-from .errors import ActionError
+from .errors import ActionError, ConfigError
 
 # Passed through from the host but kept out of action keys: where to find
 # programs and their own caches; a tool's identity (in the key) says what ran.
@@ -21,6 +26,14 @@ PASSTHROUGH_ENV = ("PATH", "HOME", "ZIG_GLOBAL_CACHE_DIR", "XDG_CACHE_HOME")
 FIXED_ENV = {"LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TZ": "UTC", "SOURCE_DATE_EPOCH": "0",
              "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
 STDERR_TAIL_LINES = 25
+# Set in every action's environment: a wasmelt started by an action refuses at
+# once instead of waiting for the workspace lock its own build holds.
+INSIDE_ACTION_ENV = "WASMELT_INSIDE_ACTION"
+
+MODES = ("namespace", "directory", "none")
+# What a namespace sandbox sees of the host, read-only (symlinks stay symlinks).
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
+BWRAP = "bwrap"
 
 
 @dataclass(frozen=True)
@@ -30,19 +43,187 @@ class Completed:
     duration: float
 
 
-def action_environment(action: Action, sandbox: Path) -> dict[str, str]:
+@dataclass(frozen=True)
+class Policy:
+    """How actions are contained: `mode` one of MODES; `debug` keeps a failed
+    action's sandbox and says how to re-enter it."""
+
+    mode: str = "namespace"
+    debug: bool = False
+    explicit: bool = False  # the user asked for the mode (no silent fallback)
+
+
+_requested = Policy()
+_policy_lock = threading.Lock()  # actions start on several threads
+_policy: Policy | None = None  # _requested once checked against this machine
+
+
+def configure(mode: str | None, debug: bool = False) -> None:
+    """Set the policy of this process's builds from the command's flags
+    (`--sandbox`, `--sandbox_debug`); checked when the first action runs."""
+    global _requested, _policy
+    if mode is not None and mode not in MODES:
+        raise ConfigError(f"--sandbox takes one of {', '.join(MODES)}, got `{mode}`")
+    _requested, _policy = Policy(mode or "namespace", debug, mode is not None), None
+
+
+def current_policy() -> Policy:
+    """The policy in force: namespace mode falls back to directory mode,
+    loudly, where namespaces are unavailable, unless it was asked for."""
+    global _policy
+    with _policy_lock:
+        return _policy or _resolve()
+
+
+def _resolve() -> Policy:
+    global _policy
+    wanted = _requested
+    why = namespace_unavailable() if wanted.mode == "namespace" else None
+    if why and wanted.explicit:
+        raise ActionError(f"--sandbox=namespace: {why}; install bubblewrap (Debian: apt-get install "
+                          "bubblewrap) or pass --sandbox=directory")
+    if why:
+        _warn_fallback(why)
+        wanted = Policy("directory", wanted.debug, False)
+    _policy = wanted
+    return _policy
+
+
+@functools.lru_cache(maxsize=1)
+def _warn_fallback(why: str) -> None:
+    print(f"WARNING: sandbox: {why}; actions run in plain directories (--sandbox=directory) that do not stop "
+          "them from reading or writing anything on this machine", file=sys.stderr)
+
+
+@functools.lru_cache(maxsize=1)
+def namespace_unavailable() -> str | None:
+    """Why actions cannot get their own namespaces here, or None."""
+    if not sys.platform.startswith("linux"):
+        return f"namespaces need Linux (this is {sys.platform})"
+    exe = shutil.which(BWRAP)
+    if exe is None:
+        return "bubblewrap (`bwrap`) is not installed"
+    try:
+        probe = subprocess.run([exe, "--unshare-all", "--die-with-parent", *_system_args(), "--", "/bin/true"],
+                               stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"`bwrap` could not run: {e}"
+    if probe.returncode != 0:
+        reason = probe.stderr.decode("utf-8", "replace").strip().splitlines()
+        return f"`bwrap` cannot create namespaces here ({reason[-1] if reason else f'exit {probe.returncode}'})"
+    return None
+
+
+# -- the environment and the view of the host -----------------------------------
+
+def action_environment(action: Action, sandbox: Path, tmpdir: str | None = None) -> dict[str, str]:
     env = {k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ}
     env.update(FIXED_ENV)
-    env["TMPDIR"] = str(sandbox / ".tmp")
+    env["TMPDIR"] = tmpdir or str(sandbox / ".tmp")
+    env[INSIDE_ACTION_ENV] = "1"
     env.update(dict(action.env))
     return env
 
+
+def zig_cache_dir() -> str:
+    """zig's global cache (compiled libc and compiler-rt, shared by every zig
+    run): the one writable host directory a namespace sandbox mounts."""
+    explicit = os.environ.get("ZIG_GLOBAL_CACHE_DIR")
+    if explicit:
+        return os.path.abspath(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(os.path.abspath(base), "zig")
+
+
+def _system_args() -> list[str]:
+    args = []
+    for d in SYSTEM_DIRS:
+        if os.path.islink(d):
+            args += ["--symlink", os.readlink(d), d]
+        elif os.path.isdir(d):
+            args += ["--ro-bind", d, d]
+    return args + ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+
+
+@functools.lru_cache(maxsize=1)
+def python_dirs() -> tuple[str, ...]:
+    """The interpreter, its environment and the installed wasmelt package:
+    builtin stages run as `python -m wasmelt...`."""
+    dirs = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable))}
+    dirs.update(p for p in sys.path if p and os.path.isdir(p) and "site-packages" in p)
+    for name in ("wasmelt", "wasmelt.engine", "wasmelt.rules", "wasmelt.toolchains"):
+        spec = importlib.util.find_spec(name)
+        dirs.update(spec.submodule_search_locations or () if spec else ())
+    return tuple(sorted(os.path.realpath(d) for d in dirs if d))
+
+
+def _inside(path: str, parent: str) -> bool:
+    return path == parent or path.startswith(parent.rstrip("/") + "/")
+
+
+def _mounts(action: Action, sandbox: Path, hidden: tuple[str, ...]) -> list[str]:
+    """bwrap arguments: the system and the tools read-only, the sandbox
+    read-only but for its output directories, and nothing of `hidden` (the
+    workspace, the cache, $HOME) even where a mounted tree contains it."""
+    root = str(sandbox)
+    ro = set(python_dirs())
+    for tool in action.tools:
+        if os.path.isabs(tool.path):
+            real = os.path.realpath(tool.path)
+            ro.update((os.path.dirname(real), os.path.dirname(os.path.abspath(tool.path))))
+    ro = {d for d in ro if os.path.exists(d) and not any(_inside(d, s) for s in SYSTEM_DIRS)}
+    zig = zig_cache_dir()
+    bound = list(ro) + list(SYSTEM_DIRS) + ["/tmp"]
+    hide = {h for h in hidden if any(_inside(h, b) and h != b for b in bound)}
+    ro = {d for d in ro if not any(d == h or _inside(h, d) for h in hidden)}  # never a tree holding the workspace
+    ro = {d for d in ro if not any(d != o and _inside(d, o) for o in ro)}  # inside another: already there
+    depth = lambda p: p.rstrip("/").count("/")  # noqa: E731 - a sort key
+    plan = sorted([(depth(h), 0, "--tmpfs", h) for h in hide] + [(depth(d), 1, "--ro-bind", d) for d in ro])
+    args = _system_args()
+    for _, _, kind, path in plan:
+        args += [kind, path] if kind == "--tmpfs" else [kind, path, path]
+    os.makedirs(zig, exist_ok=True)
+    # The working directory is writable (what lands there undeclared is
+    # reported by check_outputs); the inputs' directories are read-only, and
+    # the outputs' directories writable again, with any input in one of them
+    # read-only once more.
+    args += ["--bind", zig, zig, "--bind", root, root]
+    out_dirs = sorted({os.path.dirname(o.path) for o in action.outputs})
+    in_dirs = sorted({os.path.dirname(a.path) for a in action.inputs} - {""})
+    covered: list[str] = []
+    for d in in_dirs:
+        if not any(_inside(d, c) for c in covered) and not any(_inside(d, o) for o in out_dirs):
+            covered.append(d)
+            args += ["--ro-bind", f"{root}/{d}", f"{root}/{d}"]
+    for d in out_dirs:
+        args += ["--bind", f"{root}/{d}", f"{root}/{d}"]
+    for art in action.inputs:
+        if "/" not in art.path or any(_inside(art.path, d) for d in out_dirs):
+            args += ["--ro-bind", f"{root}/{art.path}", f"{root}/{art.path}"]
+    return args + ["--chdir", root]
+
+
+def bwrap_argv(action: Action, sandbox: Path, hidden: tuple[str, ...]) -> list[str]:
+    """The options of one action's bwrap (passed through --args)."""
+    args = ["--unshare-all", "--die-with-parent", "--new-session", "--hostname", "sandbox"]
+    if getattr(action, "network", False):
+        args.append("--share-net")
+    return args + _mounts(action, sandbox, hidden)
+
+
+# -- running ----------------------------------------------------------------------
 
 def tail(text: bytes, lines: int = STDERR_TAIL_LINES) -> str:
     decoded = text.decode("utf-8", "replace").rstrip().splitlines()
     shown = decoded[-lines:]
     prefix = [f"  ... ({len(decoded) - lines} earlier lines)"] if len(decoded) > lines else []
     return "\n".join(prefix + ["  " + line for line in shown])
+
+
+def printable(text: str) -> str:
+    """Text from elsewhere (a remote's error) made safe for a terminal: control
+    characters, escape sequences included, shown as escapes."""
+    return "".join(c if c.isprintable() or c in "\n\t" else repr(c)[1:-1] for c in text)
 
 
 def make_sandbox(parent: Path) -> Path:
@@ -52,44 +233,218 @@ def make_sandbox(parent: Path) -> Path:
     return path
 
 
-def run_in_sandbox(action: Action, sandbox: Path, default_timeout: float | None) -> Completed:
+def _reentry_script(sandbox: Path) -> Path:
+    return sandbox.parent / (sandbox.name + ".reenter.sh")
+
+
+def _keep_for_debugging(action: Action, sandbox: Path, command: list[str], env: dict[str, str],
+                        policy: Policy) -> str:
+    """Keep the failed sandbox; write and name the command that re-enters it."""
+    script = _reentry_script(sandbox)
+    exports = " ".join(shlex.quote(f"{k}={v}") for k, v in sorted(env.items()))
+    shell = shlex.join(command[:command.index("--") + 1] + ["/bin/sh"]) if policy.mode == "namespace" \
+        else f"cd {shlex.quote(str(sandbox))} && /bin/sh"
+    script.write_text(f"#!/bin/sh\n# {action.describe()}: {shlex.join(action.argv)}\n"
+                      f"exec env -i {exports} {shell}\n")
+    script.chmod(0o755)
+    return (f"\n  sandbox kept (--sandbox_debug): {sandbox}\n  re-enter it with: sh {shlex.quote(str(script))}"
+            f"\n  then run: {shlex.join(action.argv)}")
+
+
+def run_in_sandbox(action: Action, sandbox: Path, default_timeout: float | None,
+                   hidden: tuple[str, ...] = ()) -> Completed:
+    """Run the action with `sandbox` as its working directory. `hidden`: host
+    trees a namespace sandbox must not show (workspace, outputs, cache)."""
+    policy = current_policy()
     tools = {t.name: t.path for t in action.tools}
     argv = list(action.argv)
     argv[0] = tools.get(argv[0], argv[0])
     timeout = action.timeout or default_timeout
+    namespaced = policy.mode == "namespace"
+    env = dict(os.environ) if policy.mode == "none" else action_environment(action, sandbox, "/tmp" if namespaced else None)
+    if namespaced:
+        env["ZIG_GLOBAL_CACHE_DIR"] = zig_cache_dir()
+        options = bwrap_argv(action, sandbox, (*hidden, os.path.expanduser("~")))
+        command = [shutil.which(BWRAP) or BWRAP, *options, "--", *argv]
+    else:
+        command = argv
+    logs = sandbox.parent / (sandbox.name + ".log")
     started = time.monotonic()
     try:
-        proc = subprocess.run(argv, cwd=sandbox, env=action_environment(action, sandbox),
-                              stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+        rc, stdout, stderr = _spawn(command, sandbox, env, timeout, logs, via_args=namespaced)
     except subprocess.TimeoutExpired as e:
-        raise ActionError(f"{action.describe()} timed out after {timeout:g}s and was killed; "
-                          f"command: {' '.join(action.argv)}\n{tail(e.stderr or b'')}") from None
+        raise ActionError(f"{action.describe()} timed out after {timeout:g}s and was killed with every process "
+                          f"it started; command: {' '.join(action.argv)}\n{tail(e.stderr or b'')}") from None
     except OSError as e:
+        if e.errno == 7:  # E2BIG
+            size = sum(len(a) + 1 for a in argv)
+            raise ActionError(f"{action.describe()}: its command line ({len(argv)} arguments, {size} bytes) is "
+                              "longer than the system allows; split the target, or pass the file list through "
+                              "a file (for example `cat` a list written by another genrule)") from None
         raise ActionError(f"{action.describe()} could not start `{argv[0]}`: {e.strerror}; "
                           "is the tool installed?") from None
     duration = time.monotonic() - started
-    if proc.returncode != 0:
-        how = f"exit code {proc.returncode}" if proc.returncode > 0 else f"killed by signal {-proc.returncode}"
-        output = "\n".join(tail(stream) for stream in (proc.stdout, proc.stderr) if stream.strip())
-        raise ActionError(f"{action.describe()} failed ({how})\n{output}\n  command: {' '.join(action.argv)}")
+    if rc != 0:
+        how = f"exit code {rc}" if rc > 0 else f"killed by signal {-rc}"
+        output = "\n".join(tail(stream) for stream in (stdout, stderr) if stream.strip())
+        kept = _keep_for_debugging(action, sandbox, command, env, policy) if policy.debug else ""
+        raise ActionError(f"{action.describe()} failed ({how})\n{output}\n  command: {' '.join(action.argv)}{kept}")
+    check_outputs(action, sandbox)
+    return Completed(stdout, stderr, duration)
+
+
+def _spawn(command: list[str], cwd: Path, env: dict[str, str], timeout: float | None, logs: Path,
+           via_args: bool) -> tuple[int, bytes, bytes]:
+    """Run to completion with stdout/stderr in files: a background process
+    holding a pipe cannot keep the build waiting. The command stays in this
+    process group, so a Ctrl-C reaches it (bwrap, killed, takes its whole PID
+    namespace with it)."""
+    pass_fds: tuple[int, ...] = ()
+    if via_args:  # bwrap options through a pipe: no limit on their number
+        r, w = os.pipe()
+        sep = command.index("--")
+        payload = b"".join(a.encode() + b"\0" for a in command[1:sep])
+        command = [command[0], "--args", str(r), *command[sep:]]
+        pass_fds = (r,)
+    out_path, err_path = logs.with_suffix(".out"), logs.with_suffix(".err")
+    try:
+        with open(out_path, "w+b") as out, open(err_path, "w+b") as err:
+            try:
+                proc = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                        pass_fds=pass_fds)
+            finally:
+                if via_args:
+                    os.close(r)
+            if via_args:
+                _write_all(w, payload)
+            try:
+                rc = proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                err.seek(0)
+                raise subprocess.TimeoutExpired(command, timeout, stderr=err.read()[-65536:]) from None
+            except BaseException:  # interrupted: the action does not outlive the build
+                proc.kill()
+                raise
+            out.seek(0)
+            err.seek(0)
+            return rc, out.read(), err.read()
+    finally:
+        for path in (out_path, err_path):
+            with _suppress():
+                path.unlink()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    except BrokenPipeError:
+        pass  # bwrap failed before reading its options: its exit code says so
+    finally:
+        os.close(fd)
+
+
+class _suppress:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return exc[0] is not None and issubclass(exc[0], OSError)
+
+
+def check_outputs(action: Action, sandbox: Path) -> None:
+    """Every declared output is a regular file; nothing undeclared was written."""
+    from .store import OutputRefused, open_regular
+
     for out in action.outputs:
-        path = sandbox / out.path
-        if out.path in action.optional_outputs and not path.exists():
+        if out.path in action.optional_outputs and not os.path.lexists(sandbox / out.path):
             continue
-        if not path.is_file() or path.is_symlink():
-            raise ActionError(f"{action.describe()} did not produce declared output `{out.path}`"
-                              f"{' (it is not a regular file)' if path.exists() else ''}; "
-                              f"command: {' '.join(action.argv)}")
+        try:
+            os.close(open_regular(sandbox, out.path))  # no symlink anywhere on the way
+        except OutputRefused as e:
+            raise ActionError(f"{action.describe()}: output {e}; outputs must be regular files; "
+                              f"command: {' '.join(action.argv)}") from None
+        except OSError:
+            raise ActionError(f"{action.describe()} did not produce declared output `{out.path}`; "
+                              f"command: {' '.join(action.argv)}") from None
     declared = {a.path for a in action.inputs} | {a.path for a in action.outputs}
+    # Files, and links to directories (os.walk lists those with directories).
     stray = sorted(
-        rel for rel in (os.path.relpath(os.path.join(d, f), sandbox) for d, _, files in os.walk(sandbox) for f in files)
+        rel for rel in (os.path.relpath(os.path.join(d, f), sandbox) for d, dirs, files in os.walk(sandbox)
+                        for f in files + [x for x in dirs if os.path.islink(os.path.join(d, x))])
         if rel not in declared and not rel.startswith(".tmp" + os.sep))
     if stray:
         shown = ", ".join(f"`{s}`" for s in stray[:5]) + (f" and {len(stray) - 5} more" if len(stray) > 5 else "")
         raise ActionError(f"{action.describe()} wrote undeclared files {shown}; declare them as outputs "
                           f"or write temporary files to $TMPDIR; command: {' '.join(action.argv)}")
-    return Completed(proc.stdout, proc.stderr, duration)
 
 
 def remove_sandbox(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
+    if not _reentry_script(path).exists():  # kept by --sandbox_debug
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def check_command(argv: tuple[str, ...], env: dict[str, str]) -> None:
+    """ValueError for what no process can be given: a NUL byte in an argument
+    or the environment, an `=` in a variable's name."""
+    for i, arg in enumerate(argv):
+        if "\0" in arg:
+            raise ValueError(f"argument {i} of the command contains a NUL byte: {arg[:60]!r}")
+    for name, value in env.items():
+        if "\0" in name or "\0" in value or "=" in name or not name:
+            raise ValueError(f"environment variable {name[:60]!r} = {value[:60]!r}: names and values cannot "
+                             "contain NUL bytes, and names cannot be empty or contain `=`")
+
+
+def refuse_nested() -> None:
+    """A wasmelt started inside an action stops at once: it would wait for the
+    lock of the build that runs it, and it escapes that build's key."""
+    if os.environ.get(INSIDE_ACTION_ENV):
+        raise ConfigError("wasmelt cannot run inside an action of another wasmelt build (the outer build holds "
+                          "the workspace lock, and what the inner one reads is not in the action's key); "
+                          "make the inner targets dependencies of this one instead")
+
+
+def copy_mode(source: Path, dest: Path) -> None:
+    """A staged source keeps its executable bit (a `tools = ["tool.sh"]` script)."""
+    if os.stat(source).st_mode & 0o100:
+        os.chmod(dest, 0o755)
+
+
+def collect_outputs(store, action: Action, sandbox: Path) -> tuple[dict[str, str], frozenset[str]]:
+    """Stream the declared outputs into the store: (path -> digest, the
+    executable ones). A symlink or special file is refused."""
+    from .store import OutputRefused
+
+    outputs: dict[str, str] = {}
+    executable = set()
+    for out in action.outputs:
+        if not os.path.lexists(sandbox / out.path):
+            continue  # an optional output the tool did not write
+        try:
+            digest, is_exec = store.put_output(sandbox, out.path)
+        except OutputRefused as e:
+            raise ActionError(f"{action.describe()}: output {e}; outputs must be regular files; "
+                              f"command: {' '.join(action.argv)}") from None
+        outputs[out.path] = digest
+        if is_exec:
+            executable.add(out.path)
+    return outputs, frozenset(executable)
+
+
+class LazyBlobs:
+    """An action's outputs as bytes, read from its sandbox only when asked
+    (a remote upload, a reproducibility mismatch): large outputs are never
+    held in memory otherwise."""
+
+    def __init__(self, sandbox: Path, outputs: dict[str, str]):
+        self.sandbox, self.outputs = sandbox, outputs
+
+    def __getitem__(self, path: str) -> bytes:
+        return (self.sandbox / path).read_bytes()
+
+    def all(self) -> dict[str, bytes]:
+        return {path: self[path] for path in self.outputs}

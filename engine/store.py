@@ -1,11 +1,13 @@
 """The local store: a content-addressed blob store (CAS) and an action cache
-(action key -> output digests), both written atomically and verified on read."""
+(action key -> output digests), both written atomically and verified on read.
+An entry is bound to its key; outputs are taken only as regular files, streamed."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +17,11 @@ import xxhash
 from .actions import digest_bytes
 
 DIGEST_MAP_DIR = "sha256"  # xxHash -> SHA-256 of blobs sent to a remote cache
+CHUNK = 1 << 20
+
+
+class OutputRefused(Exception):
+    """An action's output is not a regular file reached without symlinks."""
 
 
 def digest_file(path: str | os.PathLike) -> str:
@@ -47,11 +54,48 @@ class _suppress:
         return exc[0] is not None and issubclass(exc[0], OSError)
 
 
+def open_regular(root: str | os.PathLike, rel: str) -> int:
+    """A read-only descriptor of root/rel, refusing a symlink at any step
+    (an output directory replaced by a link to /etc) and anything but a
+    regular file at the end."""
+    parts = rel.split("/")
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for part in parts[:-1]:
+            try:
+                nxt = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            except OSError:
+                raise OutputRefused(f"`{rel}`: `{part}` is not a plain directory (a symlink?)") from None
+            os.close(fd)
+            fd = nxt
+        try:
+            out = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=fd)
+        except FileNotFoundError:
+            raise
+        except OSError:
+            raise OutputRefused(f"`{rel}` is a symlink") from None
+    finally:
+        os.close(fd)
+    mode = os.fstat(out).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(out)
+        kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file (a fifo, socket or device)"
+        raise OutputRefused(f"`{rel}` is {kind}")
+    return out
+
+
 @dataclass(frozen=True)
 class CachedResult:
     outputs: dict[str, str]  # output path -> digest
     stdout: str  # digest of captured stdout
     stderr: str
+    executable: frozenset[str] = frozenset()  # outputs with their executable bit set (REAPI is_executable)
+
+
+def _entry_check(key: str, body: dict) -> str:
+    """The checksum of an action entry covers its key: an entry copied under
+    another key fails it."""
+    return digest_bytes(json.dumps({"key": key, "result": body}, sort_keys=True).encode())
 
 
 class Store:
@@ -61,6 +105,7 @@ class Store:
         self.ac_dir = cache_dir / "ac"
         self._cas, self._ac = str(self.cas_dir), str(self.ac_dir)
         self.corrupt_entries: list[str] = []  # what reads found damaged this run
+        self.repaired: list[str] = []  # damaged blobs restored from a verified copy
 
     def _blob_path(self, digest: str) -> Path:
         return self.cas_dir / digest[:2] / digest[2:]
@@ -75,8 +120,34 @@ class Store:
     def put_file(self, source: Path) -> str:
         """Copy a file into the CAS (never linking: a later edit of the source
         must not reach the stored blob)."""
-        data = source.read_bytes()
-        return self.put_bytes(data)
+        return self.put_output(source.parent, source.name)[0]
+
+    def put_output(self, root: str | os.PathLike, rel: str) -> tuple[str, bool]:
+        """Stream root/rel into the CAS, hashing as it copies: (digest,
+        executable). Raises OutputRefused for a symlink or a special file."""
+        fd = open_regular(root, rel)
+        executable = bool(os.fstat(fd).st_mode & 0o100)
+        self.cas_dir.mkdir(parents=True, exist_ok=True)
+        tmp_fd, tmp = tempfile.mkstemp(dir=self.cas_dir, prefix=".tmp-")
+        try:
+            h = xxhash.xxh3_128()
+            with os.fdopen(fd, "rb") as src, os.fdopen(tmp_fd, "wb") as dst:
+                os.fchmod(dst.fileno(), 0o644)
+                for chunk in iter(lambda: src.read(CHUNK), b""):
+                    h.update(chunk)
+                    dst.write(chunk)
+            digest = h.hexdigest()
+            path = self._blob_path(digest)
+            if path.exists():
+                os.unlink(tmp)
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp, path)
+            return digest, executable
+        except BaseException:
+            with _suppress():
+                os.unlink(tmp)
+            raise
 
     def has(self, digest: str) -> bool:
         # Plain strings: this runs for every blob of every cache hit.
@@ -97,18 +168,65 @@ class Store:
             return None
         return data
 
-    def materialize(self, digest: str, dest: Path) -> bool:
+    def materialize(self, digest: str, dest: Path, executable: bool = False) -> bool:
         """Write the verified blob to dest as a fresh file (a copy, so editing
-        the output never corrupts the cache)."""
-        data = self.get_bytes(digest)
-        if data is None:
+        the output never corrupts the cache), streaming; False when the blob
+        is missing or damaged (then it is deleted and reported)."""
+        path = self._blob_path(digest)
+        try:
+            src = open(path, "rb")
+        except FileNotFoundError:
             return False
         if dest.is_symlink() or dest.is_dir():
             if dest.is_dir() and not dest.is_symlink():
                 shutil.rmtree(dest)
             else:
                 dest.unlink()
-        _atomic_write(dest, data)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-")
+        try:
+            h = xxhash.xxh3_128()
+            with src, os.fdopen(fd, "wb") as dst:
+                os.fchmod(dst.fileno(), 0o755 if executable else 0o644)
+                for chunk in iter(lambda: src.read(CHUNK), b""):
+                    h.update(chunk)
+                    dst.write(chunk)
+            if h.hexdigest() != digest:
+                self.corrupt_entries.append(f"blob {digest}")
+                with _suppress():
+                    path.unlink()
+                os.unlink(tmp)
+                return False
+            os.replace(tmp, dest)
+            return True
+        except BaseException:
+            with _suppress():
+                os.unlink(tmp)
+            raise
+
+    def stage(self, digest: str, dest: Path, copy: Path) -> bool:
+        """An action's generated input at dest: from the verified blob, or,
+        when the blob is damaged or gone, from `copy` (its output in
+        wasmelt-out) once that is verified too, repairing the blob. The
+        executable bit is the one the output was given."""
+        try:
+            executable = bool(os.lstat(copy).st_mode & 0o100)
+        except OSError:
+            executable = False
+        if self.materialize(digest, dest, executable):
+            return True
+        return self.repair(digest, copy) and self.materialize(digest, dest, executable)
+
+    def repair(self, digest: str, copy: Path) -> bool:
+        """Put a blob back from another copy of it (an output in wasmelt-out)
+        once that copy is verified; False when it does not match."""
+        try:
+            got, _ = self.put_output(copy.parent, copy.name)
+        except (OSError, OutputRefused):
+            return False
+        if got != digest:
+            return False
+        self.repaired.append(f"blob {digest} (from {copy.name})")
         return True
 
     # -- action cache -------------------------------------------------------
@@ -129,10 +247,18 @@ class Store:
         try:
             entry = json.loads(raw)
             body = entry["result"]
-            if entry["check"] != digest_bytes(json.dumps(body, sort_keys=True).encode()):
-                raise ValueError("checksum mismatch")
-            result = CachedResult(dict(body["outputs"]), body["stdout"], body["stderr"])
-        except (ValueError, KeyError, TypeError):
+            if "key" not in entry:  # written before entries were bound to keys: a miss
+                with _suppress():
+                    os.unlink(path)
+                return None
+            if entry["key"] != key or entry["check"] != _entry_check(key, body):
+                raise ValueError("checksum mismatch or entry of another key")
+            outputs = dict(body["outputs"])
+            if not all(isinstance(v, str) for v in (*outputs, *outputs.values(), body["stdout"], body["stderr"])):
+                raise TypeError("malformed entry")
+            result = CachedResult(outputs, body["stdout"], body["stderr"],
+                                  frozenset(body.get("executable", ())) & frozenset(outputs))
+        except (ValueError, KeyError, TypeError, AttributeError):
             self.corrupt_entries.append(f"action {key}")
             with _suppress():
                 os.unlink(path)
@@ -143,9 +269,10 @@ class Store:
         return result
 
     def put_action(self, key: str, result: CachedResult) -> None:
-        body = {"outputs": result.outputs, "stdout": result.stdout, "stderr": result.stderr}
-        check = digest_bytes(json.dumps(body, sort_keys=True).encode())
-        _atomic_write(self._ac_path(key), json.dumps({"result": body, "check": check}, sort_keys=True).encode())
+        body = {"outputs": result.outputs, "stdout": result.stdout, "stderr": result.stderr,
+                "executable": sorted(result.executable)}
+        entry = {"key": key, "result": body, "check": _entry_check(key, body)}
+        _atomic_write(self._ac_path(key), json.dumps(entry, sort_keys=True).encode())
 
     # -- maintenance ----------------------------------------------------------
 
@@ -226,3 +353,72 @@ class Store:
                 shutil.rmtree(child, ignore_errors=True)
         return {"evicted_actions": evicted, "removed_blobs": removed, "kept_actions": len(entries) - evicted,
                 "bytes": max(total, 0)}
+
+
+# -- output paths ------------------------------------------------------------------
+
+def normalise_output(name: str) -> str:
+    """An output's path inside its target's directory in canonical form
+    (`./x` and `a//b` become `x` and `a/b`); ValueError for one that cannot be
+    a plain file there."""
+    if not isinstance(name, str) or not name or "\0" in name:
+        raise ValueError(f"output {name!r} must be a non-empty path without NUL bytes")
+    parts = [p for p in name.split("/") if p not in ("", ".")]
+    if name.startswith("/") or ".." in parts:
+        raise ValueError(f"output `{name}` must stay inside the target's output directory")
+    if not parts or name.endswith("/"):
+        raise ValueError(f"output `{name}` must name a file, not a directory")
+    return "/".join(parts)
+
+
+def output_collision(producers: dict) -> str | None:
+    """The first pair of outputs where one is a directory of the other (a file
+    `x` of one target and `x/y` of another), as an error message; or None."""
+    for path in sorted(producers):
+        parts = path.split("/")
+        for i in range(1, len(parts)):
+            parent = "/".join(parts[:i])
+            if parent in producers:
+                return (f"output `{path}` of {producers[path].owner} lies inside `{parent}`, a file that "
+                        f"{producers[parent].owner} produces; rename one of them")
+    return None
+
+
+# -- the disk failing under the store ------------------------------------------------
+
+def explain_os_error(e: OSError) -> str:
+    """One line for a file-system error that stopped a command: the path, what
+    went wrong, what to do. The store's writes are atomic: nothing is left half
+    written."""
+    import errno
+
+    path = e.filename or ""
+    if e.errno == errno.ENOSPC:
+        return f"no space left on the device holding {path or 'the cache'}; free some space (or run `wasmelt cache gc`) and build again"
+    if e.errno == errno.ENOTDIR and path:
+        parent = Path(path)
+        while parent != parent.parent and not parent.exists():
+            parent = parent.parent
+        blocker = next((p for p in [parent, *parent.parents] if p.exists() and not p.is_dir()), parent)
+        return f"`{blocker}` is a file where wasmelt needs a directory (for {path}); move it away"
+    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return (f"cannot write {path}: {e.strerror}; make it writable, or point the cache elsewhere with "
+                "WASMELT_CACHE=/some/dir")
+    return f"{path + ': ' if path else ''}{e.strerror or e}"
+
+
+def check_writable_file(flag: str, value: str | None) -> None:
+    """A file a flag names (a profile, an event log, a report) can be created:
+    checked before the build runs, not after."""
+    if not value:
+        return
+    from .errors import ConfigError
+
+    path = Path(value)
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise ConfigError(f"{flag} {value}: is a directory; name a file")
+    if not parent.is_dir():
+        raise ConfigError(f"{flag} {value}: the directory {parent} does not exist; create it first")
+    if not os.access(parent, os.W_OK):
+        raise ConfigError(f"{flag} {value}: the directory {parent} is not writable")

@@ -21,6 +21,7 @@ class GenruleAttrs(RuleAttrs):
     tools: SourceOrLabelListAttr = []  # scripts or built tools the command runs
     host_tools: list[str] = []  # programs from PATH whose identity enters the key
     env: dict[str, str] = {}
+    network: bool = False  # let the command reach the network (the sandbox cuts it off by default)
 
 
 _SUBST = re.compile(r"\$\$|\$\(([^)]*)\)?")
@@ -40,7 +41,7 @@ def analyze(ctx: AnalysisContext) -> TargetInfo:
     deps = [f for item in attrs.deps for f in _files_of(ctx, item)]
     tools = [f for item in attrs.tools for f in _files_of(ctx, item)]
     outs = [ctx.declare(o) for o in attrs.outs]
-    if len(set(attrs.outs)) != len(attrs.outs):
+    if len({o.path for o in outs}) != len(outs):
         raise ctx.fail("`outs` lists the same file twice")
 
     def location(item: str) -> str:
@@ -73,7 +74,7 @@ def analyze(ctx: AnalysisContext) -> TargetInfo:
     command = _SUBST.sub(substitute, attrs.cmd)
     tool_refs = resolve_tools(ctx, lambda: [external_tool("/bin/sh")] + [external_tool(t) for t in attrs.host_tools])
     ctx.action(mnemonic="Genrule", argv=["sh", "-c", command], inputs=srcs + deps + tools, outputs=outs,
-               tools=tool_refs, env=attrs.env)
+               tools=tool_refs, env=attrs.env, network=attrs.network)
     return TargetInfo(files=tuple(outs))
 
 

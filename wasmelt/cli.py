@@ -21,6 +21,17 @@ def main(argv=None) -> int:
 
 
 def _main(argv: list[str]) -> int:
+    import os
+
+    if os.environ.get("WASMELT_INSIDE_ACTION"):  # engine.sandbox.INSIDE_ACTION_ENV; nothing more imported first
+        from wasmelt.engine.errors import ConfigError
+        from wasmelt.engine.sandbox import refuse_nested
+
+        try:
+            refuse_nested()
+        except ConfigError as e:
+            print(f"ERROR: {e}", file=sys.stderr)
+            return e.exit_code
     if argv in (["--version"], ["-V"]):
         argv = ["version"]
     if argv and argv[0] in ("build", "test"):

@@ -6,12 +6,33 @@ from __future__ import annotations
 
 import base64
 import http.client
+import socket
 import ssl
 import threading
 import urllib.parse
 
 from .grpc_client import RemoteFault
 from .protos import messages
+
+
+def _deadline(conn: http.client.HTTPConnection, seconds: float) -> threading.Timer:
+    """--remote_timeout bounds the whole call: at the deadline the socket is
+    shut, so a server trickling bytes (each read within the socket timeout)
+    cannot keep the build waiting."""
+    def expire() -> None:
+        timer.expired = True
+        sock = conn.sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    timer = threading.Timer(seconds, expire)
+    timer.expired = False
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 class HttpClient:
@@ -46,10 +67,16 @@ class HttpClient:
             headers["content-type"] = "application/octet-stream"
         for attempt in (0, 1):  # a kept-alive connection the server closed is retried once
             conn = self._connection()
+            timer = _deadline(conn, self.timeout)
             try:
-                conn.request(method, f"{self.base}/{path}", body=body, headers=headers)
-                response = conn.getresponse()
-                data = response.read()
+                try:
+                    conn.request(method, f"{self.base}/{path}", body=body, headers=headers)
+                    response = conn.getresponse()
+                    data = response.read()
+                finally:
+                    timer.cancel()
+                if timer.expired:
+                    raise TimeoutError(f"no whole answer within --remote_timeout={self.timeout:g}s")
                 if response.getheader("connection", "").lower() == "close":
                     conn.close()
                     self._local.conn = None
@@ -57,12 +84,14 @@ class HttpClient:
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as e:
                 conn.close()
                 self._local.conn = None
-                if attempt:
-                    raise RemoteFault(f"{method} /{path.split('/')[0]}: {e}") from None
+                if attempt or timer.expired:
+                    why = f"no whole answer within --remote_timeout={self.timeout:g}s" if timer.expired else e
+                    raise RemoteFault(f"{method} /{path.split('/')[0]}: {why}") from None
             except (OSError, http.client.HTTPException) as e:
                 conn.close()
                 self._local.conn = None
-                raise RemoteFault(f"{method} /{path.split('/')[0]}: {e or type(e).__name__}") from None
+                why = f"no whole answer within --remote_timeout={self.timeout:g}s" if timer.expired else e or type(e).__name__
+                raise RemoteFault(f"{method} /{path.split('/')[0]}: {why}") from None
         raise AssertionError("unreachable")
 
     def _get(self, path: str) -> bytes | None:

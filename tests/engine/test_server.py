@@ -344,7 +344,8 @@ def _start_build(ws, env, started=None, stderr=None):
 
     if started is not None:
         started.unlink(missing_ok=True)
-    proc = subprocess.Popen([sys.executable, "-m", "wasmelt", "build", "//..."], cwd=ws.root,
+    # The action signals through host files: only the directory sandbox shows them.
+    proc = subprocess.Popen([sys.executable, "-m", "wasmelt", "build", "//...", "--sandbox=directory"], cwd=ws.root,
                             env={**os.environ, "WASMELT_CACHE": str(ws.cache), **env},
                             stdout=subprocess.PIPE, stderr=stderr or subprocess.PIPE, text=True)
     for _ in range(600 if started is not None else 0):
@@ -458,7 +459,8 @@ def test_a_client_whose_reader_leaves_exits_as_by_sigpipe_and_the_server_serves_
     """)
     assert ws.run("server", "start").code == 0
     pid = _pid(ws)
-    proc = subprocess.Popen([sys.executable, "-m", "wasmelt", "build", "//..."], cwd=ws.root,
+    # The action signals through host files: only the directory sandbox shows them.
+    proc = subprocess.Popen([sys.executable, "-m", "wasmelt", "build", "//...", "--sandbox=directory"], cwd=ws.root,
                             env={**os.environ, "WASMELT_CACHE": str(ws.cache), **env},
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     assert proc.stderr.readline().startswith(b"[1/2]")
@@ -492,7 +494,8 @@ def test_progress_through_the_server_fits_the_clients_terminal(served):
     assert ws.run("server", "start").code == 0
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 50, 0, 0))
-    proc = subprocess.Popen([sys.executable, "-m", "wasmelt", "build", "//..."], cwd=ws.root,
+    # The action signals through host files: only the directory sandbox shows them.
+    proc = subprocess.Popen([sys.executable, "-m", "wasmelt", "build", "//...", "--sandbox=directory"], cwd=ws.root,
                             env={k: v for k, v in {**os.environ, "WASMELT_CACHE": str(ws.cache), **env}.items()
                                  if k not in ("COLUMNS", "LINES")},
                             stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
