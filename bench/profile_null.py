@@ -78,7 +78,7 @@ def profiled_build(out: Path, full: bool) -> None:
         import gc
 
         from wasmelt import rules  # noqa: F401
-        from wasmelt.engine.cli import main as cli_main
+        from wasmelt.main import main as cli_main
 
         gc.disable()  # as wasmelt.cli does
     else:

@@ -15,13 +15,10 @@ from __future__ import annotations
 
 import os
 import stat
-import sys
-import time
 
 from .workspace import BUILD_FILE, OUTPUT_DIR
 
 MAX_PENDING = 20_000  # more changed paths than this: take the full path
-_parser = None
 
 
 class State:
@@ -231,38 +228,32 @@ class State:
         return all(stat_of(path) == s for path, s in self.tool_stats.items())
 
 
-def build(state: State, argv: list[str], started: float, deferred: list) -> int | None:
-    """Run `wasmelt build` over what changed; None when the full path must run."""
-    from .cli import make_parser
-
+def build(state: State, argv: list[str], started: float, deferred: list, frontend) -> int | None:
+    """Run `wasmelt build` over what changed; None when the full path must run.
+    `frontend` parses argv and prints (see engine.server)."""
     if not state.tools_unchanged():
         return None
     subset = state.affected(state.pending)
     if subset is None:
         return None
-    global _parser
-    if _parser is None:
-        _parser = make_parser()  # ~3 ms to build: kept, parsing does not change it
-    args = _parser.parse_args(argv)
+    args = frontend.parse(argv)
     state.pending = set()
     if not subset:
         from .records import records_dir
-        from .uptodate import report_up_to_date
 
         mark = records_dir(state.plan.ws) / "last_build_up_to_date"
         if not mark.exists():
             mark.touch()
-        return report_up_to_date(state.summary(), args.quiet, started)
+        return frontend.report.up_to_date(*state.summary(), args.quiet, started)
     try:
-        return _run(state, subset, args, started, deferred)
+        return _run(state, subset, args, started, deferred, frontend.report)
     except BaseException:
         state.unanchor()  # interrupted: what changed is no longer known, the full path decides
         raise
 
 
-def _run(state: State, subset: list, args, started: float, deferred: list) -> int:
+def _run(state: State, subset: list, args, started: float, deferred: list, printer) -> int:
     from .executor import EXECUTED, BuildReport, Executor
-    from .progress import make_reporter
     from .session import cache_lock, workspace_lock
     from .store import Store
 
@@ -272,7 +263,7 @@ def _run(state: State, subset: list, args, started: float, deferred: list) -> in
     except OSError:
         pass
     state.manifest_stat = False  # never anchored again by the record's check
-    reporter = make_reporter(args.progress, args.verbose, args.quiet)
+    reporter = printer.make_reporter(args.progress, args.verbose, args.quiet)
     store = Store(p.ws.cache_dir)
     executor = Executor(p.ws, store, state.stat_cache, jobs=args.jobs or os.cpu_count() or 1,
                         keep_going=args.keep_going, reporter=reporter, timeout=args.action_timeout)
@@ -290,20 +281,14 @@ def _run(state: State, subset: list, args, started: float, deferred: list) -> in
     ok = report.ok
     if not ok:
         state.unanchor()  # the next build takes the full path (and reports the failure again)
-    if ok and not args.quiet and len(p.labels) <= 10:
-        for label in p.labels:
-            files = p.analysis.infos[label].files
-            print(f"Target {label} up-to-date:" + "".join(f"\n  {f.path}" for f in files), file=sys.stderr)
+    if ok and not args.quiet:
+        printer.targets(state.summary()[1])
     for entry in report.corrupt_entries:
-        print(f"WARNING: damaged cache entry discarded: {entry}", file=sys.stderr)
-    total = len(records)
-    counts = {s: report.count(s) for s in ("failed", "skipped")}
-    executed = report.count(EXECUTED)
-    parts = [f"{executed} executed", f"{total - executed - sum(counts.values())} cached"]
-    parts += [f"{n} {s}" for s, n in counts.items() if n]
-    s = "s" if total != 1 else ""
-    print(f"Build {'completed' if ok else 'FAILED'}: {total} action{s}: " + ", ".join(parts)
-          + f" in {time.monotonic() - started:.2f}s", file=sys.stderr, flush=True)
+        printer.warning(f"damaged cache entry discarded: {entry}")
+    # Every action not re-examined was reused: it counts as cached.
+    counts = {s: report.count(s) for s in (EXECUTED, "failed", "skipped")}
+    counts["cached"] = len(records) - sum(counts.values())
+    printer.note(printer.summary_line("Build", ok, len(records), counts, started))
 
     def bookkeeping() -> None:
         """After the answer: the records `explain` and `size` read."""

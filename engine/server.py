@@ -120,50 +120,6 @@ def stop(ws: Workspace) -> bool:
     return True
 
 
-# -- the command: `wasmelt server start|stop|status` -----------------------------
-
-def add_parser(sub) -> None:
-    s = sub.add_parser("server", help="start, stop or show the background server that keeps the build graph warm",
-                       epilog="example: wasmelt server start")
-    s.add_argument("action", choices=["start", "stop", "status", "serve"],
-                   help="serve runs the server in the foreground (what start launches)")
-    s.add_argument("--max_idle_secs", type=int, default=DEFAULT_IDLE_SECS,
-                   help="the server exits after this long without a command")
-
-
-def cmd_server(args) -> int:
-    from .uptodate import locate
-
-    located = locate()
-    if located is None:
-        from .errors import ConfigError
-
-        raise ConfigError("no workspace here: run `wasmelt server` inside a workspace")
-    ws = located[0]
-    if args.action == "serve":
-        return Server(ws, args.max_idle_secs).serve()
-    if args.action == "start":
-        sock = start(ws, idle_secs=args.max_idle_secs)
-        if sock is None:
-            return 1
-        sock.close()
-        info = status(ws) or {}
-        print(f"wasmelt server running (pid {info.get('pid')}) for {ws.root}")
-        return 0
-    if args.action == "stop":
-        print("wasmelt server stopped" if stop(ws) else "no wasmelt server is running")
-        return 0
-    info = status(ws)
-    if info is None:
-        print(f"no wasmelt server is running for {ws.root}")
-        return 3
-    print(f"wasmelt server running (pid {info['pid']}, up {info['uptime_s']:.0f}s, {info['commands']} commands, "
-          f"{info.get('incremental', 0)} answered from watched changes, "
-          f"watching files: {'yes' if info['watching'] else 'no'}"
-          f"{', running a command' if info.get('busy') else ''}) for {ws.root}")
-    return 0
-
-
 # -- the server side --------------------------------------------------------------
 
 class _FrameWriter:
@@ -350,8 +306,10 @@ class HangupMonitor:
 
 
 class Server:
-    def __init__(self, ws: Workspace, idle_secs: int):
+    def __init__(self, ws: Workspace, idle_secs: int, frontend):
         self.ws = ws
+        # The command line (wasmelt.commands.server.Frontend): run(argv), parse(argv), report.
+        self.frontend = frontend
         self.idle_secs = idle_secs
         self.dir = records_dir(ws)
         self.started = time.time()
@@ -583,14 +541,14 @@ class Server:
                 if state is not None and state.anchored:
                     from . import incremental
 
-                    code = incremental.build(state, argv, started, self.deferred)
+                    code = incremental.build(state, argv, started, self.deferred, self.frontend)
                     if code is not None:
                         self.incremental += 1
                         self.clean.pop(mpath, None)
                         return code
                 outside = self.clean.get(mpath)
                 if outside is not None and all(uptodate.stat_of(p) == s for p, s in outside):
-                    return uptodate.report_up_to_date(self._summary[mpath], parsed[1], started)
+                    return self.frontend.report.up_to_date(*self._summary[mpath], parsed[1], started)
                 self.clean.pop(mpath, None)
                 result = uptodate.check_locked(located[0], located[1], parsed[0])
                 if result is not None:
@@ -600,7 +558,7 @@ class Server:
                         if state is not None and not state.anchored and uptodate.stat_of(mpath) == state.manifest_stat:
                             state.anchored = True  # disk is as that build left it, and watched since
                             state.pending.clear()
-                    return uptodate.report_up_to_date(result, parsed[1], started)
+                    return self.frontend.report.up_to_date(*result, parsed[1], started)
             # A full command. The first one (a cold build, tens of thousands of
             # outputs and new directories) runs unwatched: the events would keep
             # the watcher busy on a core the build needs. Later ones write few
@@ -610,12 +568,11 @@ class Server:
                 self.clean.clear()
             else:
                 self._stop_watching()
-            from .cli import main
             from .session import Retained
 
             Retained.enabled, Retained.last = True, None
             try:
-                return main(argv)
+                return self.frontend.run(argv)
             except SystemExit as e:
                 return e.code if isinstance(e.code, int) else 1
             finally:

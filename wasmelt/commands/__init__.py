@@ -1,0 +1,2 @@
+"""One module per command: `add_parser(subparsers)` and `run(args) -> int`;
+wasmelt.main lists them with the phase each needs."""
