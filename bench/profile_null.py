@@ -62,7 +62,7 @@ def profiled_build(out: Path, full: bool) -> None:
     from wasmelt.engine import executor
 
     worker = cProfile.Profile()
-    run = executor.Executor._run
+    run = executor.Executor.run
 
     def profiled_run(self, *args, **kwargs):
         worker.enable()
@@ -71,7 +71,7 @@ def profiled_build(out: Path, full: bool) -> None:
         finally:
             worker.disable()
 
-    executor.Executor._run = profiled_run
+    executor.Executor.run = profiled_run
     main_thread = cProfile.Profile()
     main_thread.enable()
     if full:

@@ -69,18 +69,16 @@ class PackageLoader:
     """Loads each package once per command (and, given a memo, reuses the
     unchanged packages of earlier commands)."""
 
-    # Set by a long-lived process (engine.server) to keep packages between commands.
-    memo: PackageMemo | None = None
-
-    def __init__(self, ws: Workspace, parsed: ParsedBuildFiles | None = None):
+    def __init__(self, ws: Workspace, parsed: ParsedBuildFiles | None = None, memo: PackageMemo | None = None):
         self.ws = ws
+        self.memo = memo  # a long-lived process's packages (engine.memo)
         self.parsed = parsed  # parsed BUILD.toml files kept in the cache
         self.packages: dict[str, Package] = {}
         self.walked: dict[str, tuple | None] = {}  # directories pattern expansion searched: their stat
 
     def package(self, name: str) -> Package:
         if name not in self.packages:
-            memo = PackageLoader.memo
+            memo = self.memo
             package = memo.get(self.ws, name) if memo is not None else None
             if package is None:
                 package = load_package(self.ws, name, self.parsed)

@@ -22,18 +22,17 @@ MAX_PENDING = 20_000  # more changed paths than this: take the full path
 
 
 class State:
-    def __init__(self, mpath: str, plan, wanted, report, tool_stats: dict, stat_cache, manifest_stat):
+    def __init__(self, mpath: str, plan, wanted, report, tool_stats: dict, trace, manifest_stat):
         self.mpath = mpath
         self.plan = plan
         self.wanted = wanted
         self.report = report
         self.tool_stats = tool_stats
-        self.stat_cache = stat_cache
+        self.trace = trace  # engine.trace, kept in memory between builds
         self.manifest_stat = manifest_stat  # the up-to-date record this build wrote
         self.anchored = False  # the watcher has run without a gap since this build's inputs were read
         self.pending: set[str] = set()  # paths changed since then
         self._index = None
-        self.last_build = None  # engine.records.LastBuild, from the first incremental build on
 
     def note(self, paths: set[str] | None) -> None:
         """Paths the watcher reported (None: it cannot say which)."""
@@ -51,26 +50,21 @@ class State:
     def index(self):
         """(position, consumers, producers, dependents, dirs, target sources): built once."""
         if self._index is None:
-            from .executor import needed_actions
-
             p = self.plan
             root = str(p.ws.root) + os.sep
-            producers = p.analysis.actions
-            order = needed_actions(self.wanted, producers)
+            graph = p.analysis.graph
+            order = graph.needed(self.wanted)
             position = {a.id: i for i, a in enumerate(order)}
-            consumers: dict[str, list] = {}
-            dependents: dict[str, list] = {}
-            outputs: dict[str, object] = {}
             # By action id: a BUILD.toml edit that keeps the graph's shape
-            # replaces Action objects (see rebuild_packages), not these.
-            for a in order:
-                for art in a.inputs:
-                    if art.is_source:
-                        consumers.setdefault(root + art.path, []).append(a.id)
-                    else:
-                        dependents.setdefault(producers[art.path].id, []).append(a.id)
-                for out in a.outputs:
-                    outputs[root + out.path] = a.id
+            # replaces Action objects (see reanalyse), not these.
+            needed = set(position)
+            consumers = {}
+            for path, ids in graph.consumers.items():
+                readers = [i for i in ids if i in needed]
+                if readers:
+                    consumers[root + path] = readers
+            dependents = graph.dependents
+            outputs = {root + out.path: a.id for a in order for out in a.outputs}
             targets = {root + s for pkg in p.loader.packages.values() for t in pkg.targets.values() for s in t.sources}
             build_files = [root + pkg.build_file for pkg in p.loader.packages.values()]
             dirs = set(p.loader.walked)
@@ -128,25 +122,17 @@ class State:
             if is_dir or (gone and path in dirs):
                 return None  # packages may have appeared or gone
             # Any other file: no action reads it and no package is defined by it.
-        closure: set[str] = set()
-        stack = seeds
-        while stack:
-            action_id = stack.pop()
-            if action_id in closure:
-                continue
-            closure.add(action_id)
-            stack.extend(dependents.get(action_id, ()))
-        producers = self.plan.analysis.actions
-        return [producers[i] for i in sorted(closure, key=position.__getitem__)]
+        graph = self.plan.analysis.graph
+        closure = [i for i in graph.downstream(seeds) if i in position]
+        return [graph.by_id[i] for i in sorted(closure, key=position.__getitem__)]
 
     def reanalyse(self, build_files: list[str]) -> list[str] | None:
         """Load the packages of edited BUILD.toml files again and analyse their
         targets; the ids of their actions when only commands changed (the same
         targets, dependencies, sources, outputs, inputs and tools, and what each
         target provides its dependents), else None: the full path decides."""
-        from .analysis import AnalysisContext, AnalysisMemo
+        from .analysis import AnalysisContext
         from .errors import WasmeltError
-        from .graph import PackageLoader
         from .loader import load_package
         from .registry import rule_kinds
 
@@ -197,23 +183,19 @@ class State:
                 analysed.append((new_t, infos[old_t.label], ctx.actions))
             updates.append((old_pkg, new_pkg, analysed))
         # Every check passed: the plan takes the new objects.
-        memo = AnalysisMemo.current
+        memo = p.memo.analysis if p.memo is not None else None
         for old_pkg, new_pkg, analysed in updates:
             p.loader.packages[new_pkg.name] = new_pkg
-            if PackageLoader.memo is not None:
-                PackageLoader.memo.put(p.ws, new_pkg)
+            if p.memo is not None:
+                p.memo.packages.put(p.ws, new_pkg)
             for target, info, actions in analysed:
                 p.graph.targets[target.label] = target
                 if memo is not None:
                     memo.put(target, infos, info, actions)
-        all_actions = p.analysis.all_actions
         for _, _, analysed in updates:
             for target, _, actions in analysed:
                 for i, action in zip(owned.get(target.label, ()), actions):
-                    all_actions[i] = action
-        for old, new in replaced:
-            for out in new.outputs:
-                p.analysis.actions[out.path] = new
+                    p.analysis.graph.put(i, action)
         return [new.id for _, new in replaced]
 
     def summary(self) -> tuple[int, list]:
@@ -239,11 +221,10 @@ def build(state: State, argv: list[str], started: float, deferred: list, fronten
     args = frontend.parse(argv)
     state.pending = set()
     if not subset:
-        from .records import records_dir
+        from .trace import mark_up_to_date
+        from .workspace import records_dir
 
-        mark = records_dir(state.plan.ws) / "last_build_up_to_date"
-        if not mark.exists():
-            mark.touch()
+        mark_up_to_date(str(records_dir(state.plan.ws)))
         return frontend.report.up_to_date(*state.summary(), args.quiet, started)
     try:
         return _run(state, subset, args, started, deferred, frontend.report)
@@ -254,6 +235,7 @@ def build(state: State, argv: list[str], started: float, deferred: list, fronten
 
 def _run(state: State, subset: list, args, started: float, deferred: list, printer) -> int:
     from .executor import EXECUTED, BuildReport, Executor
+    from .scheduler import schedule
     from .session import cache_lock, workspace_lock
     from .store import Store
 
@@ -265,16 +247,14 @@ def _run(state: State, subset: list, args, started: float, deferred: list, print
     state.manifest_stat = False  # never anchored again by the record's check
     reporter = printer.make_reporter(args.progress, args.verbose, args.quiet)
     store = Store(p.ws.cache_dir)
-    executor = Executor(p.ws, store, state.stat_cache, jobs=args.jobs or os.cpu_count() or 1,
-                        keep_going=args.keep_going, reporter=reporter, timeout=args.action_timeout)
-    executor.defer_save = True
+    executor = Executor(p.ws, store, state.trace, timeout=args.action_timeout)
     with workspace_lock(p.ws):
         with cache_lock(p.ws.cache_dir, exclusive=False):
-            report = executor.build([], p.analysis.actions, only=subset, known=state.report.digests)
+            report = schedule(executor, [], p.analysis.graph, jobs=args.jobs or os.cpu_count() or 1,
+                              keep_going=args.keep_going, reporter=reporter, only=subset, known=state.report.digests)
     report.corrupt_entries = list(store.corrupt_entries)
     previous = state.report
     records = previous.records
-    previous_records = dict(records) if state.last_build is None else None
     records.update(report.records)
     merged = BuildReport(records, report.digests, report.corrupt_entries)
     state.report = merged
@@ -292,13 +272,11 @@ def _run(state: State, subset: list, args, started: float, deferred: list, print
 
     def bookkeeping() -> None:
         """After the answer: the records `explain` and `size` read."""
-        from .records import LastBuild
+        from .rebuild import UNTOUCHED
         from .sizes import remember_built
 
-        state.stat_cache.save()
-        if state.last_build is None:
-            state.last_build = LastBuild(p.ws, previous_records)
-        state.last_build.save(records, report.records)
+        state.trace.record_build(records, ran=report.records, reused_reason=UNTOUCHED)
+        state.trace.save()
         owners = {r.action.owner for r in report.records.values()}
         remember_built(p.ws, {l: i for l, i in p.analysis.infos.items() if l in owners}, report.digests, store)
 

@@ -24,6 +24,7 @@ class ActionRecord:
     started: float = 0.0  # time.monotonic() when scheduled
     finished: float = 0.0
     lane: int = -1  # which of the --jobs workers ran it
+    reason: str = ""  # why it ran or was reused (engine.rebuild)
 
 
 @dataclass

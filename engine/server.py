@@ -355,8 +355,6 @@ class Server:
     def serve(self) -> int:
         import fcntl
 
-        from .graph import PackageLoader, PackageMemo
-
         self.dir.mkdir(parents=True, exist_ok=True)
         lock = open(self.dir / "server.lock", "w")
         try:
@@ -374,12 +372,9 @@ class Server:
         listener.listen(16)
         os.replace(new_path, sock_path)
         (self.dir / PID_NAME).write_text(str(os.getpid()))
-        from .analysis import AnalysisMemo
-        from .executor import Executor
+        from .memo import Memo
 
-        PackageLoader.memo = PackageMemo()
-        AnalysisMemo.current = AnalysisMemo()
-        Executor.memo = {}
+        self.memo = Memo()
         self.code_stamp = self._code_stamp()
         signal.signal(signal.SIGINT, self._on_sigint)
         print(f"wasmelt server pid {os.getpid()} serving {self.ws.root}", file=sys.stderr, flush=True)
@@ -568,16 +563,13 @@ class Server:
                 self.clean.clear()
             else:
                 self._stop_watching()
-            from .session import Retained
-
-            Retained.enabled, Retained.last = True, None
+            self.memo.last = None
             try:
-                return self.frontend.run(argv)
+                return self.frontend.run(argv, self.memo)
             except SystemExit as e:
                 return e.code if isinstance(e.code, int) else 1
             finally:
-                new = Retained.last
-                Retained.last = None
+                new, self.memo.last = self.memo.last, None
                 if located is not None:
                     self.states.pop(mpath, None)  # superseded, or the build failed
                 if new is not None:

@@ -12,13 +12,13 @@ from pathlib import Path
 
 from .analysis import AnalysisResult, analyze
 from .executor import BuildReport, Executor, Reporter
+from .scheduler import schedule
 from .graph import PackageLoader, TargetGraph, load_graph, resolve_patterns
 from .labels import Label
-from .records import records_dir, save_build
 from .sizes import remember_built
-from .statcache import StatCache
+from .trace import Trace
 from .store import Store
-from .workspace import Workspace, find_workspace
+from .workspace import Workspace, find_workspace, records_dir
 
 
 @dataclass
@@ -28,6 +28,7 @@ class Plan:
     graph: TargetGraph
     analysis: AnalysisResult
     loader: PackageLoader | None = None  # what was loaded (for the up-to-date record)
+    memo: "Memo | None" = None  # a long-lived process's (engine.memo)
 
 
 def open_workspace(cwd: Path | None = None) -> tuple[Workspace, str]:
@@ -36,14 +37,15 @@ def open_workspace(cwd: Path | None = None) -> tuple[Workspace, str]:
     return ws, ws.package_of(cwd)
 
 
-def plan(ws: Workspace, patterns: list[str], current_package: str = "") -> Plan:
+def plan(ws: Workspace, patterns: list[str], current_package: str = "", memo=None) -> Plan:
     from .loader import ParsedBuildFiles
 
-    loader = PackageLoader(ws, ParsedBuildFiles(records_dir(ws) / "parsed-build-files.bin"))
+    loader = PackageLoader(ws, ParsedBuildFiles(records_dir(ws) / "parsed-build-files.bin"),
+                           memo.packages if memo is not None else None)
     labels = resolve_patterns(loader, patterns, current_package)
     graph = load_graph(loader, labels)
     loader.parsed.save()
-    return Plan(ws, labels, graph, analyze(ws, graph), loader)
+    return Plan(ws, labels, graph, analyze(ws, graph, memo.analysis if memo is not None else None), loader, memo)
 
 
 @contextmanager
@@ -88,33 +90,26 @@ def build(p: Plan, wanted, *, jobs: int | None = None, keep_going: bool = False,
                 and p.loader is not None)
     tool_stats = _tool_stats(p) if remember else {}
     store = Store(p.ws.cache_dir)
-    stat_cache = StatCache(records_dir(p.ws) / "stat-cache.bin")
-    executor = Executor(p.ws, store, stat_cache, jobs=jobs or os.cpu_count() or 1, keep_going=keep_going,
-                        reporter=reporter, timeout=timeout, use_cache=use_cache, remote=remote,
-                        expected=expected)
+    trace = Trace(records_dir(p.ws))
+    executor = Executor(p.ws, store, trace, timeout=timeout, use_cache=use_cache, remote=remote,
+                        expected=expected, memo=p.memo.records if p.memo is not None else None)
     with cache_lock(p.ws.cache_dir, exclusive=False):
-        report = executor.build(wanted, p.analysis.actions)
+        report = schedule(executor, wanted, p.analysis.graph, jobs=jobs or os.cpu_count() or 1,
+                          keep_going=keep_going, reporter=reporter)
     report.corrupt_entries = list(store.corrupt_entries)
     if record:
-        save_build(p.ws, report)
+        trace.record_build(report.records)
         remember_built(p.ws, p.analysis.infos, report.digests, store)
+    trace.save()
     if remember and report.ok:
-        _remember(p, report, stat_cache, tool_stats, *up_to_date)
-        if Retained.enabled:
+        _remember(p, report, trace, tool_stats, *up_to_date)
+        if p.memo is not None:  # the starting point of the server's incremental path
             from .incremental import State
             from .uptodate import manifest_path, stat_of
 
             mpath = manifest_path(p.ws, up_to_date[0], up_to_date[1])
-            Retained.last = State(mpath, p, wanted, report, tool_stats, stat_cache, stat_of(mpath))
+            p.memo.last = State(mpath, p, wanted, report, tool_stats, trace, stat_of(mpath))
     return report
-
-
-class Retained:
-    """Set by a long-lived process (engine.server): the plan and report of the
-    last successful plain build, the starting point of its incremental path."""
-
-    enabled = False
-    last = None
 
 
 def _tool_stats(p: Plan) -> dict:
@@ -128,7 +123,7 @@ def _tool_stats(p: Plan) -> dict:
     return {path: stat_of(path) for path in sorted(paths | dirs)}
 
 
-def _remember(p: Plan, report: BuildReport, stat_cache: StatCache, tool_stats: dict, package: str,
+def _remember(p: Plan, report: BuildReport, trace: Trace, tool_stats: dict, package: str,
               patterns: list[str]) -> None:
     from . import uptodate
 
@@ -139,7 +134,7 @@ def _remember(p: Plan, report: BuildReport, stat_cache: StatCache, tool_stats: d
         for art in rec.action.inputs:
             if art.is_source:
                 path = os.path.join(root, art.path)
-                entry = stat_cache.entries.get(path)
+                entry = trace.sources.get(path)
                 # The stat the content digest was taken with: a later edit differs from it.
                 sources[path] = tuple(entry[:3]) if entry else None
         outputs.extend(os.path.join(root, a.path) for a in rec.action.outputs)

@@ -218,9 +218,9 @@ def check_locked(ws: Workspace, package: str, patterns: list[str]) -> tuple[int,
             return None
         result = check(ws, package, patterns)
         if result is not None:
-            mark = records / "last_build_up_to_date"  # engine.records.UP_TO_DATE_MARK
-            if not mark.exists():
-                mark.touch()
+            from .trace import mark_up_to_date
+
+            mark_up_to_date(str(records))
         return result
 
 

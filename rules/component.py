@@ -12,6 +12,7 @@ from wasmelt.engine.registry import OptionalSourceAttr, RuleAttrs, RuleKind, Sou
 from wasmelt.toolchains import component as stage
 
 from .common import resolve_tools, setting
+from .providers import WasmInfo
 
 
 class ComponentAttrs(RuleAttrs):
@@ -47,8 +48,7 @@ def analyze(ctx: AnalysisContext) -> TargetInfo:
                         wit=extra[-1].path if attrs.wit else None, world=attrs.world, no_grow=attrs.no_grow,
                         stack_size=attrs.stack_size, max_memory_pages=attrs.max_memory_pages,
                         exports=attrs.exports, copts=attrs.copts))
-    return TargetInfo(files=(wasm,), fields={"wasm": wasm, "report": report, "label": str(ctx.label),
-                                             "name": ctx.label.name})
+    return TargetInfo(files=(wasm,), providers=(WasmInfo(wasm, report),))
 
 
 register_rule(RuleKind("component", ComponentAttrs, analyze, doc="a wasm component from C, Rust, WAT or .wasm"))

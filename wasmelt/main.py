@@ -69,7 +69,7 @@ def prepare(args, phase: str) -> None:
 
     args.ws, args.package = open_workspace()
     if phase == PLAN:
-        args.plan = plan(args.ws, args.patterns, args.package)
+        args.plan = plan(args.ws, args.patterns, args.package, args.memo)
 
 
 def dispatch(args) -> int:
@@ -78,9 +78,11 @@ def dispatch(args) -> int:
     return command_module(args.command).run(args)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, memo=None) -> int:
+    """Run one command; `memo` is what a long-lived process keeps between commands (engine.memo)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse(argv)
+    args.memo = memo
     if not args.command:
         make_parser().print_help()
         return 2

@@ -1,4 +1,5 @@
-"""`wasmelt explain`: why the last build executed or reused each of a target's actions."""
+"""`wasmelt explain`: why the last build executed or reused each of a target's
+actions: the reason engine.rebuild gave when it decided, kept in the trace."""
 
 from __future__ import annotations
 
@@ -11,24 +12,24 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from wasmelt.engine.errors import ConfigError
-    from wasmelt.engine.executor import CACHED, EXECUTED
     from wasmelt.engine.labels import parse_label
-    from wasmelt.engine.records import explain_change, load_history, load_last_build
+    from wasmelt.engine.rebuild import NOTHING_CHANGED
+    from wasmelt.engine.trace import Trace
+    from wasmelt.engine.workspace import records_dir
 
-    ws = args.ws
     label = str(parse_label(args.target if args.target.startswith(("//", ":")) else ":" + args.target, args.package))
-    last = [a for a in load_last_build(ws) if a["owner"] == label]
-    if not last:
+    trace = Trace(records_dir(args.ws))
+    entries = [trace.actions[i] for i in trace.last_build if i in trace.actions and trace.actions[i]["owner"] == label]
+    if not entries:
         raise ConfigError(f"the last build did not include `{label}`; build it first")
-    history = load_history(ws)
-    for entry in last:
-        print(f"{entry['mnemonic']} {label}: {entry['status']}" + (f" (key {entry['key'][:16]})" if entry["key"] else ""))
-        if entry["status"] == EXECUTED:
-            h = history.get(entry["id"], {})
-            for line in explain_change(h.get("previous"), h["current"]) if "current" in h else []:
-                print(f"  {line}")
-        elif entry["status"] == CACHED:
-            print("  every input, argument and tool matched an earlier run: the result came from the cache")
-        elif entry.get("error"):
-            print("  " + entry["error"].splitlines()[0])
+    for entry in entries:
+        status, reason = entry["status"], entry["reason"]
+        if trace.up_to_date:  # answered from the up-to-date record: every action reused
+            status, reason = "cached", NOTHING_CHANGED
+        print(f"{entry['mnemonic']} {label}: {status}" + (f" (key {entry['key'][:16]})" if entry["key"] else ""))
+        lines = reason.split("; ") if reason else []
+        if status == "failed" and entry.get("error"):
+            lines.append(entry["error"].splitlines()[0])
+        for line in lines or ["no reason recorded"]:
+            print(f"  {line}")
     return 0

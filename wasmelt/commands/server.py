@@ -20,10 +20,10 @@ class Frontend:
     build's argv, and print (engine modules never import a command)."""
 
     @staticmethod
-    def run(argv: list[str]) -> int:
+    def run(argv: list[str], memo) -> int:
         from wasmelt.main import main
 
-        return main(argv)
+        return main(argv, memo)
 
     @staticmethod
     def parse(argv: list[str]):

@@ -30,27 +30,28 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from wasmelt import report
     from wasmelt.engine import sizes
+    from wasmelt.engine.analysis import SizeTableInfo
     from wasmelt.engine.errors import BuildFailed, ConfigError
     from wasmelt.engine.registry import rule_kinds
 
     p, ws = args.plan, args.ws
-    kinds = sorted(k.name for k in rule_kinds().values() if sizes.FIELD in k.provides)
+    kinds = sorted(k.name for k in rule_kinds().values() if SizeTableInfo in k.provides)
     accepted = f"`wasmelt size` takes targets of kind {', '.join(kinds) or '(none registered)'}"
-    chosen = [l for l in p.labels if p.analysis.infos[l].get(sizes.FIELD) is not None]
+    chosen = [l for l in p.labels if SizeTableInfo in p.analysis.infos[l]]
     explicit = not any(t.endswith(("...", ":all", ":*")) for t in args.patterns)
     others = [l for l in p.labels if l not in chosen]
     if explicit and others:
         raise ConfigError(f"`{others[0]}` is a {p.graph.targets[others[0]].kind} target; {accepted}")
     if not chosen:
         raise ConfigError(f"no target matching {' '.join(args.patterns)} reports sizes; {accepted}")
-    result = run_build(args, p, [p.analysis.infos[l][sizes.FIELD] for l in chosen], quiet=True)
+    result = run_build(args, p, [p.analysis.infos[l][SizeTableInfo].table for l in chosen], quiet=True)
     if not result.ok:
         report.summary(result, args.started)
         return 1
     results = []
     for label in chosen:
         history = sizes.load_history(ws, label)
-        artifact = p.analysis.infos[label][sizes.FIELD]
+        artifact = p.analysis.infos[label][SizeTableInfo].table
         try:
             data = (ws.root / artifact.path).read_bytes()
         except OSError as e:

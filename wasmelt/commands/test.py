@@ -20,29 +20,31 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    from wasmelt.engine.analysis import TestInfo
     from wasmelt.engine.errors import ConfigError
     from wasmelt.engine.executor import CACHED, EXECUTED
     from wasmelt.engine.store import Store
 
     p = args.plan
     infos = p.analysis.infos
-    tests = [l for l in p.labels if infos[l].test_action is not None]
+    tests = [l for l in p.labels if TestInfo in infos[l]]
+    action_of = {l: infos[l][TestInfo].action for l in tests}
     if not tests:
         raise ConfigError(f"no test targets match {' '.join(args.patterns)}")
-    wanted = [a for l in tests for a in infos[l].test_action.outputs]
+    wanted = [a for l in tests for a in action_of[l].outputs]
 
     def test_events(events, result):
         for label in tests:
-            record = result.records[infos[label].test_action.id]
+            record = result.records[action_of[label].id]
             events.test_result(str(label), record.status in (EXECUTED, CACHED), record.status == CACHED,
                                max(0.0, record.finished - record.started))
 
     result = run_build(args, p, wanted, quiet=True, keep_going=True, on_events=test_events,
-                       reported_elsewhere={infos[l].test_action.id for l in tests})
+                       reported_elsewhere={action_of[l].id for l in tests})
     store = Store(args.ws.cache_dir)
     results = []
     for label in tests:
-        record = result.records[infos[label].test_action.id]
+        record = result.records[action_of[label].id]
         passed = record.status in (EXECUTED, CACHED)
         log = ""
         if record.log_digests:
