@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     subprocess.run(build, cwd=ws, env=env, check=True)
     null_s = wall(build, ws, env, 5)
     full_s = wall([py, "-c", "import sys, gc; gc.disable(); from wasmelt import rules; "
-                   "from wasmelt.engine.cli import main; sys.exit(main(sys.argv[1:]))", "build", "//...", "-q"],
+                   "from wasmelt.main import main; sys.exit(main(sys.argv[1:]))", "build", "//...", "-q"],
                   ws, env, 3)
     print(f"null build of {args.targets} targets, {ws}")
     print(f"  wall time (median of 5, no profiler): {null_s:.3f}s  (the up-to-date check)")

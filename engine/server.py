@@ -10,7 +10,8 @@ build starts it on demand; WASMELT_SERVER=0 keeps every command in-process.
 A client whose server is missing, stale (wasmelt's code changed) or dies
 mid-command runs the command in-process instead.
 
-The protocol and the client, which must stay import-light, are in engine.client.
+The protocol and the client, which must stay import-light, are in engine.client;
+starting and stopping it in engine.serverctl; its file watcher in engine.watcher.
 """
 
 from __future__ import annotations
@@ -25,99 +26,11 @@ import threading
 import time
 
 from . import client
+from .serverctl import PID_NAME
+from .watcher import Watcher
 from .workspace import Workspace, records_dir
 
-PID_NAME = "server.pid"
-LOG_NAME = "server.log"
-DEFAULT_IDLE_SECS = 3 * 3600  # as Bazel's --max_idle_secs
-START_TIMEOUT_S = 30.0
-COOKIE_TIMEOUT_S = 2.0
 REQUEST_TIMEOUT_S = 10.0  # a client sends its request as soon as it connects
-MAX_WATCHED_PATHS = 50_000
-
-
-# -- the client side (engine.client has the protocol) ----------------------------
-
-def _connect(ws: Workspace, timeout: float | None = None):
-    return client.connect(str(records_dir(ws)), timeout)
-
-
-def _enabled(ws: Workspace) -> bool | None:
-    """True (start on demand), False (never use one) or None (use one if running)."""
-    if os.environ.get("WASMELT_SERVER") is not None:
-        return not client.server_disabled()
-    return True if ws.settings.get("server") is True else None
-
-
-def forward(argv: list[str], located) -> int | None:
-    """Run `argv` in the workspace's server, starting it when the workspace
-    asks for one; None when it must run in-process."""
-    if not argv or argv[0] not in client.FORWARDED or located is None:
-        return None
-    ws, _ = located
-    enabled = _enabled(ws)
-    if enabled is False:
-        return None
-    sock = _connect(ws)
-    if sock is None and enabled:
-        sock = start(ws, quiet=True)
-    if sock is None:
-        return None
-    return client.run_forwarded(sock, argv)
-
-
-def start(ws: Workspace, quiet: bool = False, idle_secs: int = DEFAULT_IDLE_SECS) -> socket.socket | None:
-    """Start the server (if none runs) and connect to it."""
-    import subprocess
-
-    sock = _connect(ws)
-    if sock is not None:
-        return sock
-    directory = records_dir(ws)
-    directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / LOG_NAME, "ab") as log:
-        subprocess.Popen([sys.executable, "-m", "wasmelt", "server", "serve", "--max_idle_secs", str(idle_secs)],
-                         cwd=ws.root, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-                         env={**os.environ, "WASMELT_SERVER": "0"})
-    if not quiet:
-        print(f"wasmelt: starting the server for {ws.root} ...", file=sys.stderr)
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        sock = _connect(ws)
-        if sock is not None:
-            return sock
-        time.sleep(0.02)
-    print(f"wasmelt: the server did not start; see {directory / LOG_NAME}", file=sys.stderr)
-    return None
-
-
-def status(ws: Workspace) -> dict | None:
-    sock = _connect(ws, timeout=10)
-    if sock is None:
-        return None
-    try:
-        client.send_message(sock, {"control": "status"})
-        frame = client.read_answer(sock)
-    finally:
-        sock.close()
-    return json.loads(frame[1]) if frame is not None and frame[0] == b"x" else None
-
-
-def stop(ws: Workspace) -> bool:
-    sock = _connect(ws, timeout=10)
-    if sock is None:
-        return False
-    try:
-        client.send_message(sock, {"control": "stop"})
-        client.read_answer(sock)
-    finally:
-        sock.close()
-    pid_path = records_dir(ws) / PID_NAME
-    deadline = time.monotonic() + 10
-    while (records_dir(ws) / client.SOCKET_NAME).exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    pid_path.unlink(missing_ok=True)
-    return True
 
 
 # -- the server side --------------------------------------------------------------
@@ -168,99 +81,6 @@ def _make_raw():
             return self.writer.tty
 
     return RawFrames
-
-
-class Watcher:
-    """OS file events for the workspace, gathered on a thread; `sync()` puts
-    a cookie file in the watched tree and waits for its event, so every
-    change made before the call has been seen (as Buck2 and Watchman do)."""
-
-    def __init__(self, root: str, cookie_dir: str, ignored: list[str]):
-        from watchfiles._rust_notify import RustNotify
-
-        os.makedirs(cookie_dir, exist_ok=True)
-        paths = [root] if cookie_dir.startswith(root + os.sep) else [root, cookie_dir]
-        self.notify = RustNotify(paths, False, False, 0, True, True)
-        self.cookie_dir = cookie_dir
-        self.ignored = tuple(p.rstrip(os.sep) + os.sep for p in ignored)
-        self.cond = threading.Condition()
-        self.changed = False  # a relevant change since the last drain()
-        self.paths: set[str] | None = set()  # which paths (None: too many to keep)
-        self.cookies: set[str] = set()
-        self.counter = 0
-        self.alive = True
-        self.stop_flag = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="wasmelt-watch", daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        try:
-            while not self.stop_flag.is_set():
-                result = self.notify.watch(20, 1, 500, self.stop_flag)
-                if not isinstance(result, set):
-                    continue
-                with self.cond:
-                    for _, path in result:
-                        if path.startswith(self.cookie_dir + os.sep):
-                            self.cookies.add(path)
-                        elif not path.startswith(self.ignored):
-                            self.changed = True
-                            if self.paths is not None:
-                                self.paths.add(path)
-                                if len(self.paths) > MAX_WATCHED_PATHS:
-                                    self.paths = None
-                    self.cond.notify_all()
-        except Exception:  # noqa: BLE001 - a dead watcher only costs speed: every command stats again
-            with self.cond:
-                self.alive = False
-                self.cond.notify_all()
-
-    def sync(self) -> bool:
-        """Wait until the events of every earlier change are in; False if the
-        watcher cannot vouch for that (then the caller must stat)."""
-        self.counter += 1
-        cookie = os.path.join(self.cookie_dir, f"cookie-{os.getpid()}-{self.counter}")
-        try:
-            with open(cookie, "w"):
-                pass
-        except OSError:
-            return False
-        deadline = time.monotonic() + COOKIE_TIMEOUT_S
-        try:
-            with self.cond:
-                while self.alive and cookie not in self.cookies:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        return False
-                    self.cond.wait(left)
-                self.cookies.discard(cookie)
-                return self.alive
-        finally:
-            try:
-                os.unlink(cookie)
-            except OSError:
-                pass
-
-    def drain(self) -> bool:
-        """Whether anything relevant changed since the last drain; resets it."""
-        with self.cond:
-            changed, self.changed = self.changed, False
-            return changed
-
-    def drain_paths(self) -> tuple[bool, set[str] | None]:
-        """drain(), with the paths that changed (None: too many to keep)."""
-        with self.cond:
-            changed, paths = self.changed, self.paths
-            self.changed, self.paths = False, set()
-            return changed, paths
-
-    def close(self) -> None:
-        self.stop_flag.set()
-        self.thread.join(timeout=2)
-        try:
-            self.notify.close()
-        except Exception:  # noqa: BLE001
-            pass
 
 
 class HangupMonitor:

@@ -40,16 +40,18 @@ def _forward_or_null_build(argv: list[str]) -> int | None:
     import time
 
     started = time.monotonic()
+    from wasmelt.engine.client import server_wanted
     from wasmelt.engine.uptodate import locate, try_null_build
 
     located = locate()
     if located is None:
         return None
-    from wasmelt.engine.server import forward
+    if server_wanted(located[0].settings):  # else none runs: the client found no socket
+        from wasmelt.engine.serverctl import forward
 
-    code = forward(argv, located)
-    if code is not None:
-        return code
+        code = forward(argv, located)
+        if code is not None:
+            return code
     answer = try_null_build(argv, located)
     if answer is None:
         return None

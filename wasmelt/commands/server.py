@@ -5,7 +5,7 @@ from __future__ import annotations
 
 
 def add_parser(sub) -> None:
-    from wasmelt.engine.server import DEFAULT_IDLE_SECS
+    from wasmelt.engine.serverctl import DEFAULT_IDLE_SECS
 
     s = sub.add_parser("server", help="start, stop or show the background server that keeps the build graph warm",
                        epilog="example: wasmelt server start")
@@ -39,7 +39,7 @@ class Frontend:
 
 
 def run(args) -> int:
-    from wasmelt.engine import server
+    from wasmelt.engine import serverctl
     from wasmelt.engine.errors import ConfigError
     from wasmelt.engine.uptodate import locate
 
@@ -50,19 +50,21 @@ def run(args) -> int:
     if args.action == "serve":
         from wasmelt import rules  # noqa: F401  (registers every rule kind)
 
-        return server.Server(ws, args.max_idle_secs, Frontend()).serve()
+        from wasmelt.engine.server import Server
+
+        return Server(ws, args.max_idle_secs, Frontend()).serve()
     if args.action == "start":
-        sock = server.start(ws, idle_secs=args.max_idle_secs)
+        sock = serverctl.start(ws, idle_secs=args.max_idle_secs)
         if sock is None:
             return 1
         sock.close()
-        info = server.status(ws) or {}
+        info = serverctl.status(ws) or {}
         print(f"wasmelt server running (pid {info.get('pid')}) for {ws.root}")
         return 0
     if args.action == "stop":
-        print("wasmelt server stopped" if server.stop(ws) else "no wasmelt server is running")
+        print("wasmelt server stopped" if serverctl.stop(ws) else "no wasmelt server is running")
         return 0
-    info = server.status(ws)
+    info = serverctl.status(ws)
     if info is None:
         print(f"no wasmelt server is running for {ws.root}")
         return 3
