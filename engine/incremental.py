@@ -236,7 +236,7 @@ def build(state: State, argv: list[str], started: float, deferred: list, fronten
 def _run(state: State, subset: list, args, started: float, deferred: list, printer) -> int:
     from .executor import EXECUTED, BuildReport, Executor
     from .scheduler import schedule
-    from .session import cache_lock, workspace_lock
+    from .locks import cache_lock, workspace_lock
     from .store import Store
 
     p = state.plan

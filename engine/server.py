@@ -137,12 +137,6 @@ class Server:
         self.incremental = 0  # commands answered from the watcher's changed paths
         self.watcher: Watcher | None = None  # runs between full commands
         self.watch_files = True
-        # manifest path -> stats of the entries outside the workspace (tools, code)
-        # for builds verified up to date with no file event since.
-        # Our own writes (outputs, records) are events too: after a full build
-        # the next command verifies by stat once, then trusts the watcher again.
-        self.clean: dict[str, list[tuple[str, tuple | None]]] = {}
-        self._summary: dict[str, tuple[int, list]] = {}
         # manifest path -> the last successful plain build (engine.incremental)
         self.states: dict = {}
         self.deferred: list = []  # work left for after the client has its answer
@@ -234,7 +228,6 @@ class Server:
             self.watch_files = False
 
     def _stop_watching(self) -> None:
-        self.clean.clear()
         for state in self.states.values():
             state.unanchor()  # a gap in the watching: changes could go unseen
         if self.watcher is not None:
@@ -347,11 +340,9 @@ class Server:
                 mpath = uptodate.manifest_path(located[0], located[1], parsed[0])
                 self._start_watching()
                 synced = self.watcher is not None and self.watcher.sync()
-                changed, paths = self.watcher.drain_paths() if synced else (True, None)
+                paths = self.watcher.drain_paths() if synced else None
                 for state in self.states.values():
                     state.note(paths)
-                if changed:
-                    self.clean.clear()
                 state = self.states.get(mpath)
                 if state is not None and state.anchored:
                     from . import incremental
@@ -359,29 +350,19 @@ class Server:
                     code = incremental.build(state, argv, started, self.deferred, self.frontend)
                     if code is not None:
                         self.incremental += 1
-                        self.clean.pop(mpath, None)
                         return code
-                outside = self.clean.get(mpath)
-                if outside is not None and all(uptodate.stat_of(p) == s for p, s in outside):
-                    return self.frontend.report.up_to_date(*self._summary[mpath], parsed[1], started)
-                self.clean.pop(mpath, None)
                 result = uptodate.check_locked(located[0], located[1], parsed[0])
                 if result is not None:
-                    if synced:
-                        self.clean[mpath] = self._outside_entries(mpath)
-                        self._summary[mpath] = result
-                        if state is not None and not state.anchored and uptodate.stat_of(mpath) == state.manifest_stat:
-                            state.anchored = True  # disk is as that build left it, and watched since
-                            state.pending.clear()
+                    if synced and state is not None and not state.anchored and uptodate.stat_of(mpath) == state.manifest_stat:
+                        state.anchored = True  # disk is as that build left it, and watched since
+                        state.pending.clear()
                     return self.frontend.report.up_to_date(*result, parsed[1], started)
             # A full command. The first one (a cold build, tens of thousands of
             # outputs and new directories) runs unwatched: the events would keep
             # the watcher busy on a core the build needs. Later ones write few
             # files and keep it running, so their result is watched from the start.
             watched = self.watcher is not None and bool(self.states)
-            if watched:
-                self.clean.clear()
-            else:
+            if not watched:
                 self._stop_watching()
             self.memo.last = None
             try:
@@ -411,14 +392,3 @@ class Server:
                 except (OSError, ValueError):
                     pass
             sys.stdout, sys.stderr = saved
-
-    def _outside_entries(self, mpath: str) -> list[tuple[str, tuple | None]]:
-        import marshal
-
-        root = str(self.ws.root) + os.sep
-        try:
-            with open(mpath, "rb") as f:
-                _, _, paths, stats, _, _ = marshal.loads(f.read())
-        except (OSError, ValueError, EOFError, TypeError):
-            return []
-        return [(p, s) for p, s in zip(paths, stats) if not p.startswith(root)]

@@ -3,21 +3,19 @@ them into actions, and build the artifacts they need."""
 
 from __future__ import annotations
 
-import fcntl
 import os
-import sys
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from .analysis import AnalysisResult, analyze
 from .executor import BuildReport, Executor, Reporter
-from .scheduler import schedule
 from .graph import PackageLoader, TargetGraph, load_graph, resolve_patterns
 from .labels import Label
+from .locks import cache_lock
+from .scheduler import schedule
 from .sizes import remember_built
-from .trace import Trace
 from .store import Store
+from .trace import Trace
 from .workspace import Workspace, find_workspace, records_dir
 
 
@@ -46,38 +44,6 @@ def plan(ws: Workspace, patterns: list[str], current_package: str = "", memo=Non
     graph = load_graph(loader, labels)
     loader.parsed.save()
     return Plan(ws, labels, graph, analyze(ws, graph, memo.analysis if memo is not None else None), loader, memo)
-
-
-@contextmanager
-def workspace_lock(ws: Workspace, announce=None):
-    """One build at a time per workspace; a second one waits, and says so."""
-    path = records_dir(ws) / "lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            (announce or (lambda m: print(m, file=sys.stderr)))(
-                "another wasmelt command is building in this workspace; waiting for it to finish ...")
-            fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
-@contextmanager
-def cache_lock(cache_dir: Path, exclusive: bool):
-    """Builds share the cache (shared lock); `cache gc` needs it alone."""
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    with open(cache_dir / "lock", "w") as f:
-        mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
-        try:
-            fcntl.flock(f, mode | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print("the cache is in use by another wasmelt command; waiting ...", file=sys.stderr)
-            fcntl.flock(f, mode)
-        yield
 
 
 def build(p: Plan, wanted, *, jobs: int | None = None, keep_going: bool = False,

@@ -25,7 +25,6 @@ class Watcher:
         self.cookie_dir = cookie_dir
         self.ignored = tuple(p.rstrip(os.sep) + os.sep for p in ignored)
         self.cond = threading.Condition()
-        self.changed = False  # a relevant change since the last drain()
         self.paths: set[str] | None = set()  # which paths (None: too many to keep)
         self.cookies: set[str] = set()
         self.counter = 0
@@ -45,7 +44,6 @@ class Watcher:
                         if path.startswith(self.cookie_dir + os.sep):
                             self.cookies.add(path)
                         elif not path.startswith(self.ignored):
-                            self.changed = True
                             if self.paths is not None:
                                 self.paths.add(path)
                                 if len(self.paths) > MAX_WATCHED_PATHS:
@@ -82,18 +80,11 @@ class Watcher:
             except OSError:
                 pass
 
-    def drain(self) -> bool:
-        """Whether anything relevant changed since the last drain; resets it."""
+    def drain_paths(self) -> set[str] | None:
+        """The paths that changed since the last drain (None: too many to keep)."""
         with self.cond:
-            changed, self.changed = self.changed, False
-            return changed
-
-    def drain_paths(self) -> tuple[bool, set[str] | None]:
-        """drain(), with the paths that changed (None: too many to keep)."""
-        with self.cond:
-            changed, paths = self.changed, self.paths
-            self.changed, self.paths = False, set()
-            return changed, paths
+            paths, self.paths = self.paths, set()
+            return paths
 
     def close(self) -> None:
         self.stop_flag.set()

@@ -31,7 +31,8 @@ def run_build(args, p, artifacts, *, quiet: bool | None = None, keep_going: bool
     """Build `artifacts` with the reporters the flags ask for."""
     from wasmelt.engine.events import EventLog, write_profile
     from wasmelt.engine.executor import Reporters
-    from wasmelt.engine.session import build, workspace_lock
+    from wasmelt.engine.locks import workspace_lock
+    from wasmelt.engine.session import build
 
     events = EventLog(Path(args.build_event_json_file), args.command, args.patterns) if args.build_event_json_file else None
     if events:

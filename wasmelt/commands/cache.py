@@ -29,7 +29,7 @@ def parse_size(text: str) -> int:
 
 
 def run(args) -> int:
-    from wasmelt.engine.session import cache_lock
+    from wasmelt.engine.locks import cache_lock
     from wasmelt.engine.store import Store
 
     ws = args.ws

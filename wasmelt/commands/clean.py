@@ -15,7 +15,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from wasmelt import report
-    from wasmelt.engine.session import workspace_lock
+    from wasmelt.engine.locks import workspace_lock
 
     ws = args.ws
     with workspace_lock(ws, report.note):

@@ -21,7 +21,8 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from wasmelt.engine.release import make_manifest, write_release
-    from wasmelt.engine.session import build, workspace_lock
+    from wasmelt.engine.locks import workspace_lock
+    from wasmelt.engine.session import build
 
     p = args.plan
     artifacts = wanted(p, p.labels)

@@ -19,7 +19,8 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from wasmelt.engine.release import check_manifest, load_manifest, make_manifest
-    from wasmelt.engine.session import build, plan, workspace_lock
+    from wasmelt.engine.locks import workspace_lock
+    from wasmelt.engine.session import build, plan
 
     manifest = load_manifest(Path(args.manifest))
     p = plan(args.ws, manifest["patterns"], "")
