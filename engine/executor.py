@@ -15,7 +15,7 @@ from .actions import Action
 from .errors import ActionError
 from .results import CACHED, EXECUTED, FAILED, SKIPPED, ActionRecord, BuildReport, Reporter, Reporters  # noqa: F401
 from .runner import LocalRunner, RemoteBackend, RemoteResult, RemoteRunner, Runner, RunResult, SourceChanged  # noqa: F401
-from .rebuild import UNCHANGED_INPUTS, decide
+from .rebuild import decide
 from .store import CachedResult, Store, _atomic_write, digest_file
 from .trace import Trace
 from .workspace import Workspace
@@ -32,7 +32,7 @@ class NonDeterministic(ActionError):
 class Executor:
     def __init__(self, ws: Workspace, store: Store, trace: Trace, *, timeout: float | None = None,
                  use_cache: bool = True, remote: RemoteBackend | None = None, expected: dict[str, str] | None = None,
-                 memo: dict[str, ActionRecord] | None = None, runner: Runner | None = None):
+                 runner: Runner | None = None):
         self.ws = ws
         self._root = str(ws.root)
         self.store = store
@@ -44,9 +44,6 @@ class Executor:
         self.runner = runner or LocalRunner(ws.root, store, timeout)
         if remote is not None and remote.can_execute and runner is None:
             self.runner = RemoteRunner(remote, self.runner)
-        # A long-lived process's last successful record of each action (engine.memo):
-        # an action whose inputs kept their digests is reused without its key or the action cache.
-        self.memo = memo if use_cache and expected is None else None
         # Verification mode (release): run everything again and compare each
         # output with these digests from the cached build.
         self.expected = expected
@@ -116,18 +113,24 @@ class Executor:
         elif not self.store.materialize(digest, dest):
             raise ActionError(f"cached output `{path}` is missing from the store; run `wasmelt clean` and build again")
 
-    def _lookup(self, action: Action, input_digests: dict[str, str], restore: bool, memo=True) -> ActionRecord:
-        decision = decide(action, input_digests, self.trace, self.store, use_cache=self.use_cache,
-                          memo=self.memo if memo else None)
+    def _lookup(self, action: Action, input_digests: dict[str, str], restore: bool, trust_trace=True) -> ActionRecord:
+        decision = decide(action, input_digests, self.trace, self.store, use_cache=self.use_cache and self.expected is None,
+                          trust_trace=trust_trace)
         if decision.reuse:
             try:
                 for path, digest in decision.outputs.items():
-                    self._materialize(path, digest, restore=restore)
+                    # The trace vouches for outputs in place; restoring one goes
+                    # through the action cache, whose entries are verified on read.
+                    self._materialize(path, digest, restore=restore and not decision.from_trace)
                 return ActionRecord(action, CACHED, decision.key, decision.material, outputs=decision.outputs,
                                     log_digests=decision.log_digests, reason=decision.reason)
+            except _NeedsCopy:
+                if decision.from_trace:
+                    return self._lookup(action, input_digests, restore, trust_trace=False)
+                raise
             except ActionError:  # a blob vanished between the lookup and the copy
-                if decision.reason == UNCHANGED_INPUTS:
-                    return self._lookup(action, input_digests, restore, memo=False)
+                if decision.from_trace:
+                    return self._lookup(action, input_digests, restore, trust_trace=False)
                 return ActionRecord(action, EXECUTED, decision.key, decision.material,
                                     reason="its cached outputs were missing from the store")
         return ActionRecord(action, EXECUTED, decision.key, decision.material, reason=decision.reason)

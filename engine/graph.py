@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from .errors import ConfigError, CycleError, did_you_mean
 from .labels import Label, Pattern, parse_pattern
-from .loader import Package, ParsedBuildFiles, Target, find_packages, load_package
+from .loader import Package, Target, find_packages, load_package
 from .workspace import Workspace
 
 
@@ -69,10 +69,10 @@ class PackageLoader:
     """Loads each package once per command (and, given a memo, reuses the
     unchanged packages of earlier commands)."""
 
-    def __init__(self, ws: Workspace, parsed: ParsedBuildFiles | None = None, memo: PackageMemo | None = None):
+    def __init__(self, ws: Workspace, parsed=None, memo: PackageMemo | None = None):
         self.ws = ws
         self.memo = memo  # a long-lived process's packages (engine.memo)
-        self.parsed = parsed  # parsed BUILD.toml files kept in the cache
+        self.parsed = parsed  # parsed BUILD.toml files kept by stat (engine.trace)
         self.packages: dict[str, Package] = {}
         self.walked: dict[str, tuple | None] = {}  # directories pattern expansion searched: their stat
 

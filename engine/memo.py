@@ -1,5 +1,5 @@
 """What a long-lived process (the server) keeps between commands, in one object
-passed to each command: loaded packages, analysis results, action records, and the last build."""
+passed to each command: loaded packages, analysis results, and the last build."""
 
 from __future__ import annotations
 
@@ -11,8 +11,5 @@ class Memo:
     def __init__(self):
         self.packages = PackageMemo()
         self.analysis = AnalysisMemo()
-        # The last successful record of each action (by id): an action whose
-        # inputs kept their digests is reused without computing its key.
-        self.records: dict = {}
         # The last successful plain build (engine.incremental.State), set by session.build.
         self.last = None

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from .actions import Action, action_key
 
 NOTHING_CHANGED = "nothing changed since the last build"
-UNCHANGED_INPUTS = "nothing changed: every input kept its digest since the last build"
 UNTOUCHED = "nothing changed: no file it depends on was touched since the last build"
 
 
@@ -25,21 +24,22 @@ class Decision:
     material: dict
     outputs: dict[str, str] | None = None  # what to put in place when reused: path -> digest
     log_digests: tuple[str, str] | None = None
+    from_trace: bool = False  # reused on the trace's word: valid only for outputs already in place
 
 
 def decide(action: Action, inputs: dict[str, str], trace, store, *, use_cache: bool = True,
-           memo: dict | None = None) -> Decision:
+           trust_trace: bool = True) -> Decision:
     """Reuse or run `action` whose inputs have these digests.
 
-    `trace`: the last build's records (engine.trace); `store`: the action
-    cache; `memo`: a long-lived process's last record of each action, whose
-    outputs are reused when its inputs kept their digests (no key needed)."""
-    prev = memo.get(action.id) if memo is not None and use_cache else None
-    if prev is not None and (prev.action is action or prev.action == action) and prev.material["inputs"] == inputs:
-        return Decision(True, UNCHANGED_INPUTS, prev.key, prev.material, prev.outputs, prev.log_digests)
+    `trace`: the last build's records (engine.trace): an action whose key
+    material is the one it last succeeded with gets the outputs it had (no
+    key to hash, no action-cache read); `store`: the action cache."""
     material = action.key_material(inputs)
-    key = action_key(material)
     last = trace.actions.get(action.id) if trace is not None else None
+    if (use_cache and trust_trace and last is not None and last["status"] in ("executed", "cached")
+            and last.get("outputs") is not None and last["material"] == material):
+        return Decision(True, NOTHING_CHANGED, last["key"], material, last["outputs"], last.get("logs"), True)
+    key = action_key(material)
     if use_cache:
         cached = store.get_action(key)
         if cached is not None and set(cached.outputs) <= {a.path for a in action.outputs}:

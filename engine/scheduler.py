@@ -76,8 +76,6 @@ def schedule(executor, wanted: list[Artifact], graph: ActionGraph, *, jobs: int 
             if out.path not in report.digests and out.path in action.optional_outputs:
                 report.digests[out.path] = ""
         finish(record)
-        if executor.memo is not None and record.material is not None:
-            executor.memo[action.id] = record
         for dep in dependents[action.id]:
             waiting_on[dep.id].discard(action.id)
             if not waiting_on[dep.id] and dep.id not in report.records:

@@ -27,6 +27,7 @@ class Plan:
     analysis: AnalysisResult
     loader: PackageLoader | None = None  # what was loaded (for the up-to-date record)
     memo: "Memo | None" = None  # a long-lived process's (engine.memo)
+    trace: Trace | None = None  # the build log, loaded once per command
 
 
 def open_workspace(cwd: Path | None = None) -> tuple[Workspace, str]:
@@ -36,14 +37,12 @@ def open_workspace(cwd: Path | None = None) -> tuple[Workspace, str]:
 
 
 def plan(ws: Workspace, patterns: list[str], current_package: str = "", memo=None) -> Plan:
-    from .loader import ParsedBuildFiles
-
-    loader = PackageLoader(ws, ParsedBuildFiles(records_dir(ws) / "parsed-build-files.bin"),
-                           memo.packages if memo is not None else None)
+    trace = Trace(records_dir(ws))
+    loader = PackageLoader(ws, trace, memo.packages if memo is not None else None)
     labels = resolve_patterns(loader, patterns, current_package)
     graph = load_graph(loader, labels)
-    loader.parsed.save()
-    return Plan(ws, labels, graph, analyze(ws, graph, memo.analysis if memo is not None else None), loader, memo)
+    trace.save()
+    return Plan(ws, labels, graph, analyze(ws, graph, memo.analysis if memo is not None else None), loader, memo, trace)
 
 
 def build(p: Plan, wanted, *, jobs: int | None = None, keep_going: bool = False,
@@ -56,9 +55,9 @@ def build(p: Plan, wanted, *, jobs: int | None = None, keep_going: bool = False,
                 and p.loader is not None)
     tool_stats = _tool_stats(p) if remember else {}
     store = Store(p.ws.cache_dir)
-    trace = Trace(records_dir(p.ws))
+    trace = p.trace or Trace(records_dir(p.ws))
     executor = Executor(p.ws, store, trace, timeout=timeout, use_cache=use_cache, remote=remote,
-                        expected=expected, memo=p.memo.records if p.memo is not None else None)
+                        expected=expected)
     with cache_lock(p.ws.cache_dir, exclusive=False):
         report = schedule(executor, wanted, p.analysis.graph, jobs=jobs or os.cpu_count() or 1,
                           keep_going=keep_going, reporter=reporter)

@@ -7,9 +7,12 @@ records, each a (kind, payload) tuple; a later record overrides an earlier one:
     ("sources", {path: [size, mtime_ns, inode, digest, hashed_at_ns]})
         the content digest of a file, valid while its stat is unchanged;
     ("actions", {action id: {owner, mnemonic, status, reason, key, material,
-                 previous, duration, error}})
-        the last decision about each action, its key material and the
-        material of its previous different key (what `explain` compares);
+                 previous, outputs, logs, duration, error}})
+        the last decision about each action, its key material, the material
+        of its previous different key (what `explain` compares) and the
+        digests of its outputs and logs (reused while the material holds);
+    ("build_files", {BUILD.toml path: (size, mtime_ns, inode, parsed table)})
+        TOML parsing is most of loading a package: validating is always redone;
     ("build", [action ids])      the actions of the last build;
     ("up_to_date", None)         the last build found nothing changed.
 
@@ -53,6 +56,8 @@ class Trace:
     def __init__(self, records_dir):
         self.path = os.path.join(str(records_dir), NAME)
         self.sources: dict[str, list] = {}
+        self.build_files: dict[str, tuple] = {}
+        self._dirty_build_files: dict[str, tuple] = {}
         self.actions: dict[str, dict] = {}
         self.last_build: list[str] = []
         self.up_to_date = False
@@ -78,6 +83,8 @@ class Trace:
                         self.sources.update(payload)
                     elif kind == "actions":
                         self.actions.update(payload)
+                    elif kind == "build_files":
+                        self.build_files.update(payload)
                     elif kind == "build":
                         self.last_build, self.up_to_date = payload, False
                         self._base = self._base or f.tell()
@@ -105,6 +112,23 @@ class Trace:
         self.sources[path] = self._dirty_sources[path] = entry
         return digest
 
+    # -- parsed BUILD.toml files (the loader's `parsed`) ---------------------------
+
+    def get(self, where: str, st: os.stat_result):
+        entry = self.build_files.get(where)
+        if entry is not None and entry[:3] == (st.st_size, st.st_mtime_ns, st.st_ino):
+            return entry[3]
+        return None
+
+    def put(self, where: str, st: os.stat_result, data: dict) -> None:
+        if st.st_mtime_ns + RACY_WINDOW_NS >= time.time_ns():
+            return  # could change again within the timestamp granularity, unseen
+        try:
+            marshal.dumps(data)  # TOML dates and times are not marshal types: those stay unkept
+        except ValueError:
+            return
+        self.build_files[where] = self._dirty_build_files[where] = (st.st_size, st.st_mtime_ns, st.st_ino, data)
+
     # -- actions ----------------------------------------------------------------
 
     def record(self, rec, status: str | None = None, reason: str | None = None) -> None:
@@ -115,8 +139,10 @@ class Trace:
         key = rec.key if rec.key is not None else (old or {}).get("key")
         if old is not None and old.get("key") is not None and old.get("key") != key:
             previous = old.get("material")
+        outputs, logs = rec.outputs, rec.log_digests
         entry = {"owner": str(rec.action.owner), "mnemonic": rec.action.mnemonic, "status": status or rec.status,
                  "reason": reason or rec.reason, "key": key, "material": material, "previous": previous,
+                 "outputs": outputs, "logs": logs,
                  "duration": round(rec.duration, 4) if status is None else 0.0,
                  "error": rec.error if status is None else None}
         if entry != old:
@@ -144,6 +170,8 @@ class Trace:
             records.append(("sources", self._dirty_sources))
         if self._dirty_actions:
             records.append(("actions", self._dirty_actions))
+        if self._dirty_build_files:
+            records.append(("build_files", self._dirty_build_files))
         if self._build_changed:
             records.append(("build", self.last_build))
         if not records:
@@ -151,7 +179,8 @@ class Trace:
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
         self._size = _append(self.path, records)
         self._base = self._base or self._size
-        self._dirty_sources, self._dirty_actions, self._build_changed = {}, {}, False
+        self._dirty_sources, self._dirty_actions, self._dirty_build_files = {}, {}, {}
+        self._build_changed = False
         if self._size > COMPACT_RATIO * self._base + (1 << 16):
             from pathlib import Path
 
@@ -162,7 +191,8 @@ class Trace:
             self._size = self._base = len(snapshot)
 
     def _snapshot(self) -> bytes:
-        records = [("sources", self.sources), ("actions", self.actions), ("build", self.last_build)]
+        records = [("sources", self.sources), ("actions", self.actions), ("build_files", self.build_files),
+                   ("build", self.last_build)]
         if self.up_to_date:
             records.append(("up_to_date", None))
         return SIGNATURE + b"".join(marshal.dumps(r) for r in records)
