@@ -1,5 +1,5 @@
 """The server's incremental path: after a successful build, keep its plan,
-report and stat cache; while the file watcher has run without a gap since
+report and trace; while the file watcher has run without a gap since
 then, the paths it reports are all that can have changed. A build of the
 same patterns then re-examines only the actions reading a changed source or
 writing a changed output, and everything downstream of them, reusing the

@@ -26,6 +26,7 @@ import threading
 import time
 
 from . import client
+from .connection import HangupMonitor, command_streams
 from .serverctl import PID_NAME
 from .watcher import Watcher
 from .workspace import Workspace, records_dir
@@ -34,96 +35,6 @@ REQUEST_TIMEOUT_S = 10.0  # a client sends its request as soon as it connects
 
 
 # -- the server side --------------------------------------------------------------
-
-class _FrameWriter:
-    """A binary stream that sends what is written as frames of one kind."""
-
-    def __init__(self, sock: socket.socket, kind: bytes, tty: bool):
-        self.sock, self.kind, self.tty = sock, kind, tty
-        self.closed = False
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data) -> int:
-        data = bytes(data)
-        if data:
-            try:
-                self.sock.sendall(client.frame(self.kind, data))
-            except OSError:
-                pass  # the client went away: finish the command anyway
-        return len(data)
-
-    def flush(self) -> None:
-        pass
-
-    def isatty(self) -> bool:
-        return self.tty
-
-    def fileno(self) -> int:
-        raise OSError("not a file")
-
-
-def _make_raw():
-    import io
-
-    class RawFrames(io.RawIOBase):
-        def __init__(self, writer: _FrameWriter):
-            self.writer = writer
-
-        def writable(self) -> bool:
-            return True
-
-        def write(self, data) -> int:
-            return self.writer.write(data)
-
-        def isatty(self) -> bool:
-            return self.writer.tty
-
-    return RawFrames
-
-
-class HangupMonitor:
-    """Watches a command's connection on a thread. A client that hangs up
-    before its answer was interrupted (Ctrl-C): the command is stopped as
-    Ctrl-C stops an in-process build, by SIGINT to this server's process
-    group (its running actions included; the server's own handler turns it
-    into KeyboardInterrupt while the command runs)."""
-
-    def __init__(self, server: "Server", conn: socket.socket):
-        self.server, self.conn = server, conn
-        self.wake_r, self.wake_w = os.pipe()
-        self.thread = threading.Thread(target=self._watch, name="hangup-monitor", daemon=True)
-        self.thread.start()
-
-    def _watch(self) -> None:
-        import select
-
-        poller = select.poll()
-        poller.register(self.wake_r, select.POLLIN)
-        poller.register(self.conn.fileno(), select.POLLIN | getattr(select, "POLLRDHUP", 0))  # 0: not Linux
-        while True:
-            ready = dict(poller.poll())
-            if self.wake_r in ready:
-                return  # the command finished
-            try:
-                data = self.conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
-            except BlockingIOError:
-                continue
-            except OSError:
-                data = b""
-            if data:
-                poller.unregister(self.conn.fileno())  # bytes after the request: not a hangup
-                continue
-            self.server.interrupt_command()
-            return
-
-    def close(self) -> None:
-        os.write(self.wake_w, b"x")
-        self.thread.join()
-        os.close(self.wake_r)
-        os.close(self.wake_w)
-
 
 class Server:
     def __init__(self, ws: Workspace, idle_secs: int, frontend):
@@ -285,7 +196,7 @@ class Server:
 
         gc.disable()  # see wasmelt.cli: collect once the client has its answer instead
         try:
-            monitor = HangupMonitor(self, conn)
+            monitor = HangupMonitor(self.interrupt_command, conn)
             try:
                 code = self._run(conn, message)
             except KeyboardInterrupt:  # arrived as _run was returning: the client is gone anyway
@@ -320,14 +231,7 @@ class Server:
         os.chdir(message["cwd"])
         os.environ.clear()
         os.environ.update(message["env"])
-        tty = bool(message.get("tty"))
-        RawFrames = _make_raw()
-        import io
-
-        out = io.TextIOWrapper(io.BufferedWriter(RawFrames(_FrameWriter(conn, b"o", False))), encoding="utf-8",
-                               errors="replace", line_buffering=True, write_through=True)
-        err = io.TextIOWrapper(io.BufferedWriter(RawFrames(_FrameWriter(conn, b"e", tty))), encoding="utf-8",
-                               errors="replace", line_buffering=True, write_through=True)
+        out, err = command_streams(conn, bool(message.get("tty")))
         saved = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = out, err
         try:

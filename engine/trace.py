@@ -34,9 +34,21 @@ RACY_WINDOW_NS = 2_000_000_000
 COMPACT_RATIO = 3  # rewrite when the log is this many times the size of what it holds
 
 
+_UP_TO_DATE = marshal.dumps(("up_to_date", None))
+
+
 def mark_up_to_date(records: str) -> None:
-    """Append the up-to-date record (the null-build path: nothing else is loaded)."""
-    _append(os.path.join(records, NAME), [("up_to_date", None)])
+    """Append the up-to-date record, unless the log already ends with it
+    (the null-build path: nothing else is loaded)."""
+    path = os.path.join(records, NAME)
+    try:
+        with open(path, "rb") as f:
+            f.seek(-len(_UP_TO_DATE), os.SEEK_END)
+            if f.read() == _UP_TO_DATE:
+                return
+    except OSError:
+        pass
+    _append(path, [("up_to_date", None)])
 
 
 def _append(path: str, records: list) -> int:

@@ -45,13 +45,19 @@ def command_module(name: str):
     return importlib.import_module(f"wasmelt.commands.{name}")
 
 
+_parsers: dict[str | None, argparse.ArgumentParser] = {}  # a long-lived process (the server) parses many argvs
+
+
 def make_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The parser of every command, or of `only` (what a known command's argv needs)."""
+    if only in _parsers:
+        return _parsers[only]
     parser = argparse.ArgumentParser(prog="wasmelt", description="Build MCU firmware from WebAssembly components, incrementally.",
                                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in ([only] if only else COMMANDS):
         command_module(name).add_parser(sub)
+    _parsers[only] = parser
     return parser
 
 
