@@ -73,10 +73,10 @@ def code_files() -> list[str]:
 
 
 def manifest_path(ws: Workspace, cwd_package: str, patterns: list[str]) -> str:
-    from .actions import digest_bytes
+    from xxhash import xxh3_128_hexdigest  # engine.actions.digest_bytes, without importing the action model
 
     ident = "\0".join([cwd_package, os.environ.get("PATH", ""), sys.executable, *patterns])
-    return os.path.join(records_dir(ws), MANIFEST_DIR, digest_bytes(ident.encode())[:24])
+    return os.path.join(records_dir(ws), MANIFEST_DIR, xxh3_128_hexdigest(ident.encode())[:24])
 
 
 # -- recording (after a successful build, on the full path) -------------------
