@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from .errors import ConfigError, CycleError, did_you_mean
 from .labels import Label, Pattern, parse_pattern
 from .loader import Package, Target, find_packages, load_package
+from .trace import RACY_WINDOW_NS
 from .workspace import Workspace
 
 
@@ -35,8 +36,6 @@ class PackageMemo:
     server): one is reused while its BUILD.toml and every source file it
     checked keep their stat, so only edited packages are read and validated."""
 
-    RACY_WINDOW_NS = 2_000_000_000
-
     def __init__(self):
         self.entries: dict[tuple[str, str], tuple[Package, list[tuple[str, tuple | None]]]] = {}
         self.reused = 0
@@ -56,7 +55,7 @@ class PackageMemo:
         stats = [(os.path.join(root, package.build_file), None)]
         stats += [(os.path.join(root, s), None) for t in package.targets.values() for s in t.sources]
         stats = [(path, _lstat(path)) for path, _ in stats]
-        limit = time.time_ns() - self.RACY_WINDOW_NS
+        limit = time.time_ns() - RACY_WINDOW_NS
         if package.stat is None or package.stat[1] >= limit or any(s is None or s[2] >= limit for _, s in stats):
             return  # racily clean: an edit within the timestamp granularity could go unseen
         build_stat = stats[0][1]

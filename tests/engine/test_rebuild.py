@@ -82,6 +82,23 @@ def test_the_trace_survives_a_record_cut_short(chain, tmp_path):
     assert len(trace.last_build) == 2
 
 
+def test_an_up_to_date_answer_is_one_record_and_the_next_build_ends_it(chain, tmp_path):
+    from wasmelt.engine.trace import Trace, mark_up_to_date
+
+    _build(chain, tmp_path)
+    path = tmp_path / "records" / "trace"
+    size = path.stat().st_size
+    mark_up_to_date(str(tmp_path / "records"))
+    mark_up_to_date(str(tmp_path / "records"))  # already the last record: nothing appended
+    assert path.stat().st_size > size
+    marked = path.stat().st_size
+    mark_up_to_date(str(tmp_path / "records"))
+    assert path.stat().st_size == marked and Trace(tmp_path / "records").up_to_date
+    chain.source("a.txt", "C")
+    _build(chain, tmp_path)
+    assert not Trace(tmp_path / "records").up_to_date
+
+
 def test_the_trace_is_recompacted_when_mostly_redundant(chain, tmp_path):
     from wasmelt.engine import trace as trace_mod
 
