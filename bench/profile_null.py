@@ -62,7 +62,7 @@ def profiled_build(out: Path, full: bool) -> None:
     from wasmelt.engine import executor
 
     worker = cProfile.Profile()
-    run = executor.Executor._run
+    run = executor.Executor.run
 
     def profiled_run(self, *args, **kwargs):
         worker.enable()
@@ -71,14 +71,14 @@ def profiled_build(out: Path, full: bool) -> None:
         finally:
             worker.disable()
 
-    executor.Executor._run = profiled_run
+    executor.Executor.run = profiled_run
     main_thread = cProfile.Profile()
     main_thread.enable()
     if full:
         import gc
 
         from wasmelt import rules  # noqa: F401
-        from wasmelt.engine.cli import main as cli_main
+        from wasmelt.main import main as cli_main
 
         gc.disable()  # as wasmelt.cli does
     else:
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     subprocess.run(build, cwd=ws, env=env, check=True)
     null_s = wall(build, ws, env, 5)
     full_s = wall([py, "-c", "import sys, gc; gc.disable(); from wasmelt import rules; "
-                   "from wasmelt.engine.cli import main; sys.exit(main(sys.argv[1:]))", "build", "//...", "-q"],
+                   "from wasmelt.main import main; sys.exit(main(sys.argv[1:]))", "build", "//...", "-q"],
                   ws, env, 3)
     print(f"null build of {args.targets} targets, {ws}")
     print(f"  wall time (median of 5, no profiler): {null_s:.3f}s  (the up-to-date check)")

@@ -4,9 +4,10 @@ results into actions and a TargetInfo (what it provides to dependents)."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from typing import Any, Iterable
+from dataclasses import dataclass
+from typing import Any, Iterable, TypeVar
 
+from .action_graph import ActionGraph
 from .actions import Action, Artifact, ToolRef
 from .errors import ConfigError
 from .graph import TargetGraph
@@ -18,21 +19,46 @@ from .store import normalise_output, output_collision
 from .uptodate import stat_of
 from .workspace import OUTPUT_DIR, Workspace
 
+P = TypeVar("P")
+
 
 @dataclass(frozen=True)
 class TargetInfo:
-    """What a target provides: its default output files and named fields
-    for the rules that depend on it (e.g. `wasm`, `report`)."""
+    """What a target provides: its default output files and typed providers
+    (frozen dataclasses) for the rules and commands that depend on it, looked
+    up by type: `WasmInfo in info`, `info[WasmInfo]`, `info.get(TestInfo)`."""
 
     files: tuple[Artifact, ...]
-    fields: dict[str, Any] = field(default_factory=dict)
-    test_action: Action | None = None  # set by test rules
+    providers: tuple[Any, ...] = ()
 
-    def __getitem__(self, name: str) -> Any:
-        return self.fields[name]
+    def get(self, kind: type[P]) -> P | None:
+        for provider in self.providers:
+            if type(provider) is kind:
+                return provider
+        return None
 
-    def get(self, name: str, default: Any = None) -> Any:
-        return self.fields.get(name, default)
+    def __contains__(self, kind: type) -> bool:
+        return self.get(kind) is not None
+
+    def __getitem__(self, kind: type[P]) -> P:
+        found = self.get(kind)
+        if found is None:
+            raise KeyError(kind.__name__)
+        return found
+
+
+@dataclass(frozen=True)
+class TestInfo:
+    """A test target: the action that runs it (`wasmelt build` builds its inputs, `wasmelt test` runs it)."""
+
+    action: Action
+
+
+@dataclass(frozen=True)
+class SizeTableInfo:
+    """A JSON size table (engine.sizes' generic shape) that `wasmelt size` renders."""
+
+    table: Artifact
 
 
 class AnalysisContext:
@@ -61,6 +87,9 @@ class AnalysisContext:
 
     def dep(self, text: str) -> TargetInfo:
         return self._infos[parse_label(text, self.label.package)]
+
+    def dep_label(self, text: str) -> Label:
+        return parse_label(text, self.label.package)
 
     def dep_kind(self, text: str) -> str:
         return self._kinds[parse_label(text, self.label.package)]
@@ -93,8 +122,16 @@ class AnalysisContext:
 @dataclass
 class AnalysisResult:
     infos: dict[Label, TargetInfo]
-    actions: dict[str, Action]  # by output path -> the action producing it
-    all_actions: list[Action]
+    graph: ActionGraph
+
+    @property
+    def actions(self) -> dict[str, Action]:
+        """Output path -> the action producing it."""
+        return self.graph.producer
+
+    @property
+    def all_actions(self) -> list[Action]:
+        return self.graph.actions
 
 
 class AnalysisMemo:
@@ -103,9 +140,6 @@ class AnalysisMemo:
     package memo while its BUILD.toml is unchanged) and the infos of its
     dependencies are the very objects it was analysed with; everything is
     dropped when the settings, PATH or the stat of a tool an action runs change."""
-
-    # Set by a long-lived process (engine.server).
-    current: "AnalysisMemo | None" = None
 
     def __init__(self):
         self.entries: dict[Label, tuple[Target, tuple, TargetInfo, list[Action]]] = {}
@@ -138,13 +172,12 @@ class AnalysisMemo:
         self.entries[target.label] = (target, tuple(infos.get(d) for d in target.deps), info, actions)
 
 
-def analyze(ws: Workspace, graph: TargetGraph) -> AnalysisResult:
+def analyze(ws: Workspace, graph: TargetGraph, memo: AnalysisMemo | None = None) -> AnalysisResult:
     kinds_registry = rule_kinds()
     infos: dict[Label, TargetInfo] = {}
     kinds = {label: t.kind for label, t in graph.targets.items()}
-    producers: dict[str, Action] = {}
-    all_actions: list[Action] = []
-    memo = AnalysisMemo.current
+    action_graph = ActionGraph()
+    producers = action_graph.producer
     if memo is not None:
         memo.begin(ws)
     for label in graph.order:
@@ -161,10 +194,9 @@ def analyze(ws: Workspace, graph: TargetGraph) -> AnalysisResult:
             for out in action.outputs:
                 if out.path in producers:
                     raise ConfigError(f"{ctx.where}: output `{out.path}` is also produced by {producers[out.path].owner}")
-                producers[out.path] = action
-            all_actions.append(action)
+            action_graph.add(action)
         infos[label] = info
-    clash = output_collision(producers)
+    clash = output_collision(action_graph.producer)
     if clash:
         raise ConfigError(clash)
-    return AnalysisResult(infos, producers, all_actions)
+    return AnalysisResult(infos, action_graph)

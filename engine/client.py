@@ -182,6 +182,14 @@ def server_disabled() -> bool:
     return env is not None and env.strip().lower() in ("0", "false", "no", "")
 
 
+def server_wanted(settings: dict) -> bool | None:
+    """True (start one on demand), False (never use one) or None (use one if
+    running): WASMELT_SERVER, else `server = true` in the [workspace] table."""
+    if os.environ.get("WASMELT_SERVER") is not None:
+        return not server_disabled()
+    return True if settings.get("server") is True else None
+
+
 def forward_if_running(argv: list[str]) -> tuple[int | None, bool]:
     """Run a build or test in the workspace's server if one is running:
     (exit code or None, whether a server was reached). None with a server

@@ -8,8 +8,9 @@ import json
 import time
 from pathlib import Path
 
+from .action_graph import ActionGraph
 from .actions import Action
-from .executor import ActionRecord, BuildReport, Reporter
+from .results import CACHED, EXECUTED, FAILED, SKIPPED, ActionRecord, BuildReport, Reporter
 
 EVENT_SCHEMA_VERSION = 1
 
@@ -34,9 +35,9 @@ class EventLog(Reporter):
 
     def action_finished(self, record: ActionRecord, done: int, total: int) -> None:
         self._emit("action_finished", id=record.action.id, label=str(record.action.owner),
-                   mnemonic=record.action.mnemonic, status=record.status, key=record.key,
+                   mnemonic=record.action.mnemonic, status=record.status, reason=record.reason, key=record.key,
                    remote=record.remote, duration=round(max(0.0, record.finished - record.started), 6),
-                   exit_code=0 if record.status in ("executed", "cached") else (None if record.status == "skipped" else 1),
+                   exit_code=0 if record.status in (EXECUTED, CACHED) else (None if record.status == SKIPPED else 1),
                    outputs=record.outputs, error=record.error)
 
     def test_result(self, label: str, passed: bool, cached: bool, duration: float) -> None:
@@ -44,7 +45,7 @@ class EventLog(Reporter):
 
     def build_finished(self, report: BuildReport) -> None:
         self._emit("build_finished", ok=report.ok, summary=report.summary(),
-                   counts={s: report.count(s) for s in ("executed", "cached", "failed", "skipped")})
+                   counts={s: report.count(s) for s in (EXECUTED, CACHED, FAILED, SKIPPED)})
 
     def close(self) -> None:
         self.file.close()
@@ -54,7 +55,7 @@ def critical_path(report: BuildReport) -> list[str]:
     """The chain of actions, each waiting on the one before, whose durations
     add up to the longest time: what bounds the build at any --jobs."""
     records = report.records
-    producer = {out.path: r.action.id for r in records.values() for out in r.action.outputs}
+    upstream = ActionGraph([r.action for r in records.values()]).upstream
     best: dict[str, tuple[float, str | None]] = {}
 
     def cost(action_id: str) -> tuple[float, str | None]:
@@ -62,7 +63,7 @@ def critical_path(report: BuildReport) -> list[str]:
             return best[action_id]
         rec = records[action_id]
         own = max(0.0, rec.finished - rec.started)
-        ups = [producer[i.path] for i in rec.action.inputs if not i.is_source and producer.get(i.path) in records]
+        ups = upstream[action_id]
         prev = max(ups, key=lambda u: cost(u)[0], default=None)
         best[action_id] = (own + (cost(prev)[0] if prev else 0.0), prev)
         return best[action_id]

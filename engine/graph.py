@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 from .errors import ConfigError, CycleError, did_you_mean
 from .labels import Label, Pattern, parse_pattern
-from .loader import Package, ParsedBuildFiles, Target, find_packages, load_package
+from .loader import Package, Target, find_packages, load_package
 from .registry import MANUAL
+from .trace import RACY_WINDOW_NS
 from .workspace import Workspace
 
 
@@ -36,8 +37,6 @@ class PackageMemo:
     server): one is reused while its BUILD.toml and every source file it
     checked keep their stat, so only edited packages are read and validated."""
 
-    RACY_WINDOW_NS = 2_000_000_000
-
     def __init__(self):
         self.entries: dict[tuple[str, str], tuple[Package, list[tuple[str, tuple | None]]]] = {}
         self.reused = 0
@@ -57,7 +56,7 @@ class PackageMemo:
         stats = [(os.path.join(root, package.build_file), None)]
         stats += [(os.path.join(root, s), None) for t in package.targets.values() for s in t.sources]
         stats = [(path, _lstat(path)) for path, _ in stats]
-        limit = time.time_ns() - self.RACY_WINDOW_NS
+        limit = time.time_ns() - RACY_WINDOW_NS
         if package.stat is None or package.stat[1] >= limit or any(s is None or s[2] >= limit for _, s in stats):
             return  # racily clean: an edit within the timestamp granularity could go unseen
         build_stat = stats[0][1]
@@ -70,18 +69,16 @@ class PackageLoader:
     """Loads each package once per command (and, given a memo, reuses the
     unchanged packages of earlier commands)."""
 
-    # Set by a long-lived process (engine.server) to keep packages between commands.
-    memo: PackageMemo | None = None
-
-    def __init__(self, ws: Workspace, parsed: ParsedBuildFiles | None = None):
+    def __init__(self, ws: Workspace, parsed=None, memo: PackageMemo | None = None):
         self.ws = ws
-        self.parsed = parsed  # parsed BUILD.toml files kept in the cache
+        self.memo = memo  # a long-lived process's packages (engine.memo)
+        self.parsed = parsed  # parsed BUILD.toml files kept by stat (engine.trace)
         self.packages: dict[str, Package] = {}
         self.walked: dict[str, tuple | None] = {}  # directories pattern expansion searched: their stat
 
     def package(self, name: str) -> Package:
         if name not in self.packages:
-            memo = PackageLoader.memo
+            memo = self.memo
             package = memo.get(self.ws, name) if memo is not None else None
             if package is None:
                 package = load_package(self.ws, name, self.parsed)

@@ -1,5 +1,5 @@
 """The server's incremental path: after a successful build, keep its plan,
-report and stat cache; while the file watcher has run without a gap since
+report and trace; while the file watcher has run without a gap since
 then, the paths it reports are all that can have changed. A build of the
 same patterns then re-examines only the actions reading a changed source or
 writing a changed output, and everything downstream of them, reusing the
@@ -15,28 +15,24 @@ from __future__ import annotations
 
 import os
 import stat
-import sys
-import time
 
 from .workspace import BUILD_FILE, OUTPUT_DIR
 
 MAX_PENDING = 20_000  # more changed paths than this: take the full path
-_parser = None
 
 
 class State:
-    def __init__(self, mpath: str, plan, wanted, report, tool_stats: dict, stat_cache, manifest_stat):
+    def __init__(self, mpath: str, plan, wanted, report, tool_stats: dict, trace, manifest_stat):
         self.mpath = mpath
         self.plan = plan
         self.wanted = wanted
         self.report = report
         self.tool_stats = tool_stats
-        self.stat_cache = stat_cache
+        self.trace = trace  # engine.trace, kept in memory between builds
         self.manifest_stat = manifest_stat  # the up-to-date record this build wrote
         self.anchored = False  # the watcher has run without a gap since this build's inputs were read
         self.pending: set[str] = set()  # paths changed since then
         self._index = None
-        self.last_build = None  # engine.records.LastBuild, from the first incremental build on
 
     def note(self, paths: set[str] | None) -> None:
         """Paths the watcher reported (None: it cannot say which)."""
@@ -54,26 +50,21 @@ class State:
     def index(self):
         """(position, consumers, producers, dependents, dirs, target sources): built once."""
         if self._index is None:
-            from .executor import needed_actions
-
             p = self.plan
             root = str(p.ws.root) + os.sep
-            producers = p.analysis.actions
-            order = needed_actions(self.wanted, producers)
+            graph = p.analysis.graph
+            order = graph.needed(self.wanted)
             position = {a.id: i for i, a in enumerate(order)}
-            consumers: dict[str, list] = {}
-            dependents: dict[str, list] = {}
-            outputs: dict[str, object] = {}
             # By action id: a BUILD.toml edit that keeps the graph's shape
-            # replaces Action objects (see rebuild_packages), not these.
-            for a in order:
-                for art in a.inputs:
-                    if art.is_source:
-                        consumers.setdefault(root + art.path, []).append(a.id)
-                    else:
-                        dependents.setdefault(producers[art.path].id, []).append(a.id)
-                for out in a.outputs:
-                    outputs[root + out.path] = a.id
+            # replaces Action objects (see reanalyse), not these.
+            needed = set(position)
+            consumers = {}
+            for path, ids in graph.consumers.items():
+                readers = [i for i in ids if i in needed]
+                if readers:
+                    consumers[root + path] = readers
+            dependents = graph.dependents
+            outputs = {root + out.path: a.id for a in order for out in a.outputs}
             targets = {root + s for pkg in p.loader.packages.values() for t in pkg.targets.values() for s in t.sources}
             build_files = [root + pkg.build_file for pkg in p.loader.packages.values()]
             dirs = set(p.loader.walked)
@@ -131,25 +122,17 @@ class State:
             if is_dir or (gone and path in dirs):
                 return None  # packages may have appeared or gone
             # Any other file: no action reads it and no package is defined by it.
-        closure: set[str] = set()
-        stack = seeds
-        while stack:
-            action_id = stack.pop()
-            if action_id in closure:
-                continue
-            closure.add(action_id)
-            stack.extend(dependents.get(action_id, ()))
-        producers = self.plan.analysis.actions
-        return [producers[i] for i in sorted(closure, key=position.__getitem__)]
+        graph = self.plan.analysis.graph
+        closure = [i for i in graph.downstream(seeds) if i in position]
+        return [graph.by_id[i] for i in sorted(closure, key=position.__getitem__)]
 
     def reanalyse(self, build_files: list[str]) -> list[str] | None:
         """Load the packages of edited BUILD.toml files again and analyse their
         targets; the ids of their actions when only commands changed (the same
         targets, dependencies, sources, outputs, inputs and tools, and what each
         target provides its dependents), else None: the full path decides."""
-        from .analysis import AnalysisContext, AnalysisMemo
+        from .analysis import AnalysisContext
         from .errors import WasmeltError
-        from .graph import PackageLoader
         from .loader import load_package
         from .registry import rule_kinds
 
@@ -200,23 +183,19 @@ class State:
                 analysed.append((new_t, infos[old_t.label], ctx.actions))
             updates.append((old_pkg, new_pkg, analysed))
         # Every check passed: the plan takes the new objects.
-        memo = AnalysisMemo.current
+        memo = p.memo.analysis if p.memo is not None else None
         for old_pkg, new_pkg, analysed in updates:
             p.loader.packages[new_pkg.name] = new_pkg
-            if PackageLoader.memo is not None:
-                PackageLoader.memo.put(p.ws, new_pkg)
+            if p.memo is not None:
+                p.memo.packages.put(p.ws, new_pkg)
             for target, info, actions in analysed:
                 p.graph.targets[target.label] = target
                 if memo is not None:
                     memo.put(target, infos, info, actions)
-        all_actions = p.analysis.all_actions
         for _, _, analysed in updates:
             for target, _, actions in analysed:
                 for i, action in zip(owned.get(target.label, ()), actions):
-                    all_actions[i] = action
-        for old, new in replaced:
-            for out in new.outputs:
-                p.analysis.actions[out.path] = new
+                    p.analysis.graph.put(i, action)
         return [new.id for _, new in replaced]
 
     def summary(self) -> tuple[int, list]:
@@ -231,42 +210,36 @@ class State:
         return all(stat_of(path) == s for path, s in self.tool_stats.items())
 
 
-def build(state: State, argv: list[str], started: float, deferred: list) -> int | None:
-    """Run `wasmelt build` over what changed; None when the full path must run."""
-    from .cli import make_parser
-
+def build(state: State, argv: list[str], started: float, deferred: list, frontend) -> int | None:
+    """Run `wasmelt build` over what changed; None when the full path must run.
+    `frontend` parses argv and prints (see engine.server)."""
     if not state.tools_unchanged():
         return None
     subset = state.affected(state.pending)
     if subset is None:
         return None
-    global _parser
-    if _parser is None:
-        _parser = make_parser()  # ~3 ms to build: kept, parsing does not change it
-    args = _parser.parse_args(argv)
+    args = frontend.parse(argv)
     from .sandbox import configure
 
     configure(args.sandbox, args.sandbox_debug)
     state.pending = set()
     if not subset:
-        from .records import records_dir
-        from .uptodate import report_up_to_date
+        from .trace import mark_up_to_date
+        from .workspace import records_dir
 
-        mark = records_dir(state.plan.ws) / "last_build_up_to_date"
-        if not mark.exists():
-            mark.touch()
-        return report_up_to_date(state.summary(), args.quiet, started)
+        mark_up_to_date(str(records_dir(state.plan.ws)))
+        return frontend.report.up_to_date(*state.summary(), args.quiet, started)
     try:
-        return _run(state, subset, args, started, deferred)
+        return _run(state, subset, args, started, deferred, frontend.report)
     except BaseException:
         state.unanchor()  # interrupted: what changed is no longer known, the full path decides
         raise
 
 
-def _run(state: State, subset: list, args, started: float, deferred: list) -> int:
+def _run(state: State, subset: list, args, started: float, deferred: list, printer) -> int:
     from .executor import EXECUTED, BuildReport, Executor
-    from .progress import make_reporter
-    from .session import cache_lock, workspace_lock
+    from .scheduler import schedule
+    from .locks import cache_lock, workspace_lock
     from .store import Store
 
     p = state.plan
@@ -275,48 +248,38 @@ def _run(state: State, subset: list, args, started: float, deferred: list) -> in
     except OSError:
         pass
     state.manifest_stat = False  # never anchored again by the record's check
-    reporter = make_reporter(args.progress, args.verbose, args.quiet)
+    reporter = printer.make_reporter(args.progress, args.verbose, args.quiet)
     store = Store(p.ws.cache_dir)
-    executor = Executor(p.ws, store, state.stat_cache, jobs=args.jobs or os.cpu_count() or 1,
-                        keep_going=args.keep_going, reporter=reporter, timeout=args.action_timeout)
-    executor.defer_save = True
+    executor = Executor(p.ws, store, state.trace, timeout=args.action_timeout)
     with workspace_lock(p.ws):
         with cache_lock(p.ws.cache_dir, exclusive=False):
-            report = executor.build([], p.analysis.actions, only=subset, known=state.report.digests)
+            report = schedule(executor, [], p.analysis.graph, jobs=args.jobs or os.cpu_count() or 1,
+                              keep_going=args.keep_going, reporter=reporter, only=subset, known=state.report.digests)
     report.corrupt_entries = list(store.corrupt_entries)
     previous = state.report
     records = previous.records
-    previous_records = dict(records) if state.last_build is None else None
     records.update(report.records)
     merged = BuildReport(records, report.digests, report.corrupt_entries)
     state.report = merged
     ok = report.ok
     if not ok:
         state.unanchor()  # the next build takes the full path (and reports the failure again)
-    if ok and not args.quiet and len(p.labels) <= 10:
-        for label in p.labels:
-            files = p.analysis.infos[label].files
-            print(f"Target {label} up-to-date:" + "".join(f"\n  {f.path}" for f in files), file=sys.stderr)
+    if ok and not args.quiet:
+        printer.targets(state.summary()[1])
     for entry in report.corrupt_entries:
-        print(f"WARNING: damaged cache entry discarded: {entry}", file=sys.stderr)
-    total = len(records)
-    counts = {s: report.count(s) for s in ("failed", "skipped")}
-    executed = report.count(EXECUTED)
-    parts = [f"{executed} executed", f"{total - executed - sum(counts.values())} cached"]
-    parts += [f"{n} {s}" for s, n in counts.items() if n]
-    s = "s" if total != 1 else ""
-    print(f"Build {'completed' if ok else 'FAILED'}: {total} action{s}: " + ", ".join(parts)
-          + f" in {time.monotonic() - started:.2f}s", file=sys.stderr, flush=True)
+        printer.warning(f"damaged cache entry discarded: {entry}")
+    # Every action not re-examined was reused: it counts as cached.
+    counts = {s: report.count(s) for s in (EXECUTED, "failed", "skipped")}
+    counts["cached"] = len(records) - sum(counts.values())
+    printer.note(printer.summary_line("Build", ok, len(records), counts, started))
 
     def bookkeeping() -> None:
         """After the answer: the records `explain` and `size` read."""
-        from .records import LastBuild
+        from .rebuild import UNTOUCHED
         from .sizes import remember_built
 
-        state.stat_cache.save()
-        if state.last_build is None:
-            state.last_build = LastBuild(p.ws, previous_records)
-        state.last_build.save(records, report.records)
+        state.trace.record_build(records, ran=report.records, reused_reason=UNTOUCHED)
+        state.trace.save()
         owners = {r.action.owner for r in report.records.values()}
         remember_built(p.ws, {l: i for l, i in p.analysis.infos.items() if l in owners}, report.digests, store)
 

@@ -7,11 +7,9 @@ real files inside the package.
 
 from __future__ import annotations
 
-import marshal
 import os
 import reprlib
 import stat
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,49 +93,8 @@ def check_source_path(ws: Workspace, package: str, path: str, where: str) -> str
     return "/".join(p for p in (package, *parts) if p)
 
 
-class ParsedBuildFiles:
-    """Parsed BUILD.toml tables kept in the cache between commands, keyed by the
-    file's stat: parsing TOML is most of loading a package (~20 us a target),
-    validating the tables again is cheap and is always done."""
-
-    GRANULARITY_NS = 100_000_000  # a file younger than this could change unseen
-
-    def __init__(self, path: Path | None):
-        self.path = path
-        self.entries: dict[str, tuple] = {}  # workspace-relative BUILD.toml -> (size, mtime_ns, ino, data)
-        self.dirty = False
-        if path is not None:
-            try:
-                entries = marshal.loads(path.read_bytes())
-                self.entries = entries if isinstance(entries, dict) else {}
-            except (OSError, ValueError, EOFError, TypeError):
-                self.entries = {}
-
-    def get(self, where: str, st: os.stat_result):
-        entry = self.entries.get(where)
-        if entry is not None and entry[:3] == (st.st_size, st.st_mtime_ns, st.st_ino):
-            return entry[3]
-        return None
-
-    def put(self, where: str, st: os.stat_result, data: dict) -> None:
-        if self.path is None or st.st_mtime_ns + self.GRANULARITY_NS >= time.time_ns():
-            return
-        try:
-            marshal.dumps(data)  # TOML dates and times are not marshal types: those stay uncached
-        except ValueError:
-            return
-        self.entries[where] = (st.st_size, st.st_mtime_ns, st.st_ino, data)
-        self.dirty = True
-
-    def save(self) -> None:
-        if self.dirty and self.path is not None:
-            from .store import _atomic_write
-
-            _atomic_write(self.path, marshal.dumps(self.entries))
-            self.dirty = False
-
-
-def load_package(ws: Workspace, package: str, parsed: ParsedBuildFiles | None = None) -> Package:
+def load_package(ws: Workspace, package: str, parsed=None) -> Package:
+    """`parsed`: where parsed BUILD.toml tables are kept by stat (engine.trace)."""
     build_path = ws.root / package / BUILD_FILE
     where = "/".join(p for p in (package, BUILD_FILE) if p)
     try:

@@ -47,9 +47,9 @@ class RuleKind:
     analyze: Callable[[Any], Any]  # (AnalysisContext) -> TargetInfo
     doc: str = ""
     is_test: bool = False
-    # Generic TargetInfo fields every target of this kind provides, for the
-    # commands that look for them (e.g. `size_table` for `wasmelt size`).
-    provides: tuple[str, ...] = ()
+    # Provider types every target of this kind provides, for the commands
+    # that look for them (e.g. SizeTableInfo for `wasmelt size`).
+    provides: tuple[type, ...] = ()
 
 
 _RULES: dict[str, RuleKind] = {}

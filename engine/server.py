@@ -10,7 +10,8 @@ build starts it on demand; WASMELT_SERVER=0 keeps every command in-process.
 A client whose server is missing, stale (wasmelt's code changed) or dies
 mid-command runs the command in-process instead.
 
-The protocol and the client, which must stay import-light, are in engine.client.
+The protocol and the client, which must stay import-light, are in engine.client;
+starting and stopping it in engine.serverctl; its file watcher in engine.watcher.
 """
 
 from __future__ import annotations
@@ -25,333 +26,21 @@ import threading
 import time
 
 from . import client
+from .connection import HangupMonitor, command_streams
+from .serverctl import PID_NAME
+from .watcher import Watcher
 from .workspace import Workspace, records_dir
 
-PID_NAME = "server.pid"
-LOG_NAME = "server.log"
-DEFAULT_IDLE_SECS = 3 * 3600  # as Bazel's --max_idle_secs
-START_TIMEOUT_S = 30.0
-COOKIE_TIMEOUT_S = 2.0
 REQUEST_TIMEOUT_S = 10.0  # a client sends its request as soon as it connects
-MAX_WATCHED_PATHS = 50_000
-
-
-# -- the client side (engine.client has the protocol) ----------------------------
-
-def _connect(ws: Workspace, timeout: float | None = None):
-    return client.connect(str(records_dir(ws)), timeout)
-
-
-def _enabled(ws: Workspace) -> bool | None:
-    """True (start on demand), False (never use one) or None (use one if running)."""
-    if os.environ.get("WASMELT_SERVER") is not None:
-        return not client.server_disabled()
-    return True if ws.settings.get("server") is True else None
-
-
-def forward(argv: list[str], located) -> int | None:
-    """Run `argv` in the workspace's server, starting it when the workspace
-    asks for one; None when it must run in-process."""
-    if not argv or argv[0] not in client.FORWARDED or located is None:
-        return None
-    ws, _ = located
-    enabled = _enabled(ws)
-    if enabled is False:
-        return None
-    sock = _connect(ws)
-    if sock is None and enabled:
-        sock = start(ws, quiet=True)
-    if sock is None:
-        return None
-    return client.run_forwarded(sock, argv)
-
-
-def start(ws: Workspace, quiet: bool = False, idle_secs: int = DEFAULT_IDLE_SECS) -> socket.socket | None:
-    """Start the server (if none runs) and connect to it."""
-    import subprocess
-
-    sock = _connect(ws)
-    if sock is not None:
-        return sock
-    directory = records_dir(ws)
-    directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / LOG_NAME, "ab") as log:
-        subprocess.Popen([sys.executable, "-m", "wasmelt", "server", "serve", "--max_idle_secs", str(idle_secs)],
-                         cwd=ws.root, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-                         env={**os.environ, "WASMELT_SERVER": "0"})
-    if not quiet:
-        print(f"wasmelt: starting the server for {ws.root} ...", file=sys.stderr)
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        sock = _connect(ws)
-        if sock is not None:
-            return sock
-        time.sleep(0.02)
-    print(f"wasmelt: the server did not start; see {directory / LOG_NAME}", file=sys.stderr)
-    return None
-
-
-def status(ws: Workspace) -> dict | None:
-    sock = _connect(ws, timeout=10)
-    if sock is None:
-        return None
-    try:
-        client.send_message(sock, {"control": "status"})
-        frame = client.read_answer(sock)
-    finally:
-        sock.close()
-    return json.loads(frame[1]) if frame is not None and frame[0] == b"x" else None
-
-
-def stop(ws: Workspace) -> bool:
-    sock = _connect(ws, timeout=10)
-    if sock is None:
-        return False
-    try:
-        client.send_message(sock, {"control": "stop"})
-        client.read_answer(sock)
-    finally:
-        sock.close()
-    pid_path = records_dir(ws) / PID_NAME
-    deadline = time.monotonic() + 10
-    while (records_dir(ws) / client.SOCKET_NAME).exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    pid_path.unlink(missing_ok=True)
-    return True
-
-
-# -- the command: `wasmelt server start|stop|status` -----------------------------
-
-def add_parser(sub) -> None:
-    s = sub.add_parser("server", help="start, stop or show the background server that keeps the build graph warm",
-                       epilog="example: wasmelt server start")
-    s.add_argument("action", choices=["start", "stop", "status", "serve"],
-                   help="serve runs the server in the foreground (what start launches)")
-    s.add_argument("--max_idle_secs", type=int, default=DEFAULT_IDLE_SECS,
-                   help="the server exits after this long without a command")
-
-
-def cmd_server(args) -> int:
-    from .uptodate import locate
-
-    located = locate()
-    if located is None:
-        from .errors import ConfigError
-
-        raise ConfigError("no workspace here: run `wasmelt server` inside a workspace")
-    ws = located[0]
-    if args.action == "serve":
-        return Server(ws, args.max_idle_secs).serve()
-    if args.action == "start":
-        sock = start(ws, idle_secs=args.max_idle_secs)
-        if sock is None:
-            return 1
-        sock.close()
-        info = status(ws) or {}
-        print(f"wasmelt server running (pid {info.get('pid')}) for {ws.root}")
-        return 0
-    if args.action == "stop":
-        print("wasmelt server stopped" if stop(ws) else "no wasmelt server is running")
-        return 0
-    info = status(ws)
-    if info is None:
-        print(f"no wasmelt server is running for {ws.root}")
-        return 3
-    print(f"wasmelt server running (pid {info['pid']}, up {info['uptime_s']:.0f}s, {info['commands']} commands, "
-          f"{info.get('incremental', 0)} answered from watched changes, "
-          f"watching files: {'yes' if info['watching'] else 'no'}"
-          f"{', running a command' if info.get('busy') else ''}) for {ws.root}")
-    return 0
 
 
 # -- the server side --------------------------------------------------------------
 
-class _FrameWriter:
-    """A binary stream that sends what is written as frames of one kind."""
-
-    def __init__(self, sock: socket.socket, kind: bytes, tty: bool):
-        self.sock, self.kind, self.tty = sock, kind, tty
-        self.closed = False
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data) -> int:
-        data = bytes(data)
-        if data:
-            try:
-                self.sock.sendall(client.frame(self.kind, data))
-            except OSError:
-                pass  # the client went away: finish the command anyway
-        return len(data)
-
-    def flush(self) -> None:
-        pass
-
-    def isatty(self) -> bool:
-        return self.tty
-
-    def fileno(self) -> int:
-        raise OSError("not a file")
-
-
-def _make_raw():
-    import io
-
-    class RawFrames(io.RawIOBase):
-        def __init__(self, writer: _FrameWriter):
-            self.writer = writer
-
-        def writable(self) -> bool:
-            return True
-
-        def write(self, data) -> int:
-            return self.writer.write(data)
-
-        def isatty(self) -> bool:
-            return self.writer.tty
-
-    return RawFrames
-
-
-class Watcher:
-    """OS file events for the workspace, gathered on a thread; `sync()` puts
-    a cookie file in the watched tree and waits for its event, so every
-    change made before the call has been seen (as Buck2 and Watchman do)."""
-
-    def __init__(self, root: str, cookie_dir: str, ignored: list[str]):
-        from watchfiles._rust_notify import RustNotify
-
-        os.makedirs(cookie_dir, exist_ok=True)
-        paths = [root] if cookie_dir.startswith(root + os.sep) else [root, cookie_dir]
-        self.notify = RustNotify(paths, False, False, 0, True, True)
-        self.cookie_dir = cookie_dir
-        self.ignored = tuple(p.rstrip(os.sep) + os.sep for p in ignored)
-        self.cond = threading.Condition()
-        self.changed = False  # a relevant change since the last drain()
-        self.paths: set[str] | None = set()  # which paths (None: too many to keep)
-        self.cookies: set[str] = set()
-        self.counter = 0
-        self.alive = True
-        self.stop_flag = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="wasmelt-watch", daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        try:
-            while not self.stop_flag.is_set():
-                result = self.notify.watch(20, 1, 500, self.stop_flag)
-                if not isinstance(result, set):
-                    continue
-                with self.cond:
-                    for _, path in result:
-                        if path.startswith(self.cookie_dir + os.sep):
-                            self.cookies.add(path)
-                        elif not path.startswith(self.ignored):
-                            self.changed = True
-                            if self.paths is not None:
-                                self.paths.add(path)
-                                if len(self.paths) > MAX_WATCHED_PATHS:
-                                    self.paths = None
-                    self.cond.notify_all()
-        except Exception:  # noqa: BLE001 - a dead watcher only costs speed: every command stats again
-            with self.cond:
-                self.alive = False
-                self.cond.notify_all()
-
-    def sync(self) -> bool:
-        """Wait until the events of every earlier change are in; False if the
-        watcher cannot vouch for that (then the caller must stat)."""
-        self.counter += 1
-        cookie = os.path.join(self.cookie_dir, f"cookie-{os.getpid()}-{self.counter}")
-        try:
-            with open(cookie, "w"):
-                pass
-        except OSError:
-            return False
-        deadline = time.monotonic() + COOKIE_TIMEOUT_S
-        try:
-            with self.cond:
-                while self.alive and cookie not in self.cookies:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        return False
-                    self.cond.wait(left)
-                self.cookies.discard(cookie)
-                return self.alive
-        finally:
-            try:
-                os.unlink(cookie)
-            except OSError:
-                pass
-
-    def drain(self) -> bool:
-        """Whether anything relevant changed since the last drain; resets it."""
-        with self.cond:
-            changed, self.changed = self.changed, False
-            return changed
-
-    def drain_paths(self) -> tuple[bool, set[str] | None]:
-        """drain(), with the paths that changed (None: too many to keep)."""
-        with self.cond:
-            changed, paths = self.changed, self.paths
-            self.changed, self.paths = False, set()
-            return changed, paths
-
-    def close(self) -> None:
-        self.stop_flag.set()
-        self.thread.join(timeout=2)
-        try:
-            self.notify.close()
-        except Exception:  # noqa: BLE001
-            pass
-
-
-class HangupMonitor:
-    """Watches a command's connection on a thread. A client that hangs up
-    before its answer was interrupted (Ctrl-C): the command is stopped as
-    Ctrl-C stops an in-process build, by SIGINT to this server's process
-    group (its running actions included; the server's own handler turns it
-    into KeyboardInterrupt while the command runs)."""
-
-    def __init__(self, server: "Server", conn: socket.socket):
-        self.server, self.conn = server, conn
-        self.wake_r, self.wake_w = os.pipe()
-        self.thread = threading.Thread(target=self._watch, name="hangup-monitor", daemon=True)
-        self.thread.start()
-
-    def _watch(self) -> None:
-        import select
-
-        poller = select.poll()
-        poller.register(self.wake_r, select.POLLIN)
-        poller.register(self.conn.fileno(), select.POLLIN | getattr(select, "POLLRDHUP", 0))  # 0: not Linux
-        while True:
-            ready = dict(poller.poll())
-            if self.wake_r in ready:
-                return  # the command finished
-            try:
-                data = self.conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
-            except BlockingIOError:
-                continue
-            except OSError:
-                data = b""
-            if data:
-                poller.unregister(self.conn.fileno())  # bytes after the request: not a hangup
-                continue
-            self.server.interrupt_command()
-            return
-
-    def close(self) -> None:
-        os.write(self.wake_w, b"x")
-        self.thread.join()
-        os.close(self.wake_r)
-        os.close(self.wake_w)
-
-
 class Server:
-    def __init__(self, ws: Workspace, idle_secs: int):
+    def __init__(self, ws: Workspace, idle_secs: int, frontend):
         self.ws = ws
+        # The command line (wasmelt.commands.server.Frontend): run(argv), parse(argv), report.
+        self.frontend = frontend
         self.idle_secs = idle_secs
         self.dir = records_dir(ws)
         self.started = time.time()
@@ -359,12 +48,6 @@ class Server:
         self.incremental = 0  # commands answered from the watcher's changed paths
         self.watcher: Watcher | None = None  # runs between full commands
         self.watch_files = True
-        # manifest path -> stats of the entries outside the workspace (tools, code)
-        # for builds verified up to date with no file event since.
-        # Our own writes (outputs, records) are events too: after a full build
-        # the next command verifies by stat once, then trusts the watcher again.
-        self.clean: dict[str, list[tuple[str, tuple | None]]] = {}
-        self._summary: dict[str, tuple[int, list]] = {}
         # manifest path -> the last successful plain build (engine.incremental)
         self.states: dict = {}
         self.deferred: list = []  # work left for after the client has its answer
@@ -397,8 +80,6 @@ class Server:
     def serve(self) -> int:
         import fcntl
 
-        from .graph import PackageLoader, PackageMemo
-
         self.dir.mkdir(parents=True, exist_ok=True)
         lock = open(self.dir / "server.lock", "w")
         try:
@@ -416,12 +97,9 @@ class Server:
         listener.listen(16)
         os.replace(new_path, sock_path)
         (self.dir / PID_NAME).write_text(str(os.getpid()))
-        from .analysis import AnalysisMemo
-        from .executor import Executor
+        from .memo import Memo
 
-        PackageLoader.memo = PackageMemo()
-        AnalysisMemo.current = AnalysisMemo()
-        Executor.memo = {}
+        self.memo = Memo()
         self.code_stamp = self._code_stamp()
         signal.signal(signal.SIGINT, self._on_sigint)
         print(f"wasmelt server pid {os.getpid()} serving {self.ws.root}", file=sys.stderr, flush=True)
@@ -461,7 +139,6 @@ class Server:
             self.watch_files = False
 
     def _stop_watching(self) -> None:
-        self.clean.clear()
         for state in self.states.values():
             state.unanchor()  # a gap in the watching: changes could go unseen
         if self.watcher is not None:
@@ -519,7 +196,7 @@ class Server:
 
         gc.disable()  # see wasmelt.cli: collect once the client has its answer instead
         try:
-            monitor = HangupMonitor(self, conn)
+            monitor = HangupMonitor(self.interrupt_command, conn)
             try:
                 code = self._run(conn, message)
             except KeyboardInterrupt:  # arrived as _run was returning: the client is gone anyway
@@ -554,14 +231,7 @@ class Server:
         os.chdir(message["cwd"])
         os.environ.clear()
         os.environ.update(message["env"])
-        tty = bool(message.get("tty"))
-        RawFrames = _make_raw()
-        import io
-
-        out = io.TextIOWrapper(io.BufferedWriter(RawFrames(_FrameWriter(conn, b"o", False))), encoding="utf-8",
-                               errors="replace", line_buffering=True, write_through=True)
-        err = io.TextIOWrapper(io.BufferedWriter(RawFrames(_FrameWriter(conn, b"e", tty))), encoding="utf-8",
-                               errors="replace", line_buffering=True, write_through=True)
+        out, err = command_streams(conn, bool(message.get("tty")))
         saved = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = out, err
         try:
@@ -574,53 +244,37 @@ class Server:
                 mpath = uptodate.manifest_path(located[0], located[1], parsed[0])
                 self._start_watching()
                 synced = self.watcher is not None and self.watcher.sync()
-                changed, paths = self.watcher.drain_paths() if synced else (True, None)
+                paths = self.watcher.drain_paths() if synced else None
                 for state in self.states.values():
                     state.note(paths)
-                if changed:
-                    self.clean.clear()
                 state = self.states.get(mpath)
                 if state is not None and state.anchored:
                     from . import incremental
 
-                    code = incremental.build(state, argv, started, self.deferred)
+                    code = incremental.build(state, argv, started, self.deferred, self.frontend)
                     if code is not None:
                         self.incremental += 1
-                        self.clean.pop(mpath, None)
                         return code
-                outside = self.clean.get(mpath)
-                if outside is not None and all(uptodate.stat_of(p) == s for p, s in outside):
-                    return uptodate.report_up_to_date(self._summary[mpath], parsed[1], started)
-                self.clean.pop(mpath, None)
                 result = uptodate.check_locked(located[0], located[1], parsed[0])
                 if result is not None:
-                    if synced:
-                        self.clean[mpath] = self._outside_entries(mpath)
-                        self._summary[mpath] = result
-                        if state is not None and not state.anchored and uptodate.stat_of(mpath) == state.manifest_stat:
-                            state.anchored = True  # disk is as that build left it, and watched since
-                            state.pending.clear()
-                    return uptodate.report_up_to_date(result, parsed[1], started)
+                    if synced and state is not None and not state.anchored and uptodate.stat_of(mpath) == state.manifest_stat:
+                        state.anchored = True  # disk is as that build left it, and watched since
+                        state.pending.clear()
+                    return self.frontend.report.up_to_date(*result, parsed[1], started)
             # A full command. The first one (a cold build, tens of thousands of
             # outputs and new directories) runs unwatched: the events would keep
             # the watcher busy on a core the build needs. Later ones write few
             # files and keep it running, so their result is watched from the start.
             watched = self.watcher is not None and bool(self.states)
-            if watched:
-                self.clean.clear()
-            else:
+            if not watched:
                 self._stop_watching()
-            from .cli import main
-            from .session import Retained
-
-            Retained.enabled, Retained.last = True, None
+            self.memo.last = None
             try:
-                return main(argv)
+                return self.frontend.run(argv, self.memo)
             except SystemExit as e:
                 return e.code if isinstance(e.code, int) else 1
             finally:
-                new = Retained.last
-                Retained.last = None
+                new, self.memo.last = self.memo.last, None
                 if located is not None:
                     self.states.pop(mpath, None)  # superseded, or the build failed
                 if new is not None:
@@ -642,14 +296,3 @@ class Server:
                 except (OSError, ValueError):
                     pass
             sys.stdout, sys.stderr = saved
-
-    def _outside_entries(self, mpath: str) -> list[tuple[str, tuple | None]]:
-        import marshal
-
-        root = str(self.ws.root) + os.sep
-        try:
-            with open(mpath, "rb") as f:
-                _, _, paths, stats, _, _ = marshal.loads(f.read())
-        except (OSError, ValueError, EOFError, TypeError):
-            return []
-        return [(p, s) for p, s in zip(paths, stats) if not p.startswith(root)]

@@ -3,10 +3,7 @@ them into actions, and build the artifacts they need."""
 
 from __future__ import annotations
 
-import fcntl
 import os
-import sys
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,11 +11,12 @@ from .analysis import AnalysisResult, analyze
 from .executor import BuildReport, Executor, Reporter
 from .graph import PackageLoader, TargetGraph, load_graph, resolve_patterns
 from .labels import Label
-from .records import records_dir, save_build
+from .locks import cache_lock
+from .scheduler import schedule
 from .sizes import remember_built
-from .statcache import StatCache
 from .store import Store
-from .workspace import Workspace, find_workspace
+from .trace import Trace
+from .workspace import Workspace, find_workspace, records_dir
 
 
 @dataclass
@@ -28,6 +26,8 @@ class Plan:
     graph: TargetGraph
     analysis: AnalysisResult
     loader: PackageLoader | None = None  # what was loaded (for the up-to-date record)
+    memo: "Memo | None" = None  # a long-lived process's (engine.memo)
+    trace: Trace | None = None  # the build log, loaded once per command
 
 
 def open_workspace(cwd: Path | None = None) -> tuple[Workspace, str]:
@@ -36,46 +36,13 @@ def open_workspace(cwd: Path | None = None) -> tuple[Workspace, str]:
     return ws, ws.package_of(cwd)
 
 
-def plan(ws: Workspace, patterns: list[str], current_package: str = "") -> Plan:
-    from .loader import ParsedBuildFiles
-
-    loader = PackageLoader(ws, ParsedBuildFiles(records_dir(ws) / "parsed-build-files.bin"))
+def plan(ws: Workspace, patterns: list[str], current_package: str = "", memo=None) -> Plan:
+    trace = Trace(records_dir(ws))
+    loader = PackageLoader(ws, trace, memo.packages if memo is not None else None)
     labels = resolve_patterns(loader, patterns, current_package)
     graph = load_graph(loader, labels)
-    loader.parsed.save()
-    return Plan(ws, labels, graph, analyze(ws, graph), loader)
-
-
-@contextmanager
-def workspace_lock(ws: Workspace, announce=None):
-    """One build at a time per workspace; a second one waits, and says so."""
-    path = records_dir(ws) / "lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            (announce or (lambda m: print(m, file=sys.stderr)))(
-                "another wasmelt command is building in this workspace; waiting for it to finish ...")
-            fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
-@contextmanager
-def cache_lock(cache_dir: Path, exclusive: bool):
-    """Builds share the cache (shared lock); `cache gc` needs it alone."""
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    with open(cache_dir / "lock", "w") as f:
-        mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
-        try:
-            fcntl.flock(f, mode | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print("the cache is in use by another wasmelt command; waiting ...", file=sys.stderr)
-            fcntl.flock(f, mode)
-        yield
+    trace.save()
+    return Plan(ws, labels, graph, analyze(ws, graph, memo.analysis if memo is not None else None), loader, memo, trace)
 
 
 def build(p: Plan, wanted, *, jobs: int | None = None, keep_going: bool = False,
@@ -88,33 +55,26 @@ def build(p: Plan, wanted, *, jobs: int | None = None, keep_going: bool = False,
                 and p.loader is not None)
     tool_stats = _tool_stats(p) if remember else {}
     store = Store(p.ws.cache_dir)
-    stat_cache = StatCache(records_dir(p.ws) / "stat-cache.bin")
-    executor = Executor(p.ws, store, stat_cache, jobs=jobs or os.cpu_count() or 1, keep_going=keep_going,
-                        reporter=reporter, timeout=timeout, use_cache=use_cache, remote=remote,
+    trace = p.trace or Trace(records_dir(p.ws))
+    executor = Executor(p.ws, store, trace, timeout=timeout, use_cache=use_cache, remote=remote,
                         expected=expected)
     with cache_lock(p.ws.cache_dir, exclusive=False):
-        report = executor.build(wanted, p.analysis.actions)
+        report = schedule(executor, wanted, p.analysis.graph, jobs=jobs or os.cpu_count() or 1,
+                          keep_going=keep_going, reporter=reporter)
     report.corrupt_entries = list(store.corrupt_entries)
     if record:
-        save_build(p.ws, report)
+        trace.record_build(report.records)
         remember_built(p.ws, p.analysis.infos, report.digests, store)
+    trace.save()
     if remember and report.ok:
-        _remember(p, report, stat_cache, tool_stats, *up_to_date)
-        if Retained.enabled:
+        _remember(p, report, trace, tool_stats, *up_to_date)
+        if p.memo is not None:  # the starting point of the server's incremental path
             from .incremental import State
             from .uptodate import manifest_path, stat_of
 
             mpath = manifest_path(p.ws, up_to_date[0], up_to_date[1])
-            Retained.last = State(mpath, p, wanted, report, tool_stats, stat_cache, stat_of(mpath))
+            p.memo.last = State(mpath, p, wanted, report, tool_stats, trace, stat_of(mpath))
     return report
-
-
-class Retained:
-    """Set by a long-lived process (engine.server): the plan and report of the
-    last successful plain build, the starting point of its incremental path."""
-
-    enabled = False
-    last = None
 
 
 def _tool_stats(p: Plan) -> dict:
@@ -128,7 +88,7 @@ def _tool_stats(p: Plan) -> dict:
     return {path: stat_of(path) for path in sorted(paths | dirs)}
 
 
-def _remember(p: Plan, report: BuildReport, stat_cache: StatCache, tool_stats: dict, package: str,
+def _remember(p: Plan, report: BuildReport, trace: Trace, tool_stats: dict, package: str,
               patterns: list[str]) -> None:
     from . import uptodate
 
@@ -139,7 +99,7 @@ def _remember(p: Plan, report: BuildReport, stat_cache: StatCache, tool_stats: d
         for art in rec.action.inputs:
             if art.is_source:
                 path = os.path.join(root, art.path)
-                entry = stat_cache.entries.get(path)
+                entry = trace.sources.get(path)
                 # The stat the content digest was taken with: a later edit differs from it.
                 sources[path] = tuple(entry[:3]) if entry else None
         outputs.extend(os.path.join(root, a.path) for a in rec.action.outputs)

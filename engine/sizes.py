@@ -1,5 +1,5 @@
-"""Size tables for `wasmelt size`: a rule names a JSON artifact in its
-TargetInfo (`size_table`); the engine remembers it per target and renders it.
+"""Size tables for `wasmelt size`: a rule names a JSON artifact in a
+SizeTableInfo provider; the engine remembers it per target and renders it.
 
 The engine knows only the generic shape: groups of rows with a name, bytes,
 an optional budget and a detail (schema version 1, see docs/size.md). Every
@@ -15,13 +15,12 @@ import json
 from pathlib import Path
 
 from .actions import digest_bytes
+from .analysis import SizeTableInfo
 from .errors import ActionError
 from .labels import Label
-from .records import records_dir
 from .store import Store, _atomic_write
-from .workspace import Workspace
+from .workspace import Workspace, records_dir
 
-FIELD = "size_table"
 COLUMNS = ("group", "name", "bytes", "budget", "used", "previous", "delta", "detail")
 
 
@@ -71,7 +70,8 @@ def remember(ws: Workspace, label: Label, table: dict) -> None:
 def remember_built(ws: Workspace, infos: dict, digests: dict[str, str], store: Store) -> None:
     """After a build: remember every size table it produced or reused."""
     for label, info in infos.items():
-        artifact = info.fields.get(FIELD)
+        provider = info.get(SizeTableInfo)
+        artifact = provider.table if provider is not None else None
         if artifact is None or artifact.path not in digests:
             continue
         digest = digests[artifact.path]

@@ -73,10 +73,10 @@ def code_files() -> list[str]:
 
 
 def manifest_path(ws: Workspace, cwd_package: str, patterns: list[str]) -> str:
-    from .actions import digest_bytes
+    from xxhash import xxh3_128_hexdigest  # engine.actions.digest_bytes, without importing the action model
 
     ident = "\0".join([cwd_package, os.environ.get("PATH", ""), sys.executable, *patterns])
-    return os.path.join(records_dir(ws), MANIFEST_DIR, digest_bytes(ident.encode())[:24])
+    return os.path.join(records_dir(ws), MANIFEST_DIR, xxh3_128_hexdigest(ident.encode())[:24])
 
 
 # -- recording (after a successful build, on the full path) -------------------
@@ -186,19 +186,6 @@ def parse_build_argv(argv: list[str]) -> tuple[list[str], bool] | None:
     return (patterns, quiet) if patterns else None
 
 
-def report_up_to_date(result: tuple[int, list], quiet: bool, started: float, out=None) -> int:
-    """Print what a full build that found everything up to date prints."""
-    out = out or sys.stderr
-    actions, labels = result
-    if not quiet:
-        for label, files in labels:
-            print(f"Target {label} up-to-date:" + "".join(f"\n  {f}" for f in files), file=out)
-    s = "s" if actions != 1 else ""
-    print(f"Build completed: {actions} action{s}: 0 executed, {actions} cached in {time.monotonic() - started:.2f}s "
-          "(nothing changed since the last build)", file=out, flush=True)
-    return 0
-
-
 def locate(cwd=None):
     """(workspace, command package) for the current directory, or None."""
     from pathlib import Path
@@ -231,16 +218,15 @@ def check_locked(ws: Workspace, package: str, patterns: list[str]) -> tuple[int,
             return None
         result = check(ws, package, patterns)
         if result is not None:
-            mark = records / "last_build_up_to_date"  # engine.records.UP_TO_DATE_MARK
-            if not mark.exists():
-                mark.touch()
+            from .trace import mark_up_to_date
+
+            mark_up_to_date(str(records))
         return result
 
 
-def try_null_build(argv: list[str], located=None) -> int | None:
+def try_null_build(argv: list[str], located=None) -> tuple[int, list, bool] | None:
     """`wasmelt build PATTERNS [neutral flags]` answered from the manifest:
-    the exit code, or None when the full command must run."""
-    started = time.monotonic()
+    (actions, named targets, quiet) to print, or None when the full command must run."""
     parsed = parse_build_argv(argv)
     if parsed is None:
         return None
@@ -250,4 +236,4 @@ def try_null_build(argv: list[str], located=None) -> int | None:
     result = check_locked(*located, parsed[0])
     if result is None:
         return None
-    return report_up_to_date(result, parsed[1], started)
+    return (*result, parsed[1])

@@ -3,7 +3,6 @@ change to a source file or BUILD.toml, using OS file events."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from .workspace import SKIPPED_DIRS
@@ -18,8 +17,9 @@ def _relevant(root: Path):
     return accept
 
 
-def watch(root: Path, rebuild, *, debounce_ms: int = 300, stop_event=None) -> None:
-    """Call `rebuild()` now and after each debounced batch of changes."""
+def watch(root: Path, rebuild, *, debounce_ms: int = 300, stop_event=None, on_change=None) -> None:
+    """Call `rebuild()` now and after each debounced batch of changes
+    (`on_change` is told which files changed)."""
     import watchfiles
 
     batches = watchfiles.watch(root, watch_filter=_relevant(root), debounce=debounce_ms, stop_event=stop_event,
@@ -31,7 +31,8 @@ def watch(root: Path, rebuild, *, debounce_ms: int = 300, stop_event=None) -> No
             continue
         changed = sorted({str(Path(p).relative_to(root)) for _, p in changes})
         shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
-        print(f"wasmelt watch: changed {shown}; rebuilding", file=sys.stderr, flush=True)
+        if on_change is not None:
+            on_change(f"wasmelt watch: changed {shown}; rebuilding")
         rebuild()
 
 

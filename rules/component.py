@@ -12,6 +12,7 @@ from wasmelt.engine.registry import AttrKind, RuleAttrs, RuleKind, SourceListAtt
 from wasmelt.toolchains import component as stage
 
 from .common import resolve_tools, setting
+from .providers import WasmInfo
 
 
 class ComponentAttrs(RuleAttrs):
@@ -52,8 +53,7 @@ def analyze(ctx: AnalysisContext) -> TargetInfo:
                         stack_size=attrs.stack_size, max_memory_pages=attrs.max_memory_pages,
                         exports=attrs.exports, copts=attrs.copts, arena_bytes=attrs.arena_bytes,
                         bindings=header.path if header else None))
-    return TargetInfo(files=(wasm,), fields={"wasm": wasm, "report": report, "label": str(ctx.label),
-                                             "name": ctx.label.name})
+    return TargetInfo(files=(wasm,), providers=(WasmInfo(wasm, report),))
 
 
 register_rule(RuleKind("component", ComponentAttrs, analyze, doc="a wasm component from C, Rust, WAT or .wasm"))

@@ -9,6 +9,7 @@ from wasmelt.engine.registry import LabelAttr, RuleAttrs, RuleKind, register_rul
 from wasmelt.toolchains import dce as stage
 
 from .common import resolve_tools, setting
+from .providers import WasmInfo
 
 
 class DceAttrs(RuleAttrs):
@@ -21,23 +22,19 @@ class DceAttrs(RuleAttrs):
 
 def analyze(ctx: AnalysisContext) -> TargetInfo:
     attrs: DceAttrs = ctx.attrs
-    src = ctx.dep(attrs.src)
-    if "wasm" not in src.fields:
+    src = ctx.dep(attrs.src).get(WasmInfo)
+    if src is None:
         raise ctx.fail(f"`src` = `{attrs.src}` is a {ctx.dep_kind(attrs.src)} target, not a wasm module")
     if attrs.roots is not None and not attrs.roots:
         raise ctx.fail("`roots` is empty: name the exports the firmware calls")
     toolchain = attrs.toolchain or setting(ctx, "dce_toolchain", "toolchain", "builtin")
     out, report = ctx.declare(f"{ctx.label.name}.wasm"), ctx.declare(f"{ctx.label.name}.report.json")
-    ctx.action(mnemonic="Dce", inputs=[src["wasm"]], outputs=[out, report],
+    ctx.action(mnemonic="Dce", inputs=[src.wasm], outputs=[out, report],
                tools=resolve_tools(ctx, lambda: stage.identities(toolchain)),
-               argv=stage.argv(src["wasm"].path, out.path, report.path, toolchain=toolchain, roots=attrs.roots,
+               argv=stage.argv(src.wasm.path, out.path, report.path, toolchain=toolchain, roots=attrs.roots,
                                optimize=attrs.optimize, strip=attrs.strip))
-    fields = {"wasm": out, "report": report, "label": str(ctx.label), "name": ctx.label.name}
-    if src.get("fuse_report"):
-        fields["fuse_report"] = src["fuse_report"]
-    if attrs.roots:
-        fields["roots"] = list(attrs.roots)
-    return TargetInfo(files=(out,), fields=fields)
+    return TargetInfo(files=(out,), providers=(WasmInfo(out, report, fuse_report=src.fuse_report,
+                                                        roots=tuple(attrs.roots) if attrs.roots else None),))
 
 
 register_rule(RuleKind("dce", DceAttrs, analyze, doc="dead-code elimination of a core module"))

@@ -7,11 +7,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from wasmelt.engine.analysis import AnalysisContext, TargetInfo
+from wasmelt.engine.analysis import AnalysisContext, TargetInfo, TestInfo
 from wasmelt.engine.registry import LabelAttr, OptionalLabelAttr, OptionalSourceAttr, RuleAttrs, RuleKind, register_rule
 from wasmelt.toolchains import firmware_test as runner
 
 from .common import resolve_tools
+from .providers import ObjectInfo, WasmInfo
 
 
 class Case(BaseModel):
@@ -33,19 +34,19 @@ class FirmwareTestAttrs(RuleAttrs):
 
 def analyze(ctx: AnalysisContext) -> TargetInfo:
     attrs: FirmwareTestAttrs = ctx.attrs
-    fw = ctx.dep(attrs.firmware)
-    if "object" not in fw.fields:
+    fw = ctx.dep(attrs.firmware).get(ObjectInfo)
+    if fw is None:
         raise ctx.fail(f"`firmware` = `{attrs.firmware}` is a {ctx.dep_kind(attrs.firmware)} target, not a synth target")
     if attrs.reference:
-        ref = ctx.dep(attrs.reference)
-        if "wasm" not in ref.fields:
+        ref = ctx.dep(attrs.reference).get(WasmInfo)
+        if ref is None:
             raise ctx.fail(f"`reference` = `{attrs.reference}` is not a wasm target")
-        reference = ref["wasm"]
+        reference = ref.wasm
     else:
-        reference = fw["reference"]
+        reference = fw.reference
     if not attrs.cases and not attrs.random_cases:
         raise ctx.fail("a firmware_test needs `cases` or `random_cases`")
-    inputs = [fw["object"], reference]
+    inputs = [fw.object, reference]
     stubs = ctx.source(attrs.imports) if attrs.imports else None
     if stubs:
         inputs.append(stubs)
@@ -53,11 +54,11 @@ def analyze(ctx: AnalysisContext) -> TargetInfo:
     cases = [c.model_dump(exclude_none=True) for c in attrs.cases]
     action = ctx.action(mnemonic="FirmwareTest", inputs=inputs, outputs=[result],
                         tools=resolve_tools(ctx, runner.identities),
-                        argv=runner.argv(fw["object"].path, reference.path, result.path, cpu=fw["cpu"], cases=cases,
+                        argv=runner.argv(fw.object.path, reference.path, result.path, cpu=fw.cpu, cases=cases,
                                          random_cases=attrs.random_cases, seed=attrs.seed,
                                          imports=stubs.path if stubs else None))
     # `wasmelt build` builds what the test needs; `wasmelt test` also runs it.
-    return TargetInfo(files=tuple(inputs), fields={"label": str(ctx.label)}, test_action=action)
+    return TargetInfo(files=tuple(inputs), providers=(TestInfo(action),))
 
 
 register_rule(RuleKind("firmware_test", FirmwareTestAttrs, analyze, doc="check a synthesized object against its wasm",

@@ -12,6 +12,7 @@ from wasmelt.engine.registry import LabelListAttr, RuleAttrs, RuleKind, register
 from wasmelt.toolchains import fuse as stage
 
 from .common import resolve_tools, setting
+from .providers import WasmInfo
 
 
 class FuseAttrs(RuleAttrs):
@@ -30,11 +31,11 @@ def analyze(ctx: AnalysisContext) -> TargetInfo:
     attrs: FuseAttrs = ctx.attrs
     inputs, components = [], []
     for text in attrs.components:
-        dep = ctx.dep(text)
-        if "wasm" not in dep.fields:
+        dep, label = ctx.dep(text).get(WasmInfo), ctx.dep_label(text)
+        if dep is None:
             raise ctx.fail(f"`{text}` is a {ctx.dep_kind(text)} target; `components` takes component targets")
-        inputs.append(dep["wasm"])
-        components.append((dep.get("name", text), dep.get("label", text), dep["wasm"].path))
+        inputs.append(dep.wasm)
+        components.append((label.name, str(label), dep.wasm.path))
     names = [c[0] for c in components]
     if len(set(names)) != len(names):
         raise ctx.fail(f"two components have the same name ({', '.join(names)}); imports resolve by name")
@@ -48,9 +49,8 @@ def analyze(ctx: AnalysisContext) -> TargetInfo:
                                toolchain=toolchain, memory=attrs.memory, address_rebase=attrs.address_rebase,
                                pack=attrs.pack, share_stack=attrs.share_stack, exports=attrs.exports,
                                links=attrs.links, handles=attrs.handles))
-    return TargetInfo(files=(out,), fields={"wasm": out, "report": report, "fuse_report": report,
-                                            "import_map": import_map, "provenance": provenance,
-                                            "label": str(ctx.label), "name": n})
+    return TargetInfo(files=(out,), providers=(WasmInfo(out, report, fuse_report=report, import_map=import_map,
+                                                        provenance=provenance),))
 
 
 register_rule(RuleKind("fuse", FuseAttrs, analyze, doc="fuse components into one core module"))

@@ -7,11 +7,12 @@ from typing import Literal
 
 from pydantic import Field
 
-from wasmelt.engine.analysis import AnalysisContext, TargetInfo
+from wasmelt.engine.analysis import AnalysisContext, SizeTableInfo, TargetInfo
 from wasmelt.engine.registry import LabelAttr, RuleAttrs, RuleKind, register_rule
 from wasmelt.toolchains import synth as stage
 
 from .common import resolve_tools, setting
+from .providers import ObjectInfo, WasmInfo
 
 Cpu = Literal[stage.CPUS]  # toolchains/cpus.py
 
@@ -32,31 +33,30 @@ class SynthAttrs(RuleAttrs):
 
 def analyze(ctx: AnalysisContext) -> TargetInfo:
     attrs: SynthAttrs = ctx.attrs
-    src = ctx.dep(attrs.src)
-    if "wasm" not in src.fields:
+    src = ctx.dep(attrs.src).get(WasmInfo)
+    if src is None:
         raise ctx.fail(f"`src` = `{attrs.src}` is a {ctx.dep_kind(attrs.src)} target, not a wasm module")
     toolchain = attrs.toolchain or setting(ctx, "synth_toolchain", "toolchain", "builtin")
     cc = attrs.cc or setting(ctx, "synth_cc", "cc", "zig")
     n = ctx.label.name
     obj, header, report = ctx.declare(f"{n}.o"), ctx.declare(f"{n}.h"), ctx.declare(f"{n}.size.json")
     table = ctx.declare(f"{n}.size_table.json")
-    inputs = [src["wasm"]]
-    fuse_report = src.get("fuse_report")
+    inputs = [src.wasm]
+    fuse_report = src.fuse_report
     if fuse_report:
         inputs.append(fuse_report)
     budgets = {name: getattr(attrs, name) for name in stage.BUDGETS}
     ctx.action(mnemonic="Synth", inputs=inputs, outputs=[obj, header, report, table],
                tools=resolve_tools(ctx, lambda: stage.identities(toolchain, cc, attrs.cpu)),
-               argv=stage.argv(src["wasm"].path, obj.path, header.path, report.path, toolchain=toolchain,
+               argv=stage.argv(src.wasm.path, obj.path, header.path, report.path, toolchain=toolchain,
                                cpu=attrs.cpu, opt=attrs.opt, bounds=attrs.bounds, cc=cc,
-                               roots=attrs.roots or src.get("roots"),
+                               roots=attrs.roots or src.roots,
                                fuse_report=fuse_report.path if fuse_report else None, budgets=budgets,
                                size_table=table.path))
-    return TargetInfo(files=(obj, header, report), fields={
-        "object": obj, "header": header, "size_report": report, "size_table": table,
-        "reference": src["wasm"], "cpu": attrs.cpu,
-        "label": str(ctx.label), "roots": attrs.roots or src.get("roots")})
+    roots = tuple(attrs.roots) if attrs.roots else src.roots
+    return TargetInfo(files=(obj, header, report), providers=(
+        ObjectInfo(obj, header, report, reference=src.wasm, cpu=attrs.cpu, roots=roots), SizeTableInfo(table)))
 
 
 register_rule(RuleKind("synth", SynthAttrs, analyze, doc="lower a core module to an Arm Cortex-M or RISC-V object",
-                       provides=("size_table",)))
+                       provides=(SizeTableInfo,)))

@@ -1,8 +1,7 @@
-"""The `wasmelt` console script. A build or test goes to the workspace's
-server when one runs (engine.client, on builtin modules only), or starts it
-when the workspace asks for one (engine.server); an up-to-date build is
-answered from its record (engine.uptodate). Otherwise the rule kinds are
-registered and the engine's command line runs in this process."""
+"""The `wasmelt` console script, import-light: a build or test goes to the
+workspace's server when one runs (engine.client, on builtin modules only), or
+starts it when the workspace asks for one (engine.server); an up-to-date build
+is answered from its record (engine.uptodate). Everything else is wasmelt.main."""
 
 import sys
 
@@ -10,7 +9,7 @@ import sys
 def main(argv=None) -> int:
     try:
         return _main(sys.argv[1:] if argv is None else list(argv))
-    except KeyboardInterrupt:  # before the engine's command line, which says the same
+    except KeyboardInterrupt:  # before wasmelt.main, which says the same
         print("interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `wasmelt info | head`: the reader left; say nothing more
@@ -41,31 +40,42 @@ def _main(argv: list[str]) -> int:
         if code is not None:
             return code
         if not reached:  # a server that refused or died is not asked again
-            from wasmelt.engine.uptodate import locate, try_null_build
-
-            located = locate()
-            if located is not None:
-                from wasmelt.engine.server import forward
-
-                code = forward(argv, located)
-                if code is None:
-                    code = try_null_build(argv, located)
-                if code is not None:
-                    return code
+            code = _forward_or_null_build(argv)
+            if code is not None:
+                return code
         # A build allocates millions of small, acyclic objects; the cyclic
         # collector's full passes over them cost seconds at 10k targets and
         # free nothing. One command is short-lived: leave it off.
         import gc
 
         gc.disable()
-    from wasmelt import rules  # noqa: F401  (registers every rule kind)
-    from wasmelt.engine import cli
-    from wasmelt.engine.server import add_parser, cmd_server
-    from wasmelt.commands import load
+    from wasmelt.main import main as full
 
-    commands = load()
-    return cli.main(argv, extra_parsers={"server": add_parser, **{n: m.add_parser for n, m in commands.items()}},
-                    extra_commands={"server": cmd_server, **{n: m.run for n, m in commands.items()}})
+    return full(argv)
+
+
+def _forward_or_null_build(argv: list[str]) -> int | None:
+    import time
+
+    started = time.monotonic()
+    from wasmelt.engine.client import server_wanted
+    from wasmelt.engine.uptodate import locate, try_null_build
+
+    located = locate()
+    if located is None:
+        return None
+    if server_wanted(located[0].settings):  # else none runs: the client found no socket
+        from wasmelt.engine.serverctl import forward
+
+        code = forward(argv, located)
+        if code is not None:
+            return code
+    answer = try_null_build(argv, located)
+    if answer is None:
+        return None
+    from wasmelt import report
+
+    return report.up_to_date(*answer, started)
 
 
 if __name__ == "__main__":

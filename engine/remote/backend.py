@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 from ..actions import Action
-from ..executor import RemoteBackend, RemoteResult
+from ..runner import RemoteBackend, RemoteResult
 from ..store import DIGEST_MAP_DIR
 from .grpc_client import RemoteFault
 from .protos import messages

@@ -185,7 +185,7 @@ def test_help_has_examples(ws):
 
 
 def test_every_command_help_has_an_example():
-    from wasmelt.engine.cli import make_parser
+    from wasmelt.main import make_parser
 
     parser = make_parser()
     commands = parser._subparsers._group_actions[0].choices

@@ -63,7 +63,7 @@ def _tool(find, missing: str | None = None) -> str:
 
 
 def _workspace_lines() -> dict[str, Callable[[], str]]:
-    from wasmelt.engine.server import status
+    from wasmelt.engine.serverctl import status
     from wasmelt.engine.workspace import find_workspace
 
     ws = find_workspace(Path.cwd())

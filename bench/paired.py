@@ -1,0 +1,94 @@
+"""Before/after of an engine change on one machine under whatever load it has:
+two installs of wasmelt (e.g. `compare.installed_wasmelt` of two checkouts) and
+ninja build copies of one generated graph, alternated command by command, so
+each pair of figures sees the same load. Separate caches per install.
+
+    python bench/paired.py --before OLD/venv/bin/wasmelt --after NEW/venv/bin/wasmelt --targets 2000 --runs 11
+
+Prints the cold in-process build (time, peak RSS), the medians of the null build
+in-process and through the server, and of a leaf edit through the server; ninja
+builds the `before` copy for reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gen_workspace import edit_leaf, generate  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--before", required=True)
+    ap.add_argument("--after", required=True)
+    ap.add_argument("--targets", type=int, default=2000)
+    ap.add_argument("--runs", type=int, default=11)
+    ap.add_argument("--workdir", type=Path, default=Path("/tmp/wasmelt-paired"))
+    args = ap.parse_args()
+    work = args.workdir / str(args.targets)
+    shutil.rmtree(work, ignore_errors=True)
+    installs = {"before": args.before, "after": args.after}
+    ws = {name: generate(work / name, args.targets) for name in installs}
+
+    def build(name: str, server: bool) -> tuple[float, int, str]:
+        env = {**os.environ, "WASMELT_SERVER": "1" if server else "0", "WASMELT_CACHE": str(work / f"cache-{name}")}
+        start = time.perf_counter()
+        proc = subprocess.Popen([installs[name], "build", "//...", "-q", "-j", "2"], cwd=ws[name].root, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        err = proc.stderr.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        if status != 0:
+            raise SystemExit(f"{name}: {err[-500:]}")
+        return seconds, usage.ru_maxrss, err
+
+    def ninja() -> float:
+        start = time.perf_counter()
+        subprocess.run(["ninja", "-j", "2"], cwd=ws["before"].root, capture_output=True, check=True)
+        return time.perf_counter() - start
+
+    for name in installs:
+        seconds, rss, _ = build(name, False)
+        print(f"{args.targets} {name} cold in-process {seconds:.1f} s, peak RSS {rss // 1024} MB", flush=True)
+    for name in installs:
+        build(name, True)  # starts the server (its first build reuses the cache)
+    ninja()
+    time.sleep(3)  # past every racy window
+    samples: dict[str, list[float]] = {}
+    for name in installs:
+        build(name, False)  # records the up-to-date check
+    for _ in range(args.runs):
+        for name in installs:
+            seconds, _, err = build(name, False)
+            assert "nothing changed" in err, err[-300:]
+            samples.setdefault(f"{name} null", []).append(seconds)
+        samples.setdefault("ninja null", []).append(ninja())
+    for _ in range(args.runs):
+        for name in installs:
+            samples.setdefault(f"{name} server null", []).append(build(name, True)[0])
+    for i in range(args.runs):
+        for k, name in enumerate(installs):
+            edit_leaf(ws[name], 1000 + 3 * i + k)
+            seconds, _, err = build(name, True)
+            assert "3 executed" in err, err[-300:]
+            samples.setdefault(f"{name} server leaf", []).append(seconds)
+        edit_leaf(ws["before"], 1000 + 3 * i + 2)
+        samples.setdefault("ninja leaf", []).append(ninja())
+    for name in installs:
+        env = {**os.environ, "WASMELT_CACHE": str(work / f"cache-{name}")}
+        subprocess.run([installs[name], "server", "stop"], cwd=ws[name].root, env=env, capture_output=True)
+    for key, values in samples.items():
+        print(f"{args.targets} {key:20s} median {statistics.median(values) * 1000:7.1f} ms  "
+              f"min {min(values) * 1000:7.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

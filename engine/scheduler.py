@@ -1,0 +1,129 @@
+"""The scheduler: runs the actions the wanted artifacts need in dependency order,
+at most `jobs` at once, each through the Executor (cache, else its Runner);
+after a failure it stops, or with keep_going builds what does not depend on it.
+
+Actions whose outputs are already cached are finished inline, on this thread:
+a few stats and one small read cost less than a round trip through a worker.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures as cf
+import time
+
+from .action_graph import ActionGraph
+from .actions import Action, Artifact
+from .errors import ActionError
+from .results import CACHED, FAILED, SKIPPED, ActionRecord, BuildReport, Reporter
+from .store import explain_os_error
+
+
+def schedule(executor, wanted: list[Artifact], graph: ActionGraph, *, jobs: int = 1, keep_going: bool = False,
+             reporter: Reporter | None = None, only: list[Action] | None = None,
+             known: dict[str, str] | None = None) -> BuildReport:
+    """Build what `wanted` needs; or, with `only` (dependencies first), just
+    those actions, taking the digests of every other input from `known`
+    (what an earlier build produced: the server's incremental path)."""
+    jobs = max(1, jobs)
+    reporter = reporter or Reporter()
+    actions = graph.needed(wanted) if only is None else only
+    report = BuildReport()
+    if known is not None:
+        report.digests = dict(known)
+    total = len(actions)
+    chosen = {a.id: a for a in actions}
+    upstream, downstream = graph.upstream, graph.dependents
+    waiting_on = {a.id: {u for u in upstream[a.id] if u in chosen} for a in actions}
+    dependents = {a.id: [chosen[d] for d in downstream[a.id] if d in chosen] for a in actions}
+    ready = collections.deque(a for a in actions if not waiting_on[a.id])
+    running: dict[cf.Future, tuple[Action, ActionRecord | None]] = {}
+    stop = False
+    done_count = 0
+    free_lanes = list(range(jobs))
+    lanes: dict[str, tuple[int, float]] = {}
+    reporter.build_started(total)
+
+    def finish(record: ActionRecord) -> None:
+        nonlocal done_count
+        done_count += 1
+        if record.action.id in lanes:
+            record.lane, record.started = lanes.pop(record.action.id)
+            free_lanes.append(record.lane)
+            free_lanes.sort()
+        record.finished = time.monotonic()
+        report.records[record.action.id] = record
+        reporter.action_finished(record, done_count, total)
+
+    def skip_dependents(action: Action, why: str) -> None:
+        stack = list(dependents[action.id])
+        while stack:
+            dep = stack.pop()
+            if dep.id in report.records:
+                continue
+            finish(ActionRecord(dep, SKIPPED, error=f"not run: {why}", reason=f"not run: {why}"))
+            stack.extend(dependents[dep.id])
+
+    def completed(action: Action, record: ActionRecord | None, error: Exception | None, why: str = "") -> None:
+        nonlocal stop
+        if error is not None:  # an ActionError says what failed; an OSError is told where
+            message = str(error) if isinstance(error, ActionError) else \
+                f"{action.describe()}: {explain_os_error(error) if isinstance(error, OSError) else error}"
+            finish(ActionRecord(action, FAILED, error=message, reason=why))
+            skip_dependents(action, f"{action.owner} failed")
+            stop = stop or not keep_going
+            return
+        report.digests.update(record.outputs)
+        for out in action.outputs:
+            if out.path not in report.digests and out.path in action.optional_outputs:
+                report.digests[out.path] = ""
+        finish(record)
+        for dep in dependents[action.id]:
+            waiting_on[dep.id].discard(action.id)
+            if not waiting_on[dep.id] and dep.id not in report.records:
+                ready.append(dep)
+
+    with cf.ThreadPoolExecutor(max_workers=jobs) as pool:
+        while ready or running:
+            while ready and not stop and len(running) < jobs:
+                action = ready.popleft()
+                try:
+                    digests = {a.path: executor.source_digest(a.path) if a.is_source
+                               else report.digests[a.path] for a in action.inputs}
+                except OSError as e:
+                    finish(ActionRecord(action, FAILED, error=f"{action.describe()}: cannot read input: {e}"))
+                    skip_dependents(action, f"{action.owner} failed")
+                    stop = not keep_going
+                    continue
+                lane = free_lanes.pop(0)
+                lanes[action.id] = (lane, time.monotonic())
+                reporter.action_started(action, lane)
+                # A local cache hit with its outputs in place is a few stats and
+                # one small read: done here, without a round trip through the
+                # worker threads; copying outputs back from the store is not.
+                try:
+                    record = executor.cached(action, digests, restore=False)
+                except OSError as e:
+                    completed(action, None, e)
+                    continue
+                if record is not None and record.status == CACHED:
+                    completed(action, record, None)
+                else:
+                    running[pool.submit(executor.run, action, digests, record)] = (action, record)
+            if stop and not running:
+                break
+            if not running:
+                break
+            finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+            for future in finished:
+                action, decided = running.pop(future)
+                try:
+                    completed(action, future.result(), None)
+                except (ActionError, OSError) as e:
+                    completed(action, None, e, decided.reason if decided is not None else "")
+    for action in actions:
+        if action.id not in report.records:
+            why = "not run: the build stopped after a failure"
+            report.records[action.id] = ActionRecord(action, SKIPPED, error=why, reason=why)
+    reporter.build_finished(report)
+    return report

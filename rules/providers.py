@@ -1,0 +1,28 @@
+"""What the wasm rules provide each other, by type: a core module (WasmInfo)
+and a Cortex-M object (ObjectInfo); the engine knows neither."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from wasmelt.engine.actions import Artifact
+
+
+@dataclass(frozen=True)
+class WasmInfo:
+    wasm: Artifact  # the module (or component)
+    report: Artifact | None = None  # the stage's JSON report
+    fuse_report: Artifact | None = None  # the fuse report, carried through dce
+    roots: tuple[str, ...] | None = None  # exports kept by dce: synth's default roots
+    import_map: Artifact | None = None  # fuse only
+    provenance: Artifact | None = None  # fuse only
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    object: Artifact
+    header: Artifact
+    size_report: Artifact
+    reference: Artifact  # the wasm it was lowered from: firmware_test's default reference
+    cpu: str
+    roots: tuple[str, ...] | None = None

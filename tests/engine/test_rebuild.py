@@ -1,0 +1,140 @@
+"""The one rebuild decision, in-process over a fake runner: each action is
+reused or run with a reason, which the trace keeps for `wasmelt explain`;
+and end to end, `explain` prints a reason for every action of a build."""
+
+from __future__ import annotations
+
+import pytest
+
+from fakes import Chain, FakeRunner
+from test_uptodate import UP_TO_DATE, _settled, _two_packages
+
+
+@pytest.fixture
+def chain(tmp_path):
+    root = tmp_path / "ws"
+    root.mkdir()
+    c = Chain(root)
+    c.source("a.txt", "A")
+    c.step("gen", "a.txt")
+    c.step("use", "gen")
+    return c
+
+
+def _build(chain, tmp_path, **fake):
+    from wasmelt.engine.executor import Executor
+    from wasmelt.engine.scheduler import schedule
+    from wasmelt.engine.store import Store
+    from wasmelt.engine.trace import Trace
+    from wasmelt.engine.workspace import Workspace
+
+    ws = Workspace(root=chain.root, settings={}, cache_dir=tmp_path / "cache")
+    store, trace = Store(ws.cache_dir), Trace(tmp_path / "records")
+    runner = FakeRunner(chain.root, store, **fake)
+    report = schedule(Executor(ws, store, trace, runner=runner), [chain.actions["use"].outputs[0]], chain.graph())
+    trace.record_build(report.records)
+    trace.save()
+    return runner.commands_ran, {r.action.argv[-1]: (r.status, r.reason) for r in report.records.values()}
+
+
+def test_every_decision_has_its_reason(chain, tmp_path):
+    ran, why = _build(chain, tmp_path)
+    assert ran == ["gen", "use"]
+    assert why["gen"] == ("executed", "first build of this action (no earlier run recorded)")
+    ran, why = _build(chain, tmp_path)
+    assert ran == [] and why == {"gen": ("cached", "nothing changed since the last build"),
+                                 "use": ("cached", "nothing changed since the last build")}
+    chain.source("a.txt", "B")
+    ran, why = _build(chain, tmp_path)
+    assert ran == ["gen", "use"]
+    assert why["gen"][0] == "executed" and why["gen"][1].startswith("input `a.txt` changed (")
+    assert why["use"][1].startswith("input `wasmelt-out/p/gen/out` changed (")
+
+
+def test_a_result_from_an_earlier_run_says_so(chain, tmp_path):
+    _build(chain, tmp_path)
+    chain.source("a.txt", "B")
+    _build(chain, tmp_path)
+    chain.source("a.txt", "A")  # back to the first build's bytes: in the action cache
+    ran, why = _build(chain, tmp_path)
+    assert ran == []
+    assert why["gen"][0] == "cached" and "input `a.txt` changed" in why["gen"][1]
+    assert why["gen"][1].endswith("an earlier run with these inputs is in the action cache")
+
+
+def test_a_failure_keeps_why_the_action_ran(chain, tmp_path):
+    _build(chain, tmp_path)
+    chain.source("a.txt", "B")
+    _, why = _build(chain, tmp_path, fail={"gen"})
+    assert why["gen"][0] == "failed" and why["gen"][1].startswith("input `a.txt` changed")
+    assert why["use"] == ("skipped", "not run: //p:gen failed")
+
+
+def test_the_trace_survives_a_record_cut_short(chain, tmp_path):
+    from wasmelt.engine.trace import Trace
+
+    _build(chain, tmp_path)
+    path = tmp_path / "records" / "trace"
+    with open(path, "ab") as f:
+        f.write(b"\xfa\x01")  # a killed build's half-written record
+    trace = Trace(tmp_path / "records")
+    assert {e["status"] for e in trace.actions.values()} == {"executed"}
+    assert len(trace.last_build) == 2
+
+
+def test_an_up_to_date_answer_is_one_record_and_the_next_build_ends_it(chain, tmp_path):
+    from wasmelt.engine.trace import Trace, mark_up_to_date
+
+    _build(chain, tmp_path)
+    path = tmp_path / "records" / "trace"
+    size = path.stat().st_size
+    mark_up_to_date(str(tmp_path / "records"))
+    mark_up_to_date(str(tmp_path / "records"))  # already the last record: nothing appended
+    assert path.stat().st_size > size
+    marked = path.stat().st_size
+    mark_up_to_date(str(tmp_path / "records"))
+    assert path.stat().st_size == marked and Trace(tmp_path / "records").up_to_date
+    chain.source("a.txt", "C")
+    _build(chain, tmp_path)
+    assert not Trace(tmp_path / "records").up_to_date
+
+
+def test_the_trace_is_recompacted_when_mostly_redundant(chain, tmp_path):
+    from wasmelt.engine import trace as trace_mod
+
+    path = tmp_path / "records" / "trace"
+    sizes = []
+    for i in range(60):
+        chain.source("a.txt", "x" * (i % 7))
+        _build(chain, tmp_path)
+        sizes.append(path.stat().st_size)
+    assert path.read_bytes().startswith(trace_mod.SIGNATURE)
+    assert max(sizes) < trace_mod.COMPACT_RATIO * min(sizes) + (1 << 16) + 4096
+    assert any(b < a for a, b in zip(sizes, sizes[1:]))  # it shrank at least once
+
+
+def test_explain_gives_a_reason_for_every_action_including_nothing_changed(workspace):
+    _two_packages(workspace)
+    assert workspace.run("build", "//...").code == 0
+    for label in ("//a:upper", "//b:framed"):
+        out = workspace.run("explain", label).out.splitlines()
+        assert ": executed (key " in out[0] and out[1] == "  first build of this action (no earlier run recorded)"
+    run = _settled(workspace)  # the third build is the up-to-date answer
+    assert UP_TO_DATE in run.err
+    for label in ("//a:upper", "//b:framed"):
+        out = workspace.run("explain", label).out.splitlines()
+        assert out[0].endswith(")") and ": cached (key " in out[0]
+        assert out[1] == "  nothing changed since the last build"
+    workspace.write("a/in.txt", "other\n")
+    assert workspace.run("build", "//...").counts["executed"] == 2
+    upper = workspace.run("explain", "//a:upper").out
+    assert ": executed" in upper and "input `a/in.txt` changed (" in upper
+    framed = workspace.run("explain", "//b:framed").out
+    assert "input `wasmelt-out/a/upper/upper.txt` changed (" in framed
+
+
+def test_explain_of_a_target_the_last_build_did_not_include(workspace):
+    _two_packages(workspace)
+    assert workspace.run("build", "//a:upper").code == 0
+    run = workspace.run("explain", "//b:framed")
+    assert run.code == 2 and "ERROR: the last build did not include `//b:framed`; build it first" in run.err

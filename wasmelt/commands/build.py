@@ -1,0 +1,74 @@
+"""`wasmelt build`: build the named targets; also how test, watch, release and
+size run a build (run_build: the reporters, event log, profile and remote the flags ask for)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from wasmelt import report
+
+from .flags import build_flags, remote
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("build", help="build targets", epilog="example: wasmelt build //examples/... -j 2",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    build_flags(p)
+
+
+def wanted(p, labels):
+    return [f for label in labels for f in p.analysis.infos[label].files]
+
+
+def named_targets(p) -> list[tuple[str, list[str]]]:
+    """What `Target ... up-to-date:` lists: the named targets, when at most 10."""
+    return [(str(l), [f.path for f in p.analysis.infos[l].files]) for l in p.labels] if len(p.labels) <= 10 else []
+
+
+def run_build(args, p, artifacts, *, quiet: bool | None = None, keep_going: bool | None = None,
+              on_events=None, reported_elsewhere: set[str] = frozenset(), up_to_date=None):
+    """Build `artifacts` with the reporters the flags ask for."""
+    from wasmelt.engine.events import EventLog, write_profile
+    from wasmelt.engine.executor import Reporters
+    from wasmelt.engine.locks import workspace_lock
+    from wasmelt.engine.sandbox import printable
+    from wasmelt.engine.session import build
+    from wasmelt.engine.store import check_writable_file
+
+    check_writable_file("--profile", args.profile)
+    check_writable_file("--build_event_json_file", args.build_event_json_file)
+    check_writable_file("--junit", getattr(args, "junit", None))
+    events = EventLog(Path(args.build_event_json_file), args.command, args.patterns) if args.build_event_json_file else None
+    if events:
+        for label in p.labels:
+            info = p.analysis.infos[label]
+            events.target_configured(str(label), p.graph.targets[label].kind, [f.path for f in info.files])
+    printer = report.make_reporter(args.progress, args.verbose, args.quiet if quiet is None else quiet)
+    printer.reported_elsewhere = set(reported_elsewhere)
+    backend = remote(args)
+    try:
+        with workspace_lock(p.ws, report.note):
+            result = build(p, artifacts, jobs=args.jobs, keep_going=args.keep_going if keep_going is None else keep_going,
+                           reporter=Reporters(printer, events), timeout=args.action_timeout, remote=backend,
+                           up_to_date=up_to_date)
+        if on_events and events:
+            on_events(events, result)
+    finally:
+        if events:
+            events.close()
+        for warning in backend.warnings if backend is not None else ():
+            report.warning(f"remote: {printable(warning)}")
+    if args.profile:
+        write_profile(Path(args.profile), result)
+    return result
+
+
+def run(args) -> int:
+    p = args.plan
+    plain = not (args.build_event_json_file or args.profile or args.verbose)
+    result = run_build(args, p, wanted(p, p.labels), up_to_date=(args.package, args.patterns) if plain else None)
+    if result.ok and not args.quiet:
+        report.targets(named_targets(p))
+    report.summary(result, args.started)
+    return 0 if result.ok else 1

@@ -1,0 +1,29 @@
+"""`wasmelt clean`: delete wasmelt-out/ (and with --expunge the cache)."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+
+
+def add_parser(sub) -> None:
+    c = sub.add_parser("clean", help="delete wasmelt-out/ (and with --expunge the cache)",
+                       epilog="examples:\n  wasmelt clean\n  wasmelt clean --expunge   also forget every cached action",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    c.add_argument("--expunge", action="store_true", help="also delete the cache (CAS, action cache, records)")
+
+
+def run(args) -> int:
+    from wasmelt import report
+    from wasmelt.engine.locks import workspace_lock
+
+    ws = args.ws
+    with workspace_lock(ws, report.note):
+        shutil.rmtree(ws.output_dir, ignore_errors=True)
+        if args.expunge:
+            for child in ("cas", "ac", "sandbox"):
+                shutil.rmtree(ws.cache_dir / child, ignore_errors=True)
+    if args.expunge:
+        shutil.rmtree(ws.cache_dir / "records", ignore_errors=True)
+    report.note(f"removed {ws.output_dir.name}/" + (f" and the cache in {ws.cache_dir}" if args.expunge else ""))
+    return 0

@@ -1,0 +1,124 @@
+"""The command line: argv is parsed once, and the command runs after the phase it
+needs (none, the workspace, or the planned targets); every WasmeltError is one ERROR line.
+
+A command is one entry of COMMANDS and one module `wasmelt/commands/<name>.py`
+with `add_parser(subparsers)` and `run(args) -> int`; only the named command's
+module is imported, so a build does not pay for the others' imports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import time
+
+NONE, WORKSPACE, PLAN = "none", "workspace", "plan"
+
+# name -> the phase it needs before run(args): args.ws/args.package (WORKSPACE), also args.plan (PLAN)
+COMMANDS = {
+    "build": PLAN,
+    "test": PLAN,
+    "watch": WORKSPACE,
+    "release": PLAN,
+    "verify": WORKSPACE,
+    "size": PLAN,
+    "query": WORKSPACE,
+    "graph": WORKSPACE,
+    "explain": WORKSPACE,
+    "cache": WORKSPACE,
+    "clean": WORKSPACE,
+    "completion": NONE,
+    "server": NONE,
+    "init": NONE,
+    "version": NONE,
+    "info": NONE,  # finds the workspace itself: outside one it still lists the tools
+}
+
+EPILOG = """examples:
+  wasmelt build //...                  build every target of the workspace except those tagged "manual"
+  wasmelt build //examples/app:firmware -j 4 --keep_going
+  wasmelt test //examples/...          build and run the tests
+  wasmelt query 'deps(//examples/app:firmware)'
+  wasmelt explain //examples/app:fused why the last build ran (or reused) it
+"""
+
+
+def command_module(name: str):
+    return importlib.import_module(f"wasmelt.commands.{name}")
+
+
+_parsers: dict[str | None, argparse.ArgumentParser] = {}  # a long-lived process (the server) parses many argvs
+
+
+def make_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or of `only` (what a known command's argv needs)."""
+    if only in _parsers:
+        return _parsers[only]
+    parser = argparse.ArgumentParser(prog="wasmelt", description="Build MCU firmware from WebAssembly components, incrementally.",
+                                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in ([only] if only else COMMANDS):
+        command_module(name).add_parser(sub)
+    _parsers[only] = parser
+    return parser
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    known = argv[0] if argv and argv[0] in COMMANDS else None
+    return make_parser(known).parse_args(argv)
+
+
+def prepare(args, phase: str) -> None:
+    """Do what the phase asks before the command runs."""
+    if phase == NONE:
+        return
+    from wasmelt import rules  # noqa: F401  (registers every rule kind)
+    from wasmelt.engine.session import open_workspace, plan
+
+    args.ws, args.package = open_workspace()
+    if phase == PLAN:
+        args.plan = plan(args.ws, args.patterns, args.package, args.memo)
+
+
+def dispatch(args) -> int:
+    args.started = time.monotonic()
+    prepare(args, COMMANDS[args.command])
+    return command_module(args.command).run(args)
+
+
+def main(argv: list[str] | None = None, memo=None) -> int:
+    """Run one command; `memo` is what a long-lived process keeps between commands (engine.memo)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parse(argv)
+    args.memo = memo
+    if not args.command:
+        make_parser().print_help()
+        return 2
+    from wasmelt import report
+    from wasmelt.engine.errors import WasmeltError
+
+    try:
+        from wasmelt.engine.sandbox import configure
+
+        configure(getattr(args, "sandbox", None), getattr(args, "sandbox_debug", False))
+        return dispatch(args)
+    except WasmeltError as e:
+        report.error(str(e))
+        return e.exit_code
+    except OSError as e:  # the disk full, the cache read-only, a file where a directory belongs
+        from wasmelt.engine.store import explain_os_error
+
+        report.error(explain_os_error(e))
+        return 1
+    except RecursionError:
+        report.error(f"`wasmelt {args.command}`: its input (a BUILD.toml table or key, a query expression) "
+                     "is nested too deeply; flatten it")
+        return 2
+    except KeyboardInterrupt:
+        report.note("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
