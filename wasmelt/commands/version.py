@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from importlib.metadata import PackageNotFoundError, version
 
 
@@ -13,7 +14,9 @@ def wasmelt_version() -> str:
 
 
 def add_parser(sub) -> None:
-    sub.add_parser("version", help="print wasmelt's version (also: wasmelt --version)")
+    sub.add_parser("version", help="print wasmelt's version (also: wasmelt --version)",
+                   epilog="examples:\n  wasmelt version\n  wasmelt --version",
+                   formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
 def run(args) -> int:
