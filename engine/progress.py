@@ -36,6 +36,11 @@ class PlainReporter(Reporter):
                 text = stream.decode("utf-8", "replace").rstrip()
                 if text:
                     print("    " + text.replace("\n", "\n    "), file=self.out, flush=True)
+        elif record.status == EXECUTED:  # a tool's warnings are shown without -v
+            for line in record.stderr.decode("utf-8", "replace").splitlines():
+                if line.startswith("warning: "):
+                    print(f"WARNING: {record.action.describe()}: {line.removeprefix('warning: ')}", file=self.out,
+                          flush=True)
 
 
 class TerminalReporter(PlainReporter):

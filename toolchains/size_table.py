@@ -15,8 +15,7 @@ Schema (version 1): {"version": 1, "title": str, "notes": [str],
 
 from __future__ import annotations
 
-import re
-
+from .builtin.synth.lower import symbol_function as internal_function
 from .builtin.wasm.encode import encode_expr
 from .builtin.wasm.model import FUNC, Module
 
@@ -29,9 +28,7 @@ def symbol_function(symbol: str, exports: dict[str, int]) -> int | None:
     """The wasm function index an object symbol was lowered from, if any."""
     if symbol in exports:
         return exports[symbol]
-    if re.fullmatch(r"f\d+", symbol):
-        return int(symbol[1:])
-    return None
+    return internal_function(symbol)
 
 
 def origin(index: int | None, provenance: dict) -> tuple[str, str] | None:

@@ -22,7 +22,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .builtin.synth.lower import LowerError, LowerOptions, lower
+from .builtin.synth.lower import (PREFIX, LowerError, LowerOptions, import_symbols, lower, symbol_function,
+                                  symbol_name_problem)
 from .builtin.wasm.decode import decode_module
 from .builtin.wasm.model import FUNC
 from .component import zig
@@ -34,12 +35,19 @@ CPUS = ("cortex-m0", "cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m4f", "c
 HARD_FLOAT = {"cortex-m4f", "cortex-m7"}
 TOOLCHAINS = ("builtin", "synth", "wasm2c")
 # Undefined symbols a C compiler may leave for its runtime library.
-RUNTIME_HELPER = re.compile(r"^(__aeabi_\w+|__gnu_\w+|__(u|)(div|mod|mul)\w+|__\w+[sdt]f[23]|__\w+(di|si|ti)[23]"
-                            r"|(sqrt|floor|ceil|trunc|fmin|fmax|fabs)f?|mem(cpy|set|move|cmp))$")
+COMPILER_RT = r"__aeabi_\w+|__gnu_\w+|__(u|)(div|mod|mul)\w+|__\w+[sdt]f[23]|__\w+(di|si|ti)[23]"
+LIBC = r"(sqrt|floor|ceil|trunc|fmin|fmax|fabs)f?|mem(cpy|set|move|cmp)"
+RUNTIME_HELPER = re.compile(rf"^({COMPILER_RT}|{LIBC})$")
+LIBC_NAME = re.compile(rf"^({LIBC})$")
+# Symbols no wasm name may take: the lowering's own (PREFIX) and the compiler
+# runtime's, which the C compiler may call at any point.
+RESERVED = re.compile(rf"^({PREFIX}.*|{COMPILER_RT})$")
 BUDGETS = ("max_text_bytes", "max_data_bytes", "max_bss_bytes", "max_stack_bytes")
 COMMON_CFLAGS = ["-ffreestanding", "-fno-builtin", "-fno-math-errno", "-ffp-contract=off", "-fno-unwind-tables",
                  "-fno-asynchronous-unwind-tables", "-ffunction-sections", "-fdata-sections", "-g0", "-fno-ident",
-                 "-fno-common", "-w"]
+                 "-fno-common"]
+# The builtin lowering's C compiles without a warning: one means a lowering bug.
+LOWERED_CFLAGS = ["-Werror"]
 
 
 def _compiler(cc: str) -> ToolIdentity:
@@ -96,11 +104,15 @@ def cflags(cc: str, cpu: str, opt: str) -> list[str]:
     return [f"--target=thumbv7em-none-{abi}", f"-mcpu={cpu.removesuffix('f')}", level, *COMMON_CFLAGS]
 
 
-def compile_c(source: Path, obj: Path, cc: str, cpu: str, opt: str, includes: list[str] = ()) -> None:
+def compile_c(source: Path, obj: Path, cc: str, cpu: str, opt: str, includes: list[str] = (),
+              extra: list[str] = ()) -> None:
+    """Compile; the compiler's warnings go to stderr (shown by `wasmelt build -v`)."""
     tool = _compiler(cc)
     base = [tool.path, "cc"] if cc == "zig" else [tool.path]
-    run_tool([*base, *cflags(cc, cpu, opt), *[f"-I{i}" for i in includes], "-c", source.name, "-o", str(obj)],
-             f"compiling the lowered module for {cpu}", cwd=source.parent)
+    proc = run_tool([*base, *cflags(cc, cpu, opt), *extra, *[f"-I{i}" for i in includes], "-c", source.name,
+                     "-o", str(obj)], f"compiling the lowered module for {cpu}", cwd=source.parent)
+    if proc.stderr:
+        sys.stderr.write(proc.stderr.decode("utf-8", "replace"))
 
 
 # -- the object: symbols, sizes, stack ------------------------------------------
@@ -134,7 +146,12 @@ def elf_facts(obj: bytes) -> dict:
                 defined[sym.name] = {"thumb": bool(sym["st_value"] & 1), "bind": bind}
         elif kind == "STT_OBJECT":
             objects[sym.name] = sym["st_size"]
-    return {"machine": elf["e_machine"], "class": elf.elfclass, "type": elf["e_type"], "sections": sections,
+    referenced = set()
+    for sec in elf.iter_sections():
+        if sec["sh_type"] in ("SHT_REL", "SHT_RELA"):
+            table = elf.get_section(sec["sh_link"])
+            referenced.update(table.get_symbol(r["r_info_sym"]).name for r in sec.iter_relocations())
+    return {"referenced": sorted(referenced - {""}), "machine": elf["e_machine"], "class": elf.elfclass, "type": elf["e_type"], "sections": sections,
             "per_section": per_section, "defined": defined, "undefined": sorted(undefined),
             "functions": functions, "objects": objects}
 
@@ -153,6 +170,15 @@ def check_seam(facts: dict, roots: list[str], imports: dict[str, str]) -> None:
     if problems:
         raise StageError("symbol seam broken: " + "; ".join(problems) +
                          f". Declared imports: {', '.join(sorted(imports)) or 'none'}")
+
+
+def check_runtime_names(facts: dict, exports) -> None:
+    """Nothing in the object calls an export by its symbol, so a reference to
+    one is the compiler calling its runtime (memcpy, ...) under that name."""
+    called = [e for e in exports if e in facts["referenced"]]
+    if called:
+        raise StageError(f"the compiled code calls the C runtime's {', '.join(f'`{c}`' for c in called)}, which the "
+                         "export of the same name would replace; rename the export in the component")
 
 
 def stack_usage(obj: bytes, facts: dict) -> dict[str, int]:
@@ -213,11 +239,7 @@ def size_report(facts: dict, stack: dict, lowered_exports: dict[str, int], prove
     per_component: dict[str, int] = {}
     prov = (provenance or {}).get("functions", {})
     for name, size in facts["functions"].items():
-        index = None
-        if re.fullmatch(r"f\d+_?", name):  # internal functions are f<index> (f32_, f64_ beside the C types)
-            index = int(name[1:].rstrip("_"))
-        elif name in lowered_exports:
-            index = lowered_exports[name]
+        index = lowered_exports[name] if name in lowered_exports else symbol_function(name)
         component = prov.get(str(index), {}).get("component") if index is not None else None
         per_component[component or "(runtime)"] = per_component.get(component or "(runtime)", 0) + size
     exports_stack = {e: stack.get(e) for e in lowered_exports}
@@ -263,9 +285,11 @@ def run_builtin(args, module, tmp: Path) -> tuple[bytes, dict[str, int], dict[st
         lowered = lower(module, LowerOptions(args.bounds, args.memory_bytes))
     except LowerError as e:
         raise StageError(str(e)) from None
+    for warning in lowered.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     source = tmp / "module.c"
     source.write_text(lowered.c_source)
-    compile_c(source, tmp / "module.o", args.cc, args.cpu, args.opt)
+    compile_c(source, tmp / "module.o", args.cc, args.cpu, args.opt, extra=LOWERED_CFLAGS)
     return (tmp / "module.o").read_bytes(), lowered.exports, lowered.imports, lowered.header
 
 
@@ -323,17 +347,31 @@ def build(args) -> None:
         used = json.loads(Path(args.fuse_report).read_text()).get("memory", {}).get("used_bytes")
         args.memory_bytes = used or None
     exports = {e.name: e.index for e in module.exports if e.kind == FUNC}
+    unnamed = {name: symbol_name_problem(name) for name in exports if symbol_name_problem(name)}
+    for name in [r for r in args.root if r in unnamed]:
+        raise StageError(f"root export {name!r} cannot be an ELF symbol: its name {unnamed[name]}")
+    for name, problem in unnamed.items():
+        print(f"warning: export {name!r} is left out of the object: its name {problem}, which no ELF symbol can be",
+              file=sys.stderr)
+        del exports[name]
     roots = args.root or sorted(exports)
     unknown = [r for r in roots if r not in exports]
     if unknown:
         raise StageError(f"roots {', '.join(unknown)} are not exported functions; exports: {', '.join(sorted(exports))}")
-    imports = {i.name: f"{i.module}.{i.name}" for i in module.imported(FUNC)}
+    try:
+        imports = {symbol: f"{i.module}.{i.name}" for symbol, i in zip(import_symbols(module), module.imported(FUNC))}
+    except LowerError as e:
+        raise StageError(str(e)) from None
     for name in [*exports, *imports]:
-        if RUNTIME_HELPER.match(name) or name in ("wasmelt_trap", "wasmelt_init"):
-            raise StageError(f"export `{name}` would be the same symbol as the C runtime's `{name}`; rename it in the "
-                             "component (the object names symbols by the wasm names verbatim)"
-                             if name in exports else
-                             f"import `{imports[name]}` would be the same symbol as the C runtime's `{name}`; rename it")
+        if RESERVED.match(name):
+            what = f"export `{name}`" if name in exports else f"import `{imports[name]}`"
+            raise StageError(f"{what} is in a namespace the object reserves ({PREFIX}*, or the compiler runtime's "
+                             "__aeabi_*/__*sf3 helpers); rename it in the component (the object names symbols by the "
+                             "wasm names verbatim)")
+    for name in exports:
+        if LIBC_NAME.match(name):
+            print(f"warning: export `{name}` is also a C library function: linked into firmware, it replaces "
+                  f"the library's `{name}` for all of the firmware's code", file=sys.stderr)
     header = None
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
@@ -348,6 +386,8 @@ def build(args) -> None:
         raise StageError(f"the {args.toolchain} toolchain did not produce an ELF32 ARM relocatable object")
     if args.toolchain != "wasm2c":  # wasm2c names exports by its own convention
         check_seam(facts, roots, imports)
+    if args.toolchain != "wasm2c":
+        check_runtime_names(facts, exports)
     provenance = json.loads(Path(args.provenance).read_text()) if args.provenance else _provenance_from_names(module)
     report = size_report(facts, stack_usage(obj, facts), {r: exports[r] for r in roots if r in exports}, provenance)
     report.update({"cpu": args.cpu, "toolchain": args.toolchain, "cc": args.cc, "bounds": args.bounds,

@@ -5,6 +5,9 @@ call is answered and recorded by a Python host function."""
 
 from __future__ import annotations
 
+import functools
+import io
+import shutil
 import struct
 import subprocess
 import sys
@@ -19,7 +22,8 @@ CPU_MODELS = {"cortex-m0": "CORTEX_M0", "cortex-m0plus": "CORTEX_M0", "cortex-m3
               "cortex-m33": "CORTEX_M33"}
 HARD_FLOAT = {"cortex-m4f", "cortex-m7"}
 TRAP_NAMES = {1: "unreachable", 2: "integer_divide_by_zero", 3: "integer_overflow", 4: "invalid_conversion",
-              5: "undefined_element", 6: "indirect_call_type_mismatch", 7: "out_of_bounds_memory"}
+              5: "undefined_element", 6: "indirect_call_type_mismatch", 7: "out_of_bounds_memory",
+              8: "stack_overflow"}
 RETURN_ADDRESS = 0x7F000000
 STACK_TOP = 0x7E000000
 STACK_SIZE = 1 << 20
@@ -40,24 +44,58 @@ def zig_target(cpu: str) -> list[str]:
     return flags
 
 
-def link_for_emulation(obj: bytes, import_symbols: list[str], cpu: str) -> bytes:
-    """An executable image of the object plus import stubs and compiler-rt."""
+def link_for_emulation(obj: bytes, import_symbols: list[str], cpu: str, libgcc: bool = False) -> bytes:
+    """An executable image of the object plus import stubs and the compiler
+    runtime: zig's compiler-rt, or with `libgcc` arm-none-eabi-gcc's libgcc
+    first (as most firmware links; zig 0.17's compiler-rt rounds some
+    soft-float divisions wrongly in the last bit, libgcc does not)."""
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         (tmp / "fw.o").write_bytes(obj)
         stubs = ["void _start(void) {}"]
+        if libgcc and "abort" not in import_symbols:  # libgcc's unwinder refers to it
+            stubs.append("void abort(void) { for (;;) __builtin_trap(); }")
         for i, symbol in enumerate(import_symbols):
             label = symbol.replace("\\", "\\\\").replace('"', '\\"')
             stubs.append(f'__attribute__((naked, used)) void stub{i}(void) __asm__("{label}");\n'
                          f'void stub{i}(void) {{ __asm__ volatile("bx lr"); }}')
         (tmp / "stubs.c").write_text("\n".join(stubs) + "\n")
-        zig = [sys.executable, "-m", "ziglang", "cc", *zig_target(cpu)]
-        for cmd in ([*zig, "-c", "-O1", "stubs.c", "-o", "stubs.o"],
-                    [*zig, "fw.o", "stubs.o", "-o", "fw.elf", "-Wl,--no-gc-sections"]):
-            proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True)
-            if proc.returncode != 0:
-                raise EmulationError(f"linking the object for emulation failed: {proc.stderr.strip()}")
+        cmd = [sys.executable, "-m", "ziglang", "cc", *zig_target(cpu), "-O1", "stubs.c", "fw.o", *(_libgcc(cpu) if libgcc else ()),
+               "-o", "fw.elf", "-Wl,--no-gc-sections"]
+        proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise EmulationError(f"linking the object for emulation failed: {proc.stderr.strip()}")
         return (tmp / "fw.elf").read_bytes()
+
+
+@functools.cache
+def _libgcc(cpu: str) -> tuple[str, ...]:
+    from .synth import cflags
+
+    gcc = shutil.which("arm-none-eabi-gcc")
+    if not gcc:
+        raise EmulationError("linking with libgcc needs arm-none-eabi-gcc: apt-get install gcc-arm-none-eabi")
+    proc = subprocess.run([gcc, *cflags("gcc", cpu, "size"), "-print-libgcc-file-name"], capture_output=True, text=True)
+    path = proc.stdout.strip()
+    if proc.returncode != 0 or not Path(path).is_file():
+        raise EmulationError(f"arm-none-eabi-gcc has no libgcc for {cpu}")
+    return (path,)
+
+
+def function_symbols(image: bytes) -> dict[str, int]:
+    """Defined function symbols -> address (Thumb bit cleared), read straight
+    from .symtab: pyelftools took ~0.4 s per image of a thousand symbols."""
+    from elftools.elf.elffile import ELFFile
+
+    elf = ELFFile(io.BytesIO(image))
+    symtab = elf.get_section_by_name(".symtab")
+    data, strtab = symtab.data(), elf.get_section(symtab["sh_link"]).data()
+    found = {}
+    for off in range(0, len(data) - 15, 16):
+        name, value, _size, info, _other, shndx = struct.unpack_from("<IIIBBH", data, off)
+        if info & 0xF == 2 and shndx != 0:  # STT_FUNC, defined
+            found[strtab[name:strtab.index(b"\0", name)].decode("utf-8", "replace")] = value & ~1
+    return found
 
 
 @dataclass
@@ -84,10 +122,7 @@ class ThumbMachine:
         self.uc_mod, self.arm = unicorn, arm_const
         self.hard_float = self.cpu in HARD_FLOAT
         elf = ELFFile(io.BytesIO(self.image))
-        self.symbols: dict[str, int] = {}
-        for sym in elf.get_section_by_name(".symtab").iter_symbols():
-            if sym["st_info"]["type"] == "STT_FUNC" and sym["st_shndx"] != "SHN_UNDEF":
-                self.symbols[sym.name] = sym["st_value"] & ~1
+        self.symbols = function_symbols(self.image)
         model = getattr(unicorn.arm_const, f"UC_CPU_ARM_{CPU_MODELS[self.cpu]}")
         self.uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_THUMB | unicorn.UC_MODE_MCLASS)
         self.uc.ctl_set_cpu_model(model)
@@ -106,7 +141,10 @@ class ThumbMachine:
             self._enable_fpu()
         self.stub_addresses = {self.symbols[s]: s for s in self.import_signatures if s in self.symbols}
         self.trap_address = self.symbols.get("wasmelt_trap")
-        self.uc.hook_add(unicorn.UC_HOOK_CODE, self._on_code)
+        # Hooks only on the addresses that need Python (import stubs, the trap
+        # handler): a hook on every instruction made emulation ~50x slower.
+        for address in [*self.stub_addresses, *([self.trap_address] if self.trap_address is not None else [])]:
+            self.uc.hook_add(unicorn.UC_HOOK_CODE, self._on_code, begin=address, end=address)
         self.snapshot = [(vaddr, bytes(self.uc.mem_read(vaddr, memsz))) for _, _, vaddr, _, memsz in self.segments]
         self.outcome: Outcome | None = None
         self.call_counts: dict[str, int] = {}
