@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 JOBS ?= auto
 
-.PHONY: all demo test bench bench-stages stress clean
+.PHONY: all demo test bench bench-stages stress conformance clean
 
 all: demo
 
@@ -34,6 +34,11 @@ bench-stages: $(BIN)/wasmelt
 # loader, the wasm decoder and the label parser; STRESS_SECONDS=600 for longer.
 stress: $(BIN)/wasmelt
 	$(BIN)/python stress/run.py
+
+# Every .wast file of the WebAssembly core spec suite (../shared/wasm-testsuite)
+# through component -> builtin synth -> Thumb emulation; fails on a wrong result.
+conformance: $(BIN)/wasmelt
+	nice $(BIN)/python tests/conformance/spec_runner.py --all --table docs/conformance-table.md
 
 clean:
 	rm -rf wasmelt-out .wasmelt
