@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 JOBS ?= auto
 
-.PHONY: all demo test bench bench-stages stress conformance clean
+.PHONY: all demo test bench bench-stages stress conformance fuzz clean
 
 all: demo
 
@@ -39,6 +39,14 @@ stress: $(BIN)/wasmelt
 # through component -> builtin synth -> Thumb emulation; fails on a wrong result.
 conformance: $(BIN)/wasmelt
 	nice $(BIN)/python tests/conformance/spec_runner.py --all --table docs/conformance-table.md
+
+# Differential fuzzing of synth (Thumb vs wasmtime), fuse and DCE on seeded
+# wasm-tools smith modules; FUZZ_MODULES=300 FUZZ_SEED=1 by default.
+FUZZ_MODULES ?= 300
+FUZZ_SEED ?= 1
+fuzz: $(BIN)/wasmelt
+	WASMELT_FUZZ_MODULES=$(FUZZ_MODULES) WASMELT_FUZZ_SEED=$(FUZZ_SEED) nice $(BIN)/python -m pytest -q -s \
+		tests/toolchains/synth/test_fuzz.py
 
 clean:
 	rm -rf wasmelt-out .wasmelt

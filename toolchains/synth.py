@@ -68,7 +68,7 @@ def identities(toolchain: str = "builtin", cc: str = "zig") -> list[ToolIdentity
 
 
 def argv(src: str, out: str, header: str, report: str, *, toolchain: str = "builtin", cpu: str = "cortex-m4",
-         opt: str = "size", bounds: str = "none", cc: str = "zig", roots: list[str] | None = None,
+         opt: str = "size", bounds: str = "check", cc: str = "zig", roots: list[str] | None = None,
          memory_bytes: int | None = None, provenance: str | None = None, fuse_report: str | None = None,
          budgets: dict[str, int] | None = None, size_table: str | None = None) -> list[str]:
     args = ["python", "-m", "wasmelt.toolchains.synth", "--toolchain", toolchain, "--cpu", cpu, "--opt", opt,
@@ -430,7 +430,7 @@ def main(argv_: list[str] | None = None) -> int:
     parser.add_argument("--toolchain", choices=TOOLCHAINS, default="builtin")
     parser.add_argument("--cpu", choices=CPUS, default="cortex-m4")
     parser.add_argument("--opt", choices=["size", "speed"], default="size")
-    parser.add_argument("--bounds", choices=["none", "check", "mask"], default="none")
+    parser.add_argument("--bounds", choices=["none", "check", "mask"], default="check")
     parser.add_argument("--cc", choices=["zig", "gcc", "clang"], default="zig")
     for flag in ("--out", "--header", "--report"):
         parser.add_argument(flag, required=True)

@@ -23,7 +23,7 @@ CPU_MODELS = {"cortex-m0": "CORTEX_M0", "cortex-m0plus": "CORTEX_M0", "cortex-m3
 HARD_FLOAT = {"cortex-m4f", "cortex-m7"}
 TRAP_NAMES = {1: "unreachable", 2: "integer_divide_by_zero", 3: "integer_overflow", 4: "invalid_conversion",
               5: "undefined_element", 6: "indirect_call_type_mismatch", 7: "out_of_bounds_memory",
-              8: "stack_overflow"}
+              8: "stack_overflow", 9: "out_of_bounds_table"}
 RETURN_ADDRESS = 0x7F000000
 STACK_TOP = 0x7E000000
 STACK_SIZE = 1 << 20

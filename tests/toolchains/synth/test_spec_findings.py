@@ -18,7 +18,8 @@ from wasmelt.toolchains.builtin.wasm.model import FUNC
 from wasmelt.toolchains.reference import HostStubs
 from wasmelt.toolchains.thumb_emulator import Signature, ThumbMachine, link_for_emulation
 
-RAW = {"i32": "i32", "i64": "i64", "f32": "i32", "f64": "i64"}  # cortex-m4 is soft-float: bits in core registers
+RAW = {"i32": "i32", "i64": "i64", "f32": "i32", "f64": "i64",  # cortex-m4 is soft-float: bits in core registers
+       "funcref": "i32", "externref": "i32"}
 
 
 def synth(tmp: Path, wasm: bytes, *extra: str) -> subprocess.CompletedProcess:
@@ -32,9 +33,10 @@ def synth(tmp: Path, wasm: bytes, *extra: str) -> subprocess.CompletedProcess:
 class Object:
     """A synthesized module running in the Thumb emulator; values as raw bits."""
 
-    def __init__(self, tmp: Path, wasm: bytes, *extra: str, host: HostStubs | None = None):
+    def __init__(self, tmp: Path, wasm: bytes, *extra: str, host: HostStubs | None = None, libgcc: bool = True):
         proc = synth(tmp, wasm, *extra)
         assert proc.returncode == 0, proc.stderr
+        self.wasm = wasm
         self.module = decode_module(wasm)
         import json
 
@@ -45,7 +47,7 @@ class Object:
             t = self.module.types[imp.desc]
             sigs[symbol] = Signature(list(t.params), list(t.results))
         self.imports = imports
-        image = link_for_emulation((tmp / "out.o").read_bytes(), sorted(sigs), "cortex-m4", libgcc=True)
+        image = link_for_emulation((tmp / "out.o").read_bytes(), sorted(sigs), "cortex-m4", libgcc=libgcc)
         self.machine = ThumbMachine(image, "cortex-m4", host or HostStubs(), sigs, imports)
 
     def call(self, name: str, *args: int):
@@ -54,7 +56,7 @@ class Object:
         out = self.machine.call(name, [RAW[p] for p in t.params], [RAW[r] for r in t.results], list(args))
         if out.trap:
             return out.trap
-        return [v & ((1 << (32 if r in ("i32", "f32") else 64)) - 1) for r, v in zip(t.results, out.results)]
+        return [v & ((1 << (64 if r in ("i64", "f64") else 32)) - 1) for r, v in zip(t.results, out.results)]
 
 
 def f32(x: float) -> int:
@@ -138,6 +140,14 @@ def test_signalling_nans_come_out_quiet(tmp_path, body, param):
         assert is_quiet_nan64(obj.call("f", SNAN64)[0])
 
 
+@pytest.mark.parametrize("libgcc", [False, True])
+def test_promote_quiets_a_signalling_nan_with_either_runtime(tmp_path, libgcc):
+    obj = Object(tmp_path, wat('(module (func (export "p") (param f32) (result f64) (f64.promote_f32 (local.get 0))))'),
+                 libgcc=libgcc)
+    assert is_quiet_nan64(obj.call("p", SNAN32)[0])
+    assert obj.call("p", f32(1.5)) == [struct.unpack("<Q", struct.pack("<d", 1.5))[0]]
+
+
 def test_float_globals_keep_their_exact_bits(tmp_path):
     obj = Object(tmp_path, wat("""(module
       (global $a f32 (f32.const nan:0x200001))
@@ -217,11 +227,13 @@ def test_names_with_control_characters_and_unrepresentable_names(tmp_path):
     wasm = wat(r"""(module
       (func (export "a\n\"b\\?") (result i32) (i32.const 1))
       (func (export "") (result i32) (i32.const 2))
-      (func (export "x\00y") (result i32) (i32.const 3)))""")
+      (func (export "x\00y") (result i32) (i32.const 3))
+      (func (export "\01z") (result i32) (i32.const 4)))""")
     proc = synth(tmp_path, wasm)
     assert proc.returncode == 0, proc.stderr
     assert "warning: export '' is left out of the object: its name is empty" in proc.stderr
     assert "warning: export 'x\\x00y' is left out of the object: its name contains a NUL character" in proc.stderr
+    assert "warning: export '\\x01z' is left out of the object: its name starts with the byte 0x01" in proc.stderr
     obj = Object(tmp_path, wasm)
     assert obj.call('a\n"b\\?') == [1]
     proc = synth(tmp_path, wasm, "--root", "")
@@ -243,3 +255,42 @@ def test_a_compiler_warning_on_lowered_code_fails_the_build(tmp_path):
     with pytest.raises(StageError, match="shift count >= width"):
         compile_c(tmp_path / "m.c", tmp_path / "m.o", "zig", "cortex-m4", "size", extra=LOWERED_CFLAGS)
     compile_c(tmp_path / "m.c", tmp_path / "m.o", "zig", "cortex-m4", "size")  # a warning, not an error
+
+
+def test_reference_types_tables_and_element_segments(tmp_path):
+    obj = Object(tmp_path, wat("""(module
+      (type $r (func (result i32)))
+      (table $t 4 funcref) (table $x 2 externref)
+      (func $a (result i32) (i32.const 10)) (func $b (result i32) (i32.const 20))
+      (elem $p func $a $b)
+      (elem (i32.const 0) func $a)
+      (func (export "call") (param i32) (result i32) (call_indirect $t (type $r) (local.get 0)))
+      (func (export "init") (param i32 i32 i32) (table.init $t $p (local.get 0) (local.get 1) (local.get 2)))
+      (func (export "copy") (param i32 i32 i32) (table.copy $t $t (local.get 0) (local.get 1) (local.get 2)))
+      (func (export "drop") (elem.drop $p))
+      (func (export "is_null") (param i32) (result i32) (ref.is_null (table.get $t (local.get 0))))
+      (func (export "set_ext") (param i32 externref) (table.set $x (local.get 0) (local.get 1)))
+      (func (export "get_ext") (param i32) (result externref) (table.get $x (local.get 0)))
+      (func (export "fill") (param i32 i32) (table.fill $t (local.get 0) (ref.func $b) (local.get 1)))
+      (func (export "grow") (result i32) (table.grow $t (ref.null func) (i32.const 1)))
+      (func (export "size") (result i32) (table.size $t)))"""))
+    assert obj.call("call", 0) == [10] and obj.call("call", 1) == "undefined_element"
+    assert obj.call("init", 1, 0, 2) == [] and obj.call("call", 1) == [10] and obj.call("call", 2) == [20]
+    assert obj.call("init", 3, 1, 2) == "out_of_bounds_table"
+    assert obj.call("copy", 2, 0, 2) == [] and obj.call("call", 3) == [10]
+    obj.call("drop")
+    assert obj.call("init", 0, 0, 1) == "out_of_bounds_table" and obj.call("init", 0, 0, 0) == []
+    assert obj.call("is_null", 3) == [0] and obj.call("is_null", 9) == "out_of_bounds_table"
+    assert obj.call("set_ext", 1, 43) == [] and obj.call("get_ext", 1) == [43] and obj.call("get_ext", 0) == [0]
+    assert obj.call("fill", 0, 4) == [] and [obj.call("call", i) for i in range(4)] == [[20]] * 4
+    assert obj.call("grow") == [0xFFFFFFFF] and obj.call("size") == [4]
+    assert "table.grow in grow always fails on the target" in synth(tmp_path / "again", obj.wasm).stderr
+
+
+def test_funcref_parameters_lower_instead_of_crashing(tmp_path):
+    wasm = wat("""(module (table 1 funcref)
+      (func (export "is_null") (param funcref) (result i32) (ref.is_null (local.get 0)))
+      (func (export "id") (param externref) (result externref) (local.get 0)))""")
+    obj = Object(tmp_path, wasm)
+    assert obj.call("is_null", 0) == [1] and obj.call("is_null", 5) == [0] and obj.call("id", 77) == [77]
+    assert 'uint32_t wasm_id(uint32_t) __asm__("id");' in (tmp_path / "out.h").read_text()
