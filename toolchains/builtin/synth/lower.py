@@ -237,6 +237,9 @@ static u64 wasmelt_i64_trunc_sat_f32_u(f32 x) { if (!(x > -1.0f)) return 0; if (
 static u64 wasmelt_i64_trunc_sat_f64_s(f64 x) { if (x != x) return 0; if (x < -9223372036854775808.0) return 0x8000000000000000ull; if (x >= 9223372036854775808.0) return 0x7fffffffffffffffull; return (u64)(s64)x; }
 static u64 wasmelt_i64_trunc_sat_f64_u(f64 x) { if (!(x > -1.0)) return 0; if (x >= 18446744073709551616.0) return ~0ull; return (u64)x; }
 """,
+    "promote": r"""
+__attribute__((noinline)) static f64 wasmelt_f64_promote(f32 x) { return wasmelt_f64_quiet((f64)x); }
+""",
     "bulk": r"""
 static void wasmelt_memory_fill(u32 d, u32 v, u32 n) { WASMELT_CHECK_RANGE(d, n); u8 *p = WASMELT_MEM + d; while (n--) *(volatile u8 *)p++ = (u8)v; }
 static void wasmelt_memory_copy(u32 d, u32 s, u32 n) { WASMELT_CHECK_RANGE(d, n); WASMELT_CHECK_RANGE(s, n); u8 *dp = WASMELT_MEM + d; const u8 *sp = WASMELT_MEM + s;
@@ -461,7 +464,7 @@ class Lowering:
                         + " }")
         structs = [f"struct {name} {{ {' '.join(f'{CTYPE[t]} v{i};' for i, t in enumerate(key))} }};"
                    for key, name in self.structs.items()]
-        helper_code = [HELPERS[h] for h in ("bits", "float", "sqrt", "div32", "div64", "trunc", "trunc_sat", "bulk")
+        helper_code = [HELPERS[h] for h in ("bits", "float", "sqrt", "promote", "div32", "div64", "trunc", "trunc_sat", "bulk")
                        if h in self.helpers]
         source = "\n".join(out + structs + decls + helper_code + table_code + init + bodies + wrappers) + "\n"
         return Lowered(source, self.header(exports, imports), exports, imports, mem, self.warnings())
@@ -1081,7 +1084,7 @@ def _build_simple() -> dict[str, tuple[str, str, str | None]]:
         s[f"{ft}.convert_i64_u"] = (ft, f"({ft}){{a}}", None)
     s["f32.demote_f64"] = ("f32", "(f32)wasmelt_opaque_f64({a})", None)
     # zig's compiler-rt keeps a signalling NaN signalling when it widens: quiet it here.
-    s["f64.promote_f32"] = ("f64", "wasmelt_f64_quiet((f64){a})", None)
+    s["f64.promote_f32"] = ("f64", "wasmelt_f64_promote({a})", "promote")
     s["i32.reinterpret_f32"] = ("i32", "wasmelt_f32_bits({a})", None)
     s["i64.reinterpret_f64"] = ("i64", "wasmelt_f64_bits({a})", None)
     s["f32.reinterpret_i32"] = ("f32", "wasmelt_bits_f32(wasmelt_opaque32({a}))", None)
