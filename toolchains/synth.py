@@ -151,9 +151,9 @@ def elf_facts(obj: bytes) -> dict:
         if sec["sh_type"] in ("SHT_REL", "SHT_RELA"):
             table = elf.get_section(sec["sh_link"])
             referenced.update(table.get_symbol(r["r_info_sym"]).name for r in sec.iter_relocations())
-    return {"referenced": sorted(referenced - {""}), "machine": elf["e_machine"], "class": elf.elfclass, "type": elf["e_type"], "sections": sections,
+    return {"machine": elf["e_machine"], "class": elf.elfclass, "type": elf["e_type"], "sections": sections,
             "per_section": per_section, "defined": defined, "undefined": sorted(undefined),
-            "functions": functions, "objects": objects}
+            "functions": functions, "objects": objects, "referenced": sorted(referenced - {""})}
 
 
 def check_seam(facts: dict, roots: list[str], imports: dict[str, str]) -> None:
@@ -351,7 +351,7 @@ def build(args) -> None:
     for name in [r for r in args.root if r in unnamed]:
         raise StageError(f"root export {name!r} cannot be an ELF symbol: its name {unnamed[name]}")
     for name, problem in unnamed.items():
-        print(f"warning: export {name!r} is left out of the object: its name {problem}, which no ELF symbol can be",
+        print(f"warning: export {name!r} is left out of the object: no symbol can name it (its name {problem})",
               file=sys.stderr)
         del exports[name]
     roots = args.root or sorted(exports)

@@ -62,7 +62,8 @@ TRAPS = {
     "unreachable": "unreachable", "integer divide by zero": "integer_divide_by_zero",
     "integer overflow": "integer_overflow", "invalid conversion to integer": "invalid_conversion",
     "undefined element": "undefined_element", "uninitialized element": "undefined_element",
-    "out of bounds table access": "out_of_bounds_table", "table index is out of bounds": "out_of_bounds_table", "indirect call type mismatch": "indirect_call_type_mismatch",
+    "out of bounds table access": "out_of_bounds_table", "table index is out of bounds": "out_of_bounds_table",
+    "indirect call type mismatch": "indirect_call_type_mismatch",
     "out of bounds memory access": "out_of_bounds_memory", "null function reference": "undefined_element",
     "call stack exhausted": "stack_overflow",
 }
@@ -325,7 +326,8 @@ def run_file(wast: Path, work: Path, cache: Path, bounds: str = "check", jobs: i
                 got = objects.get(c["filename"], "not built")
                 built = got if isinstance(got, str) else load(*got, c.get("name"), registered)
             if kind == "module":
-                _mark_sharers(wasm_dir / c["filename"], registered) if c.get("module_type", "binary") == "binary" else None
+                if c.get("module_type", "binary") == "binary":
+                    _mark_sharers(wasm_dir / c["filename"], registered)
                 current = built
                 if c.get("name"):
                     instances[c["name"]] = built
