@@ -175,6 +175,13 @@ def test_segments_out_of_range_are_a_build_error_naming_the_segment(tmp_path, se
     assert message in proc.stderr and "instantiating the module would trap" in proc.stderr
 
 
+@pytest.mark.parametrize("text, what", [("(memory i64 1)", "memory 0"), ("(table i64 1 funcref)", "table 0")])
+def test_64_bit_memories_and_tables_are_refused(tmp_path, text, what):
+    proc = synth(tmp_path, wat(f'(module {text} (func (export "f")))'))
+    assert proc.returncode == 1
+    assert f"error: {what} has 64-bit addresses (memory64/table64); synth lowers 32-bit memories" in proc.stderr
+
+
 def test_memory_grow_warns_at_build_time(workspace):
     workspace.write("app/grow.wat", """(module (memory 1)
       (func (export "grow") (result i32) (memory.grow (i32.const 1))))""")

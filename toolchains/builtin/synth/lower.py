@@ -336,6 +336,11 @@ class Lowering:
             if m.imported(kind):
                 raise LowerError(f"the module imports a {kind} ({m.imported(kind)[0].module}.{m.imported(kind)[0].name}); "
                                  "synth needs every memory, table and global defined in the module")
+        wide = [f"memory {i}" for i, mem in enumerate(m.memories) if mem.limits.is64]
+        wide += [f"table {i}" for i, t in enumerate(m.tables) if t.limits.is64]
+        if wide:
+            raise LowerError(f"{wide[0]} has 64-bit addresses (memory64/table64); synth lowers 32-bit memories and "
+                             "tables only")
         if len(m.memories) > 1:
             raise LowerError("the module has several memories; fuse it with memory = \"shared\" first")
         declared = m.memories[0].limits.min * PAGE if m.memories else 0
