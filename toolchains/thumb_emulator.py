@@ -252,8 +252,9 @@ class ThumbMachine:
         sp = STACK_TOP - 64
         ncrn, nsrn, stack_words = 0, 0, []
         sret = None
-        if len(results) > 1:
-            sret = STACK_TOP - 32
+        if len(results) > 1:  # the caller's result struct, below the top of the stack
+            sret = STACK_TOP - 16 - (8 * len(results) + 7) // 8 * 8
+            sp = sret - 64
             self.uc.reg_write(self._reg(0), sret)
             ncrn = 1
         for t, value in zip(params, args):

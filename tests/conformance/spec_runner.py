@@ -319,6 +319,8 @@ def run_file(wast: Path, work: Path, cache: Path, bounds: str = "check", jobs: i
 
     for c in commands:
         kind, line = c["type"], c["line"]
+        if kind in ("module", "assert_uninstantiable") and c.get("module_type", "binary") == "binary":
+            _mark_sharers(wasm_dir / c["filename"], registered)  # even one that fails may have written
         if kind in ("module", "assert_uninstantiable"):
             if c.get("module_type", "binary") != "binary":
                 built: Built | str = "text module"
@@ -326,8 +328,6 @@ def run_file(wast: Path, work: Path, cache: Path, bounds: str = "check", jobs: i
                 got = objects.get(c["filename"], "not built")
                 built = got if isinstance(got, str) else load(*got, c.get("name"), registered)
             if kind == "module":
-                if c.get("module_type", "binary") == "binary":
-                    _mark_sharers(wasm_dir / c["filename"], registered)
                 current = built
                 if c.get("name"):
                     instances[c["name"]] = built

@@ -302,3 +302,11 @@ def test_funcref_parameters_lower_instead_of_crashing(tmp_path):
     obj = Object(tmp_path, wasm)
     assert obj.call("is_null", 0) == [1] and obj.call("is_null", 5) == [0] and obj.call("id", 77) == [77]
     assert 'uint32_t wasm_id(uint32_t) __asm__("id");' in (tmp_path / "out.h").read_text()
+
+
+def test_many_results_come_back_in_the_callers_struct(tmp_path):
+    results = " ".join(["i64", "f64", "i32"] * 5)
+    consts = " ".join(f"({t}.const {i})" for i, t in enumerate(["i64", "f64", "i32"] * 5))
+    obj = Object(tmp_path, wat(f'(module (func (export "many") (result {results}) {consts}))'))
+    got = obj.call("many")
+    assert got[0:3] == [0, struct.unpack("<Q", struct.pack("<d", 1.0))[0], 2] and got[-1] == 14 and len(got) == 15
