@@ -1,14 +1,16 @@
 # One command sets everything up and builds the examples (`make demo`);
 # one sets everything up and runs the whole test suite (`make test`);
-# `make stress` runs the long kill and fuzzing campaigns. The set-up, system
-# packages included, is scripts/setup (it skips what is already there).
+# `make stress` runs the long kill and fuzzing campaigns; `make conformance`
+# the WebAssembly spec suite through synth; `make fuzz` differential fuzzing.
+# The set-up, system packages included, is scripts/setup (it skips what is
+# already there).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 JOBS ?= auto
 SETUP := PYTHON=$(PYTHON) VENV=$(VENV) scripts/setup
 
-.PHONY: all demo test setup-demo setup-test bench bench-stages stress clean
+.PHONY: all demo test setup-demo setup-test bench bench-stages stress conformance fuzz clean
 
 all: demo
 
@@ -40,6 +42,19 @@ bench-stages: setup-test
 # loader, the wasm decoder and the label parser; STRESS_SECONDS=600 for longer.
 stress: setup-test
 	$(BIN)/python stress/run.py
+
+# Every .wast file of the WebAssembly core spec suite (../shared/wasm-testsuite)
+# through component -> builtin synth -> Thumb emulation; fails on a wrong result.
+conformance: setup-test
+	mkdir -p wasmelt-out && nice $(BIN)/python tests/conformance/spec_runner.py --all --table wasmelt-out/conformance.md
+
+# Differential fuzzing of synth (Thumb vs wasmtime), fuse and DCE on seeded
+# wasm-tools smith modules; FUZZ_MODULES=300 FUZZ_SEED=1 by default.
+FUZZ_MODULES ?= 300
+FUZZ_SEED ?= 1
+fuzz: setup-test
+	WASMELT_FUZZ_MODULES=$(FUZZ_MODULES) WASMELT_FUZZ_SEED=$(FUZZ_SEED) nice $(BIN)/python -m pytest -q -s \
+		tests/toolchains/synth/test_fuzz.py
 
 clean:
 	rm -rf wasmelt-out .wasmelt

@@ -21,7 +21,7 @@ class SynthAttrs(RuleAttrs):
     src: LabelAttr
     cpu: Cpu = "cortex-m4"
     opt: Literal["size", "speed"] = "size"
-    bounds: Literal["none", "check", "mask"] = "none"
+    bounds: Literal["none", "check", "mask"] = "check"  # docs/object-contract.md: what each mode means
     roots: list[str] | None = None  # exports that must be in the object; default: the src's roots or all
     max_text_bytes: int | None = Field(default=None, ge=0)
     max_data_bytes: int | None = Field(default=None, ge=0)

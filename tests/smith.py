@@ -14,16 +14,16 @@ FEATURES = {"exceptions": "false", "gc": "false", "simd": "false", "relaxed-simd
             "multi-value": "true"}
 
 
-def smith_modules(count: int, seed: int, *extra: str, **features: bool) -> list[bytes]:
-    """`count` modules from seeded entropy; `features` override FEATURES
-    (reference_types=False), `extra` are further smith flags."""
+def smith_modules(count: int, seed: int, *extra: str, entropy: int = 1500, **features: bool) -> list[bytes]:
+    """`count` modules from `entropy` seeded random bytes each; `features`
+    override FEATURES (reference_types=False), `extra` are further smith flags."""
     chosen = dict(FEATURES) | {k.replace("_", "-"): str(v).lower() for k, v in features.items()}
     flags = [arg for name, value in chosen.items() for arg in (f"--{name}-enabled", value)]
     rng = random.Random(seed)
     modules = []
     for _ in range(count * 3):
-        entropy = bytes(rng.getrandbits(8) for _ in range(1500))
-        proc = wasm_tools("smith", *flags, *extra, data=entropy)
+        data = bytes(rng.getrandbits(8) for _ in range(entropy))
+        proc = wasm_tools("smith", *flags, *extra, data=data)
         if proc.returncode == 0:
             modules.append(proc.stdout)
             if len(modules) == count:

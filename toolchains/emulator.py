@@ -10,7 +10,9 @@ whose call(symbol, params, results, args) returns an Outcome.
 
 from __future__ import annotations
 
+import functools
 import io
+import shutil
 import struct
 import subprocess
 import sys
@@ -22,7 +24,8 @@ from .cpus import ARM, Cpu, cpu as cpu_named
 from .reference import HostCall, HostStubs, Outcome
 
 TRAP_NAMES = {1: "unreachable", 2: "integer_divide_by_zero", 3: "integer_overflow", 4: "invalid_conversion",
-              5: "undefined_element", 6: "indirect_call_type_mismatch", 7: "out_of_bounds_memory"}
+              5: "undefined_element", 6: "indirect_call_type_mismatch", 7: "out_of_bounds_memory",
+              8: "stack_overflow", 9: "out_of_bounds_table"}
 RETURN_ADDRESS = 0x7F000000
 STACK_TOP = 0x7E000000
 STACK_SIZE = 1 << 20
@@ -39,16 +42,21 @@ class Signature:
     results: list[str]
 
 
-def link_for_emulation(obj: bytes, import_symbols: list[str], cpu: str) -> bytes:
-    """An executable image of the object plus import stubs and compiler-rt,
-    linked by zig's lld (which resolves every relocation, RISC-V relaxations
-    included, as a firmware link would)."""
+def link_for_emulation(obj: bytes, import_symbols: list[str], cpu: str, libgcc: bool = False) -> bytes:
+    """An executable image of the object plus import stubs and the compiler
+    runtime, linked by zig's lld (which resolves every relocation, RISC-V
+    relaxations included, as a firmware link would). The runtime is zig's
+    compiler-rt, or with `libgcc` the family's GNU libgcc first, as most
+    firmware links (zig 0.17's compiler-rt rounds some soft-float divisions
+    wrongly in the last bit, libgcc does not)."""
     target = cpu_named(cpu)
     ret, stop = ("bx lr", "bkpt") if target.family == ARM else ("ret", "ebreak")
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         (tmp / "fw.o").write_bytes(obj)
         stubs = ["void _start(void) {}"]
+        if libgcc and "abort" not in import_symbols:  # libgcc's unwinder refers to it
+            stubs.append("void abort(void) { for (;;) __builtin_trap(); }")
         if _weak_or_absent(obj, "wasmelt_trap"):
             # The firmware's own wasmelt_trap replaces the object's weak one, as a
             # real firmware's does: its first instruction is a plain nop for the
@@ -62,11 +70,50 @@ def link_for_emulation(obj: bytes, import_symbols: list[str], cpu: str) -> bytes
         (tmp / "stubs.c").write_text("\n".join(stubs) + "\n")
         zig = [sys.executable, "-m", "ziglang", "cc", *target.zig_flags()]
         for cmd in ([*zig, "-c", "-O1", "stubs.c", "-o", "stubs.o"],
-                    [*zig, "fw.o", "stubs.o", "-o", "fw.elf", "-Wl,--no-gc-sections"]):
+                    [*zig, "fw.o", "stubs.o", *(_libgcc(cpu) if libgcc else ()), "-o", "fw.elf",
+                     "-Wl,--no-gc-sections"]):
             proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True)
             if proc.returncode != 0:
                 raise EmulationError(f"linking the object for emulation failed: {proc.stderr.strip()}")
         return (tmp / "fw.elf").read_bytes()
+
+
+@functools.cache
+def _libgcc(cpu: str) -> tuple[str, ...]:
+    from .synth import _compiler, cflags
+
+    try:
+        gcc = _compiler("gcc", cpu_named(cpu).family).path
+    except Exception as e:  # the family's gcc is not installed
+        raise EmulationError(f"linking with libgcc needs the GNU compiler for {cpu}: {e}") from None
+    proc = subprocess.run([gcc, *cflags("gcc", cpu, "size"), "-print-libgcc-file-name"], capture_output=True, text=True)
+    path = proc.stdout.strip()
+    if proc.returncode != 0 or not Path(path).is_file():
+        raise EmulationError(f"{Path(gcc).name} has no libgcc for {cpu}")
+    return (path,)
+
+
+def function_symbols(image: bytes) -> dict[str, int]:
+    """Defined function symbols of an ELF32 little-endian image -> address
+    (Thumb bit cleared), read straight from .symtab: pyelftools took ~0.4 s
+    per image of a thousand symbols."""
+    from elftools.elf.elffile import ELFFile
+
+    elf = ELFFile(io.BytesIO(image))
+    symtab = elf.get_section_by_name(".symtab")
+    data, strtab = symtab.data(), elf.get_section(symtab["sh_link"]).data()
+    found = {}
+    for off in range(0, len(data) - 15, 16):
+        name, value, _size, info, _other, shndx = struct.unpack_from("<IIIBBH", data, off)
+        if info & 0xF == 2 and shndx != 0:  # STT_FUNC, defined
+            found[strtab[name:strtab.index(b"\0", name)].decode("utf-8", "replace")] = value & ~1
+    return found
+
+
+def result_area(results: list[str]) -> int:
+    """Where the caller's struct for several results goes: below the top of
+    the stack, as large as the results need (16 of them take 128 bytes)."""
+    return STACK_TOP - 16 - (8 * len(results) + 7) // 8 * 8
 
 
 def _weak_or_absent(obj: bytes, name: str) -> bool:
@@ -128,10 +175,7 @@ class Machine:
         self.uc_mod = unicorn
         self.target = cpu_named(self.cpu)
         elf = ELFFile(io.BytesIO(self.image))
-        self.symbols: dict[str, int] = {}
-        for sym in elf.get_section_by_name(".symtab").iter_symbols():
-            if sym["st_info"]["type"] == "STT_FUNC" and sym["st_shndx"] != "SHN_UNDEF":
-                self.symbols[sym.name] = sym["st_value"] & ~1
+        self.symbols = function_symbols(self.image)
         self.uc = self._create(self.target)
         self.segments = []
         for seg in elf.iter_segments():

@@ -21,6 +21,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from .builtin.synth.lower import import_symbols
 from .builtin.wasm.decode import decode_module
 from .builtin.wasm.model import FUNC
 from .component import zig
@@ -100,10 +101,10 @@ def compare(obj: bytes, wasm: bytes, cpu: str, cases: list[dict], stubs: HostStu
             t = module.func_type(e.index)
             sigs[e.name] = (list(t.params), list(t.results))
     import_sigs, import_names = {}, {}
-    for imp in module.imported(FUNC):
+    for symbol, imp in zip(import_symbols(module), module.imported(FUNC)):  # the symbols synth gave them
         t = module.types[imp.desc]
-        import_sigs[imp.name] = Signature(list(t.params), list(t.results))
-        import_names[imp.name] = f"{imp.module}.{imp.name}"
+        import_sigs[symbol] = Signature(list(t.params), list(t.results))
+        import_names[symbol] = f"{imp.module}.{imp.name}"
     image = link_for_emulation(obj, list(import_sigs), cpu)
     machine = machine_for(cpu, image, stubs, import_sigs, import_names)
     results = []

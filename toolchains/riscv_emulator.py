@@ -7,7 +7,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from .emulator import RETURN_ADDRESS, STACK_TOP, Machine, from_bits, read_struct, struct_layout, to_bits
+from .emulator import RETURN_ADDRESS, STACK_TOP, Machine, from_bits, read_struct, result_area, struct_layout, to_bits
 
 ARG_REGS = 8  # a0-a7, fa0-fa7
 NAN_BOX = 0xFFFFFFFF00000000  # a single in a 64-bit FP register
@@ -137,10 +137,10 @@ class RiscvMachine(Machine):
     def _enter(self, entry: int, params: list[str], results: list[str], args: list) -> tuple[int, int | None]:
         in_memory = None
         if results and self._result_places(results) is None:
-            in_memory = STACK_TOP - 32
+            in_memory = result_area(results)
             self.uc.reg_write(self._x(0), in_memory)
         places, stack = self._locate(params, first_x=1 if in_memory is not None else 0)
-        sp = (STACK_TOP - 64 - stack) & ~15  # 16-byte aligned on entry
+        sp = ((in_memory or STACK_TOP) - 64 - stack) & ~15  # 16-byte aligned on entry
         for t, value, p in zip(params, args, places):
             self._write(t, value, p, sp)
         self.uc.reg_write(self.rv.UC_RISCV_REG_SP, sp)

@@ -22,23 +22,21 @@ from __future__ import annotations
 import re
 
 from .builtin.discipline import const_value
+from .builtin.synth.lower import symbol_function as internal_function
 from .builtin.wasm.encode import encode_expr
 from .builtin.wasm.model import FUNC, Module
 
 RUNTIME = "(runtime)"
 UNATTRIBUTED = "(unattributed)"
 RUNTIME_SYMBOLS = ("wasmelt_init", "wasmelt_trap")
-LINEAR_MEMORY = "W_MEM"  # the builtin lowering's array for the wasm memory
+LINEAR_MEMORY = "WASMELT_MEM"  # the builtin lowering's array for the wasm memory
 
 
 def symbol_function(symbol: str, exports: dict[str, int]) -> int | None:
     """The wasm function index an object symbol was lowered from, if any."""
     if symbol in exports:
         return exports[symbol]
-    found = re.fullmatch(r"f(\d+)_?", symbol)  # f32_ and f64_: beside the C float types
-    if found:
-        return int(found.group(1))
-    return None
+    return internal_function(symbol)
 
 
 def origin(index: int | None, provenance: dict) -> tuple[str, str] | None:
@@ -106,9 +104,9 @@ def _memory_rows(size: int, section: str, fuse_report: dict | None) -> list[dict
 
 
 def _segment_image(name: str, module: Module, fuse_report: dict | None) -> dict:
-    """For the builtin lowering's `w_data<i>` (the constant image of data
+    """For the builtin lowering's `wasmelt_data<i>` (the constant image of data
     segment i): the detail, and the component whose memory region it fills."""
-    found = re.fullmatch(r"w_data(\d+)", name)
+    found = re.fullmatch(r"wasmelt_data(\d+)", name)
     index = int(found.group(1)) if found else None
     if index is None or index >= len(module.datas) or module.datas[index].mode != "active":
         return {}

@@ -23,7 +23,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .builtin.synth.lower import LowerError, LowerOptions, lower
+from .builtin.synth.lower import (PREFIX, LowerError, LowerOptions, import_symbols, lower, symbol_function,
+                                  symbol_name_problem)
 from .builtin.wasm.decode import decode_module
 from .builtin.wasm.model import FUNC
 from .component import zig
@@ -34,13 +35,19 @@ from .stage import StageError, run_stage, run_tool
 
 TOOLCHAINS = ("builtin", "synth", "wasm2c")
 # Undefined symbols a C compiler may leave for its runtime library.
-RUNTIME_HELPER = re.compile(r"^(__aeabi_\w+|__gnu_\w+|__riscv_\w+|__(u|)(div|mod|mul)\w+|__\w+[sdt]f[23]|__\w+(di|si|ti)[23]"
-                            r"|__(float|fix)\w+"
-                            r"|(sqrt|floor|ceil|trunc|fmin|fmax|fabs)f?|mem(cpy|set|move|cmp))$")
+COMPILER_RT = r"__aeabi_\w+|__gnu_\w+|__riscv_\w+|__(float|fix)\w+|__(u|)(div|mod|mul)\w+|__\w+[sdt]f[23]|__\w+(di|si|ti)[23]"
+LIBC = r"(sqrt|floor|ceil|trunc|fmin|fmax|fabs)f?|mem(cpy|set|move|cmp)"
+RUNTIME_HELPER = re.compile(rf"^({COMPILER_RT}|{LIBC})$")
+LIBC_NAME = re.compile(rf"^({LIBC})$")
+# Symbols no wasm name may take: the lowering's own (PREFIX) and the compiler
+# runtime's, which the C compiler may call at any point.
+RESERVED = re.compile(rf"^({PREFIX}.*|{COMPILER_RT})$")
 BUDGETS = ("max_text_bytes", "max_data_bytes", "max_bss_bytes", "max_stack_bytes")
 COMMON_CFLAGS = ["-ffreestanding", "-fno-builtin", "-fno-math-errno", "-ffp-contract=off", "-fno-unwind-tables",
                  "-fno-asynchronous-unwind-tables", "-ffunction-sections", "-fdata-sections", "-g0", "-fno-ident",
-                 "-fno-common", "-w"]
+                 "-fno-common"]
+# The builtin lowering's C compiles without a warning: one means a lowering bug.
+LOWERED_CFLAGS = ["-Werror"]
 
 
 def _compiler(cc: str, family: str = ARM) -> ToolIdentity:
@@ -63,7 +70,7 @@ def identities(toolchain: str = "builtin", cc: str = "zig", cpu: str = "cortex-m
 
 
 def argv(src: str, out: str, header: str, report: str, *, toolchain: str = "builtin", cpu: str = "cortex-m4",
-         opt: str = "size", bounds: str = "none", cc: str = "zig", roots: list[str] | None = None,
+         opt: str = "size", bounds: str = "check", cc: str = "zig", roots: list[str] | None = None,
          memory_bytes: int | None = None, provenance: str | None = None, fuse_report: str | None = None,
          budgets: dict[str, int] | None = None, size_table: str | None = None) -> list[str]:
     args = ["python", "-m", "wasmelt.toolchains.synth", "--toolchain", toolchain, "--cpu", cpu, "--opt", opt,
@@ -91,11 +98,15 @@ def cflags(cc: str, cpu: str, opt: str) -> list[str]:
     return [*flags, level, *COMMON_CFLAGS]
 
 
-def compile_c(source: Path, obj: Path, cc: str, cpu: str, opt: str, includes: list[str] = ()) -> None:
+def compile_c(source: Path, obj: Path, cc: str, cpu: str, opt: str, includes: list[str] = (),
+              extra: list[str] = ()) -> None:
+    """Compile; the compiler's warnings go to stderr (shown by `wasmelt build -v`)."""
     tool = _compiler(cc, cpu_named(cpu).family)
     base = [tool.path, "cc"] if cc == "zig" else [tool.path]
-    run_tool([*base, *cflags(cc, cpu, opt), *[f"-I{i}" for i in includes], "-c", source.name, "-o", str(obj)],
-             f"compiling the lowered module for {cpu}", cwd=source.parent)
+    proc = run_tool([*base, *cflags(cc, cpu, opt), *extra, *[f"-I{i}" for i in includes], "-c", source.name,
+                     "-o", str(obj)], f"compiling the lowered module for {cpu}", cwd=source.parent)
+    if proc.stderr:
+        sys.stderr.write(proc.stderr.decode("utf-8", "replace"))
 
 
 # -- the object: symbols, sizes, stack ------------------------------------------
@@ -134,10 +145,16 @@ def elf_facts(obj: bytes) -> dict:
             objects[sym.name] = sym["st_size"]
             if kinds.get(sym["st_shndx"]):
                 object_sections[sym.name] = kinds[sym["st_shndx"]]
+    referenced = set()
+    for sec in elf.iter_sections():
+        if sec["sh_type"] in ("SHT_REL", "SHT_RELA"):
+            table = elf.get_section(sec["sh_link"])
+            referenced.update(table.get_symbol(r["r_info_sym"]).name for r in sec.iter_relocations())
     return {"machine": elf["e_machine"], "class": elf.elfclass, "type": elf["e_type"], "flags": elf["e_flags"],
             "arch": _riscv_arch(elf), "sections": sections,
             "per_section": per_section, "defined": defined, "undefined": sorted(undefined),
-            "functions": functions, "objects": objects, "object_sections": object_sections}
+            "functions": functions, "objects": objects, "object_sections": object_sections,
+            "referenced": sorted(referenced - {""})}
 
 
 def _riscv_arch(elf) -> str | None:
@@ -187,6 +204,15 @@ def check_seam(facts: dict, roots: list[str], imports: dict[str, str], family: s
     if problems:
         raise StageError("symbol seam broken: " + "; ".join(problems) +
                          f". Declared imports: {', '.join(sorted(imports)) or 'none'}")
+
+
+def check_runtime_names(facts: dict, exports) -> None:
+    """Nothing in the object calls an export by its symbol, so a reference to
+    one is the compiler calling its runtime (memcpy, ...) under that name."""
+    called = [e for e in exports if e in facts["referenced"]]
+    if called:
+        raise StageError(f"the compiled code calls the C runtime's {', '.join(f'`{c}`' for c in called)}, which the "
+                         "export of the same name would replace; rename the export in the component")
 
 
 def _arm_frame(instructions, start: int) -> int:
@@ -294,11 +320,7 @@ def size_report(facts: dict, stack: dict, lowered_exports: dict[str, int], prove
     per_component: dict[str, int] = {}
     prov = (provenance or {}).get("functions", {})
     for name, size in facts["functions"].items():
-        index = None
-        if re.fullmatch(r"f\d+_?", name):  # internal functions are f<index> (f32_, f64_ beside the C types)
-            index = int(name[1:].rstrip("_"))
-        elif name in lowered_exports:
-            index = lowered_exports[name]
+        index = lowered_exports[name] if name in lowered_exports else symbol_function(name)
         component = prov.get(str(index), {}).get("component") if index is not None else None
         per_component[component or "(runtime)"] = per_component.get(component or "(runtime)", 0) + size
     exports_stack = {e: stack.get(e) for e in lowered_exports}
@@ -345,9 +367,11 @@ def run_builtin(args, module, tmp: Path) -> tuple[bytes, dict[str, int], dict[st
         lowered = lower(module, LowerOptions(args.bounds, args.memory_bytes))
     except LowerError as e:
         raise StageError(str(e)) from None
+    for warning in lowered.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     source = tmp / "module.c"
     source.write_text(lowered.c_source)
-    compile_c(source, tmp / "module.o", args.cc, args.cpu, args.opt)
+    compile_c(source, tmp / "module.o", args.cc, args.cpu, args.opt, extra=LOWERED_CFLAGS)
     return (tmp / "module.o").read_bytes(), lowered.exports, lowered.imports, lowered.header
 
 
@@ -407,17 +431,31 @@ def build(args) -> None:
         used = json.loads(Path(args.fuse_report).read_text()).get("memory", {}).get("used_bytes")
         args.memory_bytes = used or None
     exports = {e.name: e.index for e in module.exports if e.kind == FUNC}
+    unnamed = {name: symbol_name_problem(name) for name in exports if symbol_name_problem(name)}
+    for name in [r for r in args.root if r in unnamed]:
+        raise StageError(f"root export {name!r} cannot be an ELF symbol: its name {unnamed[name]}")
+    for name, problem in unnamed.items():
+        print(f"warning: export {name!r} is left out of the object: no symbol can name it (its name {problem})",
+              file=sys.stderr)
+        del exports[name]
     roots = args.root or sorted(exports)
     unknown = [r for r in roots if r not in exports]
     if unknown:
         raise StageError(f"roots {', '.join(unknown)} are not exported functions; exports: {', '.join(sorted(exports))}")
-    imports = {i.name: f"{i.module}.{i.name}" for i in module.imported(FUNC)}
+    try:
+        imports = {symbol: f"{i.module}.{i.name}" for symbol, i in zip(import_symbols(module), module.imported(FUNC))}
+    except LowerError as e:
+        raise StageError(str(e)) from None
     for name in [*exports, *imports]:
-        if RUNTIME_HELPER.match(name) or name in ("wasmelt_trap", "wasmelt_init"):
-            raise StageError(f"export `{name}` would be the same symbol as the C runtime's `{name}`; rename it in the "
-                             "component (the object names symbols by the wasm names verbatim)"
-                             if name in exports else
-                             f"import `{imports[name]}` would be the same symbol as the C runtime's `{name}`; rename it")
+        if RESERVED.match(name):
+            what = f"export `{name}`" if name in exports else f"import `{imports[name]}`"
+            raise StageError(f"{what} is in a namespace the object reserves ({PREFIX}*, or the compiler runtime's "
+                             "__aeabi_*/__*sf3 helpers); rename it in the component (the object names symbols by the "
+                             "wasm names verbatim)")
+    for name in exports:
+        if LIBC_NAME.match(name):
+            print(f"warning: export `{name}` is also a C library function: linked into firmware, it replaces "
+                  f"the library's `{name}` for all of the firmware's code", file=sys.stderr)
     header = None
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
@@ -432,6 +470,7 @@ def build(args) -> None:
     check_machine(facts, target, args.toolchain)
     if args.toolchain != "wasm2c":  # wasm2c names exports by its own convention
         check_seam(facts, roots, imports, target.family)
+        check_runtime_names(facts, exports)
     provenance = json.loads(Path(args.provenance).read_text()) if args.provenance else _provenance_from_names(module)
     report = size_report(facts, stack_usage(obj, facts), {r: exports[r] for r in roots if r in exports}, provenance)
     report.update({"cpu": args.cpu, "toolchain": args.toolchain, "cc": args.cc, "bounds": args.bounds,
@@ -476,7 +515,7 @@ def main(argv_: list[str] | None = None) -> int:
     parser.add_argument("--toolchain", choices=TOOLCHAINS, default="builtin")
     parser.add_argument("--cpu", choices=CPUS, default="cortex-m4")
     parser.add_argument("--opt", choices=["size", "speed"], default="size")
-    parser.add_argument("--bounds", choices=["none", "check", "mask"], default="none")
+    parser.add_argument("--bounds", choices=["none", "check", "mask"], default="check")
     parser.add_argument("--cc", choices=["zig", "gcc", "clang"], default="zig")
     for flag in ("--out", "--header", "--report"):
         parser.add_argument(flag, required=True)

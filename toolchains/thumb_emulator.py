@@ -7,7 +7,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from .emulator import RETURN_ADDRESS, STACK_TOP, Machine, from_bits, read_struct, to_bits
+from .emulator import RETURN_ADDRESS, STACK_TOP, Machine, from_bits, read_struct, result_area, to_bits
 
 CPU_MODELS = {"cortex-m0": "CORTEX_M0", "cortex-m0plus": "CORTEX_M0", "cortex-m3": "CORTEX_M3",
               "cortex-m4": "CORTEX_M4", "cortex-m4f": "CORTEX_M4", "cortex-m7": "CORTEX_M7",
@@ -98,8 +98,9 @@ class ThumbMachine(Machine):
         sp = STACK_TOP - 64
         ncrn, nsrn, stack_words = 0, 0, []
         sret = None
-        if len(results) > 1:
-            sret = STACK_TOP - 32
+        if len(results) > 1:  # the caller's result struct, below the top of the stack
+            sret = result_area(results)
+            sp = sret - 64
             self.uc.reg_write(self._reg(0), sret)
             ncrn = 1
         for t, value in zip(params, args):

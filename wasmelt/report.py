@@ -111,6 +111,10 @@ class PlainReporter(Reporter):  # noqa: E302
                 text = stream.decode("utf-8", "replace").rstrip()
                 if text:
                     print("    " + text.replace("\n", "\n    "), file=self.out, flush=True)
+        elif record.status == EXECUTED:  # a tool's warnings are shown without -v
+            for line in record.stderr.decode("utf-8", "replace").splitlines():
+                if line.startswith("warning: "):
+                    warning(f"{record.action.describe()}: {line.removeprefix('warning: ')}", self.out)
 
 
 class TerminalReporter(PlainReporter):

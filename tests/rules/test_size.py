@@ -170,7 +170,7 @@ def test_ram_group_lays_out_bss_and_data_with_the_fuse_layout(app):
     assert abs(sum(p["estimated_bytes"] for p in tick["parts"]) - tick["bytes"]) < 1
     # .rodata images of data segments belong to the component whose region they fill
     regions = {p["component"]: (p["start"], p["start"] + p["size"]) for p in fused["layout"]}
-    images = [r for g in table["groups"] if g["name"] == "objects" for r in g["rows"] if r["name"].startswith("w_data")]
+    images = [r for g in table["groups"] if g["name"] == "objects" for r in g["rows"] if r["name"].startswith("wasmelt_data")]
     assert images and all(r["section"] == ".rodata" for r in images)
     for r in images:
         start, end = map(int, re.search(r"\[(\d+), (\d+)\)", r["detail"]).groups())

@@ -71,7 +71,7 @@ def _table(text=434, budget=1024, rodata=60, bss=2273, bss_budget=4096, comp="ap
              "component": "(runtime)"}]},
         {"name": "components", "rows": [{"name": comp, "bytes": text - 60, "budget": None, "detail": "symbols"},
                                         {"name": "(runtime)", "bytes": 60, "budget": None, "detail": ""}]},
-        {"name": "objects", "rows": [{"name": "w_data0", "bytes": rodata, "budget": None, "detail": "",
+        {"name": "objects", "rows": [{"name": "wasmelt_data0", "bytes": rodata, "budget": None, "detail": "",
                                       "section": ".rodata"}]},
         {"name": "ram", "rows": ram or [
             {"name": "shadow stack", "bytes": 2048, "budget": None, "section": ".bss", "detail": "linear memory [0, 2048)"},

@@ -18,6 +18,7 @@ from elftools.elf.elffile import ELFFile
 from corpus import MODULES
 from wasm_harness import wat
 from wasmelt.toolchains.builtin.synth import lower as lower_mod
+from wasmelt.toolchains.synth import check_runtime_names, compile_c, elf_facts
 from wasmelt.toolchains.firmware_test import compare
 from wasmelt.toolchains.reference import HostStubs, export_signatures
 
@@ -151,10 +152,25 @@ def test_bounds_check_traps_out_of_bounds(tmp_path):
     assert results[1].firmware.results == (0,)
 
 
-def test_export_named_like_a_runtime_function_is_refused(tmp_path):
+def test_an_export_named_like_a_runtime_function_is_not_called_by_the_compiler(tmp_path):
     wasm = wat('(module (func (export "sqrt") (param f64) (result f64) local.get 0 f64.sqrt))')
     proc = synth(tmp_path, wasm)
-    assert proc.returncode == 1 and "export `sqrt` would be the same symbol as the C runtime's `sqrt`" in proc.stderr
+    assert proc.returncode == 0, proc.stderr
+    facts = elf_facts((tmp_path / "out.o").read_bytes())
+    assert "sqrt" in facts["defined"] and "sqrt" not in facts["referenced"]  # f64.sqrt is computed in the object
+
+
+def test_the_compiler_calling_its_runtime_under_an_export_name_fails(tmp_path):
+    from wasmelt.toolchains.stage import StageError
+
+    # As if the compiler had lowered a copy to a memcpy call (on ARM it calls __aeabi_memcpy).
+    (tmp_path / "m.c").write_text("void *memcpy(void *, const void *, unsigned);\n"
+                                  "void copy(char *a, char *b, unsigned n) { memcpy(a, b, n); }\n")
+    compile_c(tmp_path / "m.c", tmp_path / "m.o", "zig", "cortex-m4", "size")
+    facts = elf_facts((tmp_path / "m.o").read_bytes())
+    with pytest.raises(StageError, match="the compiled code calls the C runtime's `memcpy`, which the export of the "
+                                         "same name would replace"):
+        check_runtime_names(facts, {"memcpy": 0})
 
 
 def test_functions_32_and_64_do_not_collide_with_the_float_types(tmp_path):

@@ -14,17 +14,28 @@ from dataclasses import dataclass, field
 
 from ..discipline import PAGE, const_value
 from ..wasm.model import FUNC, GLOBAL, MEMORY, TABLE, FuncType, Module
-from ..wasm.names import function_label
+from ..wasm.names import function_label, get_names
 
 # wasmelt_trap(code) codes.
 TRAP_CODES = {
     "unreachable": 1, "integer_divide_by_zero": 2, "integer_overflow": 3, "invalid_conversion": 4,
-    "undefined_element": 5, "indirect_call_type_mismatch": 6, "out_of_bounds_memory": 7,
+    "undefined_element": 5, "indirect_call_type_mismatch": 6, "out_of_bounds_memory": 7, "stack_overflow": 8,
+    "out_of_bounds_table": 9,
 }
 TRAP_NAMES = {code: name for name, code in TRAP_CODES.items()}
 
-CTYPE = {"i32": "u32", "i64": "u64", "f32": "f32", "f64": "f64"}
-ZERO = {"i32": "0u", "i64": "0ull", "f32": "0.0f", "f64": "0.0"}
+# References are u32: a funcref is its function index + 1, an externref the
+# host's handle; 0 is null for both.
+CTYPE = {"i32": "u32", "i64": "u64", "f32": "f32", "f64": "f64", "funcref": "u32", "externref": "u32"}
+TABLE_OPS = ("table.set", "table.fill", "table.copy", "table.init", "table.grow")
+# Globals keep floats as their bits: any value (NaN payloads too) is then a C
+# constant initialiser, and reading one hides it from constant folding.
+STORAGE = {"i32": "u32", "i64": "u64", "f32": "u32", "f64": "u64", "funcref": "u32", "externref": "u32"}
+GLOBAL_READ = {"i32": "{}", "i64": "{}", "f32": "wasmelt_bits_f32(wasmelt_opaque32({}))",
+               "f64": "wasmelt_opaque_f64(wasmelt_bits_f64({}))", "funcref": "{}", "externref": "{}"}
+GLOBAL_WRITE = {"i32": "{}", "i64": "{}", "f32": "wasmelt_f32_bits({})", "f64": "wasmelt_f64_bits({})",
+                "funcref": "{}", "externref": "{}"}
+ZERO = {"i32": "0u", "i64": "0ull", "f32": "0.0f", "f64": "0.0", "funcref": "0u", "externref": "0u"}
 
 
 class LowerError(Exception):
@@ -44,6 +55,47 @@ class Lowered:
     exports: dict[str, int]  # export name -> function index
     imports: dict[str, str]  # symbol -> "module.field"
     memory_bytes: int
+    warnings: list[str] = field(default_factory=list)  # behaviour the target limits (shown at build time)
+
+
+# Every symbol and C identifier the lowering and its runtime define starts
+# with PREFIX, so no wasm name (an export's verbatim symbol, an import's
+# field) can collide with one; wasm names in that namespace are refused.
+PREFIX = "wasmelt_"
+
+
+def function_symbol(index: int) -> str:
+    """The object's local symbol for the defined wasm function `index`."""
+    return f"{PREFIX}fn{index}"
+
+
+def symbol_function(symbol: str) -> int | None:
+    """The wasm function index of an internal symbol (function_symbol's inverse)."""
+    m = re.fullmatch(re.escape(PREFIX) + r"fn(\d+)", symbol)
+    return int(m.group(1)) if m else None
+
+
+def import_symbols(m: Module) -> list[str]:
+    """The undefined symbol of each imported function: its field name, or
+    `module.field` where the field name is also an export's symbol or the
+    field of an import from another module."""
+    imports = m.imported(FUNC)
+    exported = {e.name for e in m.exports if e.kind == FUNC}
+    modules: dict[str, set[str]] = {}
+    for imp in imports:
+        modules.setdefault(imp.name, set()).add(imp.module)
+    symbols = []
+    for imp in imports:
+        qualified = imp.name in exported or len(modules[imp.name]) > 1 or not imp.name
+        symbol = f"{imp.module}.{imp.name}" if qualified else imp.name
+        if symbol_name_problem(symbol):
+            raise LowerError(f"import {imp.module!r}.{imp.name!r} cannot be named by an ELF symbol: the name "
+                             f"{symbol_name_problem(symbol)}")
+        if symbol in exported:
+            raise LowerError(f"import {imp.module}.{imp.name} and the export `{symbol}` would be the same symbol; "
+                             "rename one")
+        symbols.append(symbol)
+    return symbols
 
 
 def c_identifier(name: str) -> str:
@@ -62,93 +114,135 @@ typedef __INT32_TYPE__ s32;
 typedef __INT64_TYPE__ s64;
 typedef float f32;
 typedef double f64;
-#define W_INLINE static inline __attribute__((always_inline))
+#define WASMELT_INLINE static inline __attribute__((always_inline))
 
 /* Called on every trap; it must not return. Firmware overrides it. */
 void wasmelt_trap(int code) __attribute__((noreturn));
 __attribute__((weak, noreturn)) void wasmelt_trap(int code) { (void)code; for (;;) __builtin_trap(); }
 
-W_INLINE u32 w_f32_bits(f32 x) { u32 u; __builtin_memcpy(&u, &x, 4); return u; }
-W_INLINE f32 w_bits_f32(u32 u) { f32 x; __builtin_memcpy(&x, &u, 4); return x; }
-W_INLINE u64 w_f64_bits(f64 x) { u64 u; __builtin_memcpy(&u, &x, 8); return u; }
-W_INLINE f64 w_bits_f64(u64 u) { f64 x; __builtin_memcpy(&x, &u, 8); return x; }
+WASMELT_INLINE u32 wasmelt_f32_bits(f32 x) { u32 u; __builtin_memcpy(&u, &x, 4); return u; }
+WASMELT_INLINE f32 wasmelt_bits_f32(u32 u) { f32 x; __builtin_memcpy(&x, &u, 4); return x; }
+WASMELT_INLINE u64 wasmelt_f64_bits(f64 x) { u64 u; __builtin_memcpy(&u, &x, 8); return u; }
+WASMELT_INLINE f64 wasmelt_bits_f64(u64 u) { f64 x; __builtin_memcpy(&x, &u, 8); return x; }
+/* A value the C compiler cannot see through. wasm requires a quiet NaN from
+   x - 0.0, x * 1.0, -1.0 * x, demote(promote(x)) and the like, which the
+   compiler folds to x (or -x) and so keeps a signalling NaN; hiding the
+   identity constants, reinterpreted bits and promoted values prevents it. */
+WASMELT_INLINE f32 wasmelt_f32_quiet(f32 x) { u32 b = wasmelt_f32_bits(x); return (b & 0x7fffffffu) > 0x7f800000u ? wasmelt_bits_f32(b | 0x00400000u) : x; }
+WASMELT_INLINE f64 wasmelt_f64_quiet(f64 x) { u64 b = wasmelt_f64_bits(x); return (b & 0x7fffffffffffffffull) > 0x7ff0000000000000ull ? wasmelt_bits_f64(b | 0x0008000000000000ull) : x; }
+WASMELT_INLINE u32 wasmelt_opaque32(u32 x) { __asm__("" : "+r"(x)); return x; }
+WASMELT_INLINE f64 wasmelt_opaque_f64(f64 x) { u64 b = wasmelt_f64_bits(x);
+  return wasmelt_bits_f64(((u64)wasmelt_opaque32((u32)(b >> 32)) << 32) | wasmelt_opaque32((u32)b)); }
 """
 
 # Helpers emitted only when used, so an app that never divides pays nothing.
 HELPERS = {
     "div32": r"""
-static u32 w_i32_div_s(u32 a, u32 b) { if (!b) wasmelt_trap(2); if (a == 0x80000000u && b == 0xffffffffu) wasmelt_trap(3); return (u32)((s32)a / (s32)b); }
-static u32 w_i32_div_u(u32 a, u32 b) { if (!b) wasmelt_trap(2); return a / b; }
-static u32 w_i32_rem_s(u32 a, u32 b) { if (!b) wasmelt_trap(2); if (b == 0xffffffffu) return 0; return (u32)((s32)a % (s32)b); }
-static u32 w_i32_rem_u(u32 a, u32 b) { if (!b) wasmelt_trap(2); return a % b; }
+static u32 wasmelt_i32_div_s(u32 a, u32 b) { if (!b) wasmelt_trap(2); if (a == 0x80000000u && b == 0xffffffffu) wasmelt_trap(3); return (u32)((s32)a / (s32)b); }
+static u32 wasmelt_i32_div_u(u32 a, u32 b) { if (!b) wasmelt_trap(2); return a / b; }
+static u32 wasmelt_i32_rem_s(u32 a, u32 b) { if (!b) wasmelt_trap(2); if (b == 0xffffffffu) return 0; return (u32)((s32)a % (s32)b); }
+static u32 wasmelt_i32_rem_u(u32 a, u32 b) { if (!b) wasmelt_trap(2); return a % b; }
 """,
     "div64": r"""
-static u64 w_i64_div_s(u64 a, u64 b) { if (!b) wasmelt_trap(2); if (a == 0x8000000000000000ull && b == ~0ull) wasmelt_trap(3); return (u64)((s64)a / (s64)b); }
-static u64 w_i64_div_u(u64 a, u64 b) { if (!b) wasmelt_trap(2); return a / b; }
-static u64 w_i64_rem_s(u64 a, u64 b) { if (!b) wasmelt_trap(2); if (b == ~0ull) return 0; return (u64)((s64)a % (s64)b); }
-static u64 w_i64_rem_u(u64 a, u64 b) { if (!b) wasmelt_trap(2); return a % b; }
+static u64 wasmelt_i64_div_s(u64 a, u64 b) { if (!b) wasmelt_trap(2); if (a == 0x8000000000000000ull && b == ~0ull) wasmelt_trap(3); return (u64)((s64)a / (s64)b); }
+static u64 wasmelt_i64_div_u(u64 a, u64 b) { if (!b) wasmelt_trap(2); return a / b; }
+static u64 wasmelt_i64_rem_s(u64 a, u64 b) { if (!b) wasmelt_trap(2); if (b == ~0ull) return 0; return (u64)((s64)a % (s64)b); }
+static u64 wasmelt_i64_rem_u(u64 a, u64 b) { if (!b) wasmelt_trap(2); return a % b; }
 """,
     "bits": r"""
-W_INLINE u32 w_i32_clz(u32 x) { return x ? (u32)__builtin_clz(x) : 32; }
-W_INLINE u32 w_i32_ctz(u32 x) { return x ? (u32)__builtin_ctz(x) : 32; }
-W_INLINE u32 w_i32_popcnt(u32 x) { return (u32)__builtin_popcount(x); }
-W_INLINE u64 w_i64_clz(u64 x) { return x ? (u64)__builtin_clzll(x) : 64; }
-W_INLINE u64 w_i64_ctz(u64 x) { return x ? (u64)__builtin_ctzll(x) : 64; }
-W_INLINE u64 w_i64_popcnt(u64 x) { return (u64)__builtin_popcountll(x); }
-W_INLINE u32 w_i32_rotl(u32 x, u32 n) { n &= 31; return n ? (x << n) | (x >> (32 - n)) : x; }
-W_INLINE u32 w_i32_rotr(u32 x, u32 n) { n &= 31; return n ? (x >> n) | (x << (32 - n)) : x; }
-W_INLINE u64 w_i64_rotl(u64 x, u64 n) { n &= 63; return n ? (x << n) | (x >> (64 - n)) : x; }
-W_INLINE u64 w_i64_rotr(u64 x, u64 n) { n &= 63; return n ? (x >> n) | (x << (64 - n)) : x; }
+WASMELT_INLINE u32 wasmelt_i32_clz(u32 x) { return x ? (u32)__builtin_clz(x) : 32; }
+WASMELT_INLINE u32 wasmelt_i32_ctz(u32 x) { return x ? (u32)__builtin_ctz(x) : 32; }
+WASMELT_INLINE u32 wasmelt_i32_popcnt(u32 x) { return (u32)__builtin_popcount(x); }
+WASMELT_INLINE u64 wasmelt_i64_clz(u64 x) { return x ? (u64)__builtin_clzll(x) : 64; }
+WASMELT_INLINE u64 wasmelt_i64_ctz(u64 x) { return x ? (u64)__builtin_ctzll(x) : 64; }
+WASMELT_INLINE u64 wasmelt_i64_popcnt(u64 x) { return (u64)__builtin_popcountll(x); }
+WASMELT_INLINE u32 wasmelt_i32_rotl(u32 x, u32 n) { n &= 31; return n ? (x << n) | (x >> (32 - n)) : x; }
+WASMELT_INLINE u32 wasmelt_i32_rotr(u32 x, u32 n) { n &= 31; return n ? (x >> n) | (x << (32 - n)) : x; }
+WASMELT_INLINE u64 wasmelt_i64_rotl(u64 x, u64 n) { n &= 63; return n ? (x << n) | (x >> (64 - n)) : x; }
+WASMELT_INLINE u64 wasmelt_i64_rotr(u64 x, u64 n) { n &= 63; return n ? (x >> n) | (x << (64 - n)) : x; }
 """,
     "float": r"""
-W_INLINE f32 w_f32_abs(f32 x) { return w_bits_f32(w_f32_bits(x) & 0x7fffffffu); }
-W_INLINE f32 w_f32_neg(f32 x) { return w_bits_f32(w_f32_bits(x) ^ 0x80000000u); }
-W_INLINE f32 w_f32_copysign(f32 x, f32 y) { return w_bits_f32((w_f32_bits(x) & 0x7fffffffu) | (w_f32_bits(y) & 0x80000000u)); }
-W_INLINE f64 w_f64_abs(f64 x) { return w_bits_f64(w_f64_bits(x) & 0x7fffffffffffffffull); }
-W_INLINE f64 w_f64_neg(f64 x) { return w_bits_f64(w_f64_bits(x) ^ 0x8000000000000000ull); }
-W_INLINE f64 w_f64_copysign(f64 x, f64 y) { return w_bits_f64((w_f64_bits(x) & 0x7fffffffffffffffull) | (w_f64_bits(y) & 0x8000000000000000ull)); }
-static f32 w_f32_min(f32 a, f32 b) { if (a != a || b != b) return w_bits_f32(0x7fc00000u); if (a == b) return w_bits_f32(w_f32_bits(a) | w_f32_bits(b)); return a < b ? a : b; }
-static f32 w_f32_max(f32 a, f32 b) { if (a != a || b != b) return w_bits_f32(0x7fc00000u); if (a == b) return w_bits_f32(w_f32_bits(a) & w_f32_bits(b)); return a > b ? a : b; }
-static f64 w_f64_min(f64 a, f64 b) { if (a != a || b != b) return w_bits_f64(0x7ff8000000000000ull); if (a == b) return w_bits_f64(w_f64_bits(a) | w_f64_bits(b)); return a < b ? a : b; }
-static f64 w_f64_max(f64 a, f64 b) { if (a != a || b != b) return w_bits_f64(0x7ff8000000000000ull); if (a == b) return w_bits_f64(w_f64_bits(a) & w_f64_bits(b)); return a > b ? a : b; }
+WASMELT_INLINE f32 wasmelt_f32_abs(f32 x) { return wasmelt_bits_f32(wasmelt_f32_bits(x) & 0x7fffffffu); }
+WASMELT_INLINE f32 wasmelt_f32_neg(f32 x) { return wasmelt_bits_f32(wasmelt_f32_bits(x) ^ 0x80000000u); }
+WASMELT_INLINE f32 wasmelt_f32_copysign(f32 x, f32 y) { return wasmelt_bits_f32((wasmelt_f32_bits(x) & 0x7fffffffu) | (wasmelt_f32_bits(y) & 0x80000000u)); }
+WASMELT_INLINE f64 wasmelt_f64_abs(f64 x) { return wasmelt_bits_f64(wasmelt_f64_bits(x) & 0x7fffffffffffffffull); }
+WASMELT_INLINE f64 wasmelt_f64_neg(f64 x) { return wasmelt_bits_f64(wasmelt_f64_bits(x) ^ 0x8000000000000000ull); }
+WASMELT_INLINE f64 wasmelt_f64_copysign(f64 x, f64 y) { return wasmelt_bits_f64((wasmelt_f64_bits(x) & 0x7fffffffffffffffull) | (wasmelt_f64_bits(y) & 0x8000000000000000ull)); }
+static f32 wasmelt_f32_min(f32 a, f32 b) { if (a != a || b != b) return wasmelt_bits_f32(0x7fc00000u); if (a == b) return wasmelt_bits_f32(wasmelt_f32_bits(a) | wasmelt_f32_bits(b)); return a < b ? a : b; }
+static f32 wasmelt_f32_max(f32 a, f32 b) { if (a != a || b != b) return wasmelt_bits_f32(0x7fc00000u); if (a == b) return wasmelt_bits_f32(wasmelt_f32_bits(a) & wasmelt_f32_bits(b)); return a > b ? a : b; }
+static f64 wasmelt_f64_min(f64 a, f64 b) { if (a != a || b != b) return wasmelt_bits_f64(0x7ff8000000000000ull); if (a == b) return wasmelt_bits_f64(wasmelt_f64_bits(a) | wasmelt_f64_bits(b)); return a < b ? a : b; }
+static f64 wasmelt_f64_max(f64 a, f64 b) { if (a != a || b != b) return wasmelt_bits_f64(0x7ff8000000000000ull); if (a == b) return wasmelt_bits_f64(wasmelt_f64_bits(a) & wasmelt_f64_bits(b)); return a > b ? a : b; }
 /* Round half to even without libm: adding and removing 2^23 (2^52) rounds
    in the current (nearest-even) mode; larger magnitudes are integers. */
-static f32 w_f32_nearest(f32 x) { f32 a = w_f32_abs(x); if (!(a < 8388608.0f)) return x; volatile f32 t = a + 8388608.0f; return w_f32_copysign(t - 8388608.0f, x); }
-static f64 w_f64_nearest(f64 x) { f64 a = w_f64_abs(x); if (!(a < 4503599627370496.0)) return x; volatile f64 t = a + 4503599627370496.0; return w_f64_copysign(t - 4503599627370496.0, x); }
-static f32 w_f32_trunc(f32 x) { f32 a = w_f32_abs(x); if (!(a < 8388608.0f)) return x; f32 r = (f32)(s32)a; return w_f32_copysign(r, x); }
-static f64 w_f64_trunc(f64 x) { f64 a = w_f64_abs(x); if (!(a < 4503599627370496.0)) return x; f64 r = (f64)(s64)a; return w_f64_copysign(r, x); }
-static f32 w_f32_floor(f32 x) { f32 t = w_f32_trunc(x); return (t > x) ? w_f32_copysign(t - 1.0f, x) : t; }
-static f32 w_f32_ceil(f32 x) { f32 t = w_f32_trunc(x); return (t < x) ? w_f32_copysign(t + 1.0f, x) : t; }
-static f64 w_f64_floor(f64 x) { f64 t = w_f64_trunc(x); return (t > x) ? w_f64_copysign(t - 1.0, x) : t; }
-static f64 w_f64_ceil(f64 x) { f64 t = w_f64_trunc(x); return (t < x) ? w_f64_copysign(t + 1.0, x) : t; }
+static f32 wasmelt_f32_nearest(f32 x) { f32 a = wasmelt_f32_abs(x); if (!(a < 8388608.0f)) return wasmelt_f32_quiet(x); volatile f32 t = a + 8388608.0f; return wasmelt_f32_copysign(t - 8388608.0f, x); }
+static f64 wasmelt_f64_nearest(f64 x) { f64 a = wasmelt_f64_abs(x); if (!(a < 4503599627370496.0)) return wasmelt_f64_quiet(x); volatile f64 t = a + 4503599627370496.0; return wasmelt_f64_copysign(t - 4503599627370496.0, x); }
+static f32 wasmelt_f32_trunc(f32 x) { f32 a = wasmelt_f32_abs(x); if (!(a < 8388608.0f)) return wasmelt_f32_quiet(x); f32 r = (f32)(s32)a; return wasmelt_f32_copysign(r, x); }
+static f64 wasmelt_f64_trunc(f64 x) { f64 a = wasmelt_f64_abs(x); if (!(a < 4503599627370496.0)) return wasmelt_f64_quiet(x); f64 r = (f64)(s64)a; return wasmelt_f64_copysign(r, x); }
+static f32 wasmelt_f32_floor(f32 x) { f32 t = wasmelt_f32_trunc(x); return (t > x) ? wasmelt_f32_copysign(t - 1.0f, x) : t; }
+static f32 wasmelt_f32_ceil(f32 x) { f32 t = wasmelt_f32_trunc(x); return (t < x) ? wasmelt_f32_copysign(t + 1.0f, x) : t; }
+static f64 wasmelt_f64_floor(f64 x) { f64 t = wasmelt_f64_trunc(x); return (t > x) ? wasmelt_f64_copysign(t - 1.0, x) : t; }
+static f64 wasmelt_f64_ceil(f64 x) { f64 t = wasmelt_f64_trunc(x); return (t < x) ? wasmelt_f64_copysign(t + 1.0, x) : t; }
 """,
     "sqrt": r"""
-static f32 w_f32_sqrt(f32 x) { return __builtin_sqrtf(x); }
-static f64 w_f64_sqrt(f64 x) { return __builtin_sqrt(x); }
+/* Correctly rounded square roots without libm: the FPU's instruction where
+   there is one, else digit by digit on the integer significand (so the object
+   never calls a `sqrt` an export of that name would replace). */
+#if !(defined(__ARM_FP) && (__ARM_FP & 8))
+static f64 wasmelt_f64_sqrt(f64 x) {
+  u64 b = wasmelt_f64_bits(x), m = b & 0xfffffffffffffull, r = 0, rem = 0;
+  s32 e = (s32)((b >> 52) & 0x7ff);
+  if (e == 0x7ff) return m ? wasmelt_bits_f64(b | 0x0008000000000000ull) : (b >> 63) ? wasmelt_bits_f64(0x7ff8000000000000ull) : x;
+  if (!e && !m) return x;
+  if (b >> 63) return wasmelt_bits_f64(0x7ff8000000000000ull);
+  if (e) m |= 1ull << 52; else { e = 1; while (!(m >> 52)) { m <<= 1; e--; } }
+  e -= 1023;
+  if (e & 1) { m <<= 1; e--; }
+  for (s32 i = 54; i >= 0; i--) {  /* r = isqrt(m << 56), 55 bits */
+    rem = (rem << 2) | (2 * i >= 56 ? (m >> (2 * i - 56)) & 3u : 0u);
+    u64 t = (r << 2) | 1u;
+    r <<= 1;
+    if (rem >= t) { rem -= t; r |= 1u; }
+  }
+  u64 q = r >> 2;
+  if ((r & 2u) && ((r & 1u) || rem || (q & 1u))) q++;
+  return wasmelt_bits_f64(((u64)(e / 2 + 1022) << 52) + q);
+}
+#else
+static f64 wasmelt_f64_sqrt(f64 x) { return __builtin_sqrt(x); }
+#endif
+#if !(defined(__ARM_FP) && (__ARM_FP & 4))
+/* sqrt rounded twice (to double, then float) is still correctly rounded. */
+static f32 wasmelt_f32_sqrt(f32 x) { if (x != x) return wasmelt_f32_quiet(x); return (f32)wasmelt_f64_sqrt((f64)x); }
+#else
+static f32 wasmelt_f32_sqrt(f32 x) { return __builtin_sqrtf(x); }
+#endif
 """,
     "trunc": r"""
-static u32 w_i32_trunc_f32_s(f32 x) { if (x != x) wasmelt_trap(4); if (!(x >= -2147483648.0f && x < 2147483648.0f)) wasmelt_trap(3); return (u32)(s32)x; }
-static u32 w_i32_trunc_f32_u(f32 x) { if (x != x) wasmelt_trap(4); if (!(x > -1.0f && x < 4294967296.0f)) wasmelt_trap(3); return (u32)x; }
-static u32 w_i32_trunc_f64_s(f64 x) { if (x != x) wasmelt_trap(4); if (!(x > -2147483649.0 && x < 2147483648.0)) wasmelt_trap(3); return (u32)(s32)x; }
-static u32 w_i32_trunc_f64_u(f64 x) { if (x != x) wasmelt_trap(4); if (!(x > -1.0 && x < 4294967296.0)) wasmelt_trap(3); return (u32)x; }
-static u64 w_i64_trunc_f32_s(f32 x) { if (x != x) wasmelt_trap(4); if (!(x >= -9223372036854775808.0f && x < 9223372036854775808.0f)) wasmelt_trap(3); return (u64)(s64)x; }
-static u64 w_i64_trunc_f32_u(f32 x) { if (x != x) wasmelt_trap(4); if (!(x > -1.0f && x < 18446744073709551616.0f)) wasmelt_trap(3); return (u64)x; }
-static u64 w_i64_trunc_f64_s(f64 x) { if (x != x) wasmelt_trap(4); if (!(x >= -9223372036854775808.0 && x < 9223372036854775808.0)) wasmelt_trap(3); return (u64)(s64)x; }
-static u64 w_i64_trunc_f64_u(f64 x) { if (x != x) wasmelt_trap(4); if (!(x > -1.0 && x < 18446744073709551616.0)) wasmelt_trap(3); return (u64)x; }
+static u32 wasmelt_i32_trunc_f32_s(f32 x) { if (x != x) wasmelt_trap(4); if (!(x >= -2147483648.0f && x < 2147483648.0f)) wasmelt_trap(3); return (u32)(s32)x; }
+static u32 wasmelt_i32_trunc_f32_u(f32 x) { if (x != x) wasmelt_trap(4); if (!(x > -1.0f && x < 4294967296.0f)) wasmelt_trap(3); return (u32)x; }
+static u32 wasmelt_i32_trunc_f64_s(f64 x) { if (x != x) wasmelt_trap(4); if (!(x > -2147483649.0 && x < 2147483648.0)) wasmelt_trap(3); return (u32)(s32)x; }
+static u32 wasmelt_i32_trunc_f64_u(f64 x) { if (x != x) wasmelt_trap(4); if (!(x > -1.0 && x < 4294967296.0)) wasmelt_trap(3); return (u32)x; }
+static u64 wasmelt_i64_trunc_f32_s(f32 x) { if (x != x) wasmelt_trap(4); if (!(x >= -9223372036854775808.0f && x < 9223372036854775808.0f)) wasmelt_trap(3); return (u64)(s64)x; }
+static u64 wasmelt_i64_trunc_f32_u(f32 x) { if (x != x) wasmelt_trap(4); if (!(x > -1.0f && x < 18446744073709551616.0f)) wasmelt_trap(3); return (u64)x; }
+static u64 wasmelt_i64_trunc_f64_s(f64 x) { if (x != x) wasmelt_trap(4); if (!(x >= -9223372036854775808.0 && x < 9223372036854775808.0)) wasmelt_trap(3); return (u64)(s64)x; }
+static u64 wasmelt_i64_trunc_f64_u(f64 x) { if (x != x) wasmelt_trap(4); if (!(x > -1.0 && x < 18446744073709551616.0)) wasmelt_trap(3); return (u64)x; }
 """,
     "trunc_sat": r"""
-static u32 w_i32_trunc_sat_f32_s(f32 x) { if (x != x) return 0; if (x < -2147483648.0f) return 0x80000000u; if (x >= 2147483648.0f) return 0x7fffffffu; return (u32)(s32)x; }
-static u32 w_i32_trunc_sat_f32_u(f32 x) { if (!(x > -1.0f)) return 0; if (x >= 4294967296.0f) return 0xffffffffu; return (u32)x; }
-static u32 w_i32_trunc_sat_f64_s(f64 x) { if (x != x) return 0; if (x <= -2147483649.0) return 0x80000000u; if (x >= 2147483648.0) return 0x7fffffffu; return (u32)(s32)x; }
-static u32 w_i32_trunc_sat_f64_u(f64 x) { if (!(x > -1.0)) return 0; if (x >= 4294967296.0) return 0xffffffffu; return (u32)x; }
-static u64 w_i64_trunc_sat_f32_s(f32 x) { if (x != x) return 0; if (x < -9223372036854775808.0f) return 0x8000000000000000ull; if (x >= 9223372036854775808.0f) return 0x7fffffffffffffffull; return (u64)(s64)x; }
-static u64 w_i64_trunc_sat_f32_u(f32 x) { if (!(x > -1.0f)) return 0; if (x >= 18446744073709551616.0f) return ~0ull; return (u64)x; }
-static u64 w_i64_trunc_sat_f64_s(f64 x) { if (x != x) return 0; if (x < -9223372036854775808.0) return 0x8000000000000000ull; if (x >= 9223372036854775808.0) return 0x7fffffffffffffffull; return (u64)(s64)x; }
-static u64 w_i64_trunc_sat_f64_u(f64 x) { if (!(x > -1.0)) return 0; if (x >= 18446744073709551616.0) return ~0ull; return (u64)x; }
+static u32 wasmelt_i32_trunc_sat_f32_s(f32 x) { if (x != x) return 0; if (x < -2147483648.0f) return 0x80000000u; if (x >= 2147483648.0f) return 0x7fffffffu; return (u32)(s32)x; }
+static u32 wasmelt_i32_trunc_sat_f32_u(f32 x) { if (!(x > -1.0f)) return 0; if (x >= 4294967296.0f) return 0xffffffffu; return (u32)x; }
+static u32 wasmelt_i32_trunc_sat_f64_s(f64 x) { if (x != x) return 0; if (x <= -2147483649.0) return 0x80000000u; if (x >= 2147483648.0) return 0x7fffffffu; return (u32)(s32)x; }
+static u32 wasmelt_i32_trunc_sat_f64_u(f64 x) { if (!(x > -1.0)) return 0; if (x >= 4294967296.0) return 0xffffffffu; return (u32)x; }
+static u64 wasmelt_i64_trunc_sat_f32_s(f32 x) { if (x != x) return 0; if (x < -9223372036854775808.0f) return 0x8000000000000000ull; if (x >= 9223372036854775808.0f) return 0x7fffffffffffffffull; return (u64)(s64)x; }
+static u64 wasmelt_i64_trunc_sat_f32_u(f32 x) { if (!(x > -1.0f)) return 0; if (x >= 18446744073709551616.0f) return ~0ull; return (u64)x; }
+static u64 wasmelt_i64_trunc_sat_f64_s(f64 x) { if (x != x) return 0; if (x < -9223372036854775808.0) return 0x8000000000000000ull; if (x >= 9223372036854775808.0) return 0x7fffffffffffffffull; return (u64)(s64)x; }
+static u64 wasmelt_i64_trunc_sat_f64_u(f64 x) { if (!(x > -1.0)) return 0; if (x >= 18446744073709551616.0) return ~0ull; return (u64)x; }
+""",
+    "promote": r"""
+__attribute__((noinline)) static f64 wasmelt_f64_promote(f32 x) { return wasmelt_f64_quiet((f64)x); }
 """,
     "bulk": r"""
-static void w_memory_fill(u32 d, u32 v, u32 n) { W_CHECK_RANGE(d, n); u8 *p = W_MEM + d; while (n--) *(volatile u8 *)p++ = (u8)v; }
-static void w_memory_copy(u32 d, u32 s, u32 n) { W_CHECK_RANGE(d, n); W_CHECK_RANGE(s, n); u8 *dp = W_MEM + d; const u8 *sp = W_MEM + s;
+static void wasmelt_memory_fill(u32 d, u32 v, u32 n) { WASMELT_CHECK_RANGE(d, n); u8 *p = WASMELT_MEM + d; while (n--) *(volatile u8 *)p++ = (u8)v; }
+static void wasmelt_memory_copy(u32 d, u32 s, u32 n) { WASMELT_CHECK_RANGE(d, n); WASMELT_CHECK_RANGE(s, n); u8 *dp = WASMELT_MEM + d; const u8 *sp = WASMELT_MEM + s;
   if (dp < sp) { while (n--) *(volatile u8 *)dp++ = *sp++; } else { dp += n; sp += n; while (n--) *(volatile u8 *)--dp = *--sp; } }
 """,
 }
@@ -242,6 +336,11 @@ class Lowering:
             if m.imported(kind):
                 raise LowerError(f"the module imports a {kind} ({m.imported(kind)[0].module}.{m.imported(kind)[0].name}); "
                                  "synth needs every memory, table and global defined in the module")
+        wide = [f"memory {i}" for i, mem in enumerate(m.memories) if mem.limits.is64]
+        wide += [f"table {i}" for i, t in enumerate(m.tables) if t.limits.is64]
+        if wide:
+            raise LowerError(f"{wide[0]} has 64-bit addresses (memory64/table64); synth lowers 32-bit memories and "
+                             "tables only")
         if len(m.memories) > 1:
             raise LowerError("the module has several memories; fuse it with memory = \"shared\" first")
         declared = m.memories[0].limits.min * PAGE if m.memories else 0
@@ -250,11 +349,16 @@ class Lowering:
             size = 1 << (size - 1).bit_length()
         self.memory_bytes = size
         self.memory_pages = m.memories[0].limits.min if m.memories else 0
+        # The shadow stack's pointer: a new value outside the memory is an
+        # overflow (it wrapped below 0), trapped in every bounds mode before a
+        # frame could be written outside the linear memory.
+        self.stack_pointers = {i for i, name in get_names(m).globals.items() if name.endswith("__stack_pointer")
+                               and m.memories and m.globals[i].type.valtype == "i32"}
 
     def result_struct(self, results) -> str:
         key = tuple(results)
         if key not in self.structs:
-            self.structs[key] = f"w_r{len(self.structs)}"
+            self.structs[key] = f"wasmelt_r{len(self.structs)}"
         return self.structs[key]
 
     def ret_type(self, results) -> str:
@@ -266,9 +370,8 @@ class Lowering:
 
     def fname(self, index: int) -> str:
         if index < self.n_func_imports:
-            return "imp_" + c_identifier(self.m.imported(FUNC)[index].name)
-        name = f"f{index}"
-        return name + "_" if name in CTYPE.values() else name  # f32/f64 are the C float types
+            return f"{PREFIX}imp{index}"
+        return function_symbol(index)
 
     # -- memory access ---------------------------------------------------------
 
@@ -276,7 +379,7 @@ class Lowering:
         """A C expression for the byte address of an access (after checks)."""
         ea = f"{base} + {offset}u" if offset else base
         if self.options.bounds == "check":
-            return f"W_EA({base}, {offset}ull, {size})"
+            return f"WASMELT_EA({base}, {offset}ull, {size})"
         if self.options.bounds == "mask":
             return f"(({ea}) & {self.memory_bytes - 1}u)"
         return f"({ea})"
@@ -286,28 +389,26 @@ class Lowering:
         out: list[str] = [PRELUDE]
         mem = self.memory_bytes
         if m.memories:
-            out.append(f"#define W_MEM_BYTES {mem}u")
-            out.append(f"static u8 W_MEM[W_MEM_BYTES] __attribute__((aligned(8)));")
+            out.append(f"#define WASMELT_MEM_BYTES {mem}u")
+            out.append(f"static u8 WASMELT_MEM[WASMELT_MEM_BYTES] __attribute__((aligned(8)));")
             if self.options.bounds == "check":
-                out.append("#define W_EA(b, o, n) ((u64)(b) + (o) + (n) > W_MEM_BYTES ? (wasmelt_trap(7), 0u) : (u32)((b) + (o)))")
-                out.append("#define W_CHECK_RANGE(a, n) do { if ((u64)(a) + (n) > W_MEM_BYTES) wasmelt_trap(7); } while (0)")
+                out.append("#define WASMELT_EA(b, o, n) ((u64)(b) + (o) + (n) > WASMELT_MEM_BYTES ? (wasmelt_trap(7), 0u) : (u32)((b) + (o)))")
+                out.append("#define WASMELT_CHECK_RANGE(a, n) do { if ((u64)(a) + (n) > WASMELT_MEM_BYTES) wasmelt_trap(7); } while (0)")
             else:
-                out.append("#define W_CHECK_RANGE(a, n) ((void)0)")
+                out.append("#define WASMELT_CHECK_RANGE(a, n) ((void)0)")
         # Imports: undefined symbols named by the field name.
         imports: dict[str, str] = {}
-        for imp in m.imported(FUNC):
+        symbols = import_symbols(m)
+        for i, imp in enumerate(m.imported(FUNC)):
             t = m.types[imp.desc]
-            if imp.name in imports and imports[imp.name] != f"{imp.module}.{imp.name}":
-                raise LowerError(f"imports {imports[imp.name]} and {imp.module}.{imp.name} would both be the symbol "
-                                 f"`{imp.name}`; rename one")
-            imports[imp.name] = f"{imp.module}.{imp.name}"
+            imports[symbols[i]] = f"{imp.module}.{imp.name}"
         decls: list[str] = []
         for i, imp in enumerate(m.imported(FUNC)):
             t = m.types[imp.desc]
             if len(t.results) > 1:
                 raise LowerError(f"import {imp.module}.{imp.name} returns several values; the object contract has one")
             params = ", ".join(CTYPE[p] for p in t.params) or "void"
-            decls.append(f'extern {self.ret_type(t.results)} {self.fname(i)}({params}) __asm__("{_c_string(imp.name)}");')
+            decls.append(f'extern {self.ret_type(t.results)} {self.fname(i)}({params}) __asm__("{_c_string(symbols[i])}");')
         # Function prototypes.
         for d, func in enumerate(m.functions):
             index = self.n_func_imports + d
@@ -320,31 +421,29 @@ class Lowering:
                 raise LowerError(f"global {g_index} has type {g.type.valtype}; synth supports numeric globals")
             value = self.const(g.init, g.type.valtype)
             qual = "" if g.type.mutable else "const "
-            decls.append(f"static {qual}{CTYPE[g.type.valtype]} g{g_index} = {value};")
+            decls.append(f"static {qual}{STORAGE[g.type.valtype]} {PREFIX}g{g_index} = {value};")
         # Tables: function indices and signature ids.
         table_code = self.tables()
         # Data segments: constant images copied into memory at start.
         init_lines = []
         for d_index, d in enumerate(m.datas):
-            if d.mode == "active" and d.data:
-                start = const_value(d.offset)
-                if start is None:
-                    raise LowerError(f"data segment {d_index} has a non-constant offset")
+            if d.mode == "active":
+                start = self.offset(d.offset, f"data segment {d_index}")
                 if start + len(d.data) > mem:
-                    raise LowerError(f"data segment {d_index} ends at {start + len(d.data)}, beyond the "
-                                     f"{mem} bytes of linear memory synthesized")
+                    raise LowerError(f"data segment {d_index} ({len(d.data)} bytes at offset {start}) ends beyond the "
+                                     f"{mem} bytes of linear memory synthesized: instantiating the module would trap")
             if d.data:
-                decls.append(f"static const u8 w_data{d_index}[{len(d.data)}] = {{{', '.join(str(b) for b in d.data)}}};")
+                decls.append(f"static const u8 wasmelt_data{d_index}[{len(d.data)}] = {{{', '.join(str(b) for b in d.data)}}};")
             if d.mode == "active" and d.data:
-                init_lines.append(f"  for (u32 i = 0; i < {len(d.data)}u; i++) W_MEM[{start}u + i] = w_data{d_index}[i];")
+                init_lines.append(f"  for (u32 i = 0; i < {len(d.data)}u; i++) WASMELT_MEM[{start}u + i] = wasmelt_data{d_index}[i];")
         if any(i.op in ("memory.init", "data.drop") for f in m.functions for i in f.body):
-            decls.append(f"static u8 w_dropped[{max(len(m.datas), 1)}];")
+            decls.append(f"static u8 wasmelt_dropped[{max(len(m.datas), 1)}];")
         bodies = []
         for d, func in enumerate(m.functions):
             bodies.append(self.function(self.n_func_imports + d, func))
         needs_init = bool(init_lines) or m.start is not None
         if needs_init:
-            init = ["static u8 w_ready;", "static void w_init(void) {", "  w_ready = 1;", *init_lines]
+            init = ["static u8 wasmelt_ready;", "static void wasmelt_instantiate(void) {", "  wasmelt_ready = 1;", *init_lines]
             if m.start is not None:
                 init.append(f"  {self.fname(m.start)}();")
             init.append("}")
@@ -353,46 +452,70 @@ class Lowering:
         exports: dict[str, int] = {}
         wrappers = []
         for n, e in enumerate(m.exports):
-            if e.kind != FUNC:
-                continue
+            if e.kind != FUNC or symbol_name_problem(e.name):
+                continue  # not representable as a symbol: left out (synth warns)
             exports[e.name] = e.index
             t = m.func_type(e.index)
             params = ", ".join(f"{CTYPE[p]} a{i}" for i, p in enumerate(t.params)) or "void"
             args = ", ".join(f"a{i}" for i in range(len(t.params)))
             call = f"{self.fname(e.index)}({args})"
             ret = self.ret_type(t.results)
-            body = ("  if (!w_ready) w_init();\n" if needs_init else "") + (f"  return {call};" if t.results else f"  {call};")
-            wrapper = f"x{n}_{c_identifier(e.name)}"
+            body = ("  if (!wasmelt_ready) wasmelt_instantiate();\n" if needs_init else "") + (f"  return {call};" if t.results else f"  {call};")
+            wrapper = f"{PREFIX}x{n}"
             wrappers.append(f'{ret} {wrapper}({params}) __asm__("{_c_string(e.name)}");\n'
                             f"{ret} {wrapper}({params}) {{\n{body}\n}}")
-        if needs_init:
-            wrappers.append('void wasmelt_init(void) { if (!w_ready) w_init(); }')
+        # Always defined, so the header's declaration holds for every object.
+        wrappers.append("void wasmelt_init(void) {" + (" if (!wasmelt_ready) wasmelt_instantiate();" if needs_init else "")
+                        + " }")
         structs = [f"struct {name} {{ {' '.join(f'{CTYPE[t]} v{i};' for i, t in enumerate(key))} }};"
                    for key, name in self.structs.items()]
-        helper_code = [HELPERS[h] for h in ("bits", "float", "sqrt", "div32", "div64", "trunc", "trunc_sat", "bulk")
+        helper_code = [HELPERS[h] for h in ("bits", "float", "sqrt", "promote", "div32", "div64", "trunc", "trunc_sat", "bulk")
                        if h in self.helpers]
         source = "\n".join(out + structs + decls + helper_code + table_code + init + bodies + wrappers) + "\n"
-        return Lowered(source, self.header(exports, imports), exports, imports, mem)
+        return Lowered(source, self.header(exports, imports), exports, imports, mem, self.warnings())
+
+    def warnings(self) -> list[str]:
+        found = []
+        for op, what in (("memory.grow", f"memory.size stays {self.memory_pages}): the linear memory is a fixed array "
+                                         f"of {self.memory_bytes} bytes"),
+                         ("table.grow", "table.size stays): tables are fixed arrays")):
+            growing = [function_label(self.m, self.n_func_imports + d) for d, f in enumerate(self.m.functions)
+                       if any(i.op == op for i in f.body)]
+            if growing:
+                found.append(f"{op} in {', '.join(growing)} always fails on the target (returns -1, {what}")
+        return found
 
     def header(self, exports: dict[str, int], imports: dict[str, str]) -> str:
         lines = ["/* Generated by wasmelt's builtin synth: the object's exports and imports. */",
                  "#pragma once", "#include <stdint.h>", ""]
-        ctypes = {"i32": "uint32_t", "i64": "uint64_t", "f32": "float", "f64": "double"}
+        ctypes = {"i32": "uint32_t", "i64": "uint64_t", "f32": "float", "f64": "double", "funcref": "uint32_t",
+                  "externref": "uint32_t"}
+        taken: set[str] = set()
+
+        def ident(prefix: str, name: str) -> str:
+            base = prefix + c_identifier(name).lstrip("_")
+            found, n = base, 1
+            while found in taken:
+                n += 1
+                found = f"{base}_{n}"
+            taken.add(found)
+            return found
+
         for name, index in exports.items():
             t = self.m.func_type(index)
             if len(t.results) > 1:
-                lines.append(f"/* export `{name}` returns {len(t.results)} values in a struct */")
+                lines.append(f"/* export `{_comment(name)}` returns {len(t.results)} values in a struct */")
                 continue
             ret = ctypes[t.results[0]] if t.results else "void"
             params = ", ".join(ctypes[p] for p in t.params) or "void"
-            lines.append(f'{ret} wasm_{c_identifier(name)}({params}) __asm__("{_c_string(name)}");')
+            lines.append(f'{ret} {ident("wasm_", name)}({params}) __asm__("{_c_string(name)}");')
         lines += ["", "/* Imports the firmware must define: */"]
         for symbol, full in imports.items():
             imp = next(i for i in self.m.imported(FUNC) if f"{i.module}.{i.name}" == full)
             t = self.m.types[imp.desc]
             ret = ctypes[t.results[0]] if t.results else "void"
             params = ", ".join(ctypes[p] for p in t.params) or "void"
-            lines.append(f'{ret} host_{c_identifier(symbol)}({params}) __asm__("{_c_string(symbol)}");  /* {full} */')
+            lines.append(f'{ret} {ident("host_", symbol)}({params}) __asm__("{_c_string(symbol)}");  /* {_comment(full)} */')
         lines += ["", "/* Called on a trap; must not return. Codes: " +
                   ", ".join(f"{c} {n}" for n, c in TRAP_CODES.items()) + ". */",
                   "void wasmelt_trap(int code);", "/* Copies data segments; exports call it on first use. */",
@@ -400,6 +523,7 @@ class Lowering:
         return "\n".join(lines)
 
     def const(self, expr, valtype: str) -> str:
+        """A global's initial value as a C constant (floats as their bits)."""
         if len(expr) != 2:
             raise LowerError("a global initialiser must be a single constant")
         ins = expr[0]
@@ -408,39 +532,69 @@ class Lowering:
         if ins.op == "i64.const":
             return f"{ins.imm[0] & 0xFFFFFFFFFFFFFFFF}ull"
         if ins.op == "f32.const":
-            return _f32_literal(ins.imm[0])
+            return f"{struct.unpack('<I', ins.imm[0])[0]}u"
         if ins.op == "f64.const":
-            return _f64_literal(ins.imm[0])
-        if ins.op == "global.get":
-            return f"g{ins.imm[0]}"
+            return f"{struct.unpack('<Q', ins.imm[0])[0]}ull"
+        if ins.op == "global.get":  # an earlier immutable global: its constant
+            return self.const(self.m.globals[ins.imm[0]].init, valtype)
+        if ins.op == "ref.null":
+            return "0u"
+        if ins.op == "ref.func":
+            return f"{ins.imm[0] + 1}u"
         raise LowerError(f"unsupported constant expression {ins.op}")
+
+    def offset(self, expr, what: str) -> int:
+        """An active segment's offset: a constant, or an immutable global's."""
+        if len(expr) == 2 and expr[0].op == "global.get":
+            g = self.m.globals[expr[0].imm[0]]
+            expr = g.init
+        value = const_value(expr)
+        if value is None:
+            raise LowerError(f"{what} has an offset that is not a constant")
+        return value & 0xFFFFFFFF  # offsets are unsigned: i32.const -16 is 4294967280
+
+    def mutable_tables(self) -> bool:
+        return any(i.op in TABLE_OPS for f in self.m.functions for i in f.body)
 
     def tables(self) -> list[str]:
         m = self.m
         code = []
+        mutable = self.mutable_tables()
         for t_index, table in enumerate(m.tables):
-            if table.elem != "funcref":
-                raise LowerError("externref tables are not supported by synth")
+            if table.elem not in ("funcref", "externref"):
+                raise LowerError(f"table {t_index} holds {table.elem}; synth supports funcref and externref tables")
             size = table.limits.min
             entries = [0] * size  # 0 = null; otherwise function index + 1
-            for e in m.elements:
+            for e_index, e in enumerate(m.elements):
                 if e.mode != "active" or e.table != t_index:
                     continue
-                start = const_value(e.offset)
-                if start is None:
-                    raise LowerError("an element segment has a non-constant offset")
+                start = self.offset(e.offset, f"element segment {e_index}")
                 if start + len(e.items) > size:
-                    raise LowerError(f"an element segment writes past the end of table {t_index}")
+                    raise LowerError(f"element segment {e_index} ({len(e.items)} entries at offset {start}) ends beyond "
+                                     f"the {size} entries of table {t_index}: instantiating the module would trap")
                 for k, item in enumerate(e.items):
-                    if item[0].op == "ref.func":
-                        entries[start + k] = item[0].imm[0] + 1
-                    elif item[0].op == "ref.null":
-                        entries[start + k] = 0
-                    else:
-                        raise LowerError("unsupported element expression")
-            code.append(f"#define W_TABLE{t_index}_SIZE {size}u")
-            code.append(f"static const u16 w_table{t_index}[{max(size, 1)}] = {{{', '.join(map(str, entries)) or '0'}}};")
+                    entries[start + k] = self.element_value(item, e_index)
+            code.append(f"#define WASMELT_TABLE{t_index}_SIZE {size}u")
+            # Tables no instruction writes stay constant (.rodata, 16-bit entries).
+            kind = "static u32" if mutable else "static const u16"
+            code.append(f"{kind} wasmelt_table{t_index}[{max(size, 1)}] = {{{', '.join(map(str, entries)) or '0'}}};")
+        if mutable or any(i.op == "elem.drop" for f in m.functions for i in f.body):
+            for e_index, e in enumerate(m.elements):
+                if e.mode == "passive" and e.items:
+                    values = ", ".join(str(self.element_value(item, e_index)) for item in e.items)
+                    code.append(f"static const u32 wasmelt_elem{e_index}[{len(e.items)}] = {{{values}}};")
+            code.append(f"static u8 wasmelt_elem_dropped[{max(len(m.elements), 1)}];")
         return code
+
+    def element_value(self, item, e_index: int) -> int:
+        ins = item[0]
+        if ins.op == "ref.func":
+            return ins.imm[0] + 1
+        if ins.op == "ref.null":
+            return 0
+        if ins.op == "global.get":
+            return int(self.const(self.m.globals[ins.imm[0]].init, "funcref").rstrip("u"))
+        raise LowerError(f"element segment {e_index} has an item `{ins.op}`; synth supports ref.func and ref.null")
 
     # -- function bodies --------------------------------------------------------
 
@@ -491,7 +645,8 @@ class Lowering:
         if op in SIMPLE:
             self.simple(b, op)
             return
-        raise LowerError(f"instruction `{op}` in {function_label(self.m, b.index)} is not supported by the builtin synth")
+        where = function_label(self.m, b.index).encode("unicode_escape").decode("ascii")  # names may hold newlines
+        raise LowerError(f"instruction `{op}` in {where} is not supported by the builtin synth")
 
     def unreachable_after(self, b: Body) -> None:
         b.dead = 1  # until the end (or else) of the enclosing block
@@ -628,7 +783,7 @@ class Lowering:
         index, _ = b.pop()
         candidates = sorted(set(self._table_functions(table)))
         matching = [fi for fi in candidates if self.m.func_type(fi) == t]
-        b.emit(f"if ({index} >= W_TABLE{table}_SIZE || !w_table{table}[{index}]) wasmelt_trap(5);")
+        b.emit(f"if ({index} >= WASMELT_TABLE{table}_SIZE || !wasmelt_table{table}[{index}]) wasmelt_trap(5);")
         # Dispatch by function index: a switch the compiler turns into a jump
         # table; entries of another signature trap as the spec requires.
         args = [b.pop()[0] for _ in t.params][::-1]
@@ -640,7 +795,7 @@ class Lowering:
         elif len(t.results) > 1:
             for rt in t.results:
                 results.append(b.push(rt))
-        b.emit(f"switch (w_table{table}[{index}]) {{")
+        b.emit(f"switch (wasmelt_table{table}[{index}]) {{")
         for fi in matching:
             call = f"{self.fname(fi)}({arg_list})"
             if not t.results:
@@ -657,10 +812,16 @@ class Lowering:
             self.unreachable_after(b)
 
     def _table_functions(self, table: int) -> list[int]:
+        """The functions a table can hold: its active elements', or, when
+        instructions write tables, every function a reference can name."""
         found = []
+        mutable = self.mutable_tables()
         for e in self.m.elements:
-            if e.mode == "active" and e.table == table:
+            if mutable or (e.mode == "active" and e.table == table):
                 found += [item[0].imm[0] for item in e.items if item[0].op == "ref.func"]
+        if mutable:
+            found += [i.imm[0] for f in self.m.functions for i in f.body if i.op == "ref.func"]
+            found += [g.init[0].imm[0] for g in self.m.globals if g.init and g.init[0].op == "ref.func"]
         return found
 
     def op_call_indirect(self, b, imm):
@@ -694,24 +855,26 @@ class Lowering:
 
     def op_global_get(self, b, imm):
         t = self.m.globals[imm[0]].type.valtype
-        b.emit(f"{b.push(t)} = g{imm[0]};")
+        b.emit(f"{b.push(t)} = {GLOBAL_READ[t].format(f'{PREFIX}g{imm[0]}')};")
 
     def op_global_set(self, b, imm):
-        v, _ = b.pop()
-        b.emit(f"g{imm[0]} = {v};")
+        v, t = b.pop()
+        if imm[0] in self.stack_pointers:
+            b.emit(f"if ({v} > WASMELT_MEM_BYTES) wasmelt_trap(8);")
+        b.emit(f"{PREFIX}g{imm[0]} = {GLOBAL_WRITE[t].format(v)};")
 
     # memory
     def _load(self, b, imm, t: str, ctype: str, size: int, convert: str) -> None:
         addr, _ = b.pop()
         ea = self.address(addr, imm[0].offset, size)
         dst = b.push(t)
-        b.emit(f"{{ {ctype} v; __builtin_memcpy(&v, W_MEM + {ea}, {size}); {dst} = {convert.format('v')}; }}")
+        b.emit(f"{{ {ctype} v; __builtin_memcpy(&v, WASMELT_MEM + {ea}, {size}); {dst} = {convert.format('v')}; }}")
 
     def _store(self, b, imm, ctype: str, size: int, convert: str) -> None:
         value, _ = b.pop()
         addr, _ = b.pop()
         ea = self.address(addr, imm[0].offset, size)
-        b.emit(f"{{ {ctype} v = {convert.format(value)}; __builtin_memcpy(W_MEM + {ea}, &v, {size}); }}")
+        b.emit(f"{{ {ctype} v = {convert.format(value)}; __builtin_memcpy(WASMELT_MEM + {ea}, &v, {size}); }}")
 
     def op_memory_size(self, b, imm):
         b.emit(f"{b.push('i32')} = {self.memory_pages}u;")
@@ -725,14 +888,14 @@ class Lowering:
         n, _ = b.pop()
         v, _ = b.pop()
         d, _ = b.pop()
-        b.emit(f"w_memory_fill({d}, {v}, {n});")
+        b.emit(f"wasmelt_memory_fill({d}, {v}, {n});")
 
     def op_memory_copy(self, b, imm):
         self.helpers.add("bulk")
         n, _ = b.pop()
         s, _ = b.pop()
         d, _ = b.pop()
-        b.emit(f"w_memory_copy({d}, {s}, {n});")
+        b.emit(f"wasmelt_memory_copy({d}, {s}, {n});")
 
     def op_memory_init(self, b, imm):
         seg = imm[0]
@@ -741,12 +904,75 @@ class Lowering:
         d, _ = b.pop()
         # Active segments count as dropped once instantiation applied them.
         length = len(self.m.datas[seg].data) if self.m.datas[seg].mode == "passive" else 0
-        src = f"w_data{seg}" if length else "(const u8 *)0"
-        b.emit(f"{{ u32 len = w_dropped[{seg}] ? 0u : {length}u; if ((u64){s} + {n} > len || (u64){d} + {n} > W_MEM_BYTES) "
-               f"wasmelt_trap(7); for (u32 i = 0; i < {n}; i++) W_MEM[{d} + i] = {src}[{s} + i]; }}")
+        copy = f" for (u32 i = 0; i < {n}; i++) WASMELT_MEM[{d} + i] = wasmelt_data{seg}[{s} + i];" if length else ""
+        b.emit(f"{{ u32 len = wasmelt_dropped[{seg}] ? 0u : {length}u; if ((u64){s} + {n} > len || (u64){d} + {n} > WASMELT_MEM_BYTES) "
+               f"wasmelt_trap(7);{copy} }}")
 
     def op_data_drop(self, b, imm):
-        b.emit(f"w_dropped[{imm[0]}] = 1;")
+        b.emit(f"wasmelt_dropped[{imm[0]}] = 1;")
+
+    # references and tables
+    def op_ref_null(self, b, imm):
+        t = imm[0] if imm and imm[0] in CTYPE else "funcref"
+        b.emit(f"{b.push(t)} = 0u;")
+
+    def op_ref_func(self, b, imm):
+        b.emit(f"{b.push('funcref')} = {imm[0] + 1}u;")
+
+    def op_ref_is_null(self, b, imm):
+        v, _ = b.pop()
+        b.emit(f"{b.push('i32')} = {v} == 0u;")
+
+    def op_table_get(self, b, imm):
+        i, _ = b.pop()
+        b.emit(f"if ({i} >= WASMELT_TABLE{imm[0]}_SIZE) wasmelt_trap(9);")
+        b.emit(f"{b.push(self.m.tables[imm[0]].elem)} = wasmelt_table{imm[0]}[{i}];")
+
+    def op_table_set(self, b, imm):
+        v, _ = b.pop()
+        i, _ = b.pop()
+        b.emit(f"if ({i} >= WASMELT_TABLE{imm[0]}_SIZE) wasmelt_trap(9);")
+        b.emit(f"wasmelt_table{imm[0]}[{i}] = {v};")
+
+    def op_table_size(self, b, imm):
+        b.emit(f"{b.push('i32')} = WASMELT_TABLE{imm[0]}_SIZE;")
+
+    def op_table_grow(self, b, imm):
+        b.pop()
+        b.pop()
+        b.emit(f"{b.push('i32')} = 0xffffffffu;  /* tables never grow on the MCU */")
+
+    def op_table_fill(self, b, imm):
+        n, _ = b.pop()
+        v, _ = b.pop()
+        i, _ = b.pop()
+        b.emit(f"if ((u64){i} + {n} > WASMELT_TABLE{imm[0]}_SIZE) wasmelt_trap(9);")
+        b.emit(f"for (u32 k = 0; k < {n}; k++) wasmelt_table{imm[0]}[{i} + k] = {v};")
+
+    def op_table_copy(self, b, imm):
+        dst, src = imm
+        n, _ = b.pop()
+        s, _ = b.pop()
+        d, _ = b.pop()
+        b.emit(f"if ((u64){s} + {n} > WASMELT_TABLE{src}_SIZE || (u64){d} + {n} > WASMELT_TABLE{dst}_SIZE) "
+               "wasmelt_trap(9);")
+        b.emit(f"if ({d} <= {s}) {{ for (u32 k = 0; k < {n}; k++) wasmelt_table{dst}[{d} + k] = wasmelt_table{src}[{s} + k]; }}"
+               f" else {{ for (u32 k = {n}; k-- > 0;) wasmelt_table{dst}[{d} + k] = wasmelt_table{src}[{s} + k]; }}")
+
+    def op_table_init(self, b, imm):
+        seg, table = imm
+        n, _ = b.pop()
+        s, _ = b.pop()
+        d, _ = b.pop()
+        e = self.m.elements[seg]
+        length = len(e.items) if e.mode == "passive" else 0  # active and declarative ones count as dropped
+        copy = (f" for (u32 k = 0; k < {n}; k++) wasmelt_table{table}[{d} + k] = wasmelt_elem{seg}[{s} + k];"
+                if length else "")
+        b.emit(f"{{ u32 len = wasmelt_elem_dropped[{seg}] ? 0u : {length}u; if ((u64){s} + {n} > len || "
+               f"(u64){d} + {n} > WASMELT_TABLE{table}_SIZE) wasmelt_trap(9);{copy} }}")
+
+    def op_elem_drop(self, b, imm):
+        b.emit(f"wasmelt_elem_dropped[{imm[0]}] = 1;")
 
     # constants
     def op_i32_const(self, b, imm):
@@ -773,16 +999,42 @@ class Lowering:
         b.emit(f"{dst} = {template.format(**values)};")
 
 
+# ±0.0 and ±1.0: the constants of the identities a C compiler folds away.
+IDENTITY_BITS = {0x00000000, 0x80000000, 0x3F800000, 0xBF800000,
+                 0x0000000000000000, 0x8000000000000000, 0x3FF0000000000000, 0xBFF0000000000000}
+
+
 def _f32_literal(raw: bytes) -> str:
-    return f"w_bits_f32({struct.unpack('<I', raw)[0]}u)"
+    bits = struct.unpack('<I', raw)[0]
+    return f"wasmelt_bits_f32(wasmelt_opaque32({bits}u))" if bits in IDENTITY_BITS else f"wasmelt_bits_f32({bits}u)"
 
 
 def _f64_literal(raw: bytes) -> str:
-    return f"w_bits_f64({struct.unpack('<Q', raw)[0]}ull)"
+    bits = struct.unpack('<Q', raw)[0]
+    literal = f"wasmelt_bits_f64({bits}ull)"
+    return f"wasmelt_opaque_f64({literal})" if bits in IDENTITY_BITS else literal
 
 
 def _c_string(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"')
+    """The body of a C string literal holding `text`'s UTF-8 bytes: printable
+    ASCII as is, everything else (and quotes, backslashes, ?) as octal escapes."""
+    return "".join(chr(b) if 0x20 <= b < 0x7F and b not in b'"\\?' else f"\\{b:03o}" for b in text.encode())
+
+
+def _comment(text: str) -> str:
+    """`text` safe inside a C comment."""
+    return _c_string(text).replace("*/", "*\\057")
+
+
+def symbol_name_problem(name: str) -> str | None:
+    """Why a wasm name cannot be an ELF symbol, or None."""
+    if not name:
+        return "is empty"
+    if "\0" in name:
+        return "contains a NUL character"
+    if name.startswith("\x01"):
+        return "starts with the byte 0x01, which the C compiler strips from symbol names"
+    return None
 
 
 def _build_simple() -> dict[str, tuple[str, str, str | None]]:
@@ -796,38 +1048,38 @@ def _build_simple() -> dict[str, tuple[str, str, str | None]]:
             s[f"{t}.{name}_s"] = ("i32", f"({sg}){{a}} {c} ({sg}){{b}}", None)
             s[f"{t}.{name}_u"] = ("i32", "{a} " + c + " {b}", None)
         for name in ("clz", "ctz", "popcnt"):
-            s[f"{t}.{name}"] = (t, f"w_{t}_{name}({{a}})", "bits")
+            s[f"{t}.{name}"] = (t, f"wasmelt_{t}_{name}({{a}})", "bits")
         s[f"{t}.add"] = (t, "{a} + {b}", None)
         s[f"{t}.sub"] = (t, "{a} - {b}", None)
         s[f"{t}.mul"] = (t, "{a} * {b}", None)
         for name in ("div_s", "div_u", "rem_s", "rem_u"):
-            s[f"{t}.{name}"] = (t, f"w_{t}_{name}({{a}}, {{b}})", "div32" if bits == 32 else "div64")
+            s[f"{t}.{name}"] = (t, f"wasmelt_{t}_{name}({{a}}, {{b}})", "div32" if bits == 32 else "div64")
         s[f"{t}.and"] = (t, "{a} & {b}", None)
         s[f"{t}.or"] = (t, "{a} | {b}", None)
         s[f"{t}.xor"] = (t, "{a} ^ {b}", None)
         s[f"{t}.shl"] = (t, f"{{a}} << ({{b}} & {bits - 1})", None)
         s[f"{t}.shr_s"] = (t, f"({u})(({sg}){{a}} >> ({{b}} & {bits - 1}))", None)
         s[f"{t}.shr_u"] = (t, f"{{a}} >> ({{b}} & {bits - 1})", None)
-        s[f"{t}.rotl"] = (t, f"w_{t}_rotl({{a}}, {{b}})", "bits")
-        s[f"{t}.rotr"] = (t, f"w_{t}_rotr({{a}}, {{b}})", "bits")
+        s[f"{t}.rotl"] = (t, f"wasmelt_{t}_rotl({{a}}, {{b}})", "bits")
+        s[f"{t}.rotr"] = (t, f"wasmelt_{t}_rotr({{a}}, {{b}})", "bits")
     for t in ("f32", "f64"):
         for name, c in (("eq", "=="), ("ne", "!="), ("lt", "<"), ("gt", ">"), ("le", "<="), ("ge", ">=")):
             s[f"{t}.{name}"] = ("i32", "{a} " + c + " {b}", None)
         for name in ("abs", "neg", "ceil", "floor", "trunc", "nearest"):
-            s[f"{t}.{name}"] = (t, f"w_{t}_{name}({{a}})", "float")
-        s[f"{t}.sqrt"] = (t, f"w_{t}_sqrt({{a}})", "sqrt")
+            s[f"{t}.{name}"] = (t, f"wasmelt_{t}_{name}({{a}})", "float")
+        s[f"{t}.sqrt"] = (t, f"wasmelt_{t}_sqrt({{a}})", "sqrt")
         s[f"{t}.add"] = (t, "{a} + {b}", None)
         s[f"{t}.sub"] = (t, "{a} - {b}", None)
         s[f"{t}.mul"] = (t, "{a} * {b}", None)
         s[f"{t}.div"] = (t, "{a} / {b}", None)
         for name in ("min", "max", "copysign"):
-            s[f"{t}.{name}"] = (t, f"w_{t}_{name}({{a}}, {{b}})", "float")
+            s[f"{t}.{name}"] = (t, f"wasmelt_{t}_{name}({{a}}, {{b}})", "float")
     s["i32.wrap_i64"] = ("i32", "(u32){a}", None)
     for it in ("i32", "i64"):
         for ft in ("f32", "f64"):
             for sign in ("s", "u"):
-                s[f"{it}.trunc_{ft}_{sign}"] = (it, f"w_{it}_trunc_{ft}_{sign}({{a}})", "trunc")
-                s[f"{it}.trunc_sat_{ft}_{sign}"] = (it, f"w_{it}_trunc_sat_{ft}_{sign}({{a}})", "trunc_sat")
+                s[f"{it}.trunc_{ft}_{sign}"] = (it, f"wasmelt_{it}_trunc_{ft}_{sign}({{a}})", "trunc")
+                s[f"{it}.trunc_sat_{ft}_{sign}"] = (it, f"wasmelt_{it}_trunc_sat_{ft}_{sign}({{a}})", "trunc_sat")
     s["i64.extend_i32_s"] = ("i64", "(u64)(s64)(s32){a}", None)
     s["i64.extend_i32_u"] = ("i64", "(u64){a}", None)
     for ft in ("f32", "f64"):
@@ -835,12 +1087,13 @@ def _build_simple() -> dict[str, tuple[str, str, str | None]]:
         s[f"{ft}.convert_i32_u"] = (ft, f"({ft}){{a}}", None)
         s[f"{ft}.convert_i64_s"] = (ft, f"({ft})(s64){{a}}", None)
         s[f"{ft}.convert_i64_u"] = (ft, f"({ft}){{a}}", None)
-    s["f32.demote_f64"] = ("f32", "(f32){a}", None)
-    s["f64.promote_f32"] = ("f64", "(f64){a}", None)
-    s["i32.reinterpret_f32"] = ("i32", "w_f32_bits({a})", None)
-    s["i64.reinterpret_f64"] = ("i64", "w_f64_bits({a})", None)
-    s["f32.reinterpret_i32"] = ("f32", "w_bits_f32({a})", None)
-    s["f64.reinterpret_i64"] = ("f64", "w_bits_f64({a})", None)
+    s["f32.demote_f64"] = ("f32", "(f32)wasmelt_opaque_f64({a})", None)
+    # zig's compiler-rt keeps a signalling NaN signalling when it widens: quiet it here.
+    s["f64.promote_f32"] = ("f64", "wasmelt_f64_promote({a})", "promote")
+    s["i32.reinterpret_f32"] = ("i32", "wasmelt_f32_bits({a})", None)
+    s["i64.reinterpret_f64"] = ("i64", "wasmelt_f64_bits({a})", None)
+    s["f32.reinterpret_i32"] = ("f32", "wasmelt_bits_f32(wasmelt_opaque32({a}))", None)
+    s["f64.reinterpret_i64"] = ("f64", "wasmelt_opaque_f64(wasmelt_bits_f64({a}))", None)
     s["i32.extend8_s"] = ("i32", "(u32)(s32)(s8){a}", None)
     s["i32.extend16_s"] = ("i32", "(u32)(s32)(s16){a}", None)
     s["i64.extend8_s"] = ("i64", "(u64)(s64)(s8){a}", None)
