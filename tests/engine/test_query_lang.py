@@ -145,3 +145,23 @@ def test_parser_in_process():
     assert tree == SetOp("intersect", SetOp("except", Call("deps", (Word("//a:b", 6), Word("2", 13)), 1),
                                             Call("kind", (Word("gen.*", 23), Word("//...", 32)), 18)), Word("x", 41))
     assert parse("my-target") == Word("my-target", 1)  # a `-` inside a word is part of it
+
+
+def test_help_examples_run_as_printed(tmp_path):
+    """Every `wasmelt query '...'` line of query's --help, run in this repository's workspace."""
+    import os
+    import re
+    import shlex
+    import subprocess
+    import sys
+
+    from conftest import REPO
+    from wasmelt.commands.query import EXAMPLES
+
+    lines = [line.split("|")[0] for line in EXAMPLES.splitlines() if line.strip().startswith("wasmelt query")]
+    assert len(lines) >= 6
+    for line in lines:
+        argv = shlex.split(re.split(r"\s{2,}", line.strip())[0])  # the comment after two spaces dropped
+        run = subprocess.run([sys.executable, "-m", "wasmelt", *argv[1:]], cwd=REPO, capture_output=True, text=True,
+                             env={**os.environ, "WASMELT_CACHE": str(tmp_path)})
+        assert run.returncode == 0 and run.stdout.strip(), (line, run.stderr)

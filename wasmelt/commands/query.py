@@ -13,7 +13,7 @@ EXAMPLES = """examples:
   wasmelt query 'rdeps(//..., //examples/app:kernel)'  what depends on the kernel
   wasmelt query 'kind(synth, //...) - //examples/grow/...'
   wasmelt query 'attr(cpu, "cortex-m4", //...)'        targets whose cpu attribute matches
-  wasmelt query 'let fw = deps(//examples/app:firmware) in tests($fw) + buildfiles($fw)'
+  wasmelt query 'let k = //examples/app:kernel in tests(rdeps(//..., $k)) + buildfiles($k)'
   wasmelt query 'somepath(//examples/app:firmware, //examples/app:kernel)' --output=graph | dot -Tpng > p.png
 
 functions: deps(x[, depth]) rdeps(universe, x[, depth]) allpaths(a, b) somepath(a, b) kind(regex, x)
