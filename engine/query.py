@@ -82,16 +82,15 @@ class _Evaluator:
     def fn_deps(self, node, env):
         return sorted(self.closure(self.arg(node, 0, env), self.depth(node, 1)))
 
-    def fn_rdeps(self, node, env):
-        universe = self.closure(self.arg(node, 0, env))
+    def rclosure(self, universe: list[Label], start, depth: int | None = None) -> list[Label]:
+        """The start targets within the universe and what depends on them there, `depth` edges up at most."""
+        inside = set(universe)
         reverse: dict[Label, list[Label]] = {}
         for label in universe:
             for dep in self.deps_of(label):
                 reverse.setdefault(dep, []).append(label)
-        depth = self.depth(node, 2)
-        start = [x for x in self.arg(node, 1, env) if x in set(universe)]
-        seen = dict.fromkeys(start)
-        frontier = deque((x, 0) for x in start)
+        seen = dict.fromkeys(x for x in start if x in inside)
+        frontier = deque((x, 0) for x in seen)
         while frontier:
             label, d = frontier.popleft()
             if depth is not None and d >= depth:
@@ -100,20 +99,15 @@ class _Evaluator:
                 if parent not in seen:
                     seen[parent] = None
                     frontier.append((parent, d + 1))
-        return sorted(seen)
+        return list(seen)
+
+    def fn_rdeps(self, node, env):
+        universe = self.closure(self.arg(node, 0, env))
+        return sorted(self.rclosure(universe, self.arg(node, 1, env), self.depth(node, 2)))
 
     def fn_allpaths(self, node, env):
-        forward = self.closure(self.arg(node, 0, env))
-        ends = set(self.arg(node, 1, env))
-        on_path = {x for x in forward if x in ends}
-        changed = True
-        while changed:  # a node is on a path when one of its dependencies is
-            changed = False
-            for label in forward:
-                if label not in on_path and any(d in on_path for d in self.deps_of(label)):
-                    on_path.add(label)
-                    changed = True
-        return sorted(on_path)
+        # on a path from a to b: among what a depends on, what depends on b
+        return sorted(self.rclosure(self.closure(self.arg(node, 0, env)), self.arg(node, 1, env)))
 
     def fn_somepath(self, node, env):
         ends = set(self.arg(node, 1, env))

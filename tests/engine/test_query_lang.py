@@ -40,6 +40,7 @@ cmd = "cat $(SRCS) > $(OUT)"
 [[firmware_test]]
 name = "check"
 firmware = ":top"
+cases = [{ call = "f", args = [1, -2], expect = [3] }, { call = "g", trap = "unreachable" }]
 """)
     return ws
 
@@ -110,10 +111,10 @@ def test_outputs(workspace):
     rows = json.loads(workspace.run("query", "//b:mid", "--output=json").out)
     assert rows == [{"label": "//b:mid", "kind": "genrule", "build_file": "b/BUILD.toml", "deps": ["//a:leaf"],
                      "attrs": {"name": "mid", "srcs": ["//a:leaf"], "outs": ["m"], "cmd": "cp $(SRCS) $(OUT)"}}]
-    build = workspace.run("query", "//b:mid + //a:leaf", "--output=build").out
+    build = workspace.run("query", "//b:mid + //a:leaf + //b:check", "--output=build").out
     written = tomllib.loads(build)
-    declared = tomllib.loads(workspace.read("a/BUILD.toml"))["genrule"][:1] + tomllib.loads(workspace.read("b/BUILD.toml"))["genrule"][:1]
-    assert written == {"genrule": declared}
+    a, b = (tomllib.loads(workspace.read(f"{p}/BUILD.toml")) for p in "ab")
+    assert written == {"genrule": a["genrule"][:1] + b["genrule"][:1], "firmware_test": b["firmware_test"]}
 
 
 @pytest.mark.parametrize("expr, message", [
