@@ -195,9 +195,10 @@ class _Parser:
         required = [s for s in spec if not s.endswith("?")]
         if not len(required) <= len(args) <= len(spec):
             raise self.error(name, f"{name.text}() takes {_arity(spec)}, got {len(args)}: {name.text}({_signature(spec)})")
-        for arg, kind in zip(args, spec):
+        for i, (arg, kind) in enumerate(zip(args, spec)):
             if kind.rstrip("?") in ("word", "int") and not isinstance(arg, Word):
-                raise self.error(name, f"{name.text}(): argument `{_signature(spec)}` wants a word here")
+                raise self.error(name, f"{name.text}(): argument {i + 1} must be a word, not an expression: "
+                                       f"{name.text}({_signature(spec)})")
             if kind.rstrip("?") == "int" and not arg.text.isdigit():
                 raise fail(self.expression, arg.pos, f"{name.text}(): the depth must be a whole number, not `{arg.text}`")
         return Call(name.text, tuple(args), name.pos)
