@@ -24,6 +24,7 @@ COMMANDS = {
     "verify": WORKSPACE,
     "size": PLAN,
     "query": WORKSPACE,
+    "aquery": WORKSPACE,
     "graph": WORKSPACE,
     "explain": WORKSPACE,
     "cache": WORKSPACE,
@@ -40,6 +41,7 @@ EPILOG = """examples:
   wasmelt build //examples/app:firmware -j 4 --keep_going
   wasmelt test //examples/...          build and run the tests
   wasmelt query 'deps(//examples/app:firmware)'
+  wasmelt aquery //examples/app:firmware  its actions: argv, inputs, outputs, keys
   wasmelt explain //examples/app:fused why the last build ran (or reused) it
 """
 
