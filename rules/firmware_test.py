@@ -32,6 +32,13 @@ class FirmwareTestAttrs(RuleAttrs):
     seed: int = 0
 
 
+def _display(ctx: AnalysisContext, source: str | None) -> str | None:
+    """A source attribute as the user finds it: the path from the workspace root."""
+    if not source:
+        return None
+    return f"{ctx.label.package}/{source}" if ctx.label.package else source
+
+
 def analyze(ctx: AnalysisContext) -> TargetInfo:
     attrs: FirmwareTestAttrs = ctx.attrs
     fw = ctx.dep(attrs.firmware).get(ObjectInfo)
@@ -56,7 +63,8 @@ def analyze(ctx: AnalysisContext) -> TargetInfo:
                         tools=resolve_tools(ctx, runner.identities),
                         argv=runner.argv(fw.object.path, reference.path, result.path, cpu=fw.cpu, cases=cases,
                                          random_cases=attrs.random_cases, seed=attrs.seed,
-                                         imports=stubs.path if stubs else None))
+                                         imports=stubs.path if stubs else None,
+                                         imports_name=_display(ctx, attrs.imports)))
     # `wasmelt build` builds what the test needs; `wasmelt test` also runs it.
     return TargetInfo(files=tuple(inputs), providers=(TestInfo(action),))
 

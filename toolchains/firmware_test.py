@@ -41,12 +41,12 @@ def identities() -> list[ToolIdentity]:
 
 
 def argv(firmware: str, reference: str, result: str, *, cpu: str, cases: list[dict], random_cases: int = 0,
-         seed: int = 0, imports: str | None = None) -> list[str]:
+         seed: int = 0, imports: str | None = None, imports_name: str | None = None) -> list[str]:
     args = ["python", "-m", "wasmelt.toolchains.firmware_test", "--firmware", firmware, "--reference", reference,
             "--result", result, "--cpu", cpu, "--cases", json.dumps(cases, sort_keys=True, separators=(",", ":")),
             "--random-cases", str(random_cases), "--seed", str(seed)]
     if imports:
-        args += ["--imports", imports]
+        args += ["--imports", imports, "--imports-name", imports_name or imports]
     return args
 
 
@@ -62,6 +62,17 @@ def load_stubs(path: str | None) -> HostStubs:
         value = spec.get("returns", []) if isinstance(spec, dict) else spec
         returns[name] = value if isinstance(value, list) else [value]
     return HostStubs(returns)
+
+
+def missing_stubs_message(names: list[str], export: str, stubs_file: str | None) -> str:
+    """Why a case that calls an import without a stub is refused, and the stub to add."""
+    listed = ", ".join(f"`{n}`" for n in names)
+    where = (f"add it to {stubs_file}" if stubs_file
+             else "give the firmware_test an `imports` file (host_stubs.toml) and add it there")
+    example = "\n".join(f'  [imports."{n}"]\n  returns = [0]   # what each call answers, in turn; [] for no result'
+                        for n in names)
+    return (f"`{export}` calls host import(s) {listed} with no stub: its answer would be made up; {where}:\n"
+            f"{example}")
 
 
 def random_value(rng: random.Random, t: str):
@@ -93,7 +104,8 @@ def _show(o: Outcome) -> str:
     return f"trap {o.trap}" if o.trap else f"results {list(o.results)}"
 
 
-def compare(obj: bytes, wasm: bytes, cpu: str, cases: list[dict], stubs: HostStubs) -> list[CaseResult]:
+def compare(obj: bytes, wasm: bytes, cpu: str, cases: list[dict], stubs: HostStubs,
+            stubs_file: str | None = None) -> list[CaseResult]:
     module = decode_module(wasm)
     sigs = {}
     for e in module.exports:
@@ -119,6 +131,8 @@ def compare(obj: bytes, wasm: bytes, cpu: str, cases: list[dict], stubs: HostStu
         machine.reset()
         fw = machine.call(name, params, result_types, args)
         ref = run_reference(wasm, name, args, stubs)
+        if stubs.missing:
+            raise StageError(missing_stubs_message(sorted(stubs.missing), name, stubs_file))
         problems = []
         if not _same(fw, ref):
             problems.append(f"firmware gave {_show(fw)}, reference gave {_show(ref)}")
@@ -147,7 +161,8 @@ def run(args) -> None:
         cases.append({"call": name, "args": [random_value(rng, p) for p in t.params], "random": True})
     stubs = load_stubs(args.imports)
     try:
-        results = compare(Path(args.firmware).read_bytes(), wasm, args.cpu, cases, stubs)
+        results = compare(Path(args.firmware).read_bytes(), wasm, args.cpu, cases, stubs,
+                          args.imports_name or args.imports)
     except EmulationError as e:
         raise StageError(str(e)) from None
     failed = [r for r in results if r.problems]
@@ -175,6 +190,7 @@ def main(argv_: list[str] | None = None) -> int:
     parser.add_argument("--random-cases", type=int, default=0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--imports")
+    parser.add_argument("--imports-name")  # the stubs file as the user names it, for messages
     return run_stage(lambda: run(parser.parse_args(argv_)))
 
 

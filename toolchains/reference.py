@@ -39,12 +39,17 @@ class Outcome:
 @dataclass
 class HostStubs:
     """How imported functions behave: each call is recorded; its result is
-    taken in turn from `returns[name]` (cycled), else zero."""
+    taken in turn from `returns[name]` (cycled). A call to an import that has
+    no stub (or, returning a value, no value to return) answers zero and is
+    noted in `missing`, so the runner can refuse the case instead of passing it."""
 
     returns: dict[str, list] = field(default_factory=dict)
+    missing: set[str] = field(default_factory=set)
 
     def result_for(self, name: str, call_index: int, n_results: int) -> tuple:
         values = self.returns.get(name)
+        if name not in self.returns or (n_results and not values):
+            self.missing.add(name)
         if not values:
             return (0,) * n_results
         value = values[call_index % len(values)]

@@ -191,3 +191,18 @@ def test_wrong_dependency_kinds_are_named(tmp_path):
     """)
     run = ws.run("build", "//p:fw")
     assert run.code == 2 and "attribute `cpu`" in run.err and "cortex-m4" in run.err
+
+
+@pytest.mark.parametrize("test", ["firmware_test", "firmware_rv_test"])
+def test_a_host_import_without_a_stub_fails_naming_it_and_the_file(app, test):
+    stubs = app.root / "app" / "host_stubs.toml"
+    original = stubs.read_text()
+    try:
+        stubs.write_text(original.replace('[imports."hw.read_timer"]\nreturns = [100, 250, 4096, 7]\n', ""))
+        run = app.run("test", f"//app:{test}")
+        assert run.code == 1
+        text = run.out + run.err
+        assert "calls host import(s) `hw.read_timer` with no stub" in text
+        assert "add it to app/host_stubs.toml" in text and '[imports."hw.read_timer"]' in text
+    finally:
+        stubs.write_text(original)

@@ -37,6 +37,7 @@ max_text_bytes = {budget}
 [[firmware_test]]
 name = "c3_test"
 firmware = ":c3"
+imports = "host_stubs.toml"
 cases = [{{ call = "mix", args = [7, 3], expect = [{expect}] }}, {{ call = "mix", args = [1, 0], trap = "integer_divide_by_zero" }}]
 random_cases = 20
 """
@@ -51,6 +52,7 @@ CORE = """(module
 def _setup(workspace, budget: int = 4096, expect: int = 382):
     workspace.write("BUILD.toml", BUILD.format(budget=budget, expect=expect))
     workspace.write("core.wat", CORE)
+    workspace.write("host_stubs.toml", '[imports."hw.led"]\nreturns = []\n')
 
 
 def test_one_graph_two_families_with_gcc(workspace):

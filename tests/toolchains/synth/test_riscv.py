@@ -79,7 +79,7 @@ def test_calling_convention_across_registers_and_stack(tmp_path, cpu):
         {"call": "int_double", "args": [-8, 3.25]}, {"call": "two_doubles", "args": [1e200, -4.5]},
         {"call": "two_ints", "args": [7, -9]}, {"call": "three", "args": [-(1 << 60), 5, 0.125]},
     ]
-    stubs = HostStubs({"hw.src": [0.5]})
+    stubs = HostStubs({"hw.src": [0.5], "hw.sink": []})
     results = compare((tmp_path / "out.o").read_bytes(), wasm, cpu, cases, stubs)
     assert [r.problems for r in results] == [[]] * len(cases)
     sink = results[1].firmware.calls[0]

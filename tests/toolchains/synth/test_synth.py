@@ -75,7 +75,7 @@ def test_host_calls_are_recorded_in_order(tmp_path):
         (call $put (call $get) (i64.const -1))
         (call $get)))""")
     assert synth(tmp_path, wasm).returncode == 0
-    stubs = HostStubs({"hw.get": [11, 22]})
+    stubs = HostStubs({"hw.get": [11, 22], "hw.put": []})
     [result] = compare((tmp_path / "out.o").read_bytes(), wasm, "cortex-m4", [{"call": "run", "args": [5]}], stubs)
     assert not result.problems
     assert [(c.name, c.args) for c in result.firmware.calls] == [
