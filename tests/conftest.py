@@ -63,3 +63,17 @@ def workspace(tmp_path) -> Workspace:
 
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def processes_mentioning(text: str) -> list[str]:
+    """Command lines of the running processes that contain `text`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in cmdline:
+            found.append(cmdline)
+    return found

@@ -14,28 +14,16 @@ from pathlib import Path
 
 import pytest
 
+from conftest import processes_mentioning
 from wasmelt.engine.sandbox import namespace_unavailable
 
 needs_namespaces = pytest.mark.skipif(namespace_unavailable() is not None,
                                       reason=f"namespace sandbox unavailable: {namespace_unavailable()}")
 
 
-def _processes_mentioning(text: str) -> list[str]:
-    found = []
-    for entry in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if text in cmdline:
-            found.append(cmdline)
-    return found
-
-
 def _gone(text: str) -> bool:
     for _ in range(100):  # SIGKILLed processes may take a moment to be reaped
-        if not _processes_mentioning(text):
+        if not processes_mentioning(text):
             return True
         time.sleep(0.05)
     return False

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from conftest import processes_mentioning
 from test_uptodate import UP_TO_DATE, _age, _two_packages
 
 
@@ -364,19 +365,6 @@ def _interrupt_client(ws, env, started):
     return proc.returncode, err
 
 
-def _processes_mentioning(text: str) -> list[str]:
-    found = []
-    for entry in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if text in cmdline:
-            found.append(cmdline)
-    return found
-
-
 def test_ctrl_c_in_the_client_stops_the_command_in_the_server(served, tmp_path):
     ws, env = served
     started, blocker = tmp_path / "started", tmp_path / "blocker"
@@ -391,10 +379,10 @@ def test_ctrl_c_in_the_client_stops_the_command_in_the_server(served, tmp_path):
     assert code == 130 and "interrupted" in err and "Traceback" not in err, err
     # The server stopped the action (SIGINT to its process group) and serves on.
     for _ in range(100):
-        if not _processes_mentioning(str(blocker)):
+        if not processes_mentioning(str(blocker)):
             break
         time.sleep(0.1)
-    assert not _processes_mentioning(str(blocker))
+    assert not processes_mentioning(str(blocker))
     assert _pid(ws) == pid
     blocker.unlink()
     run = ws.run("build", "//...", env=env, timeout=120)
