@@ -4,7 +4,8 @@ linked so the fusers can place it (relocations kept, stack first, capped
 memory), checked for memory.grow, and described in a JSON report.
 
 argv(srcs, out, report, *, label, cc, wit, world, no_grow, stack_size,
-     max_memory_pages, exports, copts) -> the action's command line;
+     max_memory_pages, exports, copts, includes, defines, linkopts,
+     host_imports, edition) -> the action's command line;
 identities(srcs, cc, wit) -> the tools it runs. Reads the sources at the
 given relative paths; writes `out` and `report`.
 """
@@ -16,6 +17,7 @@ import json
 import os
 import shutil
 import subprocess
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -24,6 +26,8 @@ from .builtin.discipline import PAGE, code_section_size, grow_sites, module_repo
 from .builtin.wasm.component import core_modules, is_component
 from .builtin.wasm.decode import decode_module
 from .builtin.wasm.errors import DecodeError
+from .cstd import CFlags
+from . import cstd as libc
 from .identity import ToolIdentity, ToolNotFound, builtin_tool, external_tool, file_sha256, wasm_tools
 from .stage import StageError, run_stage, run_tool
 
@@ -92,7 +96,9 @@ def identities(srcs: list[str], cc: str = "zig", wit: bool = False) -> list[Tool
 def argv(srcs: list[str], out: str, report: str, *, label: str, cc: str = "zig", wit: str | list[str] | None = None,
          world: str | None = None, no_grow: bool = True, stack_size: int = 2048, max_memory_pages: int = 1,
          exports: list[str] | None = None, copts: list[str] | None = None, arena_bytes: int = 4096,
-         bindings: str | None = None) -> list[str]:
+         bindings: str | None = None, includes: list[str] | None = None, defines: list[str] | None = None,
+         linkopts: list[str] | None = None, host_imports: list[str] | None = None,
+         edition: str | None = None) -> list[str]:
     args = ["python", "-m", "wasmelt.toolchains.component", "--label", label, "--out", out, "--report", report,
             "--cc", cc, "--stack-size", str(stack_size), "--max-memory-pages", str(max_memory_pages),
             "--arena-bytes", str(arena_bytes)]
@@ -108,6 +114,11 @@ def argv(srcs: list[str], out: str, report: str, *, label: str, cc: str = "zig",
         args += ["--export", name]
     for opt in copts or []:
         args.append(f"--copt={opt}")
+    for flag, values in (("--include", includes), ("--define", defines), ("--linkopt", linkopts),
+                         ("--host-import", host_imports)):
+        args += [f"{flag}={v}" for v in values or []]
+    if edition:
+        args += ["--edition", edition]
     return args + ["--", *srcs]
 
 
@@ -153,28 +164,137 @@ def c_bindings(wit: str, world: str, arena_bytes: int, into: Path) -> list[str]:
     return [str(into / f"{world}_glue.c")]
 
 
+def compile_commands(stage_argv: list[str], tool: str) -> list[tuple[str, list[str]]]:
+    """(source, compiler command) of each C source of a component action's argv, as
+    the stage runs them; only the object path differs (the stage compiles into a
+    private temporary directory). Used by `wasmelt compdb`."""
+    args = stage_parser().parse_args(stage_argv)
+    if source_kind(args.srcs) != "c":
+        return []
+    flags = c_flags(args)
+    if args.bindings:  # the generated <world>.h, as the build materialises it
+        flags.includes.append(os.path.dirname(args.bindings))
+    out_dir = os.path.dirname(args.out)
+    return [(src, c_compile_argv(tool, args.cc, src, f"{out_dir}/{i}.o", flags))
+            for i, src in enumerate(s for s in args.srcs if s.endswith(".c"))]
+
+
+def c_compile_argv(tool: str, cc: str, src: str, obj: str, flags: CFlags) -> list[str]:
+    """The compiler command for one C source (the component stage's and `wasmelt compdb`'s)."""
+    compiler = [tool, "cc"] if cc == "zig" else [tool]
+    return [*compiler, "--target=wasm32-freestanding", "-Os", "-nostdlib", "-ffreestanding", "-fno-ident",
+            "-ffunction-sections", "-fdata-sections", "-Wall", "-UNDEBUG", "-isystem", str(libc.INCLUDE),
+            *(f"-I{d}" for d in flags.includes), *(f"-D{d}" for d in flags.defines), *flags.copts,
+            "-c", src, "-o", obj]
+
+
 def compile_c(srcs: list[str], out: Path, tmp: Path, cc: str, stack_size: int, pages: int,
-              exports: list[str], copts: list[str]) -> None:
+              exports: list[str], flags: CFlags, label: str) -> None:
     tool = zig() if cc == "zig" else clang()
-    compiler = [tool.path, "cc"] if cc == "zig" else [tool.path]
-    objects = []
+    objects, sources = [], {}
     for i, src in enumerate(s for s in srcs if s.endswith(".c")):
         obj = tmp / f"{i}.o"
-        run_tool([*compiler, "--target=wasm32-freestanding", "-Os", "-nostdlib", "-ffreestanding",
-                  "-fno-ident", "-ffunction-sections", "-fdata-sections", "-Wall", *copts, "-c", src, "-o", str(obj)],
-                 f"compiling {src}")
+        proc = _compile(c_compile_argv(tool.path, cc, src, str(obj), flags), src, label, srcs)
+        report_warnings(proc.stderr.decode("utf-8", "replace"))
+        objects.append(str(obj))
+        sources[str(obj)] = src
+    for name in libc.SOURCES:  # weak definitions: a component's own wins; --gc-sections drops the unused
+        obj = tmp / f"libc-{name}.o"
+        _compile(c_compile_argv(tool.path, cc, str(libc.SRC / name), str(obj), CFlags(copts=["-fno-builtin"])),
+                 f"wasmelt's libc ({name})", label, srcs)
         objects.append(str(obj))
     linker = [tool.path, "wasm-ld"] if cc == "zig" else [shutil.which("wasm-ld") or "wasm-ld"]
-    run_tool([*linker, *_layout_flags(stack_size, pages, exports), "--gc-sections", *objects, "-o", str(out)],
-             "linking")
+    host = tmp / "host_imports.txt"
+    host.write_text("".join(f"{name}\n" for name in flags.host_imports))
+    proc = subprocess.run([*linker, *_layout_flags(stack_size, pages, exports), "--gc-sections",
+                           f"--allow-undefined-file={host}", *flags.linkopts, *objects, "-o", str(out)],
+                          capture_output=True)
+    if proc.returncode != 0:
+        raise StageError(link_error(proc.stderr.decode("utf-8", "replace"), label, sources, tmp))
+    unused = sorted(set(flags.host_imports) - {i.name for i in decode_module(out.read_bytes()).imports})
+    for name in unused:
+        print(f"warning: `{name}` is listed in host_imports but no source calls it", file=sys.stderr)
 
 
-def compile_rust(srcs: list[str], out: Path, stack_size: int, pages: int, exports: list[str], copts: list[str]) -> None:
+def _compile(argv_: list[str], src: str, label: str, srcs: list[str]) -> subprocess.CompletedProcess:
+    proc = subprocess.run(argv_, capture_output=True)
+    if proc.returncode != 0:
+        text = proc.stderr.decode("utf-8", "replace").strip()
+        raise StageError(libc.missing_header_message(text, label) or
+                         f"compiling {src} failed{libc.missing_function_hint(_undeclared(text))}:\n{text}")
+    return proc
+
+
+def _undeclared(stderr: str) -> set[str]:
+    return set(re.findall(r"call to undeclared (?:library )?function '(\w+)'", stderr))
+
+
+_DIAGNOSTIC = re.compile(r"^(\S.*?:\d+:\d+): warning: (.*)$")
+_UNDEFINED = re.compile(r"^(?:\S*wasm-ld\S*: )?error: (\S+?): undefined symbol: (.+)$")
+
+
+def report_warnings(stderr: str) -> None:
+    """The compiler's warnings as `warning:` lines, which a build shows without -v."""
+    for line in stderr.splitlines():
+        m = _DIAGNOSTIC.match(line)
+        if m:
+            print(f"warning: {m.group(1)}: {m.group(2)}", file=sys.stderr)
+
+
+def link_error(stderr: str, label: str, sources: dict[str, str], tmp: Path) -> str:
+    """wasm-ld's error with the temporary objects named by their sources; an
+    undefined function says how to define it or leave it to the host."""
+    undefined: dict[str, set[str]] = {}
+    other = []
+    for line in stderr.strip().splitlines():
+        m = _UNDEFINED.match(line.strip())
+        if m:
+            undefined.setdefault(m.group(2), set()).add(sources.get(m.group(1), m.group(1)))
+        elif line.strip():
+            other.append(line.replace(str(tmp) + "/", ""))
+    if not undefined:
+        return f"component {label}: linking failed:\n" + "\n".join(other)
+    lines = [f"`{name}` (called in {', '.join(sorted(where))})" for name, where in sorted(undefined.items())]
+    return (f"component {label}: undefined symbol{'s' if len(lines) > 1 else ''} " + "; ".join(lines) +
+            ". Define it in a source of the component, or, if the firmware (the host) provides it, list it "
+            "in `host_imports`" + libc.missing_function_hint(undefined))
+
+
+EDITIONS = {"2015": (1, 0), "2018": (1, 31), "2021": (1, 56), "2024": (1, 85)}  # the rustc that first has it
+
+
+def check_edition(edition: str, version: str) -> None:
+    """Refuse an edition the rustc (`rustc 1.63.0 (...)`) does not know, naming both."""
+    m = re.search(r"(\d+)\.(\d+)", version)
+    first = EDITIONS[edition]
+    if m and (int(m.group(1)), int(m.group(2))) < first:
+        raise StageError(f"Rust edition {edition} needs rustc {first[0]}.{first[1]} or newer; {version.strip()} is "
+                         f"installed: set `edition` to one it knows "
+                         f"({', '.join(e for e, v in EDITIONS.items() if (int(m.group(1)), int(m.group(2))) >= v)}), "
+                         "or point WASMELT_RUSTC at a newer rustc")
+
+
+def compile_rust(srcs: list[str], out: Path, stack_size: int, pages: int, exports: list[str], copts: list[str],
+                 edition: str = "2021") -> None:
     root = next(s for s in srcs if s.endswith(".rs"))
+    tool = rustc()
+    check_edition(edition, tool.version)
     link_args = [f"-Clink-arg={flag}" for flag in _layout_flags(stack_size, pages, exports)]
-    run_tool([rustc().path, "--edition", "2021", "--crate-type=cdylib", "--target", "wasm32-unknown-unknown",
-              "-Cpanic=abort", "-Copt-level=s", "-Cdebuginfo=0", "-Ccodegen-units=1", *link_args, *copts,
-              root, "-o", str(out)], f"compiling {root}")
+    proc = run_tool([tool.path, "--edition", edition, "--crate-type=cdylib", "--target", "wasm32-unknown-unknown",
+                     "-Cpanic=abort", "-Copt-level=s", "-Cdebuginfo=0", "-Ccodegen-units=1", *link_args, *copts,
+                     root, "-o", str(out)], f"compiling {root}")
+    report_rust_warnings(proc.stderr.decode("utf-8", "replace"))
+
+
+def report_rust_warnings(stderr: str) -> None:
+    """rustc's `warning: ...` with the ` --> file:line:col` that follows it, on one line."""
+    lines = stderr.splitlines()
+    for i, line in enumerate(lines):
+        if not line.startswith("warning: ") or re.match(r"warning: .*\d+ warnings? emitted", line):
+            continue
+        where = next((l.strip()[4:] for l in lines[i + 1:i + 3] if l.strip().startswith("--> ")), None)
+        message = line.removeprefix("warning: ")
+        print(f"warning: {where}: {message}" if where else line, file=sys.stderr)
 
 
 def build_component(args) -> None:
@@ -186,15 +306,17 @@ def build_component(args) -> None:
         if args.wit:
             args.wit = wit_package(args.wit, tmp / "wit")
         if kind == "c":
-            srcs, copts = list(args.srcs), list(args.copt)
+            srcs, flags = list(args.srcs), c_flags(args)
             if args.wit:
                 srcs += c_bindings(args.wit, args.world, args.arena_bytes, tmp / "bindings")
-                copts.append(f"-I{tmp / 'bindings'}")
+                flags.includes.append(str(tmp / "bindings"))
                 if args.bindings:
                     shutil.copyfile(tmp / "bindings" / f"{args.world}.h", args.bindings)
-            compile_c(srcs, core, tmp, args.cc, args.stack_size, args.max_memory_pages, args.export, copts)
+            compile_c(srcs, core, tmp, args.cc, args.stack_size, args.max_memory_pages, args.export, flags,
+                      args.label)
         elif kind == "rust":
-            compile_rust(args.srcs, core, args.stack_size, args.max_memory_pages, args.export, args.copt)
+            compile_rust(args.srcs, core, args.stack_size, args.max_memory_pages, args.export, args.copt,
+                         args.edition)
         elif kind == "wat":
             if len(args.srcs) != 1:
                 raise StageError("a WAT component takes exactly one .wat file")
@@ -237,7 +359,8 @@ def build_component(args) -> None:
           f"imports {len(report['imports'])}, exports {', '.join(report['exports'])}")
 
 
-def main(argv_: list[str] | None = None) -> int:
+def stage_parser() -> argparse.ArgumentParser:
+    """The stage's command line (also read back by `wasmelt compdb` from an action's argv)."""
     parser = argparse.ArgumentParser(prog="wasmelt.toolchains.component")
     parser.add_argument("--label", required=True)
     parser.add_argument("--out", required=True)
@@ -252,7 +375,22 @@ def main(argv_: list[str] | None = None) -> int:
     parser.add_argument("--copt", action="append", default=[])
     parser.add_argument("--arena-bytes", type=int, default=4096)
     parser.add_argument("--bindings", help="where to write the generated C header (C components with a WIT world)")
+    parser.add_argument("--include", action="append", default=[], help="an include directory (C)")
+    parser.add_argument("--define", action="append", default=[], help="NAME or NAME=VALUE (C)")
+    parser.add_argument("--linkopt", action="append", default=[], help="a wasm-ld option (C)")
+    parser.add_argument("--host-import", action="append", default=[], help="a function left to the host (C)")
+    parser.add_argument("--edition", choices=sorted(EDITIONS), default="2021", help="the Rust edition")
     parser.add_argument("srcs", nargs="+")
+    return parser
+
+
+def c_flags(args) -> CFlags:
+    return CFlags(includes=list(args.include), defines=list(args.define), copts=list(args.copt),
+                  linkopts=list(args.linkopt), host_imports=list(args.host_import))
+
+
+def main(argv_: list[str] | None = None) -> int:
+    parser = stage_parser()
     return run_stage(lambda: build_component(parser.parse_args(argv_)))
 
 
