@@ -25,6 +25,7 @@ COMMANDS = {
     "size": PLAN,
     "query": WORKSPACE,
     "aquery": WORKSPACE,
+    "compdb": PLAN,
     "graph": WORKSPACE,
     "explain": WORKSPACE,
     "cache": WORKSPACE,
