@@ -128,7 +128,7 @@ def analyze(ctx: AnalysisContext) -> TargetInfo:
                         bindings=header.path if header else None, includes=includes, defines=attrs.defines,
                         linkopts=attrs.linkopts, host_imports=attrs.host_imports,
                         edition=attrs.edition if kind == "rust" else None))
-    return TargetInfo(files=(wasm,), providers=(WasmInfo(wasm, report),))
+    return TargetInfo(files=(wasm,), providers=(WasmInfo(wasm, report, needs_fuse=bool(wits) or kind == "wasm"),))
 
 
 register_rule(RuleKind("component", ComponentAttrs, analyze, doc="a wasm component from C, Rust, WAT or .wasm"))

@@ -9,6 +9,7 @@ from wasmelt.engine.registry import LabelAttr, RuleAttrs, RuleKind, register_rul
 from wasmelt.toolchains import dce as stage
 
 from .common import resolve_tools, setting
+from .core import core_module
 from .providers import WasmInfo
 
 
@@ -22,9 +23,7 @@ class DceAttrs(RuleAttrs):
 
 def analyze(ctx: AnalysisContext) -> TargetInfo:
     attrs: DceAttrs = ctx.attrs
-    src = ctx.dep(attrs.src).get(WasmInfo)
-    if src is None:
-        raise ctx.fail(f"`src` = `{attrs.src}` is a {ctx.dep_kind(attrs.src)} target, not a wasm module")
+    src = core_module(ctx, attrs.src)
     if attrs.roots is not None and not attrs.roots:
         raise ctx.fail("`roots` is empty: name the exports the firmware calls")
     toolchain = attrs.toolchain or setting(ctx, "dce_toolchain", "toolchain", "builtin")

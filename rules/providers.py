@@ -16,6 +16,9 @@ class WasmInfo:
     roots: tuple[str, ...] | None = None  # exports kept by dce: synth's default roots
     import_map: Artifact | None = None  # fuse only
     provenance: Artifact | None = None  # fuse only
+    # a component target that is (or may be) a component-model component: dce and
+    # synth put it through a one-component fuse first (rules/core.py)
+    needs_fuse: bool = False
 
 
 @dataclass(frozen=True)

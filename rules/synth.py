@@ -12,6 +12,7 @@ from wasmelt.engine.registry import LabelAttr, RuleAttrs, RuleKind, register_rul
 from wasmelt.toolchains import synth as stage
 
 from .common import resolve_tools, setting
+from .core import core_module
 from .providers import ObjectInfo, WasmInfo
 
 Cpu = Literal[stage.CPUS]  # toolchains/cpus.py
@@ -33,9 +34,7 @@ class SynthAttrs(RuleAttrs):
 
 def analyze(ctx: AnalysisContext) -> TargetInfo:
     attrs: SynthAttrs = ctx.attrs
-    src = ctx.dep(attrs.src).get(WasmInfo)
-    if src is None:
-        raise ctx.fail(f"`src` = `{attrs.src}` is a {ctx.dep_kind(attrs.src)} target, not a wasm module")
+    src = core_module(ctx, attrs.src)
     toolchain = attrs.toolchain or setting(ctx, "synth_toolchain", "toolchain", "builtin")
     cc = attrs.cc or setting(ctx, "synth_cc", "cc", "zig")
     n = ctx.label.name

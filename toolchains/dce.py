@@ -17,6 +17,7 @@ from pathlib import Path
 from .builtin.dce import DceError, eliminate
 from .builtin.wasm.decode import decode_module
 from .builtin.wasm.encode import encode_module
+from .builtin.wasm.model import FUNC, GLOBAL, MEMORY, TABLE
 from .identity import ToolIdentity, builtin_tool, external_tool, wasm_tools
 from .stage import StageError, run_stage, run_tool
 
@@ -56,9 +57,26 @@ def _only_roots(data: bytes, roots: list[str] | None) -> bytes:
     return encode_module(module)
 
 
+KIND_NAMES = {FUNC: "function", TABLE: "table", MEMORY: "memory", GLOBAL: "global"}
+
+
+def check_roots(module, roots: list[str] | None) -> None:
+    """Roots are exported functions: the firmware calls them. A memory, table or
+    global export is refused here, before synth would fail on it."""
+    kinds = {e.name: e.kind for e in module.exports}
+    for root in roots or []:
+        kind = kinds.get(root)
+        if kind is not None and kind != FUNC:
+            functions = ", ".join(sorted(n for n, k in kinds.items() if k == FUNC)) or "none"
+            raise StageError(f"root `{root}` is a {KIND_NAMES.get(kind, 'non-function')} export, not a function: "
+                             "`roots` name the functions the firmware calls (what they use, the memory included, "
+                             f"is kept with them); exported functions: {functions}")
+
+
 def build(args) -> None:
     data = Path(args.src).read_bytes()
     roots = args.root or None
+    check_roots(decode_module(data), roots)
     if args.toolchain == "builtin":
         try:
             result = eliminate(decode_module(data), roots, strip_custom=args.strip)

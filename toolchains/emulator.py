@@ -32,6 +32,12 @@ STACK_SIZE = 1 << 20
 INSTRUCTION_LIMIT = 20_000_000
 
 
+# lld reads `name@version` in an object's symbol as a symbol version and links
+# `pkg:os/time@0.1.0#now` as `pkg:os/time`; for the emulation link each `@`
+# of a symbol name stands in as this byte, and is read back as `@`.
+VERSION_STAND_IN = b"\x1f"
+
+
 class EmulationError(Exception):
     """The object could not be linked or loaded, or a call ran away."""
 
@@ -53,7 +59,7 @@ def link_for_emulation(obj: bytes, import_symbols: list[str], cpu: str, libgcc: 
     ret, stop = ("bx lr", "bkpt") if target.family == ARM else ("ret", "ebreak")
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
-        (tmp / "fw.o").write_bytes(obj)
+        (tmp / "fw.o").write_bytes(_without_versions(obj))
         stubs = ["void _start(void) {}"]
         if libgcc and "abort" not in import_symbols:  # libgcc's unwinder refers to it
             stubs.append("void abort(void) { for (;;) __builtin_trap(); }")
@@ -64,7 +70,7 @@ def link_for_emulation(obj: bytes, import_symbols: list[str], cpu: str, libgcc: 
             stubs.append(f'__attribute__((naked, used)) void wasmelt_trap(int code) '
                          f'{{ __asm__ volatile("nop\\n{stop}"); }}')
         for i, symbol in enumerate(import_symbols):
-            label = symbol.replace("\\", "\\\\").replace('"', '\\"')
+            label = symbol.replace("\\", "\\\\").replace('"', '\\"').replace("@", "\\037")
             stubs.append(f'__attribute__((naked, used)) void stub{i}(void) __asm__("{label}");\n'
                          f'void stub{i}(void) {{ __asm__ volatile("{ret}"); }}')
         (tmp / "stubs.c").write_text("\n".join(stubs) + "\n")
@@ -76,6 +82,20 @@ def link_for_emulation(obj: bytes, import_symbols: list[str], cpu: str, libgcc: 
             if proc.returncode != 0:
                 raise EmulationError(f"linking the object for emulation failed: {proc.stderr.strip()}")
         return (tmp / "fw.elf").read_bytes()
+
+
+def _without_versions(obj: bytes) -> bytes:
+    """The object with each `@` of its string table (symbol and section names,
+    nothing else) replaced by VERSION_STAND_IN, the same length, so no offset moves."""
+    from elftools.elf.elffile import ELFFile
+
+    elf = ELFFile(io.BytesIO(obj))
+    symtab = elf.get_section_by_name(".symtab")
+    if symtab is None:
+        return obj
+    strtab = elf.get_section(symtab["sh_link"])
+    start, end = strtab["sh_offset"], strtab["sh_offset"] + strtab["sh_size"]
+    return obj[:start] + obj[start:end].replace(b"@", VERSION_STAND_IN) + obj[end:]
 
 
 @functools.cache
@@ -106,7 +126,8 @@ def function_symbols(image: bytes) -> dict[str, int]:
     for off in range(0, len(data) - 15, 16):
         name, value, _size, info, _other, shndx = struct.unpack_from("<IIIBBH", data, off)
         if info & 0xF == 2 and shndx != 0:  # STT_FUNC, defined
-            found[strtab[name:strtab.index(b"\0", name)].decode("utf-8", "replace")] = value & ~1
+            raw = strtab[name:strtab.index(b"\0", name)].replace(VERSION_STAND_IN, b"@")
+            found[raw.decode("utf-8", "replace")] = value & ~1
     return found
 
 

@@ -27,6 +27,7 @@ from .builtin.wasm.model import FUNC
 from .component import zig
 from .cpus import CPUS
 from .identity import ToolIdentity, builtin_tool
+from .near_miss import near_misses
 from .reference import HostStubs, Outcome, run_reference, same_value
 from .stage import StageError, run_stage
 from .emulator import EmulationError, Signature, link_for_emulation, machine_for
@@ -64,14 +65,17 @@ def load_stubs(path: str | None) -> HostStubs:
     return HostStubs(returns)
 
 
-def missing_stubs_message(names: list[str], export: str, stubs_file: str | None) -> str:
-    """Why a case that calls an import without a stub is refused, and the stub to add."""
+def missing_stubs_message(names: list[str], export: str, stubs_file: str | None, stubs=()) -> str:
+    """Why a case that calls an import without a stub is refused, and the stub to
+    add (or the stub it was probably meant to match)."""
     listed = ", ".join(f"`{n}`" for n in names)
+    typos = "".join(f" (`{n}` is one edit from the stub `{close}`: did you mean `{close}`?)"
+                    for n, close in near_misses(names, stubs))
     where = (f"add it to {stubs_file}" if stubs_file
              else "give the firmware_test an `imports` file (host_stubs.toml) and add it there")
     example = "\n".join(f'  [imports."{n}"]\n  returns = [0]   # what each call answers, in turn; [] for no result'
                         for n in names)
-    return (f"`{export}` calls host import(s) {listed} with no stub: its answer would be made up; {where}:\n"
+    return (f"`{export}` calls host import(s) {listed} with no stub{typos}: its answer would be made up; {where}:\n"
             f"{example}")
 
 
@@ -132,7 +136,7 @@ def compare(obj: bytes, wasm: bytes, cpu: str, cases: list[dict], stubs: HostStu
         fw = machine.call(name, params, result_types, args)
         ref = run_reference(wasm, name, args, stubs)
         if stubs.missing:
-            raise StageError(missing_stubs_message(sorted(stubs.missing), name, stubs_file))
+            raise StageError(missing_stubs_message(sorted(stubs.missing), name, stubs_file, stubs.returns))
         problems = []
         if not _same(fw, ref):
             problems.append(f"firmware gave {_show(fw)}, reference gave {_show(ref)}")

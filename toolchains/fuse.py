@@ -17,8 +17,11 @@ import tempfile
 from pathlib import Path
 
 from .builtin.fuse import FuseError, FuseOptions, fuse
-from .builtin.wasm.component import is_component
+from .builtin.wasm.component import core_modules, is_component
+from .builtin.wasm.decode import decode_module
+from .builtin.wasm.model import FUNC
 from .identity import ToolIdentity, builtin_tool, external_tool, wasm_tools
+from .near_miss import near_misses
 from .stage import StageError, run_stage, run_tool
 
 TOOLCHAINS = ("builtin", "meld", "binaryen")
@@ -125,10 +128,26 @@ def build(args) -> None:
         Path(args.provenance).write_text("{}\n")
         report = {"toolchain": args.toolchain, "bytes": len(wasm), "components": [n for n, _, _ in inputs]}
     report["toolchain"] = args.toolchain
+    warn_near_misses(Path(args.out).read_bytes(), inputs)
     Path(args.report).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
     layout = ", ".join(f"{l['component']}@{l['base']}+{l['size']}" for l in report.get("layout", []))
     print(f"fused {len(inputs)} components: {report['bytes']} B" + (f"; memory layout {layout}" if layout else "")
           + f"; adapter code {report.get('adapter_bytes', 0)} B")
+
+
+def warn_near_misses(fused: bytes, inputs: list[tuple[str, str, str]]) -> None:
+    """A host import (one no component provides) spelled one edit from a
+    component's export is most likely a typo: say which, without -v."""
+    exports: dict[str, str] = {}
+    for name, label, path in inputs:
+        for raw in core_modules(Path(path).read_bytes()):
+            for e in decode_module(raw).exports:
+                if e.kind == FUNC:
+                    exports.setdefault(e.name, label)
+    imports = {i.name: f"{i.module}.{i.name}" for i in decode_module(fused).imported(FUNC)}
+    for name, close in near_misses(imports, exports):
+        print(f"warning: host import `{imports[name]}` is provided by no component, but {exports[close]} exports "
+              f"`{close}`: did you mean `{close}`?", file=sys.stderr)
 
 
 def main(argv_: list[str] | None = None) -> int:

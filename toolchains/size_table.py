@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import re
 
+from .builtin.demangle import demangle
 from .builtin.discipline import const_value
 from .builtin.synth.lower import symbol_function as internal_function
 from .builtin.wasm.encode import encode_expr
 from .builtin.wasm.model import FUNC, Module
+from .builtin.wasm.names import function_names
 
 RUNTIME = "(runtime)"
 UNATTRIBUTED = "(unattributed)"
@@ -69,9 +71,14 @@ def _inlined(root: int, calls: dict[int, set[int]], has_symbol: set[int]) -> lis
     return found
 
 
-def _name(index: int, provenance: dict) -> str:
+def _name(index: int, provenance: dict, names: dict[int, str] | None = None) -> str:
+    """`component:function` from the provenance, else the name section's name
+    (demangled), else `func[N]`."""
     found = origin(index, provenance)
-    return f"{found[0]}:{found[1]}" if found else f"func[{index}]"
+    if found:
+        return f"{found[0]}:{found[1]}"
+    name = (names or {}).get(index)
+    return demangle(name) if name else f"func[{index}]"
 
 
 def _memory_rows(size: int, section: str, fuse_report: dict | None) -> list[dict] | None:
@@ -143,6 +150,7 @@ def build_table(report: dict, module: Module, exports: dict[str, int], provenanc
     was lowered, its lowered exports (name -> function index), provenance
     and the fuse report (where each component's memory lies)."""
     provenance = provenance or {}
+    names = function_names(module)
     calls = _callees(module)
     symbols = {name: symbol_function(name, exports) for name in report["functions"]}
     has_symbol = {i for i in symbols.values() if i is not None}
@@ -170,7 +178,7 @@ def build_table(report: dict, module: Module, exports: dict[str, int], provenanc
         component = found[0] if found else RUNTIME if name in RUNTIME_SYMBOLS else UNATTRIBUTED
         parts = [f"from {found[0]}:{found[1]}" if found else "wasmelt runtime" if name in RUNTIME_SYMBOLS
                  else "no provenance"]
-        inlined = [_name(i, provenance) for i in _inlined(index, calls, has_symbol)] if index is not None else []
+        inlined = [_name(i, provenance, names) for i in _inlined(index, calls, has_symbol)] if index is not None else []
         if inlined:
             parts.append("inlines " + ", ".join(inlined))
         folded = [index, *_inlined(index, calls, has_symbol)] if index is not None else []
@@ -180,11 +188,15 @@ def build_table(report: dict, module: Module, exports: dict[str, int], provenanc
             owner = (origin(i, provenance) or (component,))[0]
             share = size * wasm_size.get(i, 0) / weight if weight else (size if i == index else 0)
             estimate[owner] = estimate.get(owner, 0.0) + share
-            pieces.append({"name": _name(i, provenance), "component": owner, "estimated_bytes": round(share, 1),
+            pieces.append({"name": _name(i, provenance, names), "component": owner, "estimated_bytes": round(share, 1),
                            "inlined": i != index})
         if not folded:
             estimate[component] = estimate.get(component, 0.0) + size
-        row = {"name": name, "bytes": size, "budget": None, "detail": "; ".join(parts), "section": ".text",
+        shown = name
+        if index is not None and name not in exports and index in names and not found:
+            shown = _name(index, provenance, names)  # an out-of-line `f<N>`: the wasm function's own name
+            parts.append(f"symbol {name}")
+        row = {"name": shown, "bytes": size, "budget": None, "detail": "; ".join(parts), "section": ".text",
                "component": component}
         if len(pieces) > 1:
             row["parts"] = pieces

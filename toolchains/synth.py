@@ -30,6 +30,7 @@ from .builtin.wasm.model import FUNC
 from .component import zig
 from .cpus import ARM, CPUS, RISCV, Cpu, cpu as cpu_named
 from .identity import ToolIdentity, builtin_tool, external_tool
+from .near_miss import near_misses
 from .size_table import build_table
 from .stage import StageError, run_stage, run_tool
 
@@ -452,6 +453,9 @@ def build(args) -> None:
             raise StageError(f"{what} is in a namespace the object reserves ({PREFIX}*, or the compiler runtime's "
                              "__aeabi_*/__*sf3 helpers); rename it in the component (the object names symbols by the "
                              "wasm names verbatim)")
+    for name, close in near_misses({i.name for i in module.imported(FUNC)}, exports):
+        print(f"warning: host import `{name}` is one edit from the module's export `{close}`: did you mean "
+              f"`{close}`?", file=sys.stderr)
     for name in exports:
         if LIBC_NAME.match(name):
             print(f"warning: export `{name}` is also a C library function: linked into firmware, it replaces "

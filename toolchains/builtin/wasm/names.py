@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..demangle import demangle
 from .decode import Reader
 from .errors import DecodeError
 from .leb128 import unsigned
@@ -108,11 +109,11 @@ def function_names(module: Module) -> dict[int, str]:
 
 
 def function_label(module: Module, index: int) -> str:
-    """A function's name for messages: its debug name, else its export name,
-    else `func[N]`."""
+    """A function's name for messages: its debug name (a Rust one demangled),
+    else its export name, else `func[N]`."""
     name = function_names(module).get(index)
     if name:
-        return name
+        return demangle(name)
     for export in module.exports:
         if export.kind == "func" and export.index == index:
             return export.name
