@@ -198,9 +198,13 @@ def compile_c(srcs: list[str], out: Path, tmp: Path, cc: str, stack_size: int, p
         report_warnings(proc.stderr.decode("utf-8", "replace"))
         objects.append(str(obj))
         sources[str(obj)] = src
+    heap = libc.heap_size(flags.defines)
+    if heap is not None and heap <= 0:
+        raise StageError(f"component {label}: `{libc.HEAP_DEFINE}` must be a positive number of bytes")
+    libc_flags = CFlags(defines=[f"{libc.HEAP_DEFINE}={heap}"] if heap else [], copts=["-fno-builtin"])
     for name in libc.SOURCES:  # weak definitions: a component's own wins; --gc-sections drops the unused
         obj = tmp / f"libc-{name}.o"
-        _compile(c_compile_argv(tool.path, cc, str(libc.SRC / name), str(obj), CFlags(copts=["-fno-builtin"])),
+        _compile(c_compile_argv(tool.path, cc, str(libc.SRC / name), str(obj), libc_flags),
                  f"wasmelt's libc ({name})", label, srcs)
         objects.append(str(obj))
     linker = [tool.path, "wasm-ld"] if cc == "zig" else [shutil.which("wasm-ld") or "wasm-ld"]
@@ -353,6 +357,11 @@ def build_component(args) -> None:
     report = module_report(decoded[0], len(modules[0]), code_section_size(modules[0]))
     report.update({"label": args.label, "source_kind": kind, "component_model": is_component(final),
                    "core_modules": len(modules), "output_bytes": len(final)})
+    heap = libc.heap_size(args.define) if kind == "c" else None
+    if heap and report.get("heap_base") is not None and report["heap_base"] + heap > args.max_memory_pages * PAGE:
+        raise StageError(f"component {args.label}: its heap ({libc.HEAP_DEFINE}={heap} bytes from __heap_base at "
+                         f"{report['heap_base']}) does not fit its memory of {args.max_memory_pages} page(s) "
+                         f"({args.max_memory_pages * PAGE} bytes): raise max_memory_pages or lower the heap")
     Path(args.report).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
     print(f"{args.label}: {report['code_bytes']} B code, {report['data_bytes']} B data, "
           f"{report['memory_pages'][0]['min'] if report['memory_pages'] else 0} page(s), "

@@ -11,7 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).parent / "libc"
 INCLUDE = ROOT / "include"
 SRC = ROOT / "src"
-SOURCES = ("ctype.c", "stdlib.c", "string.c")
+SOURCES = ("ctype.c", "malloc.c", "stdlib.c", "string.c")
 
 # Headers the compiler itself provides for a freestanding target (clang's resource directory).
 COMPILER_HEADERS = ("float.h", "iso646.h", "limits.h", "stdalign.h", "stdarg.h", "stdbool.h", "stddef.h",
@@ -23,10 +23,27 @@ HOSTED_HEADERS = ("complex.h", "errno.h", "fenv.h", "locale.h", "malloc.h", "mat
 # What a hosted libc has and this one leaves out on purpose, and why.
 MISSING_FUNCTIONS = {
     **dict.fromkeys(("malloc", "calloc", "realloc", "free"),
-                    "a component has no heap: use static buffers (or a bump allocator over one)"),
+                    "a component has no heap unless it declares one: defines = [\"WASMELT_HEAP_SIZE=<bytes>\"] "
+                    "gives a grow-free arena above __heap_base (and the synth target's heap_size must cover it); "
+                    "or use static buffers"),
     **dict.fromkeys(("printf", "sprintf", "snprintf", "puts", "putchar", "fopen", "fprintf"),
                     "a component has no console or files: leave output to the host (`host_imports`)"),
 }
+
+
+HEAP_DEFINE = "WASMELT_HEAP_SIZE"
+
+
+def heap_size(defines: list[str]) -> int | None:
+    """The heap the component declares with defines = ["WASMELT_HEAP_SIZE=n"], or None."""
+    for define in defines:
+        name, _, value = define.partition("=")
+        if name == HEAP_DEFINE:
+            try:
+                return int(value, 0)
+            except ValueError:
+                return -1
+    return None
 
 
 def headers() -> list[str]:

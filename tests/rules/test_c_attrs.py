@@ -4,10 +4,12 @@ sources from a genrule, and the Rust edition; each bad value is one error."""
 
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
 import wasmtime
+from elftools.elf.elffile import ELFFile
 
 from wasmelt.toolchains.component import StageError, check_edition, rustc
 
@@ -33,6 +35,10 @@ def test_includes_defines_and_host_imports(workspace):
         copts = ["-Ivendor"]
         defines = ["SCALE=3", "FAST"]
         host_imports = ["clamp"]
+
+        [[synth]]
+        name = "fw"
+        src = ":lib"
         """)
     workspace.write("lib/include/lib/config.h", "#define OFFSET 7\n")
     workspace.write("lib/vendor/extra.h", "#define EXTRA 100\n")
@@ -49,6 +55,12 @@ def test_includes_defines_and_host_imports(workspace):
     store, inst, module = _instance(workspace, "wasmelt-out/lib/lib/lib.wasm", {"clamp": lambda x: x + 1})
     assert [(i.module, i.name) for i in module.imports] == [("env", "clamp")]
     assert inst.exports(store)["run"](store, 4) == 5 * 3 + 7 + 100
+    r = workspace.run("build", "//lib:fw")  # the host import is an undefined symbol of the object
+    assert r.code == 0, r.err
+    symbols = ELFFile(io.BytesIO((workspace.root / "wasmelt-out/lib/fw/fw.o").read_bytes())).get_section_by_name(
+        ".symtab")
+    undefined = {s.name for s in symbols.iter_symbols() if s["st_shndx"] == "SHN_UNDEF" and s.name}
+    assert "clamp" in undefined
 
 
 def test_a_listed_host_import_nothing_calls_is_a_warning(workspace):

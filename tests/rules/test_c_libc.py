@@ -183,3 +183,56 @@ def test_an_undefined_function_names_the_source_not_a_temporary_object(workspace
     assert ("component //u:u: undefined symbol `_putchar` (called in u/u.c). Define it in a source of the "
             "component, or, if the firmware (the host) provides it, list it in `host_imports`") in r.err
     assert "/tmp" not in r.err and ".o:" not in r.err
+
+
+HEAP = r"""
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+__attribute__((export_name("alloc"))) int32_t alloc(int32_t n) { return (int32_t)(uintptr_t)malloc((size_t)n); }
+__attribute__((export_name("release"))) void release(int32_t p) { free((void *)(uintptr_t)p); }
+__attribute__((export_name("zeroed"))) int32_t zeroed(void) {
+    char *p = calloc(4, 4);
+    int32_t sum = 0;
+    for (int i = 0; i < 16; i++) sum += p[i];
+    return sum;
+}
+__attribute__((export_name("grown"))) int32_t grown(void) {
+    char *p = malloc(4);
+    memcpy(p, "abc", 4);
+    char *q = malloc(1);
+    char *r = realloc(p, 64);   /* not the last block: moved, contents kept */
+    return r != p && q != NULL && strcmp(r, "abc") == 0;
+}
+__attribute__((export_name("heap_base"))) int32_t heap_base(void) {
+    extern unsigned char __heap_base;
+    return (int32_t)(uintptr_t)&__heap_base;
+}
+"""
+
+
+def test_malloc_exists_when_the_component_declares_a_heap_and_never_grows_it(workspace):
+    workspace.write("h/BUILD.toml", '[[component]]\nname = "h"\nsrcs = ["h.c"]\ndefines = ["WASMELT_HEAP_SIZE=256"]\n')
+    workspace.write("h/h.c", HEAP)
+    r = workspace.run("build", "//h:h")
+    assert r.code == 0, r.err
+    engine = wasmtime.Engine()
+    store = wasmtime.Store(engine)
+    inst = wasmtime.Instance(store, wasmtime.Module(engine, (workspace.root / "wasmelt-out/h/h/h.wasm").read_bytes()),
+                             [])
+    f = inst.exports(store)
+    base = f["heap_base"](store)
+    a = f["alloc"](store, 100)
+    assert base < a < base + 256 and a % 8 == 0
+    assert f["alloc"](store, 200) == 0  # past the arena: NULL, not memory.grow
+    f["release"](store, a)  # the most recent block comes back
+    assert f["alloc"](store, 100) == a
+    f["release"](store, a)
+    assert f["zeroed"](store) == 0 and f["grown"](store) == 1
+    workspace.write("h/BUILD.toml", '[[component]]\nname = "h"\nsrcs = ["h.c"]\n'
+                    'defines = ["WASMELT_HEAP_SIZE=70000"]\n')
+    r = workspace.run("build", "//h:h")
+    assert r.code == 1
+    assert "component //h:h: its heap (WASMELT_HEAP_SIZE=70000 bytes from __heap_base at" in r.err
+    assert "does not fit its memory of 1 page(s) (65536 bytes): raise max_memory_pages or lower the heap" in r.err

@@ -1,5 +1,6 @@
 /* wasmelt's freestanding libc: <stdlib.h>. Integer arithmetic, conversions,
- * sorting and searching. There is no malloc/free: a component has no heap. */
+ * sorting and searching. malloc and friends exist only when the component
+ * declares a heap: defines = ["WASMELT_HEAP_SIZE=<bytes>"] (a grow-free arena). */
 #ifndef WASMELT_STDLIB_H
 #define WASMELT_STDLIB_H
 
@@ -34,6 +35,16 @@ unsigned long long strtoull(const char *restrict s, char **restrict end, int bas
 void qsort(void *base, size_t count, size_t size, int (*compare)(const void *, const void *));
 void *bsearch(const void *key, const void *base, size_t count, size_t size,
               int (*compare)(const void *, const void *));
+
+#ifdef WASMELT_HEAP_SIZE
+/* A bump allocator over WASMELT_HEAP_SIZE bytes from __heap_base: it never
+ * grows the memory; malloc returns NULL when the arena is used up; free gives
+ * memory back only when it frees the most recent allocation. */
+void *malloc(size_t size);
+void *calloc(size_t count, size_t size);
+void *realloc(void *ptr, size_t size);
+void free(void *ptr);
+#endif
 
 /* abort() and exit() trap: a component has no process to end. */
 _Noreturn void abort(void);
