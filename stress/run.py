@@ -294,7 +294,7 @@ KEYS = ["name", "srcs", "src", "hdrs", "wit", "world", "no_grow", "stack_size", 
         "strip", "cpu", "opt", "bounds", "max_text_bytes", "max_data_bytes", "max_bss_bytes", "max_stack_bytes",
         "firmware", "reference", "imports", "cases", "random_cases", "seed", "outs", "cmd", "deps", "tools",
         "host_tools", "env", "call", "args", "expect", "trap", "synth_toolchain", "fuse_toolchain", "dce_toolchain",
-        "synth_cc", "bogus"]
+        "synth_cc", "includes", "defines", "linkopts", "host_imports", "edition", "bogus"]
 KINDS = ["component", "fuse", "dce", "synth", "firmware_test", "genrule", "workspace", "nonsense"]
 STRINGS = ["app", ":app", ":kernel", ":payload", ":fused", ":lean", ":firmware", "//app:app", "//app", "//:x", "//...",
            "app.c", "kernel.wat", "payload.rs", "host_stubs.toml", "../BUILD.toml", "/etc/passwd", "", " ", "a b",
