@@ -16,8 +16,8 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import re
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -26,8 +26,8 @@ from .builtin.discipline import PAGE, code_section_size, grow_sites, module_repo
 from .builtin.wasm.component import core_modules, is_component
 from .builtin.wasm.decode import decode_module
 from .builtin.wasm.errors import DecodeError
+from . import cstd
 from .cstd import CFlags
-from . import cstd as libc
 from .identity import ToolIdentity, ToolNotFound, builtin_tool, external_tool, file_sha256, wasm_tools
 from .stage import StageError, run_stage, run_tool
 
@@ -183,7 +183,7 @@ def c_compile_argv(tool: str, cc: str, src: str, obj: str, flags: CFlags) -> lis
     """The compiler command for one C source (the component stage's and `wasmelt compdb`'s)."""
     compiler = [tool, "cc"] if cc == "zig" else [tool]
     return [*compiler, "--target=wasm32-freestanding", "-Os", "-nostdlib", "-ffreestanding", "-fno-ident",
-            "-ffunction-sections", "-fdata-sections", "-Wall", "-UNDEBUG", "-isystem", str(libc.INCLUDE),
+            "-ffunction-sections", "-fdata-sections", "-Wall", "-UNDEBUG", "-isystem", str(cstd.INCLUDE),
             *(f"-I{d}" for d in flags.includes), *(f"-D{d}" for d in flags.defines), *flags.copts,
             "-c", src, "-o", obj]
 
@@ -194,25 +194,24 @@ def compile_c(srcs: list[str], out: Path, tmp: Path, cc: str, stack_size: int, p
     objects, sources = [], {}
     for i, src in enumerate(s for s in srcs if s.endswith(".c")):
         obj = tmp / f"{i}.o"
-        proc = _compile(c_compile_argv(tool.path, cc, src, str(obj), flags), src, label, srcs)
+        proc = _compile(c_compile_argv(tool.path, cc, src, str(obj), flags), src, label)
         report_warnings(proc.stderr.decode("utf-8", "replace"))
         objects.append(str(obj))
         sources[str(obj)] = src
-    heap = libc.heap_size(flags.defines)
+    heap = cstd.heap_size(flags.defines)
     if heap is not None and heap <= 0:
-        raise StageError(f"component {label}: `{libc.HEAP_DEFINE}` must be a positive number of bytes")
-    libc_flags = CFlags(defines=[f"{libc.HEAP_DEFINE}={heap}"] if heap else [], copts=["-fno-builtin"])
-    for name in libc.SOURCES:  # weak definitions: a component's own wins; --gc-sections drops the unused
+        raise StageError(f"component {label}: `{cstd.HEAP_DEFINE}` must be a positive number of bytes")
+    libc_flags = CFlags(defines=[f"{cstd.HEAP_DEFINE}={heap}"] if heap else [], copts=["-fno-builtin"])
+    for name in cstd.SOURCES:  # weak definitions: a component's own wins; --gc-sections drops the unused
         obj = tmp / f"libc-{name}.o"
-        _compile(c_compile_argv(tool.path, cc, str(libc.SRC / name), str(obj), libc_flags),
-                 f"wasmelt's libc ({name})", label, srcs)
+        _compile(c_compile_argv(tool.path, cc, str(cstd.SRC / name), str(obj), libc_flags),
+                 f"wasmelt's libc ({name})", label)
         objects.append(str(obj))
     linker = [tool.path, "wasm-ld"] if cc == "zig" else [shutil.which("wasm-ld") or "wasm-ld"]
     host = tmp / "host_imports.txt"
     host.write_text("".join(f"{name}\n" for name in flags.host_imports))
-    proc = subprocess.run([*linker, *_layout_flags(stack_size, pages, exports), "--gc-sections",
-                           f"--allow-undefined-file={host}", *flags.linkopts, *objects, "-o", str(out)],
-                          capture_output=True)
+    proc = _run([*linker, *_layout_flags(stack_size, pages, exports), "--gc-sections",
+                 f"--allow-undefined-file={host}", *flags.linkopts, *objects, "-o", str(out)], "linking")
     if proc.returncode != 0:
         raise StageError(link_error(proc.stderr.decode("utf-8", "replace"), label, sources, tmp))
     unused = sorted(set(flags.host_imports) - {i.name for i in decode_module(out.read_bytes()).imports})
@@ -220,12 +219,22 @@ def compile_c(srcs: list[str], out: Path, tmp: Path, cc: str, stack_size: int, p
         print(f"warning: `{name}` is listed in host_imports but no source calls it", file=sys.stderr)
 
 
-def _compile(argv_: list[str], src: str, label: str, srcs: list[str]) -> subprocess.CompletedProcess:
-    proc = subprocess.run(argv_, capture_output=True)
+def _run(argv_: list[str], what: str) -> subprocess.CompletedProcess:
+    """Run a tool, keeping a failure's stderr for a message of our own."""
+    try:
+        return subprocess.run(argv_, capture_output=True, timeout=600)
+    except FileNotFoundError:
+        raise StageError(f"{what}: `{argv_[0]}` is not installed") from None
+    except subprocess.TimeoutExpired:
+        raise StageError(f"{what}: `{argv_[0]}` did not finish in 600s") from None
+
+
+def _compile(argv_: list[str], src: str, label: str) -> subprocess.CompletedProcess:
+    proc = _run(argv_, f"compiling {src}")
     if proc.returncode != 0:
         text = proc.stderr.decode("utf-8", "replace").strip()
-        raise StageError(libc.missing_header_message(text, label) or
-                         f"compiling {src} failed{libc.missing_function_hint(_undeclared(text))}:\n{text}")
+        raise StageError(cstd.missing_header_message(text, label) or
+                         f"compiling {src} failed{cstd.missing_function_hint(_undeclared(text))}:\n{text}")
     return proc
 
 
@@ -261,7 +270,7 @@ def link_error(stderr: str, label: str, sources: dict[str, str], tmp: Path) -> s
     lines = [f"`{name}` (called in {', '.join(sorted(where))})" for name, where in sorted(undefined.items())]
     return (f"component {label}: undefined symbol{'s' if len(lines) > 1 else ''} " + "; ".join(lines) +
             ". Define it in a source of the component, or, if the firmware (the host) provides it, list it "
-            "in `host_imports`" + libc.missing_function_hint(undefined))
+            "in `host_imports`" + cstd.missing_function_hint(undefined))
 
 
 EDITIONS = {"2015": (1, 0), "2018": (1, 31), "2021": (1, 56), "2024": (1, 85)}  # the rustc that first has it
@@ -357,9 +366,9 @@ def build_component(args) -> None:
     report = module_report(decoded[0], len(modules[0]), code_section_size(modules[0]))
     report.update({"label": args.label, "source_kind": kind, "component_model": is_component(final),
                    "core_modules": len(modules), "output_bytes": len(final)})
-    heap = libc.heap_size(args.define) if kind == "c" else None
+    heap = cstd.heap_size(args.define) if kind == "c" else None
     if heap and report.get("heap_base") is not None and report["heap_base"] + heap > args.max_memory_pages * PAGE:
-        raise StageError(f"component {args.label}: its heap ({libc.HEAP_DEFINE}={heap} bytes from __heap_base at "
+        raise StageError(f"component {args.label}: its heap ({cstd.HEAP_DEFINE}={heap} bytes from __heap_base at "
                          f"{report['heap_base']}) does not fit its memory of {args.max_memory_pages} page(s) "
                          f"({args.max_memory_pages * PAGE} bytes): raise max_memory_pages or lower the heap")
     Path(args.report).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")

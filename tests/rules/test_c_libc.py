@@ -236,3 +236,10 @@ def test_malloc_exists_when_the_component_declares_a_heap_and_never_grows_it(wor
     assert r.code == 1
     assert "component //h:h: its heap (WASMELT_HEAP_SIZE=70000 bytes from __heap_base at" in r.err
     assert "does not fit its memory of 1 page(s) (65536 bytes): raise max_memory_pages or lower the heap" in r.err
+
+
+def test_a_heap_that_is_not_a_positive_size_is_refused(workspace):
+    workspace.write("h/BUILD.toml", '[[component]]\nname = "h"\nsrcs = ["h.c"]\ndefines = ["WASMELT_HEAP_SIZE=lots"]\n')
+    workspace.write("h/h.c", "int f(void) { return 1; }\n")
+    r = workspace.run("build", "//h:h")
+    assert r.code == 1 and "component //h:h: `WASMELT_HEAP_SIZE` must be a positive number of bytes" in r.err
