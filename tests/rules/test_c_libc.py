@@ -243,3 +243,32 @@ def test_a_heap_that_is_not_a_positive_size_is_refused(workspace):
     workspace.write("h/h.c", "int f(void) { return 1; }\n")
     r = workspace.run("build", "//h:h")
     assert r.code == 1 and "component //h:h: `WASMELT_HEAP_SIZE` must be a positive number of bytes" in r.err
+
+
+def test_the_libc_lowered_to_thumb_agrees_with_wasmtime(lib):
+    lib.write("lib/BUILD.toml", """\
+        [[component]]
+        name = "lib"
+        srcs = ["lib.c"]
+
+        [[synth]]
+        name = "fw"
+        src = ":lib"
+        cpu = "cortex-m0"
+
+        [[firmware_test]]
+        name = "test"
+        firmware = ":fw"
+        cases = [
+          { call = "strings", expect = [12117813] },
+          { call = "memory_ops", expect = [63] },
+          { call = "classify", args = [97] },
+          { call = "parse", args = [0], expect = [-3099] },
+          { call = "parse", args = [4], expect = [12951] },
+          { call = "sorted", args = [12], expect = [8] },
+          { call = "checked", args = [13], trap = "unreachable" },
+        ]
+        random_cases = 60
+        """)
+    r = lib.run("test", "//lib:test")
+    assert r.code == 0, r.out + r.err
