@@ -195,6 +195,8 @@ def build_table(report: dict, module: Module, exports: dict[str, int], provenanc
         shown = name
         if index is not None and name not in exports and index in names and not found:
             shown = _name(index, provenance, names)  # an out-of-line `f<N>`: the wasm function's own name
+            if shown in report["functions"] or any(f["name"] == shown for f in functions):
+                shown = f"{shown} ({name})"  # a static function named like another row
             parts.append(f"symbol {name}")
         row = {"name": shown, "bytes": size, "budget": None, "detail": "; ".join(parts), "section": ".text",
                "component": component}

@@ -117,6 +117,8 @@ def test_size_of_a_module_that_was_not_fused_names_functions_from_the_name_secti
     workspace.write("s/c.c", """\
         __attribute__((noinline)) int fib_slow(int x) { return x < 2 ? x : fib_slow(x - 1) + fib_slow(x - 2); }
         __attribute__((export_name("run"))) int run(int x) { return fib_slow(x) + 1; }
+        static int __attribute__((noinline)) twice(int x) { return x < 2 ? x : twice(x - 1) + twice(x - 2); }
+        __attribute__((export_name("twice"))) int exported_twice(int x) { return twice(x) * 2; }
         """)
     r = workspace.run("size", "//s:fw", "--format=json")
     assert r.code == 0, r.err
@@ -124,6 +126,8 @@ def test_size_of_a_module_that_was_not_fused_names_functions_from_the_name_secti
     rows = {row["name"]: row for row in table["rows"] if row["group"] == "functions"}
     assert "fib_slow" in rows and "symbol wasmelt_fn" in rows["fib_slow"]["detail"]
     assert not any(name.startswith("wasmelt_fn") for name in rows)
+    # a static function named like an export keeps its symbol in its row's name
+    assert "twice" in rows and any(name.startswith("twice (wasmelt_fn") for name in rows)
 
 
 NEAR_MISS = """\
