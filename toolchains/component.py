@@ -29,6 +29,7 @@ from .builtin.wasm.errors import DecodeError
 from . import cstd
 from .cstd import CFlags
 from .identity import ToolIdentity, ToolNotFound, builtin_tool, external_tool, file_sha256, wasm_tools
+from .near_miss import near_misses
 from .stage import StageError, run_stage, run_tool
 
 SOURCE_KINDS = {".c": "c", ".rs": "rust", ".wat": "wat", ".wasm": "wasm"}
@@ -213,7 +214,7 @@ def compile_c(srcs: list[str], out: Path, tmp: Path, cc: str, stack_size: int, p
     proc = _run([*linker, *_layout_flags(stack_size, pages, exports), "--gc-sections",
                  f"--allow-undefined-file={host}", *flags.linkopts, *objects, "-o", str(out)], "linking")
     if proc.returncode != 0:
-        raise StageError(link_error(proc.stderr.decode("utf-8", "replace"), label, sources, tmp))
+        raise StageError(link_error(proc.stderr.decode("utf-8", "replace"), label, sources, tmp, flags.host_imports))
     unused = sorted(set(flags.host_imports) - {i.name for i in decode_module(out.read_bytes()).imports})
     for name in unused:
         print(f"warning: `{name}` is listed in host_imports but no source calls it", file=sys.stderr)
@@ -254,7 +255,7 @@ def report_warnings(stderr: str) -> None:
             print(f"warning: {m.group(1)}: {m.group(2)}", file=sys.stderr)
 
 
-def link_error(stderr: str, label: str, sources: dict[str, str], tmp: Path) -> str:
+def link_error(stderr: str, label: str, sources: dict[str, str], tmp: Path, host_imports=()) -> str:
     """wasm-ld's error with the temporary objects named by their sources; an
     undefined function says how to define it or leave it to the host."""
     undefined: dict[str, set[str]] = {}
@@ -268,9 +269,11 @@ def link_error(stderr: str, label: str, sources: dict[str, str], tmp: Path) -> s
     if not undefined:
         return f"component {label}: linking failed:\n" + "\n".join(other)
     lines = [f"`{name}` (called in {', '.join(sorted(where))})" for name, where in sorted(undefined.items())]
+    typos = "".join(f" (`host_imports` lists `{listed}`: did you mean `{name}`?)"
+                    for listed, name in near_misses(host_imports, undefined))
     return (f"component {label}: undefined symbol{'s' if len(lines) > 1 else ''} " + "; ".join(lines) +
             ". Define it in a source of the component, or, if the firmware (the host) provides it, list it "
-            "in `host_imports`" + cstd.missing_function_hint(undefined))
+            "in `host_imports`" + typos + cstd.missing_function_hint(undefined))
 
 
 EDITIONS = {"2015": (1, 0), "2018": (1, 31), "2021": (1, 56), "2024": (1, 85)}  # the rustc that first has it

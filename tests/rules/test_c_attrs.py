@@ -71,6 +71,16 @@ def test_a_listed_host_import_nothing_calls_is_a_warning(workspace):
     assert "WARNING: Component //p:p: `clampp` is listed in host_imports but no source calls it" in r.err
 
 
+def test_a_misspelled_host_import_is_an_error_that_says_did_you_mean(workspace):
+    workspace.write("p/BUILD.toml", '[[component]]\nname = "p"\nsrcs = ["p.c"]\nhost_imports = ["clampp"]\n')
+    workspace.write("p/p.c", 'int clamp(int);\n__attribute__((export_name("f"))) int f(int x) { return clamp(x); }\n')
+    r = workspace.run("build", "//p:p")
+    assert r.code == 1
+    assert ("component //p:p: undefined symbol `clamp` (called in p/p.c). Define it in a source of the component, "
+            "or, if the firmware (the host) provides it, list it in `host_imports` (`host_imports` lists `clampp`: "
+            "did you mean `clamp`?)") in r.err
+
+
 def test_linkopts_reach_the_linker(workspace):
     workspace.write("p/BUILD.toml", '[[component]]\nname = "p"\nsrcs = ["p.c"]\nlinkopts = ["--export=helper"]\n')
     workspace.write("p/p.c", "int helper(int x) { return x * 2; }\n")
