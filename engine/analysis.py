@@ -16,7 +16,7 @@ from .loader import Target, check_source_path
 from .registry import rule_kinds
 from .sandbox import check_command
 from .store import normalise_output, output_collision
-from .uptodate import stat_of
+from .rebuild import stat_of
 from .workspace import OUTPUT_DIR, Workspace
 
 P = TypeVar("P")

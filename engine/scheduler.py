@@ -20,17 +20,14 @@ from .store import explain_os_error
 
 
 def schedule(executor, wanted: list[Artifact], graph: ActionGraph, *, jobs: int = 1, keep_going: bool = False,
-             reporter: Reporter | None = None, only: list[Action] | None = None,
-             known: dict[str, str] | None = None) -> BuildReport:
-    """Build what `wanted` needs; or, with `only` (dependencies first), just
-    those actions, taking the digests of every other input from `known`
-    (what an earlier build produced: the server's incremental path)."""
+             reporter: Reporter | None = None, examine: set[str] | None = None) -> BuildReport:
+    """Build what `wanted` needs. With `examine` (engine.rebuild.examined: the
+    actions the seeds reach), every other action keeps what the trace
+    recorded, without its inputs being hashed."""
     jobs = max(1, jobs)
     reporter = reporter or Reporter()
-    actions = graph.needed(wanted) if only is None else only
+    actions = graph.needed(wanted)
     report = BuildReport()
-    if known is not None:
-        report.digests = dict(known)
     total = len(actions)
     chosen = {a.id: a for a in actions}
     upstream, downstream = graph.upstream, graph.dependents
@@ -87,6 +84,12 @@ def schedule(executor, wanted: list[Artifact], graph: ActionGraph, *, jobs: int 
         while ready or running:
             while ready and not stop and len(running) < jobs:
                 action = ready.popleft()
+                if examine is not None and action.id not in examine:
+                    record = executor.untouched(action)
+                    if record is not None:
+                        reporter.action_started(action, 0)
+                        completed(action, record, None)
+                        continue
                 try:
                     digests = {a.path: executor.source_digest(a.path) if a.is_source
                                else report.digests[a.path] for a in action.inputs}
