@@ -148,7 +148,8 @@ class Trace:
         except OSError:
             return
         if not data.startswith(SIGNATURE):
-            return  # another version's trace: start a new one
+            self._size = self._base = -1  # another version's trace: the first save replaces it
+            return
         end = len(SIGNATURE)
         for kind, start, end in _frames(data):
             try:
@@ -253,6 +254,12 @@ class Trace:
         if not frames:
             return
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        if self._size < 0:
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
+            self._base = 0
         self._size = _append(self.path, frames)
         self._base = self._base or self._size
         self._dirty_sources, self._dirty_actions, self._dirty_build_files = {}, {}, {}

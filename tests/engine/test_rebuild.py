@@ -138,3 +138,15 @@ def test_explain_of_a_target_the_last_build_did_not_include(workspace):
     assert workspace.run("build", "//a:upper").code == 0
     run = workspace.run("explain", "//b:framed")
     assert run.code == 2 and "ERROR: the last build did not include `//b:framed`; build it first" in run.err
+
+
+def test_a_trace_of_another_version_is_replaced_not_appended_to(chain, tmp_path):
+    from wasmelt.engine.trace import SIGNATURE, Trace, last_build
+
+    records = tmp_path / "records"
+    records.mkdir()
+    (records / "trace").write_bytes(b"wasmelt trace v1\n" + b"\xa9\x02\xda" * 100)
+    ran, _ = _build(chain, tmp_path)
+    assert ran == ["gen", "use"]
+    assert (records / "trace").read_bytes().startswith(SIGNATURE)
+    assert len(Trace(records).last_build) == 2 and last_build(str(records))[0]["actions"] == Trace(records).last_build
