@@ -93,10 +93,15 @@ def build(p: Plan, wanted, *, jobs: int | None = None, keep_going: bool = False,
     report.corrupt_entries = list(store.corrupt_entries)
     if record:
         answerable = remember and report.ok  # the next build of this request may be answered as a whole
+        # The stat pass is for a cold process; the server's watcher gives its own
+        # seeds, and its watched builds leave the stats for its first unwatched one.
+        stats = answerable and not (p.memo is not None and p.memo.seeded)
         trace.record_build(report.records, request=p.request if answerable else None,
-                           inputs=_inputs(p, report, trace, tool_stats) if answerable else None,
+                           inputs=_inputs(p, report, trace, tool_stats) if stats else None,
                            summary=[len(report.records), named] if answerable else None)
-        remember_built(p.ws, p.analysis.infos, report.digests, store)
+        # Size tables of the actions no seed reached were remembered when they were built.
+        owners = {r.action.owner for r in report.records.values() if r.reason != rebuild.UNTOUCHED}
+        remember_built(p.ws, {l: i for l, i in p.analysis.infos.items() if l in owners}, report.digests, store)
     trace.save()
     if p.memo is not None:
         p.memo.built(p, report.ok and remember, tool_stats)

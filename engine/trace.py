@@ -70,26 +70,34 @@ def _frames(data: bytes):
 
 def last_build(records: str) -> tuple[dict | None, bool]:
     """(the last `build` record, whether an `up_to_date` record follows it),
-    reading only that record's payload: the null-build path's one question."""
+    reading the frames' headers and that record's payload only: the
+    null-build path's one question."""
     try:
-        with open(os.path.join(records, NAME), "rb") as f:
-            data = f.read()
+        fd = os.open(os.path.join(records, NAME), os.O_RDONLY)
     except OSError:
         return None, False
-    if not data.startswith(SIGNATURE):
-        return None, False
-    found, up_to_date = None, False
-    for kind, start, end in _frames(data):
-        if kind == "build":
-            found, up_to_date = (start, end), False
-        elif kind == "up_to_date":
-            up_to_date = True
-    if found is None:
-        return None, False
     try:
-        return marshal.loads(data[found[0]:found[1]]), up_to_date
-    except (EOFError, ValueError, TypeError):
+        size = os.fstat(fd).st_size
+        if os.pread(fd, len(SIGNATURE), 0) != SIGNATURE:
+            return None, False
+        found, up_to_date, pos, header = None, False, len(SIGNATURE), _HEADER.size
+        while pos + header <= size:
+            length, code = _HEADER.unpack(os.pread(fd, header, pos))
+            start = pos + header
+            if start + length > size or code not in _NAMES:
+                break  # cut short by a killed build
+            if code == 98:  # b"b": build
+                found, up_to_date = (start, length), False
+            elif code == 117:  # b"u": up_to_date
+                up_to_date = True
+            pos = start + length
+        if found is None:
+            return None, False
+        return marshal.loads(os.pread(fd, found[1], found[0])), up_to_date
+    except (OSError, EOFError, ValueError, TypeError, struct.error):
         return None, False
+    finally:
+        os.close(fd)
 
 
 def mark_up_to_date(records: str) -> None:

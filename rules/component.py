@@ -11,7 +11,7 @@ from wasmelt.engine.analysis import AnalysisContext, TargetInfo
 from wasmelt.engine.registry import AttrKind, RuleAttrs, RuleKind, SourceListAttr, register_rule
 from wasmelt.toolchains import component as stage
 
-from .common import resolve_tools, setting
+from .common import ToolRequest, setting
 from .providers import WasmInfo
 
 
@@ -30,6 +30,19 @@ class ComponentAttrs(RuleAttrs):
     arena_bytes: int = Field(default=4096, ge=8, le=1 << 24)  # the generated cabi_realloc's static arena (C + wit)
 
 
+def _cc(ctx) -> str:
+    return ctx.attrs.cc or setting(ctx, "cc", "cc", "zig")
+
+
+def tools(ctx) -> list[ToolRequest]:
+    srcs = tuple(ctx.attrs.srcs)
+    try:
+        stage.source_kind(list(srcs))
+    except stage.StageError:
+        return []  # analyze says what is wrong with them
+    return [ToolRequest(stage.identities, (srcs, _cc(ctx), bool(ctx.attrs.wit)))]
+
+
 def analyze(ctx: AnalysisContext) -> TargetInfo:
     attrs: ComponentAttrs = ctx.attrs
     if attrs.wit and not attrs.world:
@@ -41,13 +54,12 @@ def analyze(ctx: AnalysisContext) -> TargetInfo:
         stage.source_kind([s.path for s in srcs])
     except stage.StageError as e:
         raise ctx.fail(str(e)) from None
-    cc = attrs.cc or setting(ctx, "cc", "cc", "zig")
+    cc = _cc(ctx)
     wasm = ctx.declare(f"{ctx.label.name}.wasm")
     report = ctx.declare(f"{ctx.label.name}.report.json")
     header = ctx.declare(f"{attrs.world}.h") if attrs.wit and srcs[0].path.endswith(".c") else None
-    tools = resolve_tools(ctx, lambda: stage.identities([s.path for s in srcs], cc, bool(wits)))
     ctx.action(
-        mnemonic="Component", inputs=srcs + extra, outputs=[wasm, report] + ([header] if header else []), tools=tools,
+        mnemonic="Component", inputs=srcs + extra, outputs=[wasm, report] + ([header] if header else []), tools=ctx.tools,
         argv=stage.argv([s.path for s in srcs], wasm.path, report.path, label=str(ctx.label), cc=cc,
                         wit=[w.path for w in wits] or None, world=attrs.world, no_grow=attrs.no_grow,
                         stack_size=attrs.stack_size, max_memory_pages=attrs.max_memory_pages,
@@ -56,4 +68,5 @@ def analyze(ctx: AnalysisContext) -> TargetInfo:
     return TargetInfo(files=(wasm,), providers=(WasmInfo(wasm, report),))
 
 
-register_rule(RuleKind("component", ComponentAttrs, analyze, doc="a wasm component from C, Rust, WAT or .wasm"))
+register_rule(RuleKind("component", ComponentAttrs, analyze, doc="a wasm component from C, Rust, WAT or .wasm",
+                       tools=tools))

@@ -11,7 +11,7 @@ from wasmelt.engine.analysis import AnalysisContext, SizeTableInfo, TargetInfo
 from wasmelt.engine.registry import LabelAttr, RuleAttrs, RuleKind, register_rule
 from wasmelt.toolchains import synth as stage
 
-from .common import resolve_tools, setting
+from .common import ToolRequest, setting
 from .providers import ObjectInfo, WasmInfo
 
 Cpu = Literal[stage.CPUS]  # toolchains/cpus.py
@@ -31,13 +31,21 @@ class SynthAttrs(RuleAttrs):
     cc: Literal["zig", "gcc", "clang"] | None = None
 
 
+def _toolchain(ctx) -> tuple[str, str]:
+    return (ctx.attrs.toolchain or setting(ctx, "synth_toolchain", "toolchain", "builtin"),
+            ctx.attrs.cc or setting(ctx, "synth_cc", "cc", "zig"))
+
+
+def tools(ctx) -> list[ToolRequest]:
+    return [ToolRequest(stage.identities, (*_toolchain(ctx), ctx.attrs.cpu))]
+
+
 def analyze(ctx: AnalysisContext) -> TargetInfo:
     attrs: SynthAttrs = ctx.attrs
     src = ctx.dep(attrs.src).get(WasmInfo)
     if src is None:
         raise ctx.fail(f"`src` = `{attrs.src}` is a {ctx.dep_kind(attrs.src)} target, not a wasm module")
-    toolchain = attrs.toolchain or setting(ctx, "synth_toolchain", "toolchain", "builtin")
-    cc = attrs.cc or setting(ctx, "synth_cc", "cc", "zig")
+    toolchain, cc = _toolchain(ctx)
     n = ctx.label.name
     obj, header, report = ctx.declare(f"{n}.o"), ctx.declare(f"{n}.h"), ctx.declare(f"{n}.size.json")
     table = ctx.declare(f"{n}.size_table.json")
@@ -47,7 +55,7 @@ def analyze(ctx: AnalysisContext) -> TargetInfo:
         inputs.append(fuse_report)
     budgets = {name: getattr(attrs, name) for name in stage.BUDGETS}
     ctx.action(mnemonic="Synth", inputs=inputs, outputs=[obj, header, report, table],
-               tools=resolve_tools(ctx, lambda: stage.identities(toolchain, cc, attrs.cpu)),
+               tools=ctx.tools,
                argv=stage.argv(src.wasm.path, obj.path, header.path, report.path, toolchain=toolchain,
                                cpu=attrs.cpu, opt=attrs.opt, bounds=attrs.bounds, cc=cc,
                                roots=attrs.roots or src.roots,
@@ -59,4 +67,4 @@ def analyze(ctx: AnalysisContext) -> TargetInfo:
 
 
 register_rule(RuleKind("synth", SynthAttrs, analyze, doc="lower a core module to an Arm Cortex-M or RISC-V object",
-                       provides=(SizeTableInfo,)))
+                       provides=(SizeTableInfo,), tools=tools))

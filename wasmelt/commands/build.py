@@ -4,7 +4,6 @@ size run a build (run_build: the reporters, event log, profile and remote the fl
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from .flags import build_flags, remote
 
@@ -35,6 +34,8 @@ def run_build(args, p, artifacts, *, quiet: bool | None = None, keep_going: bool
               on_events=None, reported_elsewhere: set[str] = frozenset(), named=None):
     """Build `artifacts` with the reporters the flags ask for (`named`: see engine.session.build)."""
     from wasmelt import report
+    from pathlib import Path
+
     from wasmelt.engine.events import EventLog, write_profile
     from wasmelt.engine.executor import Reporters
     from wasmelt.engine.locks import workspace_lock
