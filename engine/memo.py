@@ -25,6 +25,7 @@ class Memo:
         self.tool_stats: dict = {}  # the stat of its tools (outside what the watcher sees)
         self.anchored = False  # the watcher has run without a gap since `last` read its inputs
         self.pending: set[str] = set()  # paths changed since then
+        self.synced = False  # the server synced the watcher for the current command
         self.seeded = False  # the current command's seeds came from the watcher
         self.consumed = False  # ... and were taken out of `pending` by a build that has not finished
 
@@ -47,7 +48,7 @@ class Memo:
         """The watcher's seeds for a build asking `request`, or None (no
         anchored build of that request, or a tool outside the workspace changed)."""
         last = self.last
-        if last is None or not self.anchored or last.request != request:
+        if last is None or not self.anchored or not self.synced or last.request != request:
             return None
         if any(rebuild.stat_of(path) != st for path, st in self.tool_stats.items()):
             return None

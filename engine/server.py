@@ -229,13 +229,14 @@ class Server:
         out, err = command_streams(conn, bool(message.get("tty")))
         saved = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = out, err
+        self.memo.synced = False
         try:
             self.command_running = True
             try:
                 args = self.frontend.parse(argv)  # the one parser: a bad flag exits 2, as in-process
             except SystemExit as e:
                 return e.code if isinstance(e.code, int) else 1
-            located = locate(message["cwd"]) if self.frontend.plain(args) else None
+            located = locate(message["cwd"]) if args.command in client.FORWARDED else None
             if located is not None and located[0].root != self.ws.root:
                 located = None
             memo = self.memo
@@ -244,10 +245,12 @@ class Server:
                 self._start_watching()
                 synced = self.watcher is not None and self.watcher.sync()
                 memo.note(self.watcher.drain_paths() if synced else None)
+                memo.synced = synced
                 # The one decision: no seed from the watcher (or, unwatched, from a
                 # stat pass over the trace) and the same request: everything is reused.
                 seeds = memo.watched_seeds(request)
-                answer = rebuild.null_build(str(self.dir), request, seeds)
+                plain = self.frontend.plain(args)
+                answer = rebuild.null_build(str(self.dir), request, seeds) if plain else None
                 if answer is not None:
                     if seeds is not None:
                         self.incremental += 1
