@@ -64,6 +64,13 @@ class Memo:
             self._trace_stat = rebuild.stat_of(path)
         return self.trace
 
+    def answered(self, before) -> None:
+        """The whole build was reused (rebuild.null_build appended its record):
+        the trace kept in memory says so too, unless another process wrote it first."""
+        if self.trace is not None and before == self._trace_stat:
+            self.trace.up_to_date = True
+            self._trace_stat = rebuild.stat_of(self.trace.path)
+
     def plan_for(self, ws, request: str):
         """The last plan again, when every seed is a path its action graph places."""
         seeds = self.watched_seeds(request)

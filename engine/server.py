@@ -250,8 +250,10 @@ class Server:
                 # stat pass over the trace) and the same request: everything is reused.
                 seeds = memo.watched_seeds(request)
                 plain = self.frontend.plain(args)
+                before = rebuild.stat_of(str(self.dir / "trace"))
                 answer = rebuild.null_build(str(self.dir), request, seeds) if plain else None
                 if answer is not None:
+                    memo.answered(before)
                     if seeds is not None:
                         self.incremental += 1
                     elif synced and memo.last is not None and memo.last.request == request:
