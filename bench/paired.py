@@ -22,7 +22,13 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gen_workspace import edit_leaf, generate  # noqa: E402
+from gen_workspace import WorkspaceInfo, edit_leaf, generate  # noqa: E402
+
+
+def load_info(root: Path) -> WorkspaceInfo:
+    import json
+
+    return WorkspaceInfo(**json.loads((root / "bench-workspace.json").read_text()))
 
 
 def main() -> None:
@@ -32,11 +38,15 @@ def main() -> None:
     ap.add_argument("--targets", type=int, default=2000)
     ap.add_argument("--runs", type=int, default=11)
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/wasmelt-paired"))
+    ap.add_argument("--reuse", action="store_true",
+                    help="keep the workspaces and caches of an earlier run (no cold build is measured)")
     args = ap.parse_args()
     work = args.workdir / str(args.targets)
-    shutil.rmtree(work, ignore_errors=True)
     installs = {"before": args.before, "after": args.after}
-    ws = {name: generate(work / name, args.targets) for name in installs}
+    reuse = args.reuse and all((work / name / "bench-workspace.json").exists() for name in installs)
+    if not reuse:
+        shutil.rmtree(work, ignore_errors=True)
+    ws = {name: load_info(work / name) if reuse else generate(work / name, args.targets) for name in installs}
 
     def build(name: str, server: bool) -> tuple[float, int, str]:
         env = {**os.environ, "WASMELT_SERVER": "1" if server else "0", "WASMELT_CACHE": str(work / f"cache-{name}")}
@@ -57,7 +67,8 @@ def main() -> None:
 
     for name in installs:
         seconds, rss, _ = build(name, False)
-        print(f"{args.targets} {name} cold in-process {seconds:.1f} s, peak RSS {rss // 1024} MB", flush=True)
+        if not reuse:
+            print(f"{args.targets} {name} cold in-process {seconds:.1f} s, peak RSS {rss // 1024} MB", flush=True)
     for name in installs:
         build(name, True)  # starts the server (its first build reuses the cache)
     ninja()
@@ -74,13 +85,14 @@ def main() -> None:
     for _ in range(args.runs):
         for name in installs:
             samples.setdefault(f"{name} server null", []).append(build(name, True)[0])
+    base = int(time.time()) * 100  # new bytes on every run, also with --reuse (the cache has the old ones)
     for i in range(args.runs):
         for k, name in enumerate(installs):
-            edit_leaf(ws[name], 1000 + 3 * i + k)
+            edit_leaf(ws[name], base + 3 * i + k)
             seconds, _, err = build(name, True)
             assert "3 executed" in err, err[-300:]
             samples.setdefault(f"{name} server leaf", []).append(seconds)
-        edit_leaf(ws["before"], 1000 + 3 * i + 2)
+        edit_leaf(ws["before"], base + 3 * i + 2)
         samples.setdefault("ninja leaf", []).append(ninja())
     for name in installs:
         env = {**os.environ, "WASMELT_CACHE": str(work / f"cache-{name}")}

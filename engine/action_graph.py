@@ -53,7 +53,16 @@ class ActionGraph:
         return readers
 
     def needed(self, wanted: Iterable[Artifact]) -> list[Action]:
-        """Every action the wanted artifacts need, dependencies first."""
+        """Every action the wanted artifacts need, dependencies first (kept:
+        the server builds the same artifacts of the same graph again)."""
+        wanted = tuple(wanted)
+        cache = self.__dict__.setdefault("_needed", {})
+        if wanted not in cache:
+            cache.clear()
+            cache[wanted] = self._needed_by(wanted)
+        return cache[wanted]
+
+    def _needed_by(self, wanted: tuple[Artifact, ...]) -> list[Action]:
         producer = self.producer
         seen: set[str] = set()
         order: list[Action] = []
@@ -83,12 +92,3 @@ class ActionGraph:
                 closure.add(action_id)
                 stack.extend(dependents.get(action_id, ()))
         return closure
-
-    def put(self, index: int, new: Action) -> None:
-        """Action `index` again, re-analysed with the same id, inputs and outputs
-        (only its command may differ): the edges stay as they are."""
-        self.actions[index] = new
-        for out in new.outputs:
-            self.producer[out.path] = new
-        if "by_id" in self.__dict__:
-            self.by_id[new.id] = new

@@ -16,7 +16,7 @@ from .loader import Target, check_source_path
 from .registry import rule_kinds
 from .sandbox import check_command
 from .store import normalise_output, output_collision
-from .uptodate import stat_of
+from .tools import ToolTable
 from .workspace import OUTPUT_DIR, Workspace
 
 P = TypeVar("P")
@@ -71,6 +71,9 @@ class AnalysisContext:
         self._infos = infos
         self._kinds = kinds
         self.actions: list[Action] = []
+        # The tools its rule kind asked for (RuleKind.tools), resolved before
+        # analysis by engine.tools: `analyze` runs no program to learn them.
+        self.tools: tuple[ToolRef, ...] = ()
 
     @property
     def where(self) -> str:
@@ -137,42 +140,43 @@ class AnalysisResult:
 class AnalysisMemo:
     """Analysis results kept across commands by a long-lived process (the
     server). A target's result is reused while its Target object (kept by the
-    package memo while its BUILD.toml is unchanged) and the infos of its
-    dependencies are the very objects it was analysed with; everything is
-    dropped when the settings, PATH or the stat of a tool an action runs change."""
+    package memo while its BUILD.toml is unchanged), the infos of its
+    dependencies (the very objects it was analysed with) and its resolved
+    tools are the same; everything is dropped when the settings or PATH change."""
 
     def __init__(self):
-        self.entries: dict[Label, tuple[Target, tuple, TargetInfo, list[Action]]] = {}
+        self.entries: dict[Label, tuple[Target, tuple, tuple, TargetInfo, list[Action]]] = {}
         self.context: tuple | None = None
-        self.tools: dict[str, tuple | None] = {}
+        self.tools = ToolTable()  # kept with the analyses: resolved once per server
         self.reused = 0
 
     def begin(self, ws: Workspace) -> None:
         context = (str(ws.root), repr(sorted(ws.settings.items())), os.environ.get("PATH", ""))
-        if context != self.context or any(stat_of(p) != s for p, s in self.tools.items()):
+        if context != self.context:
             self.entries.clear()
-            self.tools.clear()
         self.context = context
+        self.tools.begin()
 
-    def get(self, target: Target, infos: dict[Label, TargetInfo]):
+    def get(self, target: Target, infos: dict[Label, TargetInfo], tools: tuple):
         entry = self.entries.get(target.label)
-        if entry is None or entry[0] is not target:
+        if entry is None or entry[0] is not target or entry[2] != tools:
             return None
         deps = entry[1]
         if len(deps) != len(target.deps) or any(infos.get(d) is not i for d, i in zip(target.deps, deps)):
             return None
         self.reused += 1
-        return entry[2], entry[3]
+        return entry[3], entry[4]
 
-    def put(self, target: Target, infos: dict[Label, TargetInfo], info: TargetInfo, actions: list[Action]) -> None:
-        for action in actions:
-            for tool in action.tools:
-                if tool.path not in self.tools:
-                    self.tools[tool.path] = stat_of(tool.path)
-        self.entries[target.label] = (target, tuple(infos.get(d) for d in target.deps), info, actions)
+    def put(self, target: Target, infos: dict[Label, TargetInfo], tools: tuple, info: TargetInfo,
+            actions: list[Action]) -> None:
+        self.entries[target.label] = (target, tuple(infos.get(d) for d in target.deps), tools, info, actions)
 
 
 def analyze(ws: Workspace, graph: TargetGraph, memo: AnalysisMemo | None = None) -> AnalysisResult:
+    """Every target's TargetInfo and actions, dependencies first. The tools the
+    rule kinds ask for are resolved first, once per request (engine.tools);
+    then each `analyze` is a function of attributes, settings, its
+    dependencies' infos and those tools."""
     kinds_registry = rule_kinds()
     infos: dict[Label, TargetInfo] = {}
     kinds = {label: t.kind for label, t in graph.targets.items()}
@@ -180,16 +184,24 @@ def analyze(ws: Workspace, graph: TargetGraph, memo: AnalysisMemo | None = None)
     producers = action_graph.producer
     if memo is not None:
         memo.begin(ws)
+    table = memo.tools if memo is not None else ToolTable()
+    contexts = []
     for label in graph.order:
         target = graph.targets[label]
         ctx = AnalysisContext(ws, target, infos, kinds)
-        hit = memo.get(target, infos) if memo is not None else None
+        declare = kinds_registry[target.kind].tools
+        if declare is not None:
+            ctx.tools = table.for_target(declare(ctx), ctx.where)
+        contexts.append(ctx)
+    for ctx in contexts:
+        target, label = ctx.target, ctx.label
+        hit = memo.get(target, infos, ctx.tools) if memo is not None else None
         if hit is not None:
             info, ctx.actions = hit
         else:
             info = kinds_registry[target.kind].analyze(ctx)
             if memo is not None:
-                memo.put(target, infos, info, ctx.actions)
+                memo.put(target, infos, ctx.tools, info, ctx.actions)
         for action in ctx.actions:
             for out in action.outputs:
                 if out.path in producers:

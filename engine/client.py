@@ -190,6 +190,19 @@ def server_wanted(settings: dict) -> bool | None:
     return True if settings.get("server") is True else None
 
 
+def server_maybe_wanted(root: str) -> bool:
+    """Whether the workspace may ask for a server to be started (server_wanted
+    on its parsed settings decides): WASMELT_SERVER, or the word `server` in
+    the root BUILD.toml, which is not parsed here."""
+    if os.environ.get("WASMELT_SERVER") is not None:
+        return not server_disabled()
+    try:
+        with open(os.path.join(root, BUILD_FILE), "rb") as f:
+            return b"server" in f.read()
+    except OSError:
+        return False
+
+
 def forward_if_running(argv: list[str]) -> tuple[int | None, bool]:
     """Run a build or test in the workspace's server if one is running:
     (exit code or None, whether a server was reached). None with a server

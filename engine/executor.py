@@ -15,7 +15,7 @@ from .actions import Action
 from .errors import ActionError
 from .results import CACHED, EXECUTED, FAILED, SKIPPED, ActionRecord, BuildReport, Reporter, Reporters  # noqa: F401
 from .runner import LocalRunner, RemoteBackend, RemoteResult, RemoteRunner, Runner, RunResult, SourceChanged  # noqa: F401
-from .rebuild import decide
+from .rebuild import decide, untouched
 from .store import CachedResult, Store, _atomic_write, digest_file, explain_os_error
 from .trace import Trace
 from .workspace import Workspace
@@ -59,6 +59,15 @@ class Executor:
             return self._lookup(action, input_digests, restore)
         except _NeedsCopy:
             return None
+
+    def untouched(self, action: Action) -> ActionRecord | None:
+        """The record of an action no seed reaches (engine.rebuild.untouched), or None."""
+        decision = untouched(action, self.trace)
+        if decision is None:
+            return None
+        return ActionRecord(action, CACHED, decision.key, decision.material, outputs=decision.outputs,
+                            executable=decision.executable, log_digests=decision.log_digests,
+                            reason=decision.reason)
 
     def run(self, action: Action, input_digests: dict[str, str], record: ActionRecord | None = None) -> ActionRecord:
         """The action's record once its outputs are in place: from a cache, or run."""

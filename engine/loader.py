@@ -17,8 +17,9 @@ from pydantic import ValidationError
 
 from .errors import ConfigError, did_you_mean
 from .labels import Label, check_name, parse_label
+from .rebuild import stat_of
 from .registry import AttrKind, RuleAttrs, attr_kinds, rule_kinds
-from .workspace import BUILD_FILE, Workspace, parse_toml
+from .workspace import BUILD_FILE, SKIPPED_DIRS, Workspace, parse_toml
 
 
 MAX_BUILD_FILE_BYTES = 8 << 20
@@ -159,8 +160,27 @@ def load_package(ws: Workspace, package: str, parsed=None) -> Package:
 
 
 def find_packages(ws: Workspace, under: str, walked: dict | None = None) -> list[str]:
-    """Every package at or below `under`, sorted; `walked` collects the stat of
-    each directory searched (for the up-to-date check)."""
-    from .uptodate import walk_packages
-
-    return walk_packages(ws, under, walked)
+    """Every package at or below `under`, sorted; each directory is stat'ed
+    before it is listed into `walked` (a later change shows in its mtime: the
+    trace's build record keeps them for the null build's stat pass)."""
+    base = os.path.join(ws.root, under) if under else str(ws.root)
+    root = str(ws.root)
+    found = []
+    stack = [base]
+    while stack:
+        directory = stack.pop()
+        if walked is not None:
+            walked[directory] = stat_of(directory)
+        try:
+            entries = list(os.scandir(directory))
+        except OSError:
+            continue
+        subdirs = []
+        for entry in entries:
+            if entry.name == BUILD_FILE and not entry.is_dir():
+                rel = os.path.relpath(directory, root)
+                found.append("" if rel == "." else rel.replace(os.sep, "/"))
+            elif entry.is_dir(follow_symlinks=False) and entry.name not in SKIPPED_DIRS and not entry.name.startswith("."):
+                subdirs.append(entry.path)
+        stack.extend(sorted(subdirs, reverse=True))
+    return sorted(found)

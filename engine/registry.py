@@ -50,6 +50,9 @@ class RuleKind:
     # Provider types every target of this kind provides, for the commands
     # that look for them (e.g. SizeTableInfo for `wasmelt size`).
     provides: tuple[type, ...] = ()
+    # (AnalysisContext) -> the tool requests of a target, from its attributes and
+    # the settings alone; engine.tools resolves them before analysis (ctx.tools).
+    tools: Callable[[Any], Any] | None = None
 
 
 _RULES: dict[str, RuleKind] = {}

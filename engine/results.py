@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-EXECUTED, CACHED, FAILED, SKIPPED = "executed", "cached", "failed", "skipped"
+from .reporter import CACHED, EXECUTED, FAILED, SKIPPED, Reporter, Reporters  # noqa: F401  (re-exported)
 
 
 @dataclass
@@ -46,36 +46,3 @@ class BuildReport:
         parts += [f"{self.count(s)} {s}" for s in (FAILED, SKIPPED) if self.count(s)]
         n = len(self.records)
         return f"{n} action{'s' if n != 1 else ''}: " + ", ".join(parts)
-
-
-class Reporter:
-    """Receives progress events (on the scheduling thread); the CLI prints
-    them, the event log and the profile record them."""
-
-    def build_started(self, total: int) -> None: ...
-    def action_started(self, action: Action, lane: int) -> None: ...
-    def action_finished(self, record: ActionRecord, done: int, total: int) -> None: ...
-    def build_finished(self, report: "BuildReport") -> None: ...
-
-
-class Reporters(Reporter):
-    def __init__(self, *reporters: Reporter):
-        self.reporters = [r for r in reporters if r is not None]
-
-    def build_started(self, total):
-        for r in self.reporters:
-            r.build_started(total)
-
-    def action_started(self, action, lane):
-        for r in self.reporters:
-            r.action_started(action, lane)
-
-    def action_finished(self, record, done, total):
-        for r in self.reporters:
-            r.action_finished(record, done, total)
-
-    def build_finished(self, report):
-        for r in self.reporters:
-            r.build_finished(report)
-
-

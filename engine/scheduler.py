@@ -20,23 +20,16 @@ from .store import explain_os_error
 
 
 def schedule(executor, wanted: list[Artifact], graph: ActionGraph, *, jobs: int = 1, keep_going: bool = False,
-             reporter: Reporter | None = None, only: list[Action] | None = None,
-             known: dict[str, str] | None = None) -> BuildReport:
-    """Build what `wanted` needs; or, with `only` (dependencies first), just
-    those actions, taking the digests of every other input from `known`
-    (what an earlier build produced: the server's incremental path)."""
+             reporter: Reporter | None = None, examine: set[str] | None = None) -> BuildReport:
+    """Build what `wanted` needs. With `examine` (engine.rebuild.examined: the
+    actions the seeds reach), every other action keeps what the trace
+    recorded, without its inputs being hashed."""
     jobs = max(1, jobs)
     reporter = reporter or Reporter()
-    actions = graph.needed(wanted) if only is None else only
+    actions = graph.needed(wanted)
     report = BuildReport()
-    if known is not None:
-        report.digests = dict(known)
     total = len(actions)
-    chosen = {a.id: a for a in actions}
     upstream, downstream = graph.upstream, graph.dependents
-    waiting_on = {a.id: {u for u in upstream[a.id] if u in chosen} for a in actions}
-    dependents = {a.id: [chosen[d] for d in downstream[a.id] if d in chosen] for a in actions}
-    ready = collections.deque(a for a in actions if not waiting_on[a.id])
     running: dict[cf.Future, tuple[Action, ActionRecord | None]] = {}
     stop = False
     done_count = 0
@@ -83,6 +76,29 @@ def schedule(executor, wanted: list[Artifact], graph: ActionGraph, *, jobs: int 
             if not waiting_on[dep.id] and dep.id not in report.records:
                 ready.append(dep)
 
+    if examine is not None:
+        # Those no seed reaches first, in one pass (they depend on no action a
+        # seed reaches); an action without a record in the trace, and what
+        # depends on it, is decided as the others are.
+        rest, decided = [], set()
+        for action in actions:
+            record = None
+            if action.id not in examine and not any(u in decided for u in upstream[action.id]):
+                record = executor.untouched(action)
+            if record is None:
+                rest.append(action)
+                decided.add(action.id)
+            else:
+                report.digests.update(record.outputs)
+                for out in action.optional_outputs:
+                    report.digests.setdefault(out, "")
+                finish(record)
+        actions = rest
+    chosen = {a.id: a for a in actions}
+    waiting_on = {a.id: {u for u in upstream[a.id] if u in chosen} for a in actions}
+    dependents = {a.id: [chosen[d] for d in downstream[a.id] if d in chosen] for a in actions}
+    ready = collections.deque(a for a in actions if not waiting_on[a.id])
+
     with cf.ThreadPoolExecutor(max_workers=jobs) as pool:
         while ready or running:
             while ready and not stop and len(running) < jobs:
@@ -121,7 +137,7 @@ def schedule(executor, wanted: list[Artifact], graph: ActionGraph, *, jobs: int 
                     completed(action, future.result(), None)
                 except (ActionError, OSError) as e:
                     completed(action, None, e, decided.reason if decided is not None else "")
-    for action in actions:
+    for action in graph.needed(wanted):
         if action.id not in report.records:
             why = "not run: the build stopped after a failure"
             report.records[action.id] = ActionRecord(action, SKIPPED, error=why, reason=why)

@@ -25,11 +25,11 @@ import sys
 import threading
 import time
 
-from . import client
+from . import client, rebuild
 from .connection import HangupMonitor, command_streams
 from .serverctl import PID_NAME
 from .watcher import Watcher
-from .workspace import Workspace, records_dir
+from .workspace import Workspace, locate, records_dir
 
 REQUEST_TIMEOUT_S = 10.0  # a client sends its request as soon as it connects
 
@@ -47,9 +47,8 @@ class Server:
         self.commands = 0
         self.incremental = 0  # commands answered from the watcher's changed paths
         self.watcher: Watcher | None = None  # runs between full commands
+        self.memo = None  # engine.memo.Memo, made by serve()
         self.watch_files = True
-        # manifest path -> the last successful plain build (engine.incremental)
-        self.states: dict = {}
         self.deferred: list = []  # work left for after the client has its answer
         self.code_stamp = None
         self.busy = False  # a request is being served: later arrivals are told they wait
@@ -58,9 +57,7 @@ class Server:
 
     # The code this process runs: when it changes on disk, the server is stale.
     def _code_stamp(self):
-        from .uptodate import code_files, stat_of
-
-        return [(f, stat_of(f)) for f in code_files()]
+        return [(f, rebuild.stat_of(f)) for f in rebuild.code_files()]
 
     def interrupt_command(self) -> None:
         self.interrupt_sent = True
@@ -139,8 +136,8 @@ class Server:
             self.watch_files = False
 
     def _stop_watching(self) -> None:
-        for state in self.states.values():
-            state.unanchor()  # a gap in the watching: changes could go unseen
+        if self.memo is not None:
+            self.memo.unanchor()  # a gap in the watching: changes could go unseen
         if self.watcher is not None:
             self.watcher.close()
             self.watcher = None
@@ -224,8 +221,6 @@ class Server:
         return True
 
     def _run(self, conn: socket.socket, message: dict) -> int | None:
-        from . import uptodate
-
         started = time.monotonic()
         argv = list(message["argv"])
         os.chdir(message["cwd"])
@@ -234,52 +229,60 @@ class Server:
         out, err = command_streams(conn, bool(message.get("tty")))
         saved = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = out, err
+        self.memo.synced = False
         try:
             self.command_running = True
-            parsed = uptodate.parse_build_argv(argv)
-            located = uptodate.locate(message["cwd"]) if parsed else None
+            try:
+                args = self.frontend.parse(argv)  # the one parser: a bad flag exits 2, as in-process
+            except SystemExit as e:
+                return e.code if isinstance(e.code, int) else 1
+            located = locate(message["cwd"]) if args.command in client.FORWARDED else None
             if located is not None and located[0].root != self.ws.root:
                 located = None
+            memo = self.memo
             if located is not None:
-                mpath = uptodate.manifest_path(located[0], located[1], parsed[0])
+                request = rebuild.request_of(located[1], args.patterns)
                 self._start_watching()
                 synced = self.watcher is not None and self.watcher.sync()
-                paths = self.watcher.drain_paths() if synced else None
-                for state in self.states.values():
-                    state.note(paths)
-                state = self.states.get(mpath)
-                if state is not None and state.anchored:
-                    from . import incremental
-
-                    code = incremental.build(state, argv, started, self.deferred, self.frontend)
-                    if code is not None:
+                memo.note(self.watcher.drain_paths() if synced else None)
+                memo.synced = synced
+                # The one decision: no seed from the watcher (or, unwatched, from a
+                # stat pass over the trace) and the same request: everything is reused.
+                seeds = memo.watched_seeds(request)
+                plain = self.frontend.plain(args)
+                before = rebuild.stat_of(str(self.dir / "trace"))
+                answer = rebuild.null_build(str(self.dir), request, seeds) if plain else None
+                if answer is not None:
+                    memo.answered(before)
+                    if seeds is not None:
                         self.incremental += 1
-                        return code
-                result = uptodate.check_locked(located[0], located[1], parsed[0])
-                if result is not None:
-                    if synced and state is not None and not state.anchored and uptodate.stat_of(mpath) == state.manifest_stat:
-                        state.anchored = True  # disk is as that build left it, and watched since
-                        state.pending.clear()
-                    return self.frontend.report.up_to_date(*result, parsed[1], started)
-            # A full command. The first one (a cold build, tens of thousands of
+                    elif synced and memo.last is not None and memo.last.request == request:
+                        memo.anchored = True  # disk is as that build left it, and watched since
+                        memo.pending.clear()
+                    return self.frontend.report.up_to_date(*answer, args.quiet, started)
+            # The build itself. The first one (a cold build, tens of thousands of
             # outputs and new directories) runs unwatched: the events would keep
             # the watcher busy on a core the build needs. Later ones write few
             # files and keep it running, so their result is watched from the start.
-            watched = self.watcher is not None and bool(self.states)
+            watched = self.watcher is not None and memo.last is not None
             if not watched:
                 self._stop_watching()
-            self.memo.last = None
+            memo.seeded = False
+            before = memo.last
             try:
-                return self.frontend.run(argv, self.memo)
+                return self.frontend.run(argv, memo)
             except SystemExit as e:
                 return e.code if isinstance(e.code, int) else 1
             finally:
-                new, self.memo.last = self.memo.last, None
-                if located is not None:
-                    self.states.pop(mpath, None)  # superseded, or the build failed
-                if new is not None:
-                    new.anchored = watched and self.watcher is not None and self.watcher.alive
-                    self.states[new.mpath] = new
+                if memo.consumed:  # interrupted after taking the seeds: what changed is no longer known
+                    memo.consumed = False
+                    memo.unanchor()
+                if memo.seeded:
+                    self.incremental += 1
+                if memo.last is not None and memo.last is not before:
+                    memo.anchored = watched and self.watcher is not None and self.watcher.alive
+                elif memo.last is None:
+                    memo.unanchor()
         except KeyboardInterrupt:  # the client hung up: see HangupMonitor
             print("interrupted", file=sys.stderr)
             return 130

@@ -1,10 +1,12 @@
 """One command's view of the workspace: load the requested targets, analyze
-them into actions, and build the artifacts they need."""
+them into actions, and build the artifacts they need; the seeds of the one
+rebuild decision come from a stat pass over the trace, or from the server."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .analysis import AnalysisResult, analyze
@@ -12,10 +14,11 @@ from .executor import BuildReport, Executor, Reporter
 from .graph import PackageLoader, TargetGraph, load_graph, resolve_patterns
 from .labels import Label
 from .locks import cache_lock
+from . import rebuild
 from .scheduler import schedule
 from .sizes import remember_built
 from .store import Store
-from .trace import Trace
+from .trace import RACY_WINDOW_NS, Trace
 from .workspace import Workspace, find_workspace, records_dir
 
 
@@ -25,9 +28,14 @@ class Plan:
     labels: list[Label]  # what the patterns named
     graph: TargetGraph
     analysis: AnalysisResult
-    loader: PackageLoader | None = None  # what was loaded (for the up-to-date record)
+    loader: PackageLoader | None = None  # what was loaded (for the trace's build record)
     memo: "Memo | None" = None  # a long-lived process's (engine.memo)
     trace: Trace | None = None  # the build log, loaded once per command
+    request: str | None = None  # engine.rebuild.request_of the command's package and patterns
+    # What may have changed since the trace's last build (None: anything), and
+    # the actions it reaches (None: every action is decided by its key material).
+    seeds: list[str] | None = None
+    examine: set[str] | None = field(default=None, repr=False)
 
 
 def open_workspace(cwd: Path | None = None) -> tuple[Workspace, str]:
@@ -37,43 +45,66 @@ def open_workspace(cwd: Path | None = None) -> tuple[Workspace, str]:
 
 
 def plan(ws: Workspace, patterns: list[str], current_package: str = "", memo=None) -> Plan:
-    trace = Trace(records_dir(ws))
+    request = rebuild.request_of(current_package, patterns)
+    if memo is not None:
+        kept = memo.plan_for(ws, request)
+        if kept is not None:  # the server's last plan, and nothing its watcher saw needs a new one
+            return kept
+    trace = memo.trace_for(ws) if memo is not None else Trace(records_dir(ws))
     loader = PackageLoader(ws, trace, memo.packages if memo is not None else None)
     labels = resolve_patterns(loader, patterns, current_package)
     graph = load_graph(loader, labels)
     trace.save()
-    return Plan(ws, labels, graph, analyze(ws, graph, memo.analysis if memo is not None else None), loader, memo, trace)
+    p = Plan(ws, labels, graph, analyze(ws, graph, memo.analysis if memo is not None else None), loader, memo,
+             trace, request)
+    if memo is not None:
+        p.seeds, p.examine = memo.seeds_for(p)
+    else:
+        p.seeds = _stat_seeds(trace, request)
+        p.examine = rebuild.examined(p.analysis.graph, p.seeds, str(ws.root))
+    return p
+
+
+def _stat_seeds(trace: Trace, request: str) -> list[str] | None:
+    """A cold process's seeds: the stat pass over the last build's inputs, when it asked the same."""
+    build = trace.build
+    if build.get("request") != request or build.get("inputs") is None:
+        return None
+    return rebuild.stat_seeds(build["inputs"])
 
 
 def build(p: Plan, wanted, *, jobs: int | None = None, keep_going: bool = False,
           reporter: Reporter | None = None, timeout: float | None = None, use_cache: bool = True,
           record: bool = True, remote=None, expected: dict[str, str] | None = None,
-          up_to_date: tuple[str, list[str]] | None = None) -> BuildReport:
-    """Build `wanted`. With `up_to_date` = (command package, patterns), a
-    successful plain build is remembered for the up-to-date check."""
-    remember = (up_to_date is not None and record and use_cache and remote is None and expected is None
+          named: list | None = None) -> BuildReport:
+    """Build `wanted`. With `named` (the targets an up-to-date answer lists), a
+    successful plain build records what it depended on for the next one's stat pass."""
+    remember = (named is not None and record and use_cache and remote is None and expected is None
                 and p.loader is not None)
     tool_stats = _tool_stats(p) if remember else {}
     store = Store(p.ws.cache_dir)
     trace = p.trace or Trace(records_dir(p.ws))
     executor = Executor(p.ws, store, trace, timeout=timeout, use_cache=use_cache, remote=remote,
                         expected=expected)
+    examine = p.examine if use_cache and expected is None and remote is None else None
     with cache_lock(p.ws.cache_dir, exclusive=False):
         report = schedule(executor, wanted, p.analysis.graph, jobs=jobs or os.cpu_count() or 1,
-                          keep_going=keep_going, reporter=reporter)
+                          keep_going=keep_going, reporter=reporter, examine=examine)
     report.corrupt_entries = list(store.corrupt_entries)
     if record:
-        trace.record_build(report.records)
-        remember_built(p.ws, p.analysis.infos, report.digests, store)
+        answerable = remember and report.ok  # the next build of this request may be answered as a whole
+        # The stat pass is for a cold process; the server's watcher gives its own
+        # seeds, and its watched builds leave the stats for its first unwatched one.
+        stats = answerable and not (p.memo is not None and p.memo.seeded)
+        trace.record_build(report.records, request=p.request if answerable else None,
+                           inputs=_inputs(p, report, trace, tool_stats) if stats else None,
+                           summary=[len(report.records), named] if answerable else None)
+        # Size tables of the actions no seed reached were remembered when they were built.
+        owners = {r.action.owner for r in report.records.values() if r.reason != rebuild.UNTOUCHED}
+        remember_built(p.ws, {l: i for l, i in p.analysis.infos.items() if l in owners}, report.digests, store)
     trace.save()
-    if remember and report.ok:
-        _remember(p, report, trace, tool_stats, *up_to_date)
-        if p.memo is not None:  # the starting point of the server's incremental path
-            from .incremental import State
-            from .uptodate import manifest_path, stat_of
-
-            mpath = manifest_path(p.ws, up_to_date[0], up_to_date[1])
-            p.memo.last = State(mpath, p, wanted, report, tool_stats, trace, stat_of(mpath))
+    if p.memo is not None:
+        p.memo.built(p, report.ok and remember, tool_stats)
     return report
 
 
@@ -81,31 +112,35 @@ def _tool_stats(p: Plan) -> dict:
     """The stat of every tool the actions run, taken before they run, and of
     the directories a tool lookup searches (a new or re-pointed program there
     changes the directory)."""
-    from .uptodate import stat_of
-
     paths = {t.path for a in p.analysis.all_actions for t in a.tools}
     dirs = {os.path.dirname(t) for t in paths} | {d for d in os.environ.get("PATH", "").split(os.pathsep) if d}
-    return {path: stat_of(path) for path in sorted(paths | dirs)}
+    return {path: rebuild.stat_of(path) for path in sorted(paths | dirs)}
 
 
-def _remember(p: Plan, report: BuildReport, trace: Trace, tool_stats: dict, package: str,
-              patterns: list[str]) -> None:
-    from . import uptodate
-
+def _inputs(p: Plan, report: BuildReport, trace: Trace, tool_stats: dict) -> dict | None:
+    """The stat of every file and directory this build depended on, for the
+    next build's stat pass; None when one is racy (modified so recently that a
+    later edit could keep its stat): the next build decides by content."""
     root = str(p.ws.root)
-    sources: dict[str, tuple | None] = {}
-    outputs: list[str] = []
+    inputs: dict[str, tuple | None] = dict(p.loader.walked)
+    for pkg in p.loader.packages.values():
+        inputs[os.path.join(root, pkg.build_file)] = pkg.stat
+    root_build = os.path.join(root, "BUILD.toml")
+    inputs.setdefault(root_build, rebuild.stat_of(root_build))
     for rec in report.records.values():
         for art in rec.action.inputs:
             if art.is_source:
-                path = os.path.join(root, art.path)
+                path = f"{root}/{art.path}"
                 entry = trace.sources.get(path)
                 # The stat the content digest was taken with: a later edit differs from it.
-                sources[path] = tuple(entry[:3]) if entry else None
-        outputs.extend(os.path.join(root, a.path) for a in rec.action.outputs)
-    build_files = {os.path.join(root, pkg.build_file): pkg.stat for pkg in p.loader.packages.values()}
-    root_build = os.path.join(root, "BUILD.toml")
-    build_files.setdefault(root_build, uptodate.stat_of(root_build))
-    labels = [(str(l), [f.path for f in p.analysis.infos[l].files]) for l in p.labels] if len(p.labels) <= 10 else []
-    uptodate.record(p.ws, package, patterns, build_files=build_files, walked_dirs=dict(p.loader.walked),
-                    sources=sources, outputs=outputs, tools=tool_stats, actions=len(report.records), labels=labels)
+                inputs[path] = tuple(entry[:3]) if entry else None
+        for out in rec.action.outputs:
+            path = f"{root}/{out.path}"
+            inputs[path] = rebuild.stat_of(path)
+    inputs.update(tool_stats)
+    for path in rebuild.code_files():
+        inputs[path] = rebuild.stat_of(path)
+    newest = time.time_ns() - RACY_WINDOW_NS
+    if any(s is not None and s[1] >= newest for s in inputs.values()):
+        return None
+    return inputs

@@ -1,40 +1,103 @@
 """The build trace: one versioned, append-only log per workspace of what builds
 saw and did, replayed on load and recompacted when mostly redundant.
 
-Format (`<records>/trace`): the line `wasmelt trace v1`, then marshalled
-records, each a (kind, payload) tuple; a later record overrides an earlier one:
+Format (`<records>/trace`): the line `wasmelt trace v2`, then framed records,
+each a 4-byte little-endian payload length, one kind byte, and the marshalled
+payload; a later record overrides an earlier one:
 
-    ("sources", {path: [size, mtime_ns, inode, digest, hashed_at_ns]})
-        the content digest of a file, valid while its stat is unchanged;
-    ("actions", {action id: {owner, mnemonic, status, reason, key, material,
-                 previous, outputs, logs, duration, error}})
-        the last decision about each action, its key material, the material
-        of its previous different key (what `explain` compares) and the
-        digests of its outputs and logs (reused while the material holds);
-    ("build_files", {BUILD.toml path: (size, mtime_ns, inode, parsed table)})
-        TOML parsing is most of loading a package: validating is always redone;
-    ("build", [action ids])      the actions of the last build;
-    ("up_to_date", None)         the last build found nothing changed.
+    s  sources      {path: [size, mtime_ns, inode, digest, hashed_at_ns]}
+                    the content digest of a file, valid while its stat is unchanged;
+    a  actions      {action id: {owner, mnemonic, status, reason, key, material,
+                    previous, outputs, logs, executable, duration, error}}
+                    the last decision about each action, its key material, the
+                    material of its previous different key (what `explain`
+                    compares) and the digests of its outputs and logs (reused
+                    while the material holds);
+    f  build_files  {BUILD.toml path: (size, mtime_ns, inode, parsed table)}
+                    TOML parsing is most of loading a package: validating is always redone;
+    b  build        {"actions": [ids], "request": str | None, "inputs": {path: stat} | None,
+                    "summary": [actions, [(label, [files])]]}
+                    the last build: its actions and, for a successful plain build,
+                    what was asked (engine.rebuild.request_of) and the stat
+                    (size, mtime_ns, inode; None: absent) of every file and
+                    directory it depended on: what a cold process's stat pass
+                    checks (engine.rebuild.stat_seeds);
+    u  up_to_date   None: the last build found nothing changed.
 
-A record cut short by a killed build ends the replay; what was before it holds.
-Import-light: the null-build path appends its one record through it.
+The frames let the null-build path read the last `b` record (and whether a `u`
+follows it) without unmarshalling the rest. A record cut short by a killed
+build ends the replay; what was before it holds. Import-light (marshal, os,
+struct): the null-build path reads and appends through it.
 """
 
 from __future__ import annotations
 
 import marshal
 import os
+import struct
 import time
 
 NAME = "trace"
-SIGNATURE = b"wasmelt trace v1\n"
+SIGNATURE = b"wasmelt trace v2\n"
 # A file modified within this long of when it was hashed is "racily clean": a
 # later edit could keep its size and mtime, so it is hashed again next time.
 RACY_WINDOW_NS = 2_000_000_000
 COMPACT_RATIO = 3  # rewrite when the log is this many times the size of what it holds
+_HEADER = struct.Struct("<IB")
+KINDS = {"sources": b"s", "actions": b"a", "build_files": b"f", "build": b"b", "up_to_date": b"u"}
+_NAMES = {code[0]: name for name, code in KINDS.items()}
 
 
-_UP_TO_DATE = marshal.dumps(("up_to_date", None))
+def _frame(kind: str, payload) -> bytes:
+    data = marshal.dumps(payload)
+    return _HEADER.pack(len(data), KINDS[kind][0]) + data
+
+
+_UP_TO_DATE = _frame("up_to_date", None)
+
+
+def _frames(data: bytes):
+    """(kind, start, end) of each whole record after the signature."""
+    pos, size, header = len(SIGNATURE), len(data), _HEADER.size
+    while pos + header <= size:
+        length, code = _HEADER.unpack_from(data, pos)
+        start = pos + header
+        if start + length > size or code not in _NAMES:
+            return  # cut short by a killed build
+        yield _NAMES[code], start, start + length
+        pos = start + length
+
+
+def last_build(records: str) -> tuple[dict | None, bool]:
+    """(the last `build` record, whether an `up_to_date` record follows it),
+    reading the frames' headers and that record's payload only: the
+    null-build path's one question."""
+    try:
+        fd = os.open(os.path.join(records, NAME), os.O_RDONLY)
+    except OSError:
+        return None, False
+    try:
+        size = os.fstat(fd).st_size
+        if os.pread(fd, len(SIGNATURE), 0) != SIGNATURE:
+            return None, False
+        found, up_to_date, pos, header = None, False, len(SIGNATURE), _HEADER.size
+        while pos + header <= size:
+            length, code = _HEADER.unpack(os.pread(fd, header, pos))
+            start = pos + header
+            if start + length > size or code not in _NAMES:
+                break  # cut short by a killed build
+            if code == 98:  # b"b": build
+                found, up_to_date = (start, length), False
+            elif code == 117:  # b"u": up_to_date
+                up_to_date = True
+            pos = start + length
+        if found is None:
+            return None, False
+        return marshal.loads(os.pread(fd, found[1], found[0])), up_to_date
+    except (OSError, EOFError, ValueError, TypeError, struct.error):
+        return None, False
+    finally:
+        os.close(fd)
 
 
 def mark_up_to_date(records: str) -> None:
@@ -48,11 +111,11 @@ def mark_up_to_date(records: str) -> None:
                 return
     except OSError:
         pass
-    _append(path, [("up_to_date", None)])
+    _append(path, [_UP_TO_DATE])
 
 
-def _append(path: str, records: list) -> int:
-    data = b"".join(marshal.dumps(r) for r in records)
+def _append(path: str, frames: list[bytes]) -> int:
+    data = b"".join(frames)
     flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
     fd = os.open(path, flags, 0o644)
     try:
@@ -71,7 +134,7 @@ class Trace:
         self.build_files: dict[str, tuple] = {}
         self._dirty_build_files: dict[str, tuple] = {}
         self.actions: dict[str, dict] = {}
-        self.last_build: list[str] = []
+        self.build: dict = {"actions": [], "request": None, "inputs": None, "summary": None}
         self.up_to_date = False
         self._dirty_sources: dict[str, list] = {}
         self._dirty_actions: dict[str, dict] = {}
@@ -81,30 +144,39 @@ class Trace:
         self.hashed = 0  # files read this process
         self._load()
 
+    @property
+    def last_build(self) -> list[str]:
+        """The ids of the last build's actions."""
+        return self.build["actions"]
+
     def _load(self) -> None:
         try:
             with open(self.path, "rb") as f:
-                if f.read(len(SIGNATURE)) != SIGNATURE:
-                    return  # another version's trace: start a new one
-                while True:
-                    try:
-                        kind, payload = marshal.load(f)
-                    except (EOFError, ValueError, TypeError):
-                        break
-                    if kind == "sources":
-                        self.sources.update(payload)
-                    elif kind == "actions":
-                        self.actions.update(payload)
-                    elif kind == "build_files":
-                        self.build_files.update(payload)
-                    elif kind == "build":
-                        self.last_build, self.up_to_date = payload, False
-                        self._base = self._base or f.tell()
-                    elif kind == "up_to_date":
-                        self.up_to_date = True
-                self._size = f.tell()
+                data = f.read()
         except OSError:
-            pass
+            return
+        if not data.startswith(SIGNATURE):
+            self._size = self._base = -1  # another version's trace: the first save replaces it
+            return
+        end = len(SIGNATURE)
+        for kind, start, end in _frames(data):
+            try:
+                payload = marshal.loads(data[start:end])
+            except (EOFError, ValueError, TypeError):
+                end = start
+                break
+            if kind == "sources":
+                self.sources.update(payload)
+            elif kind == "actions":
+                self.actions.update(payload)
+            elif kind == "build_files":
+                self.build_files.update(payload)
+            elif kind == "build":
+                self.build, self.up_to_date = payload, False
+                self._base = self._base or end
+            elif kind == "up_to_date":
+                self.up_to_date = True
+        self._size = end
 
     # -- sources ----------------------------------------------------------------
 
@@ -146,6 +218,9 @@ class Trace:
     def record(self, rec, status: str | None = None, reason: str | None = None) -> None:
         """What was decided about one action (`status`/`reason` override the record's)."""
         old = self.actions.get(rec.action.id)
+        if (old is not None and status is None and rec.material is old["material"] and rec.status == old["status"]
+                and rec.reason == old["reason"] and rec.outputs is old["outputs"]):
+            return  # reused as the trace recorded it (engine.rebuild.untouched), again
         previous = old.get("previous") if old else None
         material = rec.material if rec.material is not None else (old or {}).get("material")
         key = rec.key if rec.key is not None else (old or {}).get("key")
@@ -160,36 +235,40 @@ class Trace:
         if entry != old:
             self.actions[rec.action.id] = self._dirty_actions[rec.action.id] = entry
 
-    def record_build(self, records: dict, ran: dict | None = None, reused_reason: str = "") -> None:
-        """The build's records (by action id); with `ran`, only those were
-        examined and every other action was reused for `reused_reason`."""
-        for action_id, rec in records.items():
-            if ran is None or action_id in ran:
-                self.record(rec)
-                continue
-            old = self.actions.get(action_id)
-            if old is None or old["status"] != "cached" or old["reason"] != reused_reason:
-                self.record(rec, "cached", reused_reason)
-        if self.up_to_date or list(records) != self.last_build:
-            self.last_build = list(records)
+    def record_build(self, records: dict, *, request: str | None = None, inputs: dict | None = None,
+                     summary: list | None = None) -> None:
+        """The build's records (by action id). `request` and `inputs`
+        (engine.session) let a later identical build be answered by a stat
+        pass; None: it cannot be."""
+        for rec in records.values():
+            self.record(rec)
+        build = {"actions": list(records), "request": request, "inputs": inputs, "summary": summary}
+        if self.up_to_date or build != self.build:
+            self.build = build
             self.up_to_date = False
             self._build_changed = True
 
     def save(self) -> None:
         """Append what changed; rewrite the log when it is mostly redundant."""
-        records = []
+        frames = []
         if self._dirty_sources:
-            records.append(("sources", self._dirty_sources))
+            frames.append(_frame("sources", self._dirty_sources))
         if self._dirty_actions:
-            records.append(("actions", self._dirty_actions))
+            frames.append(_frame("actions", self._dirty_actions))
         if self._dirty_build_files:
-            records.append(("build_files", self._dirty_build_files))
+            frames.append(_frame("build_files", self._dirty_build_files))
         if self._build_changed:
-            records.append(("build", self.last_build))
-        if not records:
+            frames.append(_frame("build", self.build))
+        if not frames:
             return
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        self._size = _append(self.path, records)
+        if self._size < 0:
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
+            self._base = 0
+        self._size = _append(self.path, frames)
         self._base = self._base or self._size
         self._dirty_sources, self._dirty_actions, self._dirty_build_files = {}, {}, {}
         self._build_changed = False
@@ -203,8 +282,8 @@ class Trace:
             self._size = self._base = len(snapshot)
 
     def _snapshot(self) -> bytes:
-        records = [("sources", self.sources), ("actions", self.actions), ("build_files", self.build_files),
-                   ("build", self.last_build)]
+        frames = [_frame("sources", self.sources), _frame("actions", self.actions),
+                  _frame("build_files", self.build_files), _frame("build", self.build)]
         if self.up_to_date:
-            records.append(("up_to_date", None))
-        return SIGNATURE + b"".join(marshal.dumps(r) for r in records)
+            frames.append(_UP_TO_DATE)
+        return SIGNATURE + b"".join(frames)

@@ -71,3 +71,13 @@ def find_workspace(start: Path) -> Workspace:
         f"no workspace found from {start}: create a BUILD.toml with a [workspace] "
         "table at the repository root, or start one with `wasmelt init`"
     )
+
+
+def locate(cwd=None) -> tuple[Workspace, str] | None:
+    """(workspace, command package) for the current directory, or None."""
+    try:
+        start = Path(cwd) if cwd else Path.cwd()
+        ws = find_workspace(start)
+        return ws, ws.package_of(start)
+    except (ConfigError, OSError):
+        return None

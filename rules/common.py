@@ -1,9 +1,11 @@
-"""Small bridges the rules share: turning toolchain identities into the
-engine's tool references, and the `python` tool every builtin stage runs."""
+"""Small bridges the rules share: tool requests (a toolchain's identities,
+resolved into the engine's tool references before analysis) and settings."""
 
 from __future__ import annotations
 
 import typing
+from dataclasses import dataclass
+from typing import Callable
 
 from wasmelt.engine.actions import ToolRef
 from wasmelt.engine.errors import ConfigError
@@ -14,13 +16,19 @@ def tool_refs(identities: list[ToolIdentity]) -> tuple[ToolRef, ...]:
     return tuple(dict.fromkeys(ToolRef(t.name, t.path, t.version, t.digest) for t in identities))
 
 
-def resolve_tools(ctx, resolve) -> tuple[ToolRef, ...]:
-    """Call a toolchain's identities() and turn a missing tool into an error
-    that names the target."""
-    try:
-        return tool_refs(resolve())
-    except ToolNotFound as e:
-        raise ConfigError(f"{ctx.where}: {e}") from None
+@dataclass(frozen=True)
+class ToolRequest:
+    """What tools a target needs: a toolchain's identities() and its
+    arguments (hashable), resolved once before analysis (engine.tools)."""
+
+    identities: Callable[..., list[ToolIdentity]]
+    args: tuple = ()
+
+    def resolve(self) -> tuple[ToolRef, ...]:
+        try:
+            return tool_refs(self.identities(*self.args))
+        except ToolNotFound as e:
+            raise ConfigError(str(e)) from None
 
 
 def _choices(annotation) -> list[str]:

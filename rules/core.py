@@ -6,8 +6,14 @@ from __future__ import annotations
 from wasmelt.engine.analysis import AnalysisContext
 from wasmelt.toolchains import fuse as fuse_stage
 
-from .common import resolve_tools
+from .common import ToolRequest
 from .providers import WasmInfo
+
+
+def core_tool_requests() -> list[ToolRequest]:
+    """What the implicit fuse needs; asked for by every target that calls
+    core_module, since whether its src needs a fuse is known only in analysis."""
+    return [ToolRequest(fuse_stage.identities, ("builtin",))]
 
 
 def core_module(ctx: AnalysisContext, text: str) -> WasmInfo:
@@ -24,7 +30,7 @@ def core_module(ctx: AnalysisContext, text: str) -> WasmInfo:
     out, import_map = ctx.declare(f"{stem}.wasm"), ctx.declare(f"{stem}.imports.json")
     provenance, report = ctx.declare(f"{stem}.provenance.json"), ctx.declare(f"{stem}.report.json")
     ctx.action(mnemonic="Fuse", inputs=[src.wasm], outputs=[out, import_map, provenance, report],
-               tools=resolve_tools(ctx, lambda: fuse_stage.identities("builtin")),
+               tools=ctx.tools,
                argv=fuse_stage.argv([(label.name, str(label), src.wasm.path)], out.path, import_map.path,
                                     provenance.path, report.path))
     return WasmInfo(out, report, fuse_report=report, import_map=import_map, provenance=provenance)

@@ -11,7 +11,7 @@ from wasmelt.engine.analysis import AnalysisContext, TargetInfo, TestInfo
 from wasmelt.engine.registry import LabelAttr, OptionalLabelAttr, OptionalSourceAttr, RuleAttrs, RuleKind, register_rule
 from wasmelt.toolchains import firmware_test as runner
 
-from .common import resolve_tools
+from .common import ToolRequest
 from .providers import ObjectInfo, WasmInfo
 
 
@@ -60,7 +60,7 @@ def analyze(ctx: AnalysisContext) -> TargetInfo:
     result = ctx.declare(f"{ctx.label.name}.result.json")
     cases = [c.model_dump(exclude_none=True) for c in attrs.cases]
     action = ctx.action(mnemonic="FirmwareTest", inputs=inputs, outputs=[result],
-                        tools=resolve_tools(ctx, runner.identities),
+                        tools=ctx.tools,
                         argv=runner.argv(fw.object.path, reference.path, result.path, cpu=fw.cpu, cases=cases,
                                          random_cases=attrs.random_cases, seed=attrs.seed,
                                          imports=stubs.path if stubs else None,
@@ -70,4 +70,4 @@ def analyze(ctx: AnalysisContext) -> TargetInfo:
 
 
 register_rule(RuleKind("firmware_test", FirmwareTestAttrs, analyze, doc="check a synthesized object against its wasm",
-                       is_test=True))
+                       is_test=True, tools=lambda ctx: [ToolRequest(runner.identities)]))

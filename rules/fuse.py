@@ -11,7 +11,7 @@ from wasmelt.engine.analysis import AnalysisContext, TargetInfo
 from wasmelt.engine.registry import LabelListAttr, RuleAttrs, RuleKind, register_rule
 from wasmelt.toolchains import fuse as stage
 
-from .common import resolve_tools, setting
+from .common import ToolRequest, setting
 from .providers import WasmInfo
 
 
@@ -27,6 +27,14 @@ class FuseAttrs(RuleAttrs):
     toolchain: Literal["builtin", "meld", "binaryen"] | None = None
 
 
+def _toolchain(ctx) -> str:
+    return ctx.attrs.toolchain or setting(ctx, "fuse_toolchain", "toolchain", "builtin")
+
+
+def tools(ctx) -> list[ToolRequest]:
+    return [ToolRequest(stage.identities, (_toolchain(ctx),))]
+
+
 def analyze(ctx: AnalysisContext) -> TargetInfo:
     attrs: FuseAttrs = ctx.attrs
     inputs, components = [], []
@@ -39,12 +47,12 @@ def analyze(ctx: AnalysisContext) -> TargetInfo:
     names = [c[0] for c in components]
     if len(set(names)) != len(names):
         raise ctx.fail(f"two components have the same name ({', '.join(names)}); imports resolve by name")
-    toolchain = attrs.toolchain or setting(ctx, "fuse_toolchain", "toolchain", "builtin")
+    toolchain = _toolchain(ctx)
     n = ctx.label.name
     out, import_map = ctx.declare(f"{n}.wasm"), ctx.declare(f"{n}.imports.json")
     provenance, report = ctx.declare(f"{n}.provenance.json"), ctx.declare(f"{n}.report.json")
     ctx.action(mnemonic="Fuse", inputs=inputs, outputs=[out, import_map, provenance, report],
-               tools=resolve_tools(ctx, lambda: stage.identities(toolchain)),
+               tools=ctx.tools,
                argv=stage.argv(components, out.path, import_map.path, provenance.path, report.path,
                                toolchain=toolchain, memory=attrs.memory, address_rebase=attrs.address_rebase,
                                pack=attrs.pack, share_stack=attrs.share_stack, exports=attrs.exports,
@@ -53,4 +61,4 @@ def analyze(ctx: AnalysisContext) -> TargetInfo:
                                                         provenance=provenance),))
 
 
-register_rule(RuleKind("fuse", FuseAttrs, analyze, doc="fuse components into one core module"))
+register_rule(RuleKind("fuse", FuseAttrs, analyze, doc="fuse components into one core module", tools=tools))

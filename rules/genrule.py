@@ -10,7 +10,7 @@ from wasmelt.engine.analysis import AnalysisContext, TargetInfo
 from wasmelt.engine.registry import LabelListAttr, RuleAttrs, RuleKind, SourceOrLabelListAttr, register_rule
 from wasmelt.toolchains.identity import external_tool
 
-from .common import resolve_tools
+from .common import ToolRequest
 
 
 class GenruleAttrs(RuleAttrs):
@@ -31,6 +31,14 @@ def _files_of(ctx: AnalysisContext, item: str):
     if item.startswith(":") or item.startswith("//"):
         return list(ctx.dep(item).files)
     return [ctx.source(item)]
+
+
+def _programs(*names: str):
+    return [external_tool(name) for name in names]
+
+
+def tools(ctx) -> list[ToolRequest]:
+    return [ToolRequest(_programs, ("/bin/sh", *ctx.attrs.host_tools))]
 
 
 def analyze(ctx: AnalysisContext) -> TargetInfo:
@@ -72,10 +80,9 @@ def analyze(ctx: AnalysisContext) -> TargetInfo:
                        "$(location x), or $$ for a literal $")
 
     command = _SUBST.sub(substitute, attrs.cmd)
-    tool_refs = resolve_tools(ctx, lambda: [external_tool("/bin/sh")] + [external_tool(t) for t in attrs.host_tools])
     ctx.action(mnemonic="Genrule", argv=["sh", "-c", command], inputs=srcs + deps + tools, outputs=outs,
-               tools=tool_refs, env=attrs.env, network=attrs.network)
+               tools=ctx.tools, env=attrs.env, network=attrs.network)
     return TargetInfo(files=tuple(outs))
 
 
-register_rule(RuleKind("genrule", GenruleAttrs, analyze, doc="run a shell command to make files"))
+register_rule(RuleKind("genrule", GenruleAttrs, analyze, doc="run a shell command to make files", tools=tools))

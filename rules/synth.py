@@ -11,8 +11,8 @@ from wasmelt.engine.analysis import AnalysisContext, SizeTableInfo, TargetInfo
 from wasmelt.engine.registry import LabelAttr, RuleAttrs, RuleKind, register_rule
 from wasmelt.toolchains import synth as stage
 
-from .common import resolve_tools, setting
-from .core import core_module
+from .common import ToolRequest, setting
+from .core import core_module, core_tool_requests
 from .providers import ObjectInfo, WasmInfo
 
 Cpu = Literal[stage.CPUS]  # toolchains/cpus.py
@@ -32,11 +32,19 @@ class SynthAttrs(RuleAttrs):
     cc: Literal["zig", "gcc", "clang"] | None = None
 
 
+def _toolchain(ctx) -> tuple[str, str]:
+    return (ctx.attrs.toolchain or setting(ctx, "synth_toolchain", "toolchain", "builtin"),
+            ctx.attrs.cc or setting(ctx, "synth_cc", "cc", "zig"))
+
+
+def tools(ctx) -> list[ToolRequest]:
+    return [ToolRequest(stage.identities, (*_toolchain(ctx), ctx.attrs.cpu)), *core_tool_requests()]
+
+
 def analyze(ctx: AnalysisContext) -> TargetInfo:
     attrs: SynthAttrs = ctx.attrs
     src = core_module(ctx, attrs.src)
-    toolchain = attrs.toolchain or setting(ctx, "synth_toolchain", "toolchain", "builtin")
-    cc = attrs.cc or setting(ctx, "synth_cc", "cc", "zig")
+    toolchain, cc = _toolchain(ctx)
     n = ctx.label.name
     obj, header, report = ctx.declare(f"{n}.o"), ctx.declare(f"{n}.h"), ctx.declare(f"{n}.size.json")
     table = ctx.declare(f"{n}.size_table.json")
@@ -46,7 +54,7 @@ def analyze(ctx: AnalysisContext) -> TargetInfo:
         inputs.append(fuse_report)
     budgets = {name: getattr(attrs, name) for name in stage.BUDGETS}
     ctx.action(mnemonic="Synth", inputs=inputs, outputs=[obj, header, report, table],
-               tools=resolve_tools(ctx, lambda: stage.identities(toolchain, cc, attrs.cpu)),
+               tools=ctx.tools,
                argv=stage.argv(src.wasm.path, obj.path, header.path, report.path, toolchain=toolchain,
                                cpu=attrs.cpu, opt=attrs.opt, bounds=attrs.bounds, cc=cc,
                                roots=attrs.roots or src.roots,
@@ -58,4 +66,4 @@ def analyze(ctx: AnalysisContext) -> TargetInfo:
 
 
 register_rule(RuleKind("synth", SynthAttrs, analyze, doc="lower a core module to an Arm Cortex-M or RISC-V object",
-                       provides=(SizeTableInfo,)))
+                       provides=(SizeTableInfo,), tools=tools))

@@ -1,7 +1,8 @@
 """The `wasmelt` console script, import-light: a build or test goes to the
 workspace's server when one runs (engine.client, on builtin modules only), or
-starts it when the workspace asks for one (engine.server); an up-to-date build
-is answered from its record (engine.uptodate). Everything else is wasmelt.main."""
+starts it when the workspace asks for one (engine.serverctl); a build whose
+trace says nothing changed is answered by a stat pass (engine.rebuild.null_build)
+after the one parser (wasmelt.main) has read argv. Everything else is wasmelt.main."""
 
 import sys
 
@@ -36,7 +37,7 @@ def _main(argv: list[str]) -> int:
     if argv and argv[0] in ("build", "test"):
         from wasmelt.engine.client import forward_if_running
 
-        code, reached = forward_if_running(argv)
+        code, reached = forward_if_running(argv)  # the server parses argv with the same parser
         if code is not None:
             return code
         if not reached:  # a server that refused or died is not asked again
@@ -55,27 +56,42 @@ def _main(argv: list[str]) -> int:
 
 
 def _forward_or_null_build(argv: list[str]) -> int | None:
+    """Start the workspace's server for this command when it asks for one, or
+    answer a build that the trace's stat pass finds nothing to do for; None:
+    the full command runs. argv is parsed first: a bad flag exits 2 here."""
+    import os
     import time
 
     started = time.monotonic()
-    from wasmelt.engine.client import server_wanted
-    from wasmelt.engine.uptodate import locate, try_null_build
+    from wasmelt.engine import client
+    from wasmelt.main import parse
 
-    located = locate()
-    if located is None:
+    args = parse(argv)
+    cwd = os.path.realpath(os.getcwd())
+    root = client.workspace_root_guess(cwd)
+    if root is None:
         return None
-    if server_wanted(located[0].settings):  # else none runs: the client found no socket
+    if client.server_maybe_wanted(root):  # else none runs: the client found no socket
         from wasmelt.engine.serverctl import forward
+        from wasmelt.engine.workspace import locate
 
-        code = forward(argv, located)
+        code = forward(argv, locate())
         if code is not None:
             return code
-    answer = try_null_build(argv, located)
+    from wasmelt.commands.build import plain
+
+    if not plain(args):
+        return None
+    from wasmelt.engine import rebuild
+
+    package = os.path.relpath(cwd, root)
+    request = rebuild.request_of("" if package == "." else package.replace(os.sep, "/"), args.patterns)
+    answer = rebuild.null_build(client.records_path(client.cache_dir_for(root), root), request)
     if answer is None:
         return None
     from wasmelt import report
 
-    return report.up_to_date(*answer, started)
+    return report.up_to_date(*answer, args.quiet, started)
 
 
 if __name__ == "__main__":

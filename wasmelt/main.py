@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import time
 
@@ -54,13 +55,34 @@ def command_module(name: str):
 _parsers: dict[str | None, argparse.ArgumentParser] = {}  # a long-lived process (the server) parses many argvs
 
 
+def _width() -> int:
+    """What argparse's formatter takes from shutil.get_terminal_size (COLUMNS, else
+    the terminal, else 80), without importing shutil (and its compressors) on
+    every command's start: argparse builds a formatter for each add_argument."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return (columns or 80) - 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def _get_formatter(self):
+        return self.formatter_class(prog=self.prog, width=_width())
+
+
 def make_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The parser of every command, or of `only` (what a known command's argv needs)."""
     if only in _parsers:
         return _parsers[only]
-    parser = argparse.ArgumentParser(prog="wasmelt", description="Build MCU firmware from WebAssembly components, incrementally.",
+    parser = _Parser(prog="wasmelt", description="Build MCU firmware from WebAssembly components, incrementally.",
                                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in ([only] if only else COMMANDS):
         command_module(name).add_parser(sub)
     _parsers[only] = parser

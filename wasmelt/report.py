@@ -84,7 +84,7 @@ def junit(path, results) -> None:
 
 # -- progress while a build runs ---------------------------------------------------
 
-from wasmelt.engine.results import CACHED, EXECUTED, FAILED, SKIPPED, Reporter  # noqa: E402
+from wasmelt.engine.reporter import CACHED, EXECUTED, FAILED, SKIPPED, Reporter  # noqa: E402
 
 
 class PlainReporter(Reporter):  # noqa: E302

@@ -97,3 +97,71 @@ def test_parsed_build_files_are_kept_and_an_edit_is_parsed_again(workspace, tmp_
     build_file.write_text(workspace.read("b/BUILD.toml").replace("echo ']'", "echo '>'"))  # same size
     _age_one(build_file, seconds=5)
     assert "echo '>'" in _cmd(_plan(workspace), "//b:framed")
+
+
+def test_analysis_runs_no_program_and_tools_are_resolved_once(workspace, memos, tmp_path, monkeypatch):
+    """Tool identities are resolved before analysis, once per request, and kept
+    by the server's memo; a rule's analyze runs no subprocess."""
+    import subprocess
+
+    from wasmelt.engine.registry import rule_kinds
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    tool = bin_dir / "mytool"
+    tool.write_text("#!/bin/sh\necho mytool 1.0\n")
+    tool.chmod(0o755)
+    _age_one(tool)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    for name in ("a", "b", "c"):
+        workspace.write(f"{name}/BUILD.toml", f"""
+            [[genrule]]
+            name = "{name}"
+            outs = ["{name}.txt"]
+            cmd = "mytool > $(OUT)"
+            host_tools = ["mytool"]
+        """)
+    _age(workspace.root)  # packages written just now are not kept (racy)
+    genrule = rule_kinds()["genrule"]
+    real_analyze = genrule.analyze
+    calls = []
+
+    def no_programs(*args, **kwargs):
+        raise AssertionError(f"analysis ran a program: {args[0] if args else kwargs}")
+
+    def analyze(ctx):
+        calls.append(ctx.label)
+        with monkeypatch.context() as m:
+            m.setattr(subprocess, "run", no_programs)
+            m.setattr(subprocess, "Popen", no_programs)
+            return real_analyze(ctx)
+
+    import dataclasses
+
+    from wasmelt.engine import registry
+
+    monkeypatch.setitem(registry._RULES, "genrule", dataclasses.replace(genrule, analyze=analyze))
+    _, analysis, _ = memos
+    p = _plan(workspace, memos)
+    assert len(calls) == 3
+    assert analysis.tools.resolved == 1  # one request: /bin/sh and mytool, for all three targets
+    refs = {a.owner.name: {t.name: t.version for t in a.tools} for a in p.analysis.all_actions}
+    assert refs["a"]["mytool"] == "mytool 1.0" and refs["a"] == refs["b"] == refs["c"]
+    _plan(workspace, memos)
+    assert analysis.tools.resolved == 1 and len(calls) == 3  # the server's next command: nothing resolved or analysed
+    tool.write_text("#!/bin/sh\necho mytool 2.0\n")
+    p = _plan(workspace, memos)
+    assert analysis.tools.resolved == 2 and len(calls) == 6  # a changed tool: resolved again, targets analysed again
+    assert {t.version for a in p.analysis.all_actions for t in a.tools if t.name == "mytool"} == {"mytool 2.0"}
+
+
+def test_a_missing_tool_names_the_target(workspace):
+    workspace.write("t/BUILD.toml", """
+        [[genrule]]
+        name = "t"
+        outs = ["t.txt"]
+        cmd = "nosuchtool > $(OUT)"
+        host_tools = ["nosuchtool-xyz"]
+    """)
+    run = workspace.run("build", "//t:t")
+    assert run.code == 2 and "ERROR: t/BUILD.toml: target `t`: `nosuchtool-xyz` is not installed or not on PATH" in run.err

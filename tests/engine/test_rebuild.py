@@ -138,3 +138,55 @@ def test_explain_of_a_target_the_last_build_did_not_include(workspace):
     assert workspace.run("build", "//a:upper").code == 0
     run = workspace.run("explain", "//b:framed")
     assert run.code == 2 and "ERROR: the last build did not include `//b:framed`; build it first" in run.err
+
+
+def test_a_trace_of_another_version_is_replaced_not_appended_to(chain, tmp_path):
+    from wasmelt.engine.trace import SIGNATURE, Trace, last_build
+
+    records = tmp_path / "records"
+    records.mkdir()
+    (records / "trace").write_bytes(b"wasmelt trace v1\n" + b"\xa9\x02\xda" * 100)
+    ran, _ = _build(chain, tmp_path)
+    assert ran == ["gen", "use"]
+    assert (records / "trace").read_bytes().startswith(SIGNATURE)
+    assert len(Trace(records).last_build) == 2 and last_build(str(records))[0]["actions"] == Trace(records).last_build
+
+
+def test_seeds_decide_which_actions_are_looked_at(chain, tmp_path):
+    """The seeded decision in-process: no seed reaches an action, it keeps the
+    trace's record without its inputs being hashed; a seed reaches its readers
+    and everything downstream; a seed the graph cannot place looks at all."""
+    from wasmelt.engine.executor import Executor
+    from wasmelt.engine.rebuild import UNTOUCHED, examined
+    from wasmelt.engine.scheduler import schedule
+    from wasmelt.engine.store import Store
+    from wasmelt.engine.trace import Trace
+    from wasmelt.engine.workspace import Workspace
+
+    chain.source("b.txt", "B")
+    chain.step("other", "b.txt")
+    _build(chain, tmp_path)
+    root, graph = str(chain.root), chain.graph()
+    wanted = [chain.actions["use"].outputs[0], chain.actions["other"].outputs[0]]
+
+    def seeded(seeds):
+        ws = Workspace(root=chain.root, settings={}, cache_dir=tmp_path / "cache")
+        store, trace = Store(ws.cache_dir), Trace(tmp_path / "records")
+        runner = FakeRunner(chain.root, store)
+        report = schedule(Executor(ws, store, trace, runner=runner), wanted, graph, examine=examined(graph, seeds, root))
+        trace.record_build(report.records)
+        trace.save()
+        return runner.commands_ran, {r.action.argv[-1]: r.reason for r in report.records.values()}, trace.hashed
+
+    assert seeded(None)[0] == ["other"]  # no seeds known: every action decided by its key
+    ran, why, hashed = seeded([])
+    assert ran == [] and set(why.values()) == {UNTOUCHED} and hashed == 0
+    chain.source("a.txt", "changed")
+    ran, why, _ = seeded([f"{root}/a.txt"])
+    assert ran == ["gen", "use"] and why["other"] == UNTOUCHED
+    assert why["gen"].startswith("input `a.txt` changed")
+    assert examined(graph, [f"{root}/wasmelt-out/p/gen/out"], root) == {graph.by_id[a.id].id for a in (chain.actions["gen"], chain.actions["use"])}
+    assert examined(graph, [f"{root}/p/BUILD.toml"], root) is None
+    assert examined(graph, ["/usr/bin/sh"], root) is None  # a tool: outside the workspace
+    (chain.root / "b.txt").unlink()
+    assert examined(graph, [f"{root}/b.txt"], root) is None  # a removed source: the loader reports it

@@ -586,3 +586,29 @@ def test_ctrl_c_reaches_a_server_sharing_its_process_group_without_signalling_th
     finally:
         ws.run("server", "stop")
         server.wait(timeout=60)
+
+
+def test_an_edit_is_seen_by_a_build_the_up_to_date_answer_does_not_apply_to(served):
+    """Every build the server runs takes the watcher's changes first, not only
+    the plain ones it could answer as a whole."""
+    ws, env = served
+    _diamond(ws)
+    _watched(ws, env)
+    ws.write("a/y.txt", "seven\n")
+    run = ws.run("build", "//...", "-v", env=env)
+    assert run.code == 0 and run.counts == {"total": 5, "executed": 3, "cached": 2}, run.err
+    assert ws.read("wasmelt-out/c/top/top.out") == "bx\n1\nby\nSEVEN\n"
+    ws.write("a/x.txt", "1\n2\n3\n")
+    run = ws.run("build", "//...", env=env)
+    assert run.counts == {"total": 5, "executed": 3, "cached": 2}
+    assert ws.read("wasmelt-out/c/top/top.out") == "bx\n3\nby\nSEVEN\n"
+
+
+def test_a_bad_flag_through_the_server_is_the_parsers_error(served):
+    ws, env = served
+    _two_packages(ws)
+    assert ws.run("build", "//...", env=env).code == 0
+    pid = _pid(ws)
+    run = ws.run("build", "//...", "-j", "banana", env=env)
+    assert run.code == 2 and "argument -j/--jobs: invalid int value: 'banana'" in run.err
+    assert UP_TO_DATE not in run.err and _pid(ws) == pid

@@ -143,3 +143,26 @@ def test_other_flags_and_patterns_take_the_full_path(workspace):
     _settled(workspace)
     assert UP_TO_DATE not in workspace.run("build", "//a:upper").err  # another pattern: no record yet
     assert UP_TO_DATE not in workspace.run("build", "//...", "-v").err
+
+
+def test_a_bad_flag_is_refused_by_the_parser_even_when_nothing_changed(workspace):
+    _two_packages(workspace)
+    _settled(workspace)
+    for flags, message in ((["-j", "banana"], "argument -j/--jobs: invalid int value: 'banana'"),
+                           (["--progress", "loud"], "argument --progress: invalid choice: 'loud'"),
+                           (["--no_such_flag"], "unrecognized arguments: --no_such_flag")):
+        run = workspace.run("build", "//...", *flags)
+        assert run.code == 2 and message in run.err and UP_TO_DATE not in run.err, run.err
+        assert run.err.startswith("usage: wasmelt") and "Traceback" not in run.err
+    assert UP_TO_DATE in workspace.run("build", "//...", "-j", "3", "-k", "--sandbox", "directory").err
+
+
+def test_the_answer_is_recorded_in_the_trace_not_a_manifest_of_its_own(workspace):
+    from wasmelt.engine.client import records_path
+
+    _two_packages(workspace)
+    _settled(workspace)
+    records = records_path(str(workspace.cache), str(workspace.root.resolve()))
+    assert sorted(os.listdir(records)) == ["lock", "trace"]
+    explain = workspace.run("explain", "//a:upper")
+    assert explain.out.splitlines()[1] == f"  {UP_TO_DATE}"

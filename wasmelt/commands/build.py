@@ -4,9 +4,6 @@ size run a build (run_build: the reporters, event log, profile and remote the fl
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-
-from wasmelt import report
 
 from .flags import build_flags, remote
 
@@ -15,6 +12,13 @@ def add_parser(sub) -> None:
     p = sub.add_parser("build", help="build targets", epilog="example: wasmelt build //examples/... -j 2",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     build_flags(p)
+
+
+def plain(args) -> bool:
+    """A build whose result the trace can answer next time by a stat pass
+    (engine.rebuild.null_build): nothing asked beyond its targets and how it runs."""
+    return (args.command == "build" and not (args.build_event_json_file or args.profile or args.verbose)
+            and not (args.remote_cache or args.remote_executor))
 
 
 def wanted(p, labels):
@@ -27,8 +31,11 @@ def named_targets(p) -> list[tuple[str, list[str]]]:
 
 
 def run_build(args, p, artifacts, *, quiet: bool | None = None, keep_going: bool | None = None,
-              on_events=None, reported_elsewhere: set[str] = frozenset(), up_to_date=None):
-    """Build `artifacts` with the reporters the flags ask for."""
+              on_events=None, reported_elsewhere: set[str] = frozenset(), named=None):
+    """Build `artifacts` with the reporters the flags ask for (`named`: see engine.session.build)."""
+    from wasmelt import report
+    from pathlib import Path
+
     from wasmelt.engine.events import EventLog, write_profile
     from wasmelt.engine.executor import Reporters
     from wasmelt.engine.locks import workspace_lock
@@ -51,7 +58,7 @@ def run_build(args, p, artifacts, *, quiet: bool | None = None, keep_going: bool
         with workspace_lock(p.ws, report.note):
             result = build(p, artifacts, jobs=args.jobs, keep_going=args.keep_going if keep_going is None else keep_going,
                            reporter=Reporters(printer, events), timeout=args.action_timeout, remote=backend,
-                           up_to_date=up_to_date)
+                           named=named)
         if on_events and events:
             on_events(events, result)
     finally:
@@ -65,9 +72,10 @@ def run_build(args, p, artifacts, *, quiet: bool | None = None, keep_going: bool
 
 
 def run(args) -> int:
+    from wasmelt import report
+
     p = args.plan
-    plain = not (args.build_event_json_file or args.profile or args.verbose)
-    result = run_build(args, p, wanted(p, p.labels), up_to_date=(args.package, args.patterns) if plain else None)
+    result = run_build(args, p, wanted(p, p.labels), named=named_targets(p) if plain(args) else None)
     if result.ok and not args.quiet:
         report.targets(named_targets(p))
     report.summary(result, args.started)

@@ -16,8 +16,8 @@ def add_parser(sub) -> None:
 
 
 class Frontend:
-    """What the server needs from the command line: run a command, parse a
-    build's argv, and print (engine modules never import a command)."""
+    """What the server needs from the command line: run a command, parse
+    argv, tell a plain build (wasmelt.commands.build.plain), and print (engine modules never import a command)."""
 
     @staticmethod
     def run(argv: list[str], memo) -> int:
@@ -31,6 +31,12 @@ class Frontend:
 
         return parse(argv)
 
+    @staticmethod
+    def plain(args) -> bool:
+        from wasmelt.commands.build import plain
+
+        return plain(args)
+
     @property
     def report(self):
         from wasmelt import report
@@ -41,7 +47,7 @@ class Frontend:
 def run(args) -> int:
     from wasmelt.engine import serverctl
     from wasmelt.engine.errors import ConfigError
-    from wasmelt.engine.uptodate import locate
+    from wasmelt.engine.workspace import locate
 
     located = locate()
     if located is None:
