@@ -29,7 +29,7 @@ from .builtin.wasm.model import FUNC, Module
 RUNTIME = "(runtime)"
 UNATTRIBUTED = "(unattributed)"
 RUNTIME_SYMBOLS = ("wasmelt_init", "wasmelt_trap")
-LINEAR_MEMORY = "WASMELT_MEM"  # the builtin lowering's array for the wasm memory
+LINEAR_MEMORY = "wasmelt_memory"  # the builtin lowering's array for the wasm memory
 
 
 def symbol_function(symbol: str, exports: dict[str, int]) -> int | None:
