@@ -200,3 +200,70 @@ def test_the_shadow_stack_bound(body, worst):
     m = decode_module(wat(f"""(module (memory 1) (global $sp (mut i32) (i32.const 4096))
         (func $f (export "f") (param i32) (result i32) (local $l i32) {body} (i32.const 0)))"""))
     assert analyse(m).worst == worst
+
+
+DEEP_C = """
+__attribute__((export_name("deep"))) unsigned deep(unsigned i) {
+  volatile unsigned char frame[256];
+  frame[i & 255] = (unsigned char)i;
+  return frame[(i + 1) & 255];
+}
+__attribute__((noinline)) static unsigned down(unsigned n) {
+  volatile unsigned char frame[40];
+  frame[n & 31] = (unsigned char)n;
+  return n ? down(n - 1) + frame[n & 31] : 0;
+}
+__attribute__((export_name("recurse"))) unsigned recurse(unsigned n) { return down(n); }
+"""
+
+
+def _deep(workspace, stack_size: int, cases: str) -> None:
+    workspace.write("app/deep.c", DEEP_C)
+    workspace.write("app/BUILD.toml", f"""
+        [[component]]
+        name = "deep"
+        srcs = ["deep.c"]
+        stack_size = {stack_size}
+        exports = ["recurse"]
+
+        [[synth]]
+        name = "fw"
+        src = ":deep"
+
+        [[firmware_test]]
+        name = "test"
+        firmware = ":fw"
+        cases = {cases}
+        """)
+
+
+def test_firmware_test_reports_the_stack_high_water_and_fails_on_overflow(workspace):
+    _deep(workspace, 1024, '[{ call = "recurse", args = [3] }, { call = "recurse", args = [1] }]')
+    run = workspace.run("test", "//app:test", "--test_output=all")
+    assert run.code == 0, run.err + run.out
+    result = json.loads(workspace.read("wasmelt-out/app/test/test.result.json"))
+    assert 4 * 48 <= result["stack_high_water"] <= 4 * 64  # four frames of down(), 40 B of array each
+    assert f"shadow stack high-water {result['stack_high_water']} B (recurse(3))" in run.out + run.err
+    _deep(workspace, 1024, '[{ call = "recurse", args = [100] }]')  # 100 frames: past the 1 KiB stack
+    run = workspace.run("test", "//app:test")
+    assert run.code != 0
+    assert "the shadow stack overflowed (1024 B below its top at 1024)" in run.out + run.err
+
+
+def test_a_static_worst_case_beyond_the_stack_fails_the_build(workspace):
+    workspace.write("app/deep.c", DEEP_C)
+    workspace.write("app/BUILD.toml", """
+        [[component]]
+        name = "deep"
+        srcs = ["deep.c"]
+        stack_size = 128
+        exports = ["deep"]
+
+        [[synth]]
+        name = "fw"
+        src = ":deep"
+        """)
+    run = workspace.run("build", "//app:fw")
+    assert run.code != 0 and "Traceback" not in run.err
+    assert "the shadow stack's static worst case is 256 B (through `deep`), more than the 128 B" in run.err
+    assert "raise the component's stack_size" in run.err

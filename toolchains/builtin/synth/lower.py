@@ -481,7 +481,9 @@ class Lowering:
         wasm address 0 would be, so `WASMELT_MEM + address` is the byte."""
         low, end = self.layout.low, self.memory_bytes
         out = [f"#define WASMELT_MEM_BYTES {end}u", f"#define WASMELT_MEM_LOW {low}u",
-               f"u8 wasmelt_memory[{max(end - low, 1)}] __attribute__((aligned(8)));"]
+               f"u8 wasmelt_memory[{max(end - low, 1)}] __attribute__((aligned(8)));",
+               # Local absolute symbols (no bytes): where the window lies, for tools reading the image.
+               f'__asm__(".set wasmelt_memory_low, {low}\\n.set wasmelt_memory_end, {end}");']
         if low:  # through an integer: wasmelt_memory - low points outside the array
             out.append("#define WASMELT_MEM (wasmelt_memory - WASMELT_MEM_LOW)")
         else:

@@ -90,6 +90,14 @@ def constant_accesses(m: Module) -> tuple[list[tuple[int, int]], int]:
     return found, reach
 
 
+def stack_floor(m: Module, top: int) -> int:
+    """The highest address below the stack's top that data or a constant
+    access uses: the shadow stack lies in [floor, top)."""
+    segments = [(const_value(d.offset) & 0xFFFFFFFF, (const_value(d.offset) & 0xFFFFFFFF) + len(d.data))
+                for d in m.datas if d.mode == "active" and const_value(d.offset) is not None]
+    return max((e for s, e in [*segments, *constant_accesses(m)[0]] if s < top), default=0)
+
+
 def _sizing_ops(m: Module) -> list[str]:
     imported = len(m.imported(FUNC))
     return [f"{ins.op} in {function_label(m, imported + d)}" for d, f in enumerate(m.functions)
@@ -174,7 +182,13 @@ def derive(m: Module, bounds: str = "check", memory_bytes: int | None = None, he
         # The shadow stack grows down from its top; below it lies its static
         # worst case, or (unknown) everything down to the data or 0.
         below = [e for s, e in [*segments, *constants] if s < stack.top]
-        floor = max(below, default=0)
+        floor = stack_floor(m, stack.top)
+        known = {e: d for e, d in stack.exports.items() if d is not None}
+        deepest = max(known, key=known.get, default=None)
+        if deepest is not None and known[deepest] > stack.top - floor:
+            raise LayoutError(f"the shadow stack's static worst case is {known[deepest]} B (through `{deepest}`), more "
+                              f"than the {stack.top - floor} B below __stack_pointer's initial value {stack.top}: "
+                              "every call that deep would trap (stack_overflow); raise the component's stack_size")
         stack_low = floor
         if stack.worst is not None and stack.top - _round(stack.worst, STACK_ALIGN) >= floor:
             stack_low = stack.top - _round(stack.worst, STACK_ALIGN)
