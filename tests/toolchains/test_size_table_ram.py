@@ -64,3 +64,13 @@ def test_fuse_report_start_is_where_each_components_data_lies(components, option
     assert sum(r["bytes"] for r in rows) == memory["used_bytes"]
     if options.get("share_stack"):
         assert rows[0]["name"] == "shadow stack" and rows[0]["bytes"] == memory["shared_stack_top"]
+
+
+def test_a_window_of_the_memory_is_split_from_its_low_address():
+    report = {"objects": {"wasmelt_memory": 1188 - 960}, "object_sections": {"wasmelt_memory": "bss"},
+              "memory": {"low": 960, "end": 1188, "declared": 65536, "reason": "used: ..."}}
+    rows = ram_rows(report, _fuse([{"component": "a", "start": 1024, "size": 64},
+                                   {"component": "b", "start": 1088, "size": 100}]))
+    assert [(r["name"], r["bytes"]) for r in rows] == [("shadow stack", 64), ("a", 64), ("b", 100)]
+    whole = ram_rows(report, None)
+    assert whole[0]["bytes"] == 228 and "addresses [960, 1188) of 65536 declared: used: ..." in whole[0]["detail"]

@@ -86,6 +86,10 @@ def test_a_c_library_holds_its_data_not_its_declared_pages(workspace):
     header = workspace.read("wasmelt-out/lib/fw/fw.h")
     assert f"#define WASMELT_MEMORY_LOW {memory['low']}u" in header
     assert "static inline void *wasmelt_pointer(uint32_t offset, uint32_t length)" in header
+    size = workspace.run("size", "//lib:fw")
+    assert size.code == 0, size.err
+    assert f"addresses [2048, {memory['end']}) of 65536 declared" in size.out
+    assert any(line.split()[:3] == ["sum", "(shadow", "stack)"] for line in size.out.splitlines()), size.out
 
 
 FIRMWARE_C = r"""
