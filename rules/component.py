@@ -53,7 +53,7 @@ def analyze(ctx: AnalysisContext) -> TargetInfo:
                         stack_size=attrs.stack_size, max_memory_pages=attrs.max_memory_pages,
                         exports=attrs.exports, copts=attrs.copts, arena_bytes=attrs.arena_bytes,
                         bindings=header.path if header else None))
-    return TargetInfo(files=(wasm,), providers=(WasmInfo(wasm, report),))
+    return TargetInfo(files=(wasm,), providers=(WasmInfo(wasm, report, fuse_report=report),))  # its memory layout
 
 
 register_rule(RuleKind("component", ComponentAttrs, analyze, doc="a wasm component from C, Rust, WAT or .wasm"))

@@ -223,8 +223,8 @@ def run(args) -> None:
     deepest = max(depths, key=lambda d: d[0], default=None)
     if deepest:
         case = deepest[1]
-        summary += (f"; shadow stack high-water {deepest[0]} B "
-                    f"({case['call']}({', '.join(map(repr, case.get('args', [])))}))")
+        summary += f"; shadow stack high-water {deepest[0]} B" + (
+            f" ({case['call']}({', '.join(map(repr, case.get('args', [])))}))" if deepest[0] else "")
     Path(args.result).write_text(json.dumps({"cases": len(results), "failed": len(failed), "cpu": args.cpu,
                                              "seed": args.seed,
                                              "stack_high_water": deepest[0] if deepest else None},

@@ -232,9 +232,10 @@ def build_table(report: dict, module: Module, exports: dict[str, int], provenanc
     memory = report.get("memory") or {}
     if memory.get("stack_top") is not None:  # the shadow stack in the linear memory, from the wasm
         room = memory["stack_top"] - (memory.get("stack_low") or 0)
-        stack_rows += [{"name": f"{e} (shadow stack)", "bytes": depth, "budget": room,
-                        "detail": "unbounded: recursion or a run-time frame" if depth is None
-                        else "deepest chain of __stack_pointer frames, static; the budget is the stack region kept"}
+        stack_rows += [{"name": f"{e} (shadow stack)", "bytes": depth, "budget": None,
+                        "detail": ("unbounded: recursion or a run-time frame" if depth is None
+                                   else "deepest chain of __stack_pointer frames, static")
+                        + f"; the object keeps {room} B of stack below {memory['stack_top']}"}
                        for e, depth in sorted((memory.get("stack_exports") or {}).items()) if e in stack["exports"]]
 
     return {

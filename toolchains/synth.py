@@ -25,6 +25,7 @@ from pathlib import Path
 
 from .builtin.synth.lower import (PREFIX, LowerError, LowerOptions, import_symbols, lower, symbol_function,
                                   symbol_name_problem)
+from .builtin.synth.memory_layout import LayoutHints
 from .builtin.wasm.decode import decode_module
 from .builtin.wasm.model import FUNC
 from .component import zig
@@ -367,7 +368,7 @@ def check_budgets(report: dict, budgets: dict[str, int | None]) -> None:
 
 def run_builtin(args, module, tmp: Path) -> tuple[bytes, dict[str, int], dict[str, str], str, dict]:
     try:
-        lowered = lower(module, LowerOptions(args.bounds, args.memory_bytes, args.heap_size, args.used_bytes))
+        lowered = lower(module, LowerOptions(args.bounds, args.memory_bytes, args.heap_size, args.hints))
     except LowerError as e:
         raise StageError(str(e)) from None
     for warning in lowered.warnings:
@@ -430,9 +431,9 @@ def run_synth(args, tmp: Path) -> bytes:
 def build(args) -> None:
     data = Path(args.src).read_bytes()
     module = decode_module(data)
-    args.used_bytes = None
-    if args.fuse_report:
-        args.used_bytes = json.loads(Path(args.fuse_report).read_text()).get("memory", {}).get("used_bytes") or None
+    args.hints = LayoutHints()
+    if args.fuse_report:  # the fuse's report, or the component's: where the memory's data lies
+        args.hints = LayoutHints.from_report(json.loads(Path(args.fuse_report).read_text()))
     exports = {e.name: e.index for e in module.exports if e.kind == FUNC}
     unnamed = {name: symbol_name_problem(name) for name in exports if symbol_name_problem(name)}
     for name in [r for r in args.root if r in unnamed]:
@@ -492,7 +493,8 @@ def build(args) -> None:
     check_budgets(report, budgets)
     s = report["sections"]
     print(f"synth {args.cpu}: .text {s['text']} B, .data {s['data']} B, .rodata {s['rodata']} B, .bss {s['bss']} B, "
-          f"stack {report['stack']['max']} B")
+          f"stack {report['stack']['max']} B"
+          + (f"; linear memory {memory['bytes']} of {memory['declared']} B ({memory['reason']})" if memory else ""))
 
 
 def _provenance_from_names(module) -> dict:
@@ -525,7 +527,7 @@ def main(argv_: list[str] | None = None) -> int:
     parser.add_argument("--root", action="append", default=[])
     parser.add_argument("--memory-bytes", type=int)
     parser.add_argument("--heap-size", type=int, default=0)
-    parser.add_argument("--fuse-report", help="the fuse stage's report: the memory is as large as its used bytes")
+    parser.add_argument("--fuse-report", help="the fuse (or component) stage's report: where the memory's data lies")
     parser.add_argument("--provenance")
     parser.add_argument("--size-table", help="also write the generic size table `wasmelt size` shows")
     for name in BUDGETS:

@@ -271,3 +271,32 @@ def test_a_static_worst_case_beyond_the_stack_fails_the_build(workspace):
     assert run.code != 0 and "Traceback" not in run.err
     assert "the shadow stack's static worst case is 256 B (through `deep`), more than the 128 B" in run.err
     assert "raise the component's stack_size" in run.err
+
+
+def test_after_dce_the_components_report_still_sizes_the_memory(workspace):
+    workspace.write("lib/lib.c", LIB_C)
+    workspace.write("lib/BUILD.toml", """
+        [[component]]
+        name = "lib"
+        srcs = ["lib.c"]
+
+        [[dce]]
+        name = "lean"
+        src = ":lib"
+        roots = ["sum"]
+
+        [[synth]]
+        name = "fw"
+        src = ":lean"
+
+        [[firmware_test]]
+        name = "test"
+        firmware = ":fw"
+        cases = [{ call = "sum", args = [2048, 64], expect = [0] }, { call = "sum", args = [2100, 16] }]
+        """)
+    run = workspace.run("test", "//lib:test")
+    assert run.code == 0, run.err + run.out
+    lean = decode_module((workspace.root / "wasmelt-out/lib/lean/lean.wasm").read_bytes())
+    assert not lean.globals and not lean.datas  # DCE dropped the stack pointer, __data_end and the zeroed data
+    memory = json.loads(workspace.read("wasmelt-out/lib/fw/fw.size.json"))["memory"]
+    assert (memory["low"], memory["end"]) == (2048, 2128)  # from the component's report

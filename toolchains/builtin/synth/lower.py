@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from ..discipline import const_value
 from ..wasm.model import FUNC, GLOBAL, MEMORY, TABLE, FuncType, Module
 from ..wasm.names import function_label, get_names
-from .memory_layout import LayoutError, derive
+from .memory_layout import LayoutError, LayoutHints, derive
 
 # wasmelt_trap(code) codes.
 TRAP_CODES = {
@@ -48,7 +48,7 @@ class LowerOptions:
     bounds: str = "none"  # none | check | mask
     memory_bytes: int | None = None  # the memory's size, overriding what memory_layout derives
     heap_size: int = 0  # an arena above __heap_base (a grow-free allocator, the firmware's buffers)
-    used_bytes: int | None = None  # the fuse report's used extent of a fused module
+    hints: LayoutHints = LayoutHints()  # what the fuse or component report says of the memory
 
 
 @dataclass
@@ -348,7 +348,7 @@ class Lowering:
         if len(m.memories) > 1:
             raise LowerError("the module has several memories; fuse it with memory = \"shared\" first")
         try:
-            self.layout = derive(m, options.bounds, options.memory_bytes, options.heap_size, options.used_bytes)
+            self.layout = derive(m, options.bounds, options.memory_bytes, options.heap_size, options.hints)
         except LayoutError as e:
             raise LowerError(str(e)) from None
         size = self.layout.end  # the addresses [layout.low, size) are the object's

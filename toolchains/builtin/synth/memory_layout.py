@@ -30,6 +30,27 @@ class LayoutError(Exception):
 
 
 @dataclass(frozen=True)
+class LayoutHints:
+    """What an earlier stage's report says about the module's memory, for a
+    module that no longer says it itself (DCE drops the `__data_end` export,
+    trims zeroed data and the unused stack pointer)."""
+    used_bytes: int | None = None  # the used extent: the fuse's, or a component's data end / stack top
+    heap_base: int | None = None
+    stack_top: int | None = None
+
+    @classmethod
+    def from_report(cls, report: dict) -> "LayoutHints":
+        """From a fuse report (`memory.used_bytes`) or a component report
+        (`data_end`, `heap_base`, `stack_pointer_init`, `data_extent`)."""
+        if "memory" in report:
+            return cls(used_bytes=(report["memory"] or {}).get("used_bytes") or None)
+        if report.get("data_end") is None and report.get("heap_base") is None:
+            return cls()
+        ends = [report.get(k) or 0 for k in ("data_end", "stack_pointer_init", "data_extent")]
+        return cls(max(ends) or None, report.get("heap_base"), report.get("stack_pointer_init"))
+
+
+@dataclass(frozen=True)
 class MemoryLayout:
     low: int  # the first wasm address the object holds
     end: int  # one past the last
@@ -130,9 +151,13 @@ def _layout_known(m: Module, used_bytes: int | None) -> bool:
 
 
 def derive(m: Module, bounds: str = "check", memory_bytes: int | None = None, heap_size: int = 0,
-           used_bytes: int | None = None) -> MemoryLayout:
+           hints: LayoutHints = LayoutHints()) -> MemoryLayout:
     declared = m.memories[0].limits.min * PAGE if m.memories else 0
     stack = analyse(m)
+    used_bytes = hints.used_bytes
+    if stack.pointer is None and hints.stack_top is not None:
+        # DCE dropped the stack pointer: nothing uses the stack below its top.
+        stack = ShadowStack(None, hints.stack_top, {}, {}, 0)
     if not m.memories:
         return MemoryLayout(0, 0, 0, "the module has no memory", stack)
 
@@ -163,6 +188,7 @@ def derive(m: Module, bounds: str = "check", memory_bytes: int | None = None, he
     constants, reach = constant_accesses(m)
     data_end = exported_global_value(m, "__data_end") or 0
     heap_base = exported_global_value(m, "__heap_base")
+    heap_base = heap_base if heap_base is not None else hints.heap_base
     end = max([data_end, heap_base or 0, used_bytes or 0, stack.top or 0, reach]
               + [e for _, e in segments] + [e for _, e in constants])
     if heap_size:

@@ -39,8 +39,8 @@ def _frame(body, sp: int) -> int | None:
         if get_sp(k):
             if frame_at(k + 2):
                 frame += ops[k + 1][1][0] & 0xFFFFFFFF
-            elif k + 2 < len(ops) and ops[k + 2][0] == "i32.sub" or k + 1 < len(ops) and ops[k + 1][0] == "i32.sub":
-                return None  # a frame of run-time size (alloca)
+            elif any(op_ in ("i32.sub", "i32.and") for op_, _ in ops[k + 1:k + 3]):
+                return None  # a frame of run-time size (alloca), or realigned below the pointer
         elif op in ("local.set", "local.tee") and (get_sp(k - 1) or frame_at(k - 1)):
             holders.add(imm[0])
     for k, (op, imm) in enumerate(ops):  # a holder is only ever assigned from the pointer
