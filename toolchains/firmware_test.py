@@ -152,11 +152,15 @@ def compare(obj: bytes, wasm: bytes, cpu: str, cases: list[dict], stubs: HostStu
     image = link_for_emulation(obj, list(import_sigs), cpu)
     machine = machine_for(cpu, image, stubs, import_sigs, import_names)
     watch = stack_watch(image, module)
-    lowest: list[int] = []
-    if watch:  # every write into the stack region: the lowest is the high-water mark
+    lowest = [None]  # the lowest image address a case wrote in the stack region: its high-water mark
+
+    def on_write(uc, access, address, size, value, user) -> None:
+        if lowest[0] is None or address < lowest[0]:
+            lowest[0] = address
+
+    if watch:
         start, end = watch.region()
-        machine.uc.hook_add(machine.uc_mod.UC_HOOK_MEM_WRITE,
-                            lambda uc, access, address, size, value, user: lowest.append(address), begin=start, end=end)
+        machine.uc.hook_add(machine.uc_mod.UC_HOOK_MEM_WRITE, on_write, begin=start, end=end)
     results = []
     for case in cases:
         name = case["call"]
@@ -167,9 +171,9 @@ def compare(obj: bytes, wasm: bytes, cpu: str, cases: list[dict], stubs: HostStu
         if len(args) != len(params):
             raise StageError(f"case {case}: `{name}` takes {len(params)} argument(s) ({', '.join(params)})")
         machine.reset()
-        lowest.clear()
+        lowest[0] = None
         fw = machine.call(name, params, result_types, args)
-        depth = watch.top - (min(lowest) - watch.base + watch.low) if watch and lowest else 0 if watch else None
+        depth = None if not watch else 0 if lowest[0] is None else watch.top - (lowest[0] - watch.base + watch.low)
         ref = run_reference(wasm, name, args, stubs)
         if stubs.missing:
             raise StageError(missing_stubs_message(sorted(stubs.missing), name, stubs_file))
