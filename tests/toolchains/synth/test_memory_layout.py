@@ -300,3 +300,19 @@ def test_after_dce_the_components_report_still_sizes_the_memory(workspace):
     assert not lean.globals and not lean.datas  # DCE dropped the stack pointer, __data_end and the zeroed data
     memory = json.loads(workspace.read("wasmelt-out/lib/fw/fw.size.json"))["memory"]
     assert (memory["low"], memory["end"]) == (2048, 2128)  # from the component's report
+
+
+def test_reports_stand_in_for_what_dce_dropped():
+    from wasmelt.toolchains.builtin.synth.memory_layout import LayoutHints
+
+    fused = LayoutHints.from_report({"memory": {"used_bytes": 2112, "shared_stack_top": 2048}})
+    component = LayoutHints.from_report({"data_end": 2100, "heap_base": 2112, "stack_pointer_init": 2048,
+                                         "data_extent": 2100})
+    assert fused == LayoutHints(2112, None, 2048) and component == LayoutHints(2100, 2112, 2048)
+    assert LayoutHints.from_report({"bytes_before": 1}) == LayoutHints()  # a report that says nothing of memory
+    lean = decode_module(wat('(module (memory 1) (data (i32.const 2060) "\\01")'
+                             ' (func (export "f") (param i32) (result i32) (i32.load8_u (local.get 0))))'))
+    assert "exports no __data_end" in derive(lean).reason
+    layout = derive(lean, hints=fused)  # no stack pointer left: nothing uses the stack below its top
+    assert (layout.low, layout.end) == (2048, 2112)
+    assert (derive(lean, hints=component).low, derive(lean, hints=component).end) == (2048, 2112)

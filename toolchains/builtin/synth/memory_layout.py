@@ -43,7 +43,8 @@ class LayoutHints:
         """From a fuse report (`memory.used_bytes`) or a component report
         (`data_end`, `heap_base`, `stack_pointer_init`, `data_extent`)."""
         if "memory" in report:
-            return cls(used_bytes=(report["memory"] or {}).get("used_bytes") or None)
+            memory = report["memory"] or {}
+            return cls(used_bytes=memory.get("used_bytes") or None, stack_top=memory.get("shared_stack_top"))
         if report.get("data_end") is None and report.get("heap_base") is None:
             return cls()
         ends = [report.get(k) or 0 for k in ("data_end", "stack_pointer_init", "data_extent")]
