@@ -316,3 +316,12 @@ def test_reports_stand_in_for_what_dce_dropped():
     layout = derive(lean, hints=fused)  # no stack pointer left: nothing uses the stack below its top
     assert (layout.low, layout.end) == (2048, 2112)
     assert (derive(lean, hints=component).low, derive(lean, hints=component).end) == (2048, 2112)
+
+
+def test_memory_bytes_below_a_module_that_reads_memory_size_warns(tmp_path):
+    wasm = wat('(module (memory 1) (func (export "pages") (result i32) (memory.size)))')
+    proc = synth(tmp_path, wasm, "--memory-bytes", "4096")
+    assert proc.returncode == 0, proc.stderr
+    assert ("warning: memory_bytes = 4096; memory.size in pages still sees the declared 1 page(s): code that "
+            "computes the end of the memory from memory.size addresses beyond the object's memory") in proc.stderr
+    assert json.loads((tmp_path / "out.json").read_text())["memory"]["bytes"] == 4096

@@ -1198,6 +1198,9 @@ def lower(module: Module, options: LowerOptions = LowerOptions()) -> Lowered:
     lowered = lowering.lower()
     layout = lowering.layout
     lowered.memory = {**layout.facts(), "end": lowering.memory_bytes, "bytes": lowering.memory_bytes - layout.low}
+    if "still sees the declared" in layout.reason:
+        lowered.warnings.append(f"{layout.reason}: code that computes the end of the memory from memory.size "
+                                "addresses beyond the object's memory")
     if layout.size < layout.declared and not options.memory_bytes and options.bounds != "check":
         beyond = ("reads and writes whatever RAM lies there" if options.bounds == "none"
                   else "wraps inside it")

@@ -172,7 +172,10 @@ def derive(m: Module, bounds: str = "check", memory_bytes: int | None = None, he
                               f"at most that; lower memory_bytes")
         if heap_size:
             raise LayoutError("memory_bytes and heap_size both size the memory: give one")
-        return MemoryLayout(0, memory_bytes, declared, f"memory_bytes = {memory_bytes}", stack)
+        sizing = _sizing_ops(m)
+        note = (f"; {', '.join(sizing)} still sees the declared {declared // PAGE} page(s)"
+                if sizing and memory_bytes < declared else "")
+        return MemoryLayout(0, memory_bytes, declared, f"memory_bytes = {memory_bytes}{note}", stack)
     sizing = _sizing_ops(m)
     if sizing:
         if heap_size:
