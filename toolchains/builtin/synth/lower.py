@@ -484,14 +484,13 @@ class Lowering:
                f"u8 wasmelt_memory[{max(end - low, 1)}] __attribute__((aligned(8)));",
                # Local absolute symbols (no bytes): where the window lies, for tools reading the image.
                f'__asm__(".set wasmelt_memory_low, {low}\\n.set wasmelt_memory_end, {end}");']
-        if low:  # through an integer: wasmelt_memory - low points outside the array
-            out.append("#define WASMELT_MEM (wasmelt_memory - WASMELT_MEM_LOW)")
+        if low:  # through an integer: `wasmelt_memory - low` would point outside the array
+            out.append("#define WASMELT_MEM ((u8 *)((__UINTPTR_TYPE__)wasmelt_memory - WASMELT_MEM_LOW))")
         else:
             out.append("#define WASMELT_MEM wasmelt_memory")
-        # One unsigned compare each: an address below low wraps to a huge distance.
+        # One unsigned compare each: an address below low wraps to a huge distance from it.
         out.append("#define WASMELT_SP_OK(v) ((u32)((v) - WASMELT_MEM_LOW) <= WASMELT_MEM_BYTES - WASMELT_MEM_LOW)")
         if self.options.bounds == "check" and low and end - low >= 16:
-            # An address below low wraps to a huge distance from it: one compare.
             # With an offset up to low the distance fits 32 bits (the usual case);
             # the constant offset selects the form at compile time.
             out.append("#define WASMELT_EA(b, o, n) (((o) <= WASMELT_MEM_LOW ? (u32)((b) + (u32)(o) - WASMELT_MEM_LOW) "
@@ -1198,9 +1197,7 @@ def lower(module: Module, options: LowerOptions = LowerOptions()) -> Lowered:
     lowered = lowering.lower()
     layout = lowering.layout
     lowered.memory = {**layout.facts(), "end": lowering.memory_bytes, "bytes": lowering.memory_bytes - layout.low}
-    if "still sees the declared" in layout.reason:
-        lowered.warnings.append(f"{layout.reason}: code that computes the end of the memory from memory.size "
-                                "addresses beyond the object's memory")
+    lowered.warnings += layout.warnings
     if layout.size < layout.declared and not options.memory_bytes and options.bounds != "check":
         beyond = ("reads and writes whatever RAM lies there" if options.bounds == "none"
                   else "wraps inside it")

@@ -61,6 +61,7 @@ class MemoryLayout:
     stack_low: int | None = None  # the lowest address the shadow stack may reach
     heap_base: int | None = None
     heap_size: int = 0
+    warnings: tuple[str, ...] = ()  # what the firmware should know of this memory (shown at build time)
 
     @property
     def size(self) -> int:
@@ -173,9 +174,10 @@ def derive(m: Module, bounds: str = "check", memory_bytes: int | None = None, he
         if heap_size:
             raise LayoutError("memory_bytes and heap_size both size the memory: give one")
         sizing = _sizing_ops(m)
-        note = (f"; {', '.join(sizing)} still sees the declared {declared // PAGE} page(s)"
-                if sizing and memory_bytes < declared else "")
-        return MemoryLayout(0, memory_bytes, declared, f"memory_bytes = {memory_bytes}{note}", stack)
+        warnings = (f"memory_bytes = {memory_bytes}; {', '.join(sizing)} still sees the declared {declared // PAGE} "
+                    "page(s): code that computes the end of the memory from memory.size addresses beyond the "
+                    "object's memory",) if sizing and memory_bytes < declared else ()
+        return MemoryLayout(0, memory_bytes, declared, f"memory_bytes = {memory_bytes}", stack, warnings=warnings)
     sizing = _sizing_ops(m)
     if sizing:
         if heap_size:
