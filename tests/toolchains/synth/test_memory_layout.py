@@ -196,7 +196,10 @@ def test_attribute_errors_and_the_bounds_none_warning_through_the_cli(workspace)
 @pytest.mark.parametrize("body, worst", [
     ("(global.set $sp (local.tee $l (i32.sub (global.get $sp) (i32.const 48))))"
      "(global.set $sp (i32.add (local.get $l) (i32.const 48)))", 48),
+    ("(global.set $sp (i32.sub (global.get $sp) (i32.const 32)))"
+     "(global.set $sp (i32.add (global.get $sp) (i32.const 32)))", 32),
     ("(global.set $sp (i32.sub (global.get $sp) (local.get 0)))", None),  # a frame of run-time size
+    ("(global.set $sp (i32.and (global.get $sp) (i32.const -16)))", None),  # realigned below the pointer
     ("(global.set $sp (local.get 0))", None),  # the pointer set from elsewhere
     ("(drop (call $f (local.get 0)))", None),  # recursion
 ])

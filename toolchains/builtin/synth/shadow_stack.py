@@ -54,7 +54,8 @@ def _frame(body, sp: int) -> int | None:
         if k >= 1 and ops[k - 1][0] == "local.get" and ops[k - 1][1][0] in holders:
             continue  # restoring a saved value
         if (k >= 3 and [o for o, _ in ops[k - 3:k]] == ["local.get", "i32.const", "i32.add"]
-                and ops[k - 3][1][0] in holders):
+                and ops[k - 3][1][0] in holders or get_sp(k - 3) and ops[k - 2][0] == "i32.const"
+                and ops[k - 1][0] == "i32.add" and ops[k - 2][1][0] >= 0):
             continue  # the epilogue: the frame given back
         return None
     return frame
