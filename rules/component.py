@@ -149,7 +149,8 @@ def analyze(ctx: AnalysisContext) -> TargetInfo:
                         bindings=header.path if header else None, includes=includes, defines=attrs.defines,
                         linkopts=attrs.linkopts, host_imports=attrs.host_imports,
                         edition=attrs.edition if kind == "rust" else None))
-    return TargetInfo(files=(wasm,), providers=(WasmInfo(wasm, report, needs_fuse=bool(wits) or kind == "wasm"),))
+    return TargetInfo(files=(wasm,), providers=(WasmInfo(wasm, report, needs_fuse=bool(wits) or kind == "wasm",
+                                                          fuse_report=report),))  # its memory layout
 
 
 register_rule(RuleKind("component", ComponentAttrs, analyze, doc="a wasm component from C, Rust, WAT or .wasm",

@@ -12,7 +12,7 @@ from wasmelt.engine.actions import Artifact
 class WasmInfo:
     wasm: Artifact  # the module (or component)
     report: Artifact | None = None  # the stage's JSON report
-    fuse_report: Artifact | None = None  # the fuse report, carried through dce
+    fuse_report: Artifact | None = None  # the fuse's (or a component's) report, where the memory lies; through dce
     roots: tuple[str, ...] | None = None  # exports kept by dce: synth's default roots
     import_map: Artifact | None = None  # fuse only
     provenance: Artifact | None = None  # fuse only

@@ -28,6 +28,8 @@ class SynthAttrs(RuleAttrs):
     max_data_bytes: int | None = Field(default=None, ge=0)
     max_bss_bytes: int | None = Field(default=None, ge=0)
     max_stack_bytes: int | None = Field(default=None, ge=0)
+    memory_bytes: int | None = Field(default=None, ge=1)  # the linear memory's size; default: what the module uses
+    heap_size: int = Field(default=0, ge=0, le=1 << 24)  # bytes above __heap_base for an allocator or firmware buffers
     toolchain: Literal["builtin", "synth", "wasm2c"] | None = None
     cc: Literal["zig", "gcc", "clang"] | None = None
 
@@ -57,6 +59,7 @@ def analyze(ctx: AnalysisContext) -> TargetInfo:
                tools=ctx.tools,
                argv=stage.argv(src.wasm.path, obj.path, header.path, report.path, toolchain=toolchain,
                                cpu=attrs.cpu, opt=attrs.opt, bounds=attrs.bounds, cc=cc,
+                               memory_bytes=attrs.memory_bytes, heap_size=attrs.heap_size,
                                roots=attrs.roots or src.roots,
                                fuse_report=fuse_report.path if fuse_report else None, budgets=budgets,
                                size_table=table.path))

@@ -15,6 +15,7 @@ import argparse
 import difflib
 import json
 import random
+import io
 import struct
 import sys
 import tomllib
@@ -94,6 +95,37 @@ class CaseResult:
     firmware: Outcome
     reference: Outcome
     problems: list[str]
+    stack_bytes: int | None = None  # the shadow stack's high-water mark in this case
+
+
+@dataclass(frozen=True)
+class StackWatch:
+    """Where the shadow stack of the linked image lies: [floor, top) in wasm
+    addresses, `base` the image address of wasm address `low`."""
+    top: int
+    floor: int
+    low: int
+    base: int
+
+    def region(self) -> tuple[int, int]:
+        return self.base + max(self.floor, self.low) - self.low, self.base + self.top - self.low - 1
+
+
+def stack_watch(image: bytes, module) -> StackWatch | None:
+    """From the builtin object's `wasmelt_memory` and its window symbols,
+    and the module's stack pointer; None for other objects or no stack."""
+    from elftools.elf.elffile import ELFFile
+
+    from .builtin.synth.memory_layout import stack_floor
+    from .builtin.synth.shadow_stack import analyse
+
+    top = analyse(module).top
+    symtab = ELFFile(io.BytesIO(image)).get_section_by_name(".symtab")
+    found = {s.name: s["st_value"] for s in symtab.iter_symbols()
+             if s.name in ("wasmelt_memory", "wasmelt_memory_low", "wasmelt_memory_end")}
+    if top is None or len(found) < 3 or not found["wasmelt_memory_low"] < top <= found["wasmelt_memory_end"]:
+        return None
+    return StackWatch(top, stack_floor(module, top), found["wasmelt_memory_low"], found["wasmelt_memory"])
 
 
 def _same(a: Outcome, b: Outcome) -> bool:
@@ -123,6 +155,16 @@ def compare(obj: bytes, wasm: bytes, cpu: str, cases: list[dict], stubs: HostStu
         import_names[symbol] = f"{imp.module}.{imp.name}"
     image = link_for_emulation(obj, list(import_sigs), cpu)
     machine = machine_for(cpu, image, stubs, import_sigs, import_names)
+    watch = stack_watch(image, module)
+    lowest = [None]  # the lowest image address a case wrote in the stack region: its high-water mark
+
+    def on_write(uc, access, address, size, value, user) -> None:
+        if lowest[0] is None or address < lowest[0]:
+            lowest[0] = address
+
+    if watch:
+        start, end = watch.region()
+        machine.uc.hook_add(machine.uc_mod.UC_HOOK_MEM_WRITE, on_write, begin=start, end=end)
     results = []
     for case in cases:
         name = case["call"]
@@ -133,7 +175,9 @@ def compare(obj: bytes, wasm: bytes, cpu: str, cases: list[dict], stubs: HostStu
         if len(args) != len(params):
             raise StageError(f"case {case}: `{name}` takes {len(params)} argument(s) ({', '.join(params)})")
         machine.reset()
+        lowest[0] = None
         fw = machine.call(name, params, result_types, args)
+        depth = None if not watch else 0 if lowest[0] is None else watch.top - (lowest[0] - watch.base + watch.low)
         ref = run_reference(wasm, name, args, stubs)
         if stubs.missing:
             raise StageError(missing_stubs_message(sorted(stubs.missing), name, stubs_file, stubs.returns))
@@ -150,7 +194,11 @@ def compare(obj: bytes, wasm: bytes, cpu: str, cases: list[dict], stubs: HostStu
             problems.append(f"expected results {case['expect']}, firmware gave {_show(fw)}")
         if "trap" in case and fw.trap != case["trap"]:
             problems.append(f"expected trap {case['trap']}, firmware gave {_show(fw)}")
-        results.append(CaseResult(case, fw, ref, problems))
+        if fw.trap == "stack_overflow" and "trap" not in case:
+            room = f" ({watch.top - max(watch.floor, watch.low)} B below its top at {watch.top})" if watch else ""
+            problems.append(f"the shadow stack overflowed{room}: a larger stack_size (component) or a shallower "
+                            "call chain; the firmware trapped before writing outside it")
+        results.append(CaseResult(case, fw, ref, problems, depth))
     return results
 
 
@@ -179,8 +227,16 @@ def run(args) -> None:
         for p in r.problems:
             lines.append("     " + p.replace("\n", "\n     "))
     summary = f"{len(results) - len(failed)} of {len(results)} cases agree ({args.random_cases} random, seed {args.seed})"
+    depths = [(r.stack_bytes, r.case) for r in results if r.stack_bytes is not None]
+    deepest = max(depths, key=lambda d: d[0], default=None)
+    if deepest:
+        case = deepest[1]
+        summary += f"; shadow stack high-water {deepest[0]} B" + (
+            f" ({case['call']}({', '.join(map(repr, case.get('args', [])))}))" if deepest[0] else "")
     Path(args.result).write_text(json.dumps({"cases": len(results), "failed": len(failed), "cpu": args.cpu,
-                                             "seed": args.seed}, indent=2) + "\n")
+                                             "seed": args.seed,
+                                             "stack_high_water": deepest[0] if deepest else None},
+                                            indent=2) + "\n")
     print("\n".join(lines + [summary]))
     if failed:
         raise StageError(f"{len(failed)} of {len(results)} cases differ between the firmware and its reference")

@@ -31,7 +31,7 @@ from .builtin.wasm.names import function_names
 RUNTIME = "(runtime)"
 UNATTRIBUTED = "(unattributed)"
 RUNTIME_SYMBOLS = ("wasmelt_init", "wasmelt_trap")
-LINEAR_MEMORY = "WASMELT_MEM"  # the builtin lowering's array for the wasm memory
+LINEAR_MEMORY = "wasmelt_memory"  # the builtin lowering's array for the wasm memory
 
 
 def symbol_function(symbol: str, exports: dict[str, int]) -> int | None:
@@ -81,10 +81,11 @@ def _name(index: int, provenance: dict, names: dict[int, str] | None = None) -> 
     return demangle(name) if name else f"func[{index}]"
 
 
-def _memory_rows(size: int, section: str, fuse_report: dict | None) -> list[dict] | None:
+def _memory_rows(size: int, section: str, fuse_report: dict | None, low: int = 0) -> list[dict] | None:
     """The linear memory as the fuse laid it out: the shared shadow stack and
     each component's region, and what no region covers; None when the layout
-    is unknown or does not fit the object's array."""
+    is unknown or does not fit the object's array, which holds the wasm
+    addresses [low, low + size)."""
     memory, layout = (fuse_report or {}).get("memory") or {}, (fuse_report or {}).get("layout") or []
     if memory.get("mode") != "shared" or not layout or any("start" not in p for p in layout):
         return None
@@ -99,8 +100,11 @@ def _memory_rows(size: int, section: str, fuse_report: dict | None) -> list[dict
             regions.append((part["start"], part["start"] + part["size"], part["component"], part["component"],
                             f"{part['component']}'s {what}"))
     regions.sort()
-    if any(a[1] > b[0] for a, b in zip(regions, regions[1:])) or (regions and regions[-1][1] > size):
+    if any(a[1] > b[0] for a, b in zip(regions, regions[1:])) or (regions and regions[-1][1] > low + size):
         return None
+    # The array starts at `low`: the part of each region below it is not in the object.
+    regions = [(max(start, low), end, name, component, detail) for start, end, name, component, detail in regions
+               if end > low]
     rows = [{"name": name, "bytes": end - start, "budget": None, "section": section, "component": component,
              "detail": f"linear memory [{start}, {end}): {detail}"} for start, end, name, component, detail in regions]
     rest = size - sum(r["bytes"] for r in rows)
@@ -137,10 +141,12 @@ def ram_rows(report: dict, fuse_report: dict | None) -> list[dict]:
         section = "." + kinds.get(name, "")
         if section not in (".bss", ".data"):
             continue
-        split = _memory_rows(size, section, fuse_report) if name == LINEAR_MEMORY else None
-        rows.extend(split or [{"name": name, "bytes": size, "budget": None, "section": section,
-                               "detail": "the wasm linear memory" if name == LINEAR_MEMORY
-                               else "a global or runtime variable"}])
+        memory = report.get("memory") or {}
+        split = _memory_rows(size, section, fuse_report, memory.get("low", 0)) if name == LINEAR_MEMORY else None
+        what = (f"the wasm linear memory, addresses [{memory['low']}, {memory['end']}) of {memory['declared']} "
+                f"declared: {memory['reason']}" if memory and name == LINEAR_MEMORY
+                else "the wasm linear memory" if name == LINEAR_MEMORY else "a global or runtime variable")
+        rows.extend(split or [{"name": name, "bytes": size, "budget": None, "section": section, "detail": what}])
     return rows
 
 
@@ -237,6 +243,14 @@ def build_table(report: dict, module: Module, exports: dict[str, int], provenanc
                    "budget_attr": "max_stack_bytes",
                    "detail": "unbounded: recursion" if depth is None else "deepest call chain in this object"}
                   for e, depth in sorted(stack["exports"].items())]
+    memory = report.get("memory") or {}
+    if memory.get("stack_top") is not None:  # the shadow stack in the linear memory, from the wasm
+        room = memory["stack_top"] - (memory.get("stack_low") or 0)
+        stack_rows += [{"name": f"{e} (shadow stack)", "bytes": depth, "budget": None,
+                        "detail": ("unbounded: recursion or a run-time frame" if depth is None
+                                   else "deepest chain of __stack_pointer frames, static")
+                        + f"; the object keeps {room} B of stack below {memory['stack_top']}"}
+                       for e, depth in sorted((memory.get("stack_exports") or {}).items()) if e in stack["exports"]]
 
     return {
         "version": 1,

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from .builtin.synth.lower import (PREFIX, LowerError, LowerOptions, import_symbols, lower, symbol_function,
                                   symbol_name_problem)
+from .builtin.synth.memory_layout import LayoutHints
 from .builtin.wasm.decode import decode_module
 from .builtin.wasm.model import FUNC
 from .component import zig
@@ -72,7 +73,8 @@ def identities(toolchain: str = "builtin", cc: str = "zig", cpu: str = "cortex-m
 
 def argv(src: str, out: str, header: str, report: str, *, toolchain: str = "builtin", cpu: str = "cortex-m4",
          opt: str = "size", bounds: str = "check", cc: str = "zig", roots: list[str] | None = None,
-         memory_bytes: int | None = None, provenance: str | None = None, fuse_report: str | None = None,
+         memory_bytes: int | None = None, heap_size: int = 0, provenance: str | None = None,
+         fuse_report: str | None = None,
          budgets: dict[str, int] | None = None, size_table: str | None = None) -> list[str]:
     args = ["python", "-m", "wasmelt.toolchains.synth", "--toolchain", toolchain, "--cpu", cpu, "--opt", opt,
             "--bounds", bounds, "--cc", cc, "--out", out, "--header", header, "--report", report]
@@ -80,6 +82,8 @@ def argv(src: str, out: str, header: str, report: str, *, toolchain: str = "buil
         args += ["--root", root]
     if memory_bytes:
         args += ["--memory-bytes", str(memory_bytes)]
+    if heap_size:
+        args += ["--heap-size", str(heap_size)]
     if provenance:
         args += ["--provenance", provenance]
     if fuse_report:
@@ -363,9 +367,9 @@ def check_budgets(report: dict, budgets: dict[str, int | None]) -> None:
 # -- toolchains -----------------------------------------------------------------------
 
 
-def run_builtin(args, module, tmp: Path) -> tuple[bytes, dict[str, int], dict[str, str], str]:
+def run_builtin(args, module, tmp: Path) -> tuple[bytes, dict[str, int], dict[str, str], str, dict]:
     try:
-        lowered = lower(module, LowerOptions(args.bounds, args.memory_bytes))
+        lowered = lower(module, LowerOptions(args.bounds, args.memory_bytes, args.heap_size, args.hints))
     except LowerError as e:
         raise StageError(str(e)) from None
     for warning in lowered.warnings:
@@ -373,7 +377,7 @@ def run_builtin(args, module, tmp: Path) -> tuple[bytes, dict[str, int], dict[st
     source = tmp / "module.c"
     source.write_text(lowered.c_source)
     compile_c(source, tmp / "module.o", args.cc, args.cpu, args.opt, extra=LOWERED_CFLAGS)
-    return (tmp / "module.o").read_bytes(), lowered.exports, lowered.imports, lowered.header
+    return (tmp / "module.o").read_bytes(), lowered.exports, lowered.imports, lowered.header, lowered.memory
 
 
 def run_wasm2c(args, module, tmp: Path) -> bytes:
@@ -428,9 +432,9 @@ def run_synth(args, tmp: Path) -> bytes:
 def build(args) -> None:
     data = Path(args.src).read_bytes()
     module = decode_module(data)
-    if args.fuse_report and not args.memory_bytes:
-        used = json.loads(Path(args.fuse_report).read_text()).get("memory", {}).get("used_bytes")
-        args.memory_bytes = used or None
+    args.hints = LayoutHints()
+    if args.fuse_report:  # the fuse's report, or the component's: where the memory's data lies
+        args.hints = LayoutHints.from_report(json.loads(Path(args.fuse_report).read_text()))
     exports = {e.name: e.index for e in module.exports if e.kind == FUNC}
     unnamed = {name: symbol_name_problem(name) for name in exports if symbol_name_problem(name)}
     for name in [r for r in args.root if r in unnamed]:
@@ -460,11 +464,11 @@ def build(args) -> None:
         if LIBC_NAME.match(name):
             print(f"warning: export `{name}` is also a C library function: linked into firmware, it replaces "
                   f"the library's `{name}` for all of the firmware's code", file=sys.stderr)
-    header = None
+    header, memory = None, None
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         if args.toolchain == "builtin":
-            obj, exports, imports, header = run_builtin(args, module, tmp)
+            obj, exports, imports, header, memory = run_builtin(args, module, tmp)
         elif args.toolchain == "wasm2c":
             obj = run_wasm2c(args, module, tmp)
         else:
@@ -478,7 +482,7 @@ def build(args) -> None:
     provenance = json.loads(Path(args.provenance).read_text()) if args.provenance else _provenance_from_names(module)
     report = size_report(facts, stack_usage(obj, facts), {r: exports[r] for r in roots if r in exports}, provenance)
     report.update({"cpu": args.cpu, "toolchain": args.toolchain, "cc": args.cc, "bounds": args.bounds,
-                   "imports": imports})
+                   "imports": imports, "memory": memory})
     budgets = {name: getattr(args, name) for name in BUDGETS}
     report["budgets"] = budgets
     Path(args.out).write_bytes(obj)
@@ -493,7 +497,8 @@ def build(args) -> None:
     check_budgets(report, budgets)
     s = report["sections"]
     print(f"synth {args.cpu}: .text {s['text']} B, .data {s['data']} B, .rodata {s['rodata']} B, .bss {s['bss']} B, "
-          f"stack {report['stack']['max']} B")
+          f"stack {report['stack']['max']} B"
+          + (f"; linear memory {memory['bytes']} of {memory['declared']} B ({memory['reason']})" if memory else ""))
 
 
 def _provenance_from_names(module) -> dict:
@@ -525,7 +530,8 @@ def main(argv_: list[str] | None = None) -> int:
         parser.add_argument(flag, required=True)
     parser.add_argument("--root", action="append", default=[])
     parser.add_argument("--memory-bytes", type=int)
-    parser.add_argument("--fuse-report", help="the fuse stage's report: the memory is as large as its used bytes")
+    parser.add_argument("--heap-size", type=int, default=0)
+    parser.add_argument("--fuse-report", help="the fuse (or component) stage's report: where the memory's data lies")
     parser.add_argument("--provenance")
     parser.add_argument("--size-table", help="also write the generic size table `wasmelt size` shows")
     for name in BUDGETS:

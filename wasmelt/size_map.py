@@ -396,10 +396,13 @@ def _draw_budgets(svg: Svg, t: Target, x: float, y: float) -> float:
         svg.text(gx + gw + 6, y + 10, f"{r['name'].removesuffix(' (worst case)')} {used}", 10.5, color=color)
         y += LINE + 2
     stack = [r for r in t.group("stack") if r.get("budget") is None]
-    if stack:
-        svg.text(x, y + 12, "native stack, worst case: " + ", ".join(
-            f"{r['name'].removesuffix(' (worst case)')} {_b(r['bytes'])}" for r in stack), 11)
-        y += LINE
+    for title, suffix in (("native stack, worst case", " (worst case)"), ("shadow stack, static worst case",
+                                                                          " (shadow stack)")):
+        rows = [r for r in stack if r["name"].endswith(suffix)]
+        if rows:
+            svg.text(x, y + 12, f"{title}: " + ", ".join(
+                f"{r['name'].removesuffix(suffix)} {_b(r['bytes'])}" for r in rows), 11)
+            y += LINE
     return y
 
 

@@ -135,7 +135,7 @@ def test_the_browser_shows_components_functions_and_budgets(picture):
         assert any(re.fullmatch(rf"{function} \d+ B", t) or t == function for t in texts), function
     assert any(t.endswith(" ~") for t in texts)  # inlined code, marked as estimated
     assert texts.count("max_text_bytes 1024 B") == 2 and texts.count("max_bss_bytes 4096 B") == 2
-    assert "shadow stack" in texts
+    assert any(t.startswith("shadow stack") for t in texts)  # its legend line (16 B: too narrow for a label)
 
 
 @needs_chromium

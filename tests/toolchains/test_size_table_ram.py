@@ -7,8 +7,8 @@ import pytest
 
 from wasmelt.toolchains.size_table import ram_rows
 
-REPORT = {"objects": {"WASMELT_MEM": 4096, "wasmelt_data0": 8, "wasmelt_flag": 4},
-          "object_sections": {"WASMELT_MEM": "bss", "wasmelt_data0": "rodata", "wasmelt_flag": "data"}}
+REPORT = {"objects": {"wasmelt_memory": 4096, "wasmelt_data0": 8, "wasmelt_flag": 4},
+          "object_sections": {"wasmelt_memory": "bss", "wasmelt_data0": "rodata", "wasmelt_flag": "data"}}
 
 
 def _fuse(layout, share_stack=True, top=1024, mode="shared"):
@@ -27,7 +27,7 @@ def test_layout_splits_the_memory_and_names_what_no_region_covers():
 
 
 def test_unknown_overlapping_or_oversized_layout_keeps_the_memory_whole():
-    whole = [("WASMELT_MEM", 4096), ("wasmelt_flag", 4)]
+    whole = [("wasmelt_memory", 4096), ("wasmelt_flag", 4)]
     for fuse in (None,
                  _fuse([{"component": "a", "size": 64, "base": 0}]),                     # no start: older report
                  _fuse([{"component": "a", "start": 1000, "size": 64}]),                 # overlaps the stack
@@ -59,8 +59,18 @@ def test_fuse_report_start_is_where_each_components_data_lies(components, option
     assert segments
     for offset, length in segments:  # every initialised byte lies in one component's region
         assert any(s <= offset and offset + length <= e for s, e, _ in regions), (offset, length, regions)
-    rows = ram_rows({"objects": {"WASMELT_MEM": memory["used_bytes"]}, "object_sections": {"WASMELT_MEM": "bss"}}, result.report)
+    rows = ram_rows({"objects": {"wasmelt_memory": memory["used_bytes"]}, "object_sections": {"wasmelt_memory": "bss"}}, result.report)
     assert {c for _, _, c in regions} <= {r["name"] for r in rows}  # the layout splits the memory
     assert sum(r["bytes"] for r in rows) == memory["used_bytes"]
     if options.get("share_stack"):
         assert rows[0]["name"] == "shadow stack" and rows[0]["bytes"] == memory["shared_stack_top"]
+
+
+def test_a_window_of_the_memory_is_split_from_its_low_address():
+    report = {"objects": {"wasmelt_memory": 1188 - 960}, "object_sections": {"wasmelt_memory": "bss"},
+              "memory": {"low": 960, "end": 1188, "declared": 65536, "reason": "used: ..."}}
+    rows = ram_rows(report, _fuse([{"component": "a", "start": 1024, "size": 64},
+                                   {"component": "b", "start": 1088, "size": 100}]))
+    assert [(r["name"], r["bytes"]) for r in rows] == [("shadow stack", 64), ("a", 64), ("b", 100)]
+    whole = ram_rows(report, None)
+    assert whole[0]["bytes"] == 228 and "addresses [960, 1188) of 65536 declared: used: ..." in whole[0]["detail"]

@@ -12,9 +12,10 @@ import re
 import struct
 from dataclasses import dataclass, field
 
-from ..discipline import PAGE, const_value
+from ..discipline import const_value
 from ..wasm.model import FUNC, GLOBAL, MEMORY, TABLE, FuncType, Module
 from ..wasm.names import function_label, get_names
+from .memory_layout import LayoutError, LayoutHints, derive
 
 # wasmelt_trap(code) codes.
 TRAP_CODES = {
@@ -45,7 +46,9 @@ class LowerError(Exception):
 @dataclass(frozen=True)
 class LowerOptions:
     bounds: str = "none"  # none | check | mask
-    memory_bytes: int | None = None  # smaller than the declared memory (packed fused modules)
+    memory_bytes: int | None = None  # the memory's size, overriding what memory_layout derives
+    heap_size: int = 0  # an arena above __heap_base (a grow-free allocator, the firmware's buffers)
+    hints: LayoutHints = LayoutHints()  # what the fuse or component report says of the memory
 
 
 @dataclass
@@ -56,6 +59,7 @@ class Lowered:
     imports: dict[str, str]  # symbol -> "module.field"
     memory_bytes: int
     warnings: list[str] = field(default_factory=list)  # behaviour the target limits (shown at build time)
+    memory: dict = field(default_factory=dict)  # the window memory_layout chose (MemoryLayout.facts)
 
 
 # Every symbol and C identifier the lowering and its runtime define starts
@@ -343,8 +347,11 @@ class Lowering:
                              "tables only")
         if len(m.memories) > 1:
             raise LowerError("the module has several memories; fuse it with memory = \"shared\" first")
-        declared = m.memories[0].limits.min * PAGE if m.memories else 0
-        size = min(declared, options.memory_bytes) if options.memory_bytes else declared
+        try:
+            self.layout = derive(m, options.bounds, options.memory_bytes, options.heap_size, options.hints)
+        except LayoutError as e:
+            raise LowerError(str(e)) from None
+        size = self.layout.end  # the addresses [layout.low, size) are the object's
         if options.bounds == "mask" and size & (size - 1):
             size = 1 << (size - 1).bit_length()
         self.memory_bytes = size
@@ -389,13 +396,7 @@ class Lowering:
         out: list[str] = [PRELUDE]
         mem = self.memory_bytes
         if m.memories:
-            out.append(f"#define WASMELT_MEM_BYTES {mem}u")
-            out.append(f"static u8 WASMELT_MEM[WASMELT_MEM_BYTES] __attribute__((aligned(8)));")
-            if self.options.bounds == "check":
-                out.append("#define WASMELT_EA(b, o, n) ((u64)(b) + (o) + (n) > WASMELT_MEM_BYTES ? (wasmelt_trap(7), 0u) : (u32)((b) + (o)))")
-                out.append("#define WASMELT_CHECK_RANGE(a, n) do { if ((u64)(a) + (n) > WASMELT_MEM_BYTES) wasmelt_trap(7); } while (0)")
-            else:
-                out.append("#define WASMELT_CHECK_RANGE(a, n) ((void)0)")
+            out += self.memory_declaration()
         # Imports: undefined symbols named by the field name.
         imports: dict[str, str] = {}
         symbols = import_symbols(m)
@@ -474,6 +475,37 @@ class Lowering:
         source = "\n".join(out + structs + decls + helper_code + table_code + init + bodies + wrappers) + "\n"
         return Lowered(source, self.header(exports, imports), exports, imports, mem, self.warnings())
 
+    def memory_declaration(self) -> list[str]:
+        """The linear memory: `wasmelt_memory` holds the wasm addresses
+        [low, WASMELT_MEM_BYTES) (memory_layout.py), and WASMELT_MEM is where
+        wasm address 0 would be, so `WASMELT_MEM + address` is the byte."""
+        low, end = self.layout.low, self.memory_bytes
+        out = [f"#define WASMELT_MEM_BYTES {end}u", f"#define WASMELT_MEM_LOW {low}u",
+               f"u8 wasmelt_memory[{max(end - low, 1)}] __attribute__((aligned(8)));",
+               # Local absolute symbols (no bytes): where the window lies, for tools reading the image.
+               f'__asm__(".set wasmelt_memory_low, {low}\\n.set wasmelt_memory_end, {end}");']
+        if low:  # through an integer: `wasmelt_memory - low` would point outside the array
+            out.append("#define WASMELT_MEM ((u8 *)((__UINTPTR_TYPE__)wasmelt_memory - WASMELT_MEM_LOW))")
+        else:
+            out.append("#define WASMELT_MEM wasmelt_memory")
+        # One unsigned compare each: an address below low wraps to a huge distance from it.
+        out.append("#define WASMELT_SP_OK(v) ((u32)((v) - WASMELT_MEM_LOW) <= WASMELT_MEM_BYTES - WASMELT_MEM_LOW)")
+        if self.options.bounds == "check" and low and end - low >= 16:
+            # With an offset up to low the distance fits 32 bits (the usual case);
+            # the constant offset selects the form at compile time.
+            out.append("#define WASMELT_EA(b, o, n) (((o) <= WASMELT_MEM_LOW ? (u32)((b) + (u32)(o) - WASMELT_MEM_LOW) "
+                       ": (u64)(b) + (o) - WASMELT_MEM_LOW) > (WASMELT_MEM_BYTES - WASMELT_MEM_LOW) - (n) "
+                       "? (wasmelt_trap(7), 0u) : (u32)((b) + (o)))")
+        elif self.options.bounds == "check":
+            out.append(f"#define WASMELT_EA(b, o, n) ({'(u64)(b) + (o) < WASMELT_MEM_LOW || ' if low else ''}"
+                       "(u64)(b) + (o) + (n) > WASMELT_MEM_BYTES ? (wasmelt_trap(7), 0u) : (u32)((b) + (o)))")
+        if self.options.bounds == "check":
+            out.append(f"#define WASMELT_CHECK_RANGE(a, n) do {{ if ({'(u32)(a) < WASMELT_MEM_LOW || ' if low else ''}"
+                       "(u64)(a) + (n) > WASMELT_MEM_BYTES) wasmelt_trap(7); } while (0)")
+        else:
+            out.append("#define WASMELT_CHECK_RANGE(a, n) ((void)0)")
+        return out
+
     def warnings(self) -> list[str]:
         found = []
         for op, what in (("memory.grow", f"memory.size stays {self.memory_pages}): the linear memory is a fixed array "
@@ -520,7 +552,41 @@ class Lowering:
                   ", ".join(f"{c} {n}" for n, c in TRAP_CODES.items()) + ". */",
                   "void wasmelt_trap(int code);", "/* Copies data segments; exports call it on first use. */",
                   "void wasmelt_init(void);", ""]
+        if self.m.memories:
+            lines += self.memory_header()
         return "\n".join(lines)
+
+    def memory_header(self) -> list[str]:
+        """The linear memory for the firmware: where it is, and checked
+        conversions between wasm addresses and firmware pointers
+        (docs/object-contract.md, "Shared buffers")."""
+        low, end, layout = self.layout.low, self.memory_bytes, self.layout
+        lines = [f"/* The linear memory: wasm addresses [WASMELT_MEMORY_LOW, WASMELT_MEMORY_END) are the bytes of",
+                 f"   wasmelt_memory ({layout.reason}). */",
+                 "extern uint8_t wasmelt_memory[];",
+                 f"#define WASMELT_MEMORY_LOW {low}u", f"#define WASMELT_MEMORY_END {end}u"]
+        if layout.heap_size:
+            lines += [f"/* heap_size: [WASMELT_HEAP_BASE, +WASMELT_HEAP_SIZE) is free for an allocator or the firmware's "
+                      "buffers. */", f"#define WASMELT_HEAP_BASE {layout.heap_base}u",
+                      f"#define WASMELT_HEAP_SIZE {layout.heap_size}u"]
+        lines += [
+            "/* The firmware's pointer to `length` bytes at wasm address `offset`, or 0 (NULL) unless all of them",
+            "   are in the memory. */",
+            "static inline void *wasmelt_pointer(uint32_t offset, uint32_t length) {",
+            "  const uint32_t size = WASMELT_MEMORY_END - WASMELT_MEMORY_LOW;",
+            f"  if ({'offset < WASMELT_MEMORY_LOW || ' if low else ''}length > size || offset - WASMELT_MEMORY_LOW > size - length) "
+            "return 0;",
+            "  return wasmelt_memory + (offset - WASMELT_MEMORY_LOW);",
+            "}",
+            "/* The wasm address of `length` bytes at firmware pointer `p`, or 0 (wasm's null) unless all of them",
+            "   are in the memory. */",
+            "static inline uint32_t wasmelt_offset(const void *p, uint32_t length) {",
+            "  const uint32_t size = WASMELT_MEMORY_END - WASMELT_MEMORY_LOW;",
+            "  const uintptr_t at = (uintptr_t)p, base = (uintptr_t)wasmelt_memory;",
+            "  if (at < base || length > size || at - base > size - length) return 0;",
+            "  return (uint32_t)(at - base) + WASMELT_MEMORY_LOW;",
+            "}", ""]
+        return lines
 
     def const(self, expr, valtype: str) -> str:
         """A global's initial value as a C constant (floats as their bits)."""
@@ -860,7 +926,7 @@ class Lowering:
     def op_global_set(self, b, imm):
         v, t = b.pop()
         if imm[0] in self.stack_pointers:
-            b.emit(f"if ({v} > WASMELT_MEM_BYTES) wasmelt_trap(8);")
+            b.emit(f"if (!WASMELT_SP_OK({v})) wasmelt_trap(8);")
         b.emit(f"{PREFIX}g{imm[0]} = {GLOBAL_WRITE[t].format(v)};")
 
     # memory
@@ -1127,4 +1193,16 @@ for _op, (_ct, _size, _conv) in _STORES.items():
 
 
 def lower(module: Module, options: LowerOptions = LowerOptions()) -> Lowered:
-    return Lowering(module, options).lower()
+    lowering = Lowering(module, options)
+    lowered = lowering.lower()
+    layout = lowering.layout
+    lowered.memory = {**layout.facts(), "end": lowering.memory_bytes, "bytes": lowering.memory_bytes - layout.low}
+    lowered.warnings += layout.warnings
+    if layout.size < layout.declared and not options.memory_bytes and options.bounds != "check":
+        beyond = ("reads and writes whatever RAM lies there" if options.bounds == "none"
+                  else "wraps inside it")
+        lowered.warnings.append(f"bounds = \"{options.bounds}\": the linear memory holds only the addresses "
+                                f"[{layout.low}, {lowering.memory_bytes}) the module uses ({layout.reason}), not its "
+                                f"declared {layout.declared} bytes; an access outside them {beyond}. Use bounds = "
+                                "\"check\" to trap instead, or set memory_bytes")
+    return lowered

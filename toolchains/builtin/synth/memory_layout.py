@@ -1,0 +1,236 @@
+"""How much linear memory the synthesized object holds: the window
+[low, end) of wasm addresses the module uses, derived from its layout.
+
+What is used: the data segments, the shadow stack below the `__stack_pointer`
+global's initial value (its static worst case when known, else all of it), the
+data up to `__data_end`/`__heap_base` (or the fuse report's used bytes), constant
+addresses, and a declared `heap_size` arena above `__heap_base`. `memory_bytes`
+overrides. Where the module may address beyond what can be derived (memory.size
+or memory.grow, no layout, an allocator above `__heap_base` without `heap_size`)
+the declared memory is kept, and `reason` says why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..discipline import PAGE, const_value, exported_global_value
+from ..wasm.model import FUNC, GLOBAL, Module
+from ..wasm.names import function_label, get_names
+from .shadow_stack import ShadowStack, analyse
+
+ALIGN = 8  # the array's alignment: an address keeps its alignment inside the window
+STACK_ALIGN = 16
+ACCESS = {"8": 1, "16": 2, "32": 4}  # i32.load8_u -> 1, i64.store32 -> 4
+LAYOUT_SEGMENTS = (".data", ".bss", ".rodata", ".tdata")  # lld's output sections: the zeroed data is a segment too
+
+
+class LayoutError(Exception):
+    """The attributes ask for a memory the module cannot run in."""
+
+
+@dataclass(frozen=True)
+class LayoutHints:
+    """What an earlier stage's report says about the module's memory, for a
+    module that no longer says it itself (DCE drops the `__data_end` export,
+    trims zeroed data and the unused stack pointer)."""
+    used_bytes: int | None = None  # the used extent: the fuse's, or a component's data end / stack top
+    heap_base: int | None = None
+    stack_top: int | None = None
+
+    @classmethod
+    def from_report(cls, report: dict) -> "LayoutHints":
+        """From a fuse report (`memory.used_bytes`) or a component report
+        (`data_end`, `heap_base`, `stack_pointer_init`, `data_extent`)."""
+        if "memory" in report:
+            memory = report["memory"] or {}
+            return cls(used_bytes=memory.get("used_bytes") or None, stack_top=memory.get("shared_stack_top"))
+        if report.get("data_end") is None and report.get("heap_base") is None:
+            return cls()
+        ends = [report.get(k) or 0 for k in ("data_end", "stack_pointer_init", "data_extent")]
+        return cls(max(ends) or None, report.get("heap_base"), report.get("stack_pointer_init"))
+
+
+@dataclass(frozen=True)
+class MemoryLayout:
+    low: int  # the first wasm address the object holds
+    end: int  # one past the last
+    declared: int  # the module's declared minimum, in bytes
+    reason: str  # how the window was chosen (the size report shows it)
+    stack: ShadowStack
+    stack_low: int | None = None  # the lowest address the shadow stack may reach
+    heap_base: int | None = None
+    heap_size: int = 0
+    warnings: tuple[str, ...] = ()  # what the firmware should know of this memory (shown at build time)
+
+    @property
+    def size(self) -> int:
+        return self.end - self.low
+
+    def facts(self) -> dict:
+        """For the synth report and `wasmelt size`."""
+        return {"low": self.low, "end": self.end, "bytes": self.size, "declared": self.declared,
+                "reason": self.reason, "stack_top": self.stack.top, "stack_low": self.stack_low,
+                "stack_worst": self.stack.worst, "stack_exports": self.stack.exports,
+                "heap_base": self.heap_base, "heap_size": self.heap_size}
+
+
+def _round(value: int, to: int) -> int:
+    return -(-value // to) * to
+
+
+def _access_size(op: str) -> int | None:
+    if ".load" not in op and ".store" not in op:
+        return None
+    kind, _, rest = op.partition(".")
+    for bits, size in ACCESS.items():
+        if rest.removeprefix("load").removeprefix("store").startswith(bits):
+            return size
+    return 8 if kind in ("i64", "f64") else 16 if kind == "v128" else 4
+
+
+def constant_accesses(m: Module) -> tuple[list[tuple[int, int]], int]:
+    """[start, end) of every load/store at a constant address, and the
+    highest `offset + size` of any access: whatever its base (unsigned), an
+    access reaches at least its offset, so a rebased module's accesses
+    (`i32.const 0; ...; i32.store offset=2162708`) say where its data lies."""
+    found, reach = [], 0
+    for f in m.functions:
+        body = f.body
+        for k, ins in enumerate(body):
+            size = _access_size(ins.op)
+            if not size:
+                continue
+            reach = max(reach, ins.imm[0].offset + size)
+            store = ".store" in ins.op
+            if store:  # i32.const a; <a constant value>; store (else the address is not in reach)
+                address = body[k - 2] if k >= 2 and body[k - 1].op.endswith(".const") else None
+            else:
+                address = body[k - 1] if k else None
+            if address is not None and address.op == "i32.const":
+                start = (address.imm[0] & 0xFFFFFFFF) + ins.imm[0].offset
+                found.append((start, start + size))
+    return found, reach
+
+
+def stack_floor(m: Module, top: int) -> int:
+    """The highest address below the stack's top that data or a constant
+    access uses: the shadow stack lies in [floor, top)."""
+    segments = [(const_value(d.offset) & 0xFFFFFFFF, (const_value(d.offset) & 0xFFFFFFFF) + len(d.data))
+                for d in m.datas if d.mode == "active" and const_value(d.offset) is not None]
+    return max((e for s, e in [*segments, *constant_accesses(m)[0]] if s < top), default=0)
+
+
+def _sizing_ops(m: Module) -> list[str]:
+    imported = len(m.imported(FUNC))
+    return [f"{ins.op} in {function_label(m, imported + d)}" for d, f in enumerate(m.functions)
+            for ins in f.body if ins.op in ("memory.size", "memory.grow")][:3]
+
+
+def _reads_heap_base(m: Module, heap_base: int) -> str | None:
+    """Where the module takes `__heap_base` (an allocator above its data)."""
+    imported = len(m.imported(FUNC))
+    globals_ = {e.index for e in m.exports if e.kind == GLOBAL and e.name == "__heap_base"}
+    for d, f in enumerate(m.functions):
+        for ins in f.body:
+            if ins.op == "global.get" and ins.imm[0] in globals_ or ins.op == "i32.const" and ins.imm[0] == heap_base:
+                return function_label(m, imported + d)
+    word = heap_base.to_bytes(4, "little")
+    for i, d in enumerate(m.datas):
+        if any(d.data[k:k + 4] == word for k in range(0, len(d.data) - 3, 4)):
+            return f"data segment {i}"
+    return None
+
+
+def _layout_known(m: Module, used_bytes: int | None) -> bool:
+    """Whether the module says where its zero-initialised data ends: the
+    linker's `__data_end`/`__heap_base`, the fuse's report, or lld's named
+    segments (its `.bss` is a segment of zeros)."""
+    if used_bytes or exported_global_value(m, "__data_end") or exported_global_value(m, "__heap_base"):
+        return True
+    names = get_names(m).data
+    return bool(names) and any(n in LAYOUT_SEGMENTS for n in names.values())
+
+
+def derive(m: Module, bounds: str = "check", memory_bytes: int | None = None, heap_size: int = 0,
+           hints: LayoutHints = LayoutHints()) -> MemoryLayout:
+    declared = m.memories[0].limits.min * PAGE if m.memories else 0
+    stack = analyse(m)
+    used_bytes = hints.used_bytes
+    if stack.pointer is None and hints.stack_top is not None:
+        # DCE dropped the stack pointer: nothing uses the stack below its top.
+        stack = ShadowStack(None, hints.stack_top, {}, {}, 0)
+    if not m.memories:
+        return MemoryLayout(0, 0, 0, "the module has no memory", stack)
+
+    def keep(why: str) -> MemoryLayout:
+        return MemoryLayout(0, declared, declared, f"the declared {declared} bytes: {why}", stack)
+
+    if memory_bytes:
+        if memory_bytes > declared:
+            raise LayoutError(f"memory_bytes = {memory_bytes} is more than the module's declared memory "
+                              f"({declared} bytes): an access beyond {declared} traps in wasm, so the object keeps "
+                              f"at most that; lower memory_bytes")
+        if heap_size:
+            raise LayoutError("memory_bytes and heap_size both size the memory: give one")
+        sizing = _sizing_ops(m)
+        warnings = (f"memory_bytes = {memory_bytes}; {', '.join(sizing)} still sees the declared {declared // PAGE} "
+                    "page(s): code that computes the end of the memory from memory.size addresses beyond the "
+                    "object's memory",) if sizing and memory_bytes < declared else ()
+        return MemoryLayout(0, memory_bytes, declared, f"memory_bytes = {memory_bytes}", stack, warnings=warnings)
+    sizing = _sizing_ops(m)
+    if sizing:
+        if heap_size:
+            raise LayoutError(f"heap_size: the module sizes its own heap ({', '.join(sizing)}); set memory_bytes "
+                              "instead, or drop heap_size to keep the declared memory")
+        return keep(f"{', '.join(sizing)} reads or changes the memory's size")
+    if any(d.mode == "active" and const_value(d.offset) is None for d in m.datas):
+        return keep("a data segment has a non-constant address")
+    if not _layout_known(m, used_bytes):
+        return keep("the module exports no __data_end/__heap_base and has no fuse report, so where its data "
+                    "ends is unknown; set memory_bytes to size it")
+    segments = [(const_value(d.offset) & 0xFFFFFFFF, (const_value(d.offset) & 0xFFFFFFFF) + len(d.data))
+                for d in m.datas if d.mode == "active"]
+    constants, reach = constant_accesses(m)
+    data_end = exported_global_value(m, "__data_end") or 0
+    heap_base = exported_global_value(m, "__heap_base")
+    heap_base = heap_base if heap_base is not None else hints.heap_base
+    end = max([data_end, heap_base or 0, used_bytes or 0, stack.top or 0, reach]
+              + [e for _, e in segments] + [e for _, e in constants])
+    if heap_size:
+        base = heap_base if heap_base is not None else _round(end, STACK_ALIGN)
+        end = max(end, base + heap_size)
+        heap_base = base
+    elif heap_base is not None:
+        reader = _reads_heap_base(m, heap_base)
+        if reader:
+            return keep(f"{reader} takes __heap_base (it allocates above its data); declare heap_size for that "
+                        "arena, or set memory_bytes")
+    end = _round(end, ALIGN)
+    if end > declared:
+        return keep(f"its layout reaches {end}, beyond the declared memory")
+    low, stack_low, how = 0, None, "data, stack and constant addresses"
+    if stack.top is not None:
+        # The shadow stack grows down from its top; below it lies its static
+        # worst case, or (unknown) everything down to the data or 0.
+        below = [e for s, e in [*segments, *constants] if s < stack.top]
+        floor = stack_floor(m, stack.top)
+        known = {e: d for e, d in stack.exports.items() if d is not None}
+        deepest = max(known, key=known.get, default=None)
+        if deepest is not None and known[deepest] > stack.top - floor:
+            raise LayoutError(f"the shadow stack's static worst case is {known[deepest]} B (through `{deepest}`), more "
+                              f"than the {stack.top - floor} B below __stack_pointer's initial value {stack.top}: "
+                              "every call that deep would trap (stack_overflow); raise the component's stack_size")
+        stack_low = floor
+        if stack.worst is not None and stack.top - _round(stack.worst, STACK_ALIGN) >= floor:
+            stack_low = stack.top - _round(stack.worst, STACK_ALIGN)
+        lowest_used = min([s for s, _ in segments] + [s for s, _ in constants] + [stack_low])
+        windowed = bounds != "mask" and not any(i.op == "memory.init" for f in m.functions for i in f.body)
+        if windowed and not below and lowest_used >= ALIGN:
+            low = lowest_used // ALIGN * ALIGN
+        how = (f"shadow stack [{stack_low}, {stack.top}) "
+               + ("(its static worst case)" if stack_low > floor else "(all of it: its depth is not bounded statically)")
+               + f", data up to {end}")
+    if heap_size:
+        how += f", heap_size {heap_size} at {heap_base}"
+    return MemoryLayout(low, end, declared, f"used: {how}", stack, stack_low, heap_base, heap_size)
