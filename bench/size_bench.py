@@ -77,7 +77,8 @@ def _toml_list(items: list[str]) -> str:
     return "[" + ", ".join(json.dumps(i) for i in items) + "]"
 
 
-def write_workspace(work: Path, libs: list[Library], cpus: list[str], cycle_cpus: list[str]) -> None:
+def write_workspace(work: Path, libs: list[Library], cpus: list[str], cycle_cpus: list[str],
+                    variants: list[str], copts: list[str] = ()) -> None:
     """One package per library: its component, an `api` dce, one synth per
     variant and CPU, and for the emulated runs an `all` dce (API + self-tests)."""
     work.mkdir(parents=True, exist_ok=True)
@@ -91,10 +92,12 @@ def write_workspace(work: Path, libs: list[Library], cpus: list[str], cycle_cpus
             if not (pkg / src).exists() or (pkg / src).read_bytes() != (lib.folder / src).read_bytes():
                 shutil.copyfile(lib.folder / src, pkg / src)
         lines = ["[[component]]", f'name = "{lib.component["name"]}"', f"srcs = {_toml_list(lib.component['srcs'])}",
+                 *([f"copts = {_toml_list(list(copts))}"] if copts else []),
                  "", "[[dce]]", 'name = "api"', f'src = ":{lib.component["name"]}"', f"roots = {_toml_list(lib.api)}",
                  "", "[[dce]]", 'name = "all"', f'src = ":{lib.component["name"]}"', f"roots = {_toml_list(lib.roots)}"]
         for cpu in cpus:
-            for variant, (toolchain, cc) in VARIANTS.items():
+            for variant in variants:
+                toolchain, cc = VARIANTS[variant]
                 lines += ["", "[[synth]]", f'name = "{variant}_{cpu}"', 'src = ":api"', f'cpu = "{cpu}"',
                           f'toolchain = "{toolchain}"', f'cc = "{cc}"']
         for cpu in cycle_cpus:
@@ -120,7 +123,7 @@ def _defined_functions(obj: Path) -> list[str]:
     return sorted(name for name, d in facts["defined"].items() if d["code"] and d["bind"] == "STB_GLOBAL")
 
 
-def measure(work: Path, lib: Library, cpu: str) -> dict:
+def measure(work: Path, lib: Library, cpu: str, variants: list[str]) -> dict:
     """Linked sizes of native and every variant for one library on one CPU."""
     folder = work / lib.name / f"native-{cpu}"
     sources = [lib.folder / s for s in lib.component["srcs"]]
@@ -128,7 +131,7 @@ def measure(work: Path, lib: Library, cpu: str) -> dict:
                                          folder / "native.elf")
     row = {"lib": lib.name, "cpu": cpu, "native": {"text": native["text"], "rodata": native["rodata"],
                                                    "ram": _ram(native)}}
-    for variant in VARIANTS:
+    for variant in variants:
         obj = work / "wasmelt-out" / lib.name / f"{variant}_{cpu}" / f"{variant}_{cpu}.o"
         # wasm2c names exports its own way: its global functions but the one that
         # frees an instance are the roots; its runtime (wasm-rt) stays outside.
@@ -220,15 +223,15 @@ def table(rows: list[dict], cycle_rows: list[dict]) -> str:
     counted = {(c["lib"], c["cpu"]): c for c in cycle_rows}
     for r in rows:
         c = counted.get((r["lib"], r["cpu"]))
-        cells = [f"{r[v]['text']} B ({r[v]['ratio']:.2f}x)" if "error" not in r[v] else f"needs {r[v]['error']}"
-                 for v in VARIANTS]
+        cells = ["-" if v not in r else f"{r[v]['text']} B ({r[v]['ratio']:.2f}x)" if "error" not in r[v]
+                 else f"needs {r[v]['error']}" for v in VARIANTS]
         out.append(f"| {r['lib']} | {r['cpu']} | {r['native']['text']} B | " + " | ".join(cells)
-                   + f" | {r['native']['ram']} B | {r['zig'].get('ram', '-')} B | "
+                   + f" | {r['native']['ram']} B | {r.get('zig', {}).get('ram', '-')} B | "
                    + (f"{c['zig']}/{c['native']} ({c['ratio']:.2f}x)" if c else "") + " |")
     out += ["", "| cpu | zig geomean | gcc geomean | wasm2c geomean | instructions geomean (zig) |", "|---|---|---|---|---|"]
     for cpu in dict.fromkeys(r["cpu"] for r in rows):
         mine = [r for r in rows if r["cpu"] == cpu]
-        ratios = [geomean([r[v]["ratio"] for r in mine if "ratio" in r[v]]) for v in VARIANTS]
+        ratios = [geomean([r[v]["ratio"] for r in mine if "ratio" in r.get(v, {})]) for v in VARIANTS]
         counts = [c["ratio"] for c in cycle_rows if c["cpu"] == cpu]
         out.append(f"| {cpu} | " + " | ".join(f"{x:.2f}x" for x in ratios)
                    + f" | {geomean(counts):.2f}x |" if counts else f"| {cpu} | " + " | ".join(f"{x:.2f}x" for x in ratios) + " | |")
@@ -241,6 +244,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--cpus", default=",".join(CPUS))
     ap.add_argument("--cycle-cpus", default=",".join(CYCLE_CPUS), help="where to count executed instructions")
     ap.add_argument("--no-cycles", action="store_true")
+    ap.add_argument("--variants", default=",".join(VARIANTS), help=f"of {', '.join(VARIANTS)}")
+    ap.add_argument("--component-copts", default="", help='extra C flags for the components, e.g. "-Xclang -Oz"')
     ap.add_argument("--work", type=Path, default=BENCH / "results" / "size" / "work")
     ap.add_argument("--json", type=Path, default=BENCH / "results" / "size" / "latest.json")
     args = ap.parse_args(argv)
@@ -250,9 +255,13 @@ def main(argv: list[str] | None = None) -> dict:
     if native_size.gcc_for(cpus[0]) is None:
         raise SystemExit("arm-none-eabi-gcc is needed for the native builds: apt-get install gcc-arm-none-eabi")
     start = time.perf_counter()
-    write_workspace(args.work, libs, cpus, cycle_cpus)
+    variants = args.variants.split(",")
+    if set(variants) - set(VARIANTS):
+        raise SystemExit(f"unknown variant(s) {', '.join(sorted(set(variants) - set(VARIANTS)))}; "
+                         f"have: {', '.join(VARIANTS)}")
+    write_workspace(args.work, libs, cpus, cycle_cpus, variants, args.component_copts.split())
     build_workspace(args.work)
-    rows = [measure(args.work, lib, cpu) for cpu in cpus for lib in libs]
+    rows = [measure(args.work, lib, cpu, variants) for cpu in cpus for lib in libs]
     cycle_rows = [cycles(args.work, lib, cpu) for cpu in cycle_cpus for lib in libs]
     result = {"rows": rows, "cycles": cycle_rows, "seconds": round(time.perf_counter() - start, 1)}
     print(table(rows, cycle_rows))
