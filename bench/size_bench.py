@@ -9,12 +9,15 @@ ways per CPU and linked --gc-sections from its API roots, .text and RAM compared
 The wasmelt objects come from one `wasmelt build` of a generated workspace
 (bench/results/size/work, kept so a rerun is cached). Ratios are linked .text
 over native's; the geomean is over the libraries. RAM is .data + .bss of the
-link (wasmelt's includes its whole linear memory). With --cycles, every
+link (wasmelt's includes its whole linear memory). Unless --no-cycles, every
 firmware_test case of the corpus also runs in the Thumb emulator on the
-native and the zig object, and the instructions executed are compared.
+native and the zig object (results checked against `expect`), and the
+instructions executed are compared.
 
     python bench/size_bench.py                          # all libraries, m0 m3 m4 m4f, cycles on m0 and m4
     python bench/size_bench.py --libs aes --cpus cortex-m4 --no-cycles
+    python bench/size_bench.py --variants zig --bounds mask --work /tmp/w      # another bounds mode
+    python bench/size_bench.py --component-copts "-Xclang -Oz" --work /tmp/w2  # components at clang's -Oz
 """
 
 from __future__ import annotations
@@ -78,7 +81,7 @@ def _toml_list(items: list[str]) -> str:
 
 
 def write_workspace(work: Path, libs: list[Library], cpus: list[str], cycle_cpus: list[str],
-                    variants: list[str], copts: list[str] = ()) -> None:
+                    variants: list[str], copts: list[str] = (), bounds: str | None = None) -> None:
     """One package per library: its component, an `api` dce, one synth per
     variant and CPU, and for the emulated runs an `all` dce (API + self-tests)."""
     work.mkdir(parents=True, exist_ok=True)
@@ -99,9 +102,10 @@ def write_workspace(work: Path, libs: list[Library], cpus: list[str], cycle_cpus
             for variant in variants:
                 toolchain, cc = VARIANTS[variant]
                 lines += ["", "[[synth]]", f'name = "{variant}_{cpu}"', 'src = ":api"', f'cpu = "{cpu}"',
-                          f'toolchain = "{toolchain}"', f'cc = "{cc}"']
+                          f'toolchain = "{toolchain}"', f'cc = "{cc}"', *([f'bounds = "{bounds}"'] if bounds else [])]
         for cpu in cycle_cpus:
-            lines += ["", "[[synth]]", f'name = "kat_{cpu}"', 'src = ":all"', f'cpu = "{cpu}"']
+            lines += ["", "[[synth]]", f'name = "kat_{cpu}"', 'src = ":all"', f'cpu = "{cpu}"',
+                      *([f'bounds = "{bounds}"'] if bounds else [])]
         text = "\n".join(lines) + "\n"
         if not (pkg / "BUILD.toml").exists() or (pkg / "BUILD.toml").read_text() != text:
             (pkg / "BUILD.toml").write_text(text)
@@ -246,9 +250,11 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--no-cycles", action="store_true")
     ap.add_argument("--variants", default=",".join(VARIANTS), help=f"of {', '.join(VARIANTS)}")
     ap.add_argument("--component-copts", default="", help='extra C flags for the components, e.g. "-Xclang -Oz"')
+    ap.add_argument("--bounds", choices=["check", "mask", "none"], help="the synth targets' bounds (default: synth's)")
     ap.add_argument("--work", type=Path, default=BENCH / "results" / "size" / "work")
     ap.add_argument("--json", type=Path, default=BENCH / "results" / "size" / "latest.json")
     args = ap.parse_args(argv)
+    args.work = args.work.resolve()  # the compilers run in folders under it
     libs = corpus(args.libs.split(",") if args.libs else None)
     cpus = args.cpus.split(",")
     cycle_cpus = [] if args.no_cycles else [c for c in args.cycle_cpus.split(",") if c]
@@ -259,7 +265,7 @@ def main(argv: list[str] | None = None) -> dict:
     if set(variants) - set(VARIANTS):
         raise SystemExit(f"unknown variant(s) {', '.join(sorted(set(variants) - set(VARIANTS)))}; "
                          f"have: {', '.join(VARIANTS)}")
-    write_workspace(args.work, libs, cpus, cycle_cpus, variants, args.component_copts.split())
+    write_workspace(args.work, libs, cpus, cycle_cpus, variants, args.component_copts.split(), args.bounds)
     build_workspace(args.work)
     rows = [measure(args.work, lib, cpu, variants) for cpu in cpus for lib in libs]
     cycle_rows = [cycles(args.work, lib, cpu) for cpu in cycle_cpus for lib in libs]

@@ -62,3 +62,20 @@ def test_size_bench_measures_one_library_on_one_cpu(tmp_path, monkeypatch, capsy
 def test_size_bench_names_an_unknown_library():
     with pytest.raises(SystemExit, match="no corpus library nope; have: aes, checksum"):
         size_bench.main(["--libs", "nope", "--no-cycles"])
+
+
+def test_the_generated_workspace_carries_variants_bounds_and_component_flags(tmp_path):
+    import tomllib
+
+    size_bench.write_workspace(tmp_path, size_bench.corpus(["aes"]), ["cortex-m0"], ["cortex-m4"], ["zig", "wasm2c"],
+                               ["-Xclang", "-Oz"], "mask")
+    build = tomllib.loads((tmp_path / "aes" / "BUILD.toml").read_text())
+    assert build["component"][0]["copts"] == ["-Xclang", "-Oz"]
+    assert {d["name"]: d["roots"] for d in build["dce"]} == {
+        "api": ["aes128_init", "aes128_encrypt", "aes128_decrypt"],
+        "all": ["aes128_init", "aes128_encrypt", "aes128_decrypt", "aes_kat"]}
+    synths = {s["name"]: (s["src"], s["cpu"], s.get("toolchain"), s.get("cc"), s["bounds"]) for s in build["synth"]}
+    assert synths == {"zig_cortex-m0": (":api", "cortex-m0", "builtin", "zig", "mask"),
+                      "wasm2c_cortex-m0": (":api", "cortex-m0", "wasm2c", "gcc", "mask"),
+                      "kat_cortex-m4": (":all", "cortex-m4", None, None, "mask")}
+    assert (tmp_path / "aes" / "aes.c").read_bytes() == (BENCH / "corpus" / "aes" / "aes.c").read_bytes()

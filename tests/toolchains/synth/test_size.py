@@ -113,3 +113,38 @@ def test_bounds_checks_trap_at_the_first_byte_past_the_memory(tmp_path):
     assert traps == [None, "out_of_bounds_memory", "out_of_bounds_memory", "out_of_bounds_memory", None,
                      "out_of_bounds_memory", "out_of_bounds_memory", "out_of_bounds_memory", "out_of_bounds_memory"]
 
+
+
+UNALIGNED = """(module (memory 1)
+  (func (export "rw16") (param i32 i32) (result i32)
+    (i32.store16 offset=1 (local.get 0) (local.get 1)) (i32.load16_s offset=1 (local.get 0)))
+  (func (export "rw32") (param i32 i32) (result i32)
+    (i32.store offset=3 (local.get 0) (local.get 1)) (i32.load offset=3 (local.get 0)))
+  (func (export "rw64") (param i32 i64) (result i64)
+    (i64.store offset=5 (local.get 0) (local.get 1)) (i64.load offset=5 (local.get 0)))
+  (func (export "rwf32") (param i32 f32) (result f32)
+    (f32.store offset=1 (local.get 0) (local.get 1)) (f32.load offset=1 (local.get 0)))
+  (func (export "rwf64") (param i32 f64) (result f64)
+    (f64.store offset=7 (local.get 0) (local.get 1)) (f64.load offset=7 (local.get 0)))
+  (func (export "bytes") (param i32) (result i32)
+    (i32.store (i32.const 16) (i32.const 0x04030201)) (i32.load8_s offset=16 (local.get 0))))"""
+
+
+def test_gcc_on_armv6m_accesses_unaligned_memory_without_memcpy(tmp_path):
+    from wasmelt.toolchains.builtin.synth.lower import LowerOptions as Options
+
+    wasm = wat(UNALIGNED)
+    source = tmp_path / "module.c"
+    source.write_text(lower(decode_module(wasm), Options("check")).c_source)
+    compile_c(source, tmp_path / "m.o", "gcc", "cortex-m0", "size")
+    obj = (tmp_path / "m.o").read_bytes()
+    assert not [s for s in elf_facts(obj)["undefined"] if s.startswith("mem")]
+    cases = [{"call": "rw16", "args": [a, -12345]} for a in (0, 1, 65533)]
+    cases += [{"call": "rw32", "args": [a, 0x12345678]} for a in (0, 1, 2, 65529, 65530)]
+    cases += [{"call": "rw64", "args": [a, -0x123456789ABCDEF]} for a in (0, 3, 65523, 65524)]
+    cases += [{"call": "rwf32", "args": [a, -1.5]} for a in (0, 2)] + [{"call": "rwf64", "args": [1, 1e300]}]
+    cases += [{"call": "bytes", "args": [a]} for a in (0, 1, 2, 3)]
+    results = compare(obj, wasm, "cortex-m0", cases, HostStubs())
+    assert all(not r.problems for r in results), [(r.case, r.problems) for r in results if r.problems]
+    # rw32 at 65530 and rw64 at 65524 end one byte past the memory; the cases before them end at it.
+    assert [r.case["args"][0] for r in results if r.firmware.trap] == [65530, 65524]

@@ -131,10 +131,11 @@ WASMELT_INLINE f64 wasmelt_bits_f64(u64 u) { f64 x; __builtin_memcpy(&x, &u, 8);
 WASMELT_INLINE f32 wasmelt_f32_quiet(f32 x) { u32 b = wasmelt_f32_bits(x); return (b & 0x7fffffffu) > 0x7f800000u ? wasmelt_bits_f32(b | 0x00400000u) : x; }
 WASMELT_INLINE f64 wasmelt_f64_quiet(f64 x) { u64 b = wasmelt_f64_bits(x); return (b & 0x7fffffffffffffffull) > 0x7ff0000000000000ull ? wasmelt_bits_f64(b | 0x0008000000000000ull) : x; }
 WASMELT_INLINE u32 wasmelt_opaque32(u32 x) { __asm__("" : "+r"(x)); return x; }
-/* Linear-memory access at any alignment, little-endian: one load or store
-   where the core allows unaligned ones, bytes on ARMv6-M (where compilers
-   would call memcpy for each). */
-#if defined(__arm__) && !defined(__ARM_FEATURE_UNALIGNED)
+/* Linear-memory access at any alignment, little-endian: memcpy, which the
+   compiler turns into one load or store where the core allows unaligned
+   ones; bytes for gcc on ARMv6-M, which would call memcpy for each (clang
+   inlines a shorter byte sequence of its own). */
+#if defined(__arm__) && !defined(__ARM_FEATURE_UNALIGNED) && !defined(__clang__)
 WASMELT_INLINE u16 wasmelt_ld16(const u8 *p) { return (u16)(p[0] | p[1] << 8); }
 WASMELT_INLINE u32 wasmelt_ld32(const u8 *p) { return (u32)p[0] | (u32)p[1] << 8 | (u32)p[2] << 16 | (u32)p[3] << 24; }
 WASMELT_INLINE void wasmelt_st16(u8 *p, u16 v) { p[0] = (u8)v; p[1] = (u8)(v >> 8); }
