@@ -235,10 +235,10 @@ def table(rows: list[dict], cycle_rows: list[dict]) -> str:
     out += ["", "| cpu | zig geomean | gcc geomean | wasm2c geomean | instructions geomean (zig) |", "|---|---|---|---|---|"]
     for cpu in dict.fromkeys(r["cpu"] for r in rows):
         mine = [r for r in rows if r["cpu"] == cpu]
-        ratios = [geomean([r[v]["ratio"] for r in mine if "ratio" in r.get(v, {})]) for v in VARIANTS]
+        ratios = [[r[v]["ratio"] for r in mine if "ratio" in r.get(v, {})] for v in VARIANTS]
         counts = [c["ratio"] for c in cycle_rows if c["cpu"] == cpu]
-        out.append(f"| {cpu} | " + " | ".join(f"{x:.2f}x" for x in ratios)
-                   + f" | {geomean(counts):.2f}x |" if counts else f"| {cpu} | " + " | ".join(f"{x:.2f}x" for x in ratios) + " | |")
+        cells = [f"{geomean(x):.2f}x" if x else "-" for x in [*ratios, counts]]
+        out.append(f"| {cpu} | " + " | ".join(cells) + " |")
     return "\n".join(out)
 
 
