@@ -7,7 +7,8 @@ ways per CPU and linked --gc-sections from its API roots, .text and RAM compared
   wasm2c   the same DCE'd module through wabt's wasm2c + arm-none-eabi-gcc -Os
 
 The wasmelt objects come from one `wasmelt build` of a generated workspace
-(bench/results/size/work, kept so a rerun is cached). Ratios are linked .text
+(wasmelt-out/size-bench: a folder the repository's own workspace skips, kept
+so a rerun is cached). Ratios are linked .text
 over native's; the geomean is over the libraries. RAM is .data + .bss of the
 link (wasmelt's includes its whole linear memory). Unless --no-cycles, every
 firmware_test case of the corpus also runs in the Thumb emulator on the
@@ -41,6 +42,7 @@ from wasmelt.toolchains.synth import elf_facts  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
 CORPUS = BENCH / "corpus"
+WORK = BENCH.parent / "wasmelt-out" / "size-bench"  # not under bench/: the repository's //... would find it
 CPUS = ("cortex-m0", "cortex-m3", "cortex-m4", "cortex-m4f")
 CYCLE_CPUS = ("cortex-m0", "cortex-m4")
 VARIANTS = {"zig": ("builtin", "zig"), "gcc": ("builtin", "gcc"), "wasm2c": ("wasm2c", "gcc")}
@@ -251,7 +253,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--variants", default=",".join(VARIANTS), help=f"of {', '.join(VARIANTS)}")
     ap.add_argument("--component-copts", default="", help='extra C flags for the components, e.g. "-Xclang -Oz"')
     ap.add_argument("--bounds", choices=["check", "mask", "none"], help="the synth targets' bounds (default: synth's)")
-    ap.add_argument("--work", type=Path, default=BENCH / "results" / "size" / "work")
+    ap.add_argument("--work", type=Path, default=WORK)
     ap.add_argument("--json", type=Path, default=BENCH / "results" / "size" / "latest.json")
     args = ap.parse_args(argv)
     args.work = args.work.resolve()  # the compilers run in folders under it

@@ -79,3 +79,12 @@ def test_the_generated_workspace_carries_variants_bounds_and_component_flags(tmp
                       "wasm2c_cortex-m0": (":api", "cortex-m0", "wasm2c", "gcc", "mask"),
                       "kat_cortex-m4": (":all", "cortex-m4", None, None, "mask")}
     assert (tmp_path / "aes" / "aes.c").read_bytes() == (BENCH / "corpus" / "aes" / "aes.c").read_bytes()
+
+
+
+def test_the_default_work_folder_is_one_the_repository_workspace_skips():
+    """The generated workspace has its own [workspace]: in a folder the
+    repository's `//...` walks, it would break every build of the repository."""
+    from wasmelt.engine.workspace import SKIPPED_DIRS
+
+    assert size_bench.WORK.relative_to(BENCH.parent).parts[0] in SKIPPED_DIRS
