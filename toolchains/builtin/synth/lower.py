@@ -396,10 +396,7 @@ class Lowering:
         """A C expression for the byte address of an access (after checks)."""
         ea = f"{base} + {offset}u" if offset else base
         if self.options.bounds == "check":
-            # In bounds iff base + offset + size <= the memory's size: one
-            # unsigned compare of the base against a constant, no 64-bit sum.
-            last = self.memory_bytes - offset - size
-            return f"WASMELT_EA({base}, {offset}u, {last}u)" if last >= 0 else f"((void){base}, wasmelt_trap(7), 0u)"
+            return f"WASMELT_EA({base}, {offset}ull, {size})"
         if self.options.bounds == "mask":
             return f"(({ea}) & {self.memory_bytes - 1}u)"
         return f"({ea})"
@@ -412,7 +409,7 @@ class Lowering:
             out.append(f"#define WASMELT_MEM_BYTES {mem}u")
             out.append(f"static u8 WASMELT_MEM[WASMELT_MEM_BYTES] __attribute__((aligned(8)));")
             if self.options.bounds == "check":
-                out.append("#define WASMELT_EA(b, o, last) ((b) > (last) ? (wasmelt_trap(7), 0u) : (b) + (o))")
+                out.append("#define WASMELT_EA(b, o, n) ((u64)(b) + (o) + (n) > WASMELT_MEM_BYTES ? (wasmelt_trap(7), 0u) : (u32)((b) + (o)))")
                 out.append("#define WASMELT_CHECK_RANGE(a, n) do { if ((u64)(a) + (n) > WASMELT_MEM_BYTES) wasmelt_trap(7); } while (0)")
             else:
                 out.append("#define WASMELT_CHECK_RANGE(a, n) ((void)0)")
