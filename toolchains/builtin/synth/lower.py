@@ -409,7 +409,10 @@ class Lowering:
             out.append(f"#define WASMELT_MEM_BYTES {mem}u")
             out.append(f"static u8 WASMELT_MEM[WASMELT_MEM_BYTES] __attribute__((aligned(8)));")
             if self.options.bounds == "check":
-                out.append("#define WASMELT_EA(b, o, n) ((u64)(b) + (o) + (n) > WASMELT_MEM_BYTES ? (wasmelt_trap(7), 0u) : (u32)((b) + (o)))")
+                # o and n are constants: the bound folds, and the check is one
+                # compare of the 32-bit base (gcc keeps a 64-bit sum as written).
+                out.append("#define WASMELT_EA(b, o, n) ((o) + (n) > WASMELT_MEM_BYTES || (b) > WASMELT_MEM_BYTES - (o) - (n) "
+                           "? (wasmelt_trap(7), 0u) : (u32)((b) + (o)))")
                 out.append("#define WASMELT_CHECK_RANGE(a, n) do { if ((u64)(a) + (n) > WASMELT_MEM_BYTES) wasmelt_trap(7); } while (0)")
             else:
                 out.append("#define WASMELT_CHECK_RANGE(a, n) ((void)0)")
