@@ -33,7 +33,8 @@ test: setup-test
 bench: setup-test
 	$(BIN)/python bench/run_all.py
 
-# Each stage against its peer (binaryen, wasm-opt, wasm2c); npm's binaryen
+# Each stage against its peer (binaryen, wasm-opt, wasm2c) and the size
+# corpus (bench/corpus) against native arm-none-eabi-gcc; npm's binaryen
 # is installed into bench/.npm on first use.
 bench-stages: setup-test
 	$(BIN)/python bench/stages.py

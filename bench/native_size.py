@@ -55,14 +55,17 @@ def compile_native(sources: list[Path], cpu: str, cc: str, work: Path) -> list[P
     return objects
 
 
-def linked_sections(objects: list[Path], roots: list[str], cpu: str, out: Path) -> dict:
+def linked_sections(objects: list[Path], roots: list[str], cpu: str, out: Path, runtime_outside: bool = False) -> dict:
     """Link without start files or libc, keeping what the roots reach, with
-    libgcc for compiler helpers; the section sizes of the result."""
+    libgcc for compiler helpers; the section sizes of the result. With
+    `runtime_outside`, symbols nothing here defines are left undefined (a
+    runtime the firmware brings, such as wasm2c's wasm-rt)."""
     gcc = gcc_for(cpu)
     flags = cpu_named(cpu).gcc_flags()
     keep = [f"-Wl,-u,{r}" for r in roots[1:]]
-    _run([gcc, *flags, "-nostdlib", "-Wl,--gc-sections", f"-Wl,-e,{roots[0]}", *keep, *map(str, objects), "-lgcc",
-          "-o", str(out)], out.parent)
+    outside = ["-Wl,--unresolved-symbols=ignore-all"] if runtime_outside else []
+    _run([gcc, *flags, "-nostdlib", "-Wl,--gc-sections", *outside, f"-Wl,-e,{roots[0]}", *keep, *map(str, objects),
+          "-lgcc", "-o", str(out)], out.parent)
     return elf_facts(out.read_bytes())["sections"]
 
 

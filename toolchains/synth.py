@@ -97,10 +97,14 @@ def argv(src: str, out: str, header: str, report: str, *, toolchain: str = "buil
 
 
 def cflags(cc: str, cpu: str, opt: str) -> list[str]:
-    level = "-Os" if opt == "size" else "-O2"
+    level = ["-Os"] if opt == "size" else ["-O2"]
+    if opt == "size" and cc == "zig":
+        level += ["-Xclang", "-Oz"]  # zig's driver maps -Oz to -Os; clang's own -Oz inlines less
+    elif opt == "size" and cc == "clang":
+        level = ["-Oz"]
     target = cpu_named(cpu)
     flags = target.zig_flags() if cc == "zig" else target.gcc_flags() if cc == "gcc" else target.clang_flags()
-    return [*flags, level, *COMMON_CFLAGS]
+    return [*flags, *level, *COMMON_CFLAGS]
 
 
 def compile_c(source: Path, obj: Path, cc: str, cpu: str, opt: str, includes: list[str] = (),

@@ -135,6 +135,23 @@ WASMELT_INLINE f64 wasmelt_bits_f64(u64 u) { f64 x; __builtin_memcpy(&x, &u, 8);
 WASMELT_INLINE f32 wasmelt_f32_quiet(f32 x) { u32 b = wasmelt_f32_bits(x); return (b & 0x7fffffffu) > 0x7f800000u ? wasmelt_bits_f32(b | 0x00400000u) : x; }
 WASMELT_INLINE f64 wasmelt_f64_quiet(f64 x) { u64 b = wasmelt_f64_bits(x); return (b & 0x7fffffffffffffffull) > 0x7ff0000000000000ull ? wasmelt_bits_f64(b | 0x0008000000000000ull) : x; }
 WASMELT_INLINE u32 wasmelt_opaque32(u32 x) { __asm__("" : "+r"(x)); return x; }
+/* Linear-memory access at any alignment, little-endian: memcpy, which the
+   compiler turns into one load or store where the core allows unaligned
+   ones; bytes for gcc on ARMv6-M, which would call memcpy for each (clang
+   inlines a shorter byte sequence of its own). */
+#if defined(__arm__) && !defined(__ARM_FEATURE_UNALIGNED) && !defined(__clang__)
+WASMELT_INLINE u16 wasmelt_ld16(const u8 *p) { return (u16)(p[0] | p[1] << 8); }
+WASMELT_INLINE u32 wasmelt_ld32(const u8 *p) { return (u32)p[0] | (u32)p[1] << 8 | (u32)p[2] << 16 | (u32)p[3] << 24; }
+WASMELT_INLINE void wasmelt_st16(u8 *p, u16 v) { p[0] = (u8)v; p[1] = (u8)(v >> 8); }
+WASMELT_INLINE void wasmelt_st32(u8 *p, u32 v) { p[0] = (u8)v; p[1] = (u8)(v >> 8); p[2] = (u8)(v >> 16); p[3] = (u8)(v >> 24); }
+#else
+WASMELT_INLINE u16 wasmelt_ld16(const u8 *p) { u16 v; __builtin_memcpy(&v, p, 2); return v; }
+WASMELT_INLINE u32 wasmelt_ld32(const u8 *p) { u32 v; __builtin_memcpy(&v, p, 4); return v; }
+WASMELT_INLINE void wasmelt_st16(u8 *p, u16 v) { __builtin_memcpy(p, &v, 2); }
+WASMELT_INLINE void wasmelt_st32(u8 *p, u32 v) { __builtin_memcpy(p, &v, 4); }
+#endif
+WASMELT_INLINE u64 wasmelt_ld64(const u8 *p) { return wasmelt_ld32(p) | (u64)wasmelt_ld32(p + 4) << 32; }
+WASMELT_INLINE void wasmelt_st64(u8 *p, u64 v) { wasmelt_st32(p, (u32)v); wasmelt_st32(p + 4, (u32)(v >> 32)); }
 WASMELT_INLINE f64 wasmelt_opaque_f64(f64 x) { u64 b = wasmelt_f64_bits(x);
   return wasmelt_bits_f64(((u64)wasmelt_opaque32((u32)(b >> 32)) << 32) | wasmelt_opaque32((u32)b)); }
 """
@@ -461,13 +478,14 @@ class Lowering:
             args = ", ".join(f"a{i}" for i in range(len(t.params)))
             call = f"{self.fname(e.index)}({args})"
             ret = self.ret_type(t.results)
-            body = ("  if (!wasmelt_ready) wasmelt_instantiate();\n" if needs_init else "") + (f"  return {call};" if t.results else f"  {call};")
+            body = ("  wasmelt_init();\n" if needs_init else "") + (f"  return {call};" if t.results else f"  {call};")
             wrapper = f"{PREFIX}x{n}"
             wrappers.append(f'{ret} {wrapper}({params}) __asm__("{_c_string(e.name)}");\n'
                             f"{ret} {wrapper}({params}) {{\n{body}\n}}")
-        # Always defined, so the header's declaration holds for every object.
-        wrappers.append("void wasmelt_init(void) {" + (" if (!wasmelt_ready) wasmelt_instantiate();" if needs_init else "")
-                        + " }")
+        # Always defined, so the header's declaration holds for every object;
+        # out of line, so each export pays one call for it, not its body.
+        wrappers.insert(0, "__attribute__((noinline)) void wasmelt_init(void) {"
+                        + (" if (!wasmelt_ready) wasmelt_instantiate();" if needs_init else "") + " }")
         structs = [f"struct {name} {{ {' '.join(f'{CTYPE[t]} v{i};' for i, t in enumerate(key))} }};"
                    for key, name in self.structs.items()]
         helper_code = [HELPERS[h] for h in ("bits", "float", "sqrt", "promote", "div32", "div64", "trunc", "trunc_sat", "bulk")
@@ -496,9 +514,14 @@ class Lowering:
             out.append("#define WASMELT_EA(b, o, n) (((o) <= WASMELT_MEM_LOW ? (u32)((b) + (u32)(o) - WASMELT_MEM_LOW) "
                        ": (u64)(b) + (o) - WASMELT_MEM_LOW) > (WASMELT_MEM_BYTES - WASMELT_MEM_LOW) - (n) "
                        "? (wasmelt_trap(7), 0u) : (u32)((b) + (o)))")
-        elif self.options.bounds == "check":
-            out.append(f"#define WASMELT_EA(b, o, n) ({'(u64)(b) + (o) < WASMELT_MEM_LOW || ' if low else ''}"
+        elif self.options.bounds == "check" and low:
+            out.append("#define WASMELT_EA(b, o, n) ((u64)(b) + (o) < WASMELT_MEM_LOW || "
                        "(u64)(b) + (o) + (n) > WASMELT_MEM_BYTES ? (wasmelt_trap(7), 0u) : (u32)((b) + (o)))")
+        elif self.options.bounds == "check":
+            # o and n are constants: the bound folds, and the check is one compare
+            # of the 32-bit base (gcc keeps a 64-bit sum as written).
+            out.append("#define WASMELT_EA(b, o, n) ((o) + (n) > WASMELT_MEM_BYTES || (b) > WASMELT_MEM_BYTES - (o) - (n) "
+                       "? (wasmelt_trap(7), 0u) : (u32)((b) + (o)))")
         if self.options.bounds == "check":
             out.append(f"#define WASMELT_CHECK_RANGE(a, n) do {{ if ({'(u32)(a) < WASMELT_MEM_LOW || ' if low else ''}"
                        "(u64)(a) + (n) > WASMELT_MEM_BYTES) wasmelt_trap(7); } while (0)")
@@ -934,13 +957,19 @@ class Lowering:
         addr, _ = b.pop()
         ea = self.address(addr, imm[0].offset, size)
         dst = b.push(t)
-        b.emit(f"{{ {ctype} v; __builtin_memcpy(&v, WASMELT_MEM + {ea}, {size}); {dst} = {convert.format('v')}; }}")
+        raw = f"WASMELT_MEM[{ea}]" if size == 1 else f"wasmelt_ld{size * 8}(WASMELT_MEM + {ea})"
+        value = {"f32": f"wasmelt_bits_f32({raw})", "f64": f"wasmelt_bits_f64({raw})"}.get(ctype, f"({ctype}){raw}")
+        b.emit(f"{dst} = {convert.format(value)};")
 
     def _store(self, b, imm, ctype: str, size: int, convert: str) -> None:
         value, _ = b.pop()
         addr, _ = b.pop()
         ea = self.address(addr, imm[0].offset, size)
-        b.emit(f"{{ {ctype} v = {convert.format(value)}; __builtin_memcpy(WASMELT_MEM + {ea}, &v, {size}); }}")
+        bits = {"f32": f"wasmelt_f32_bits({value})", "f64": f"wasmelt_f64_bits({value})"}.get(ctype, convert.format(value))
+        if size == 1:
+            b.emit(f"WASMELT_MEM[{ea}] = {bits};")
+        else:
+            b.emit(f"wasmelt_st{size * 8}(WASMELT_MEM + {ea}, (u{size * 8}){bits});")
 
     def op_memory_size(self, b, imm):
         b.emit(f"{b.push('i32')} = {self.memory_pages}u;")

@@ -1,0 +1,150 @@
+"""What makes the builtin synth's objects small keeps behaviour: true -Oz
+with zig (it changes the code), the data-segment initialiser called out of
+line from every export, and bounds checks as one unsigned compare that still
+traps at exactly the first byte past the memory."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+from elftools.elf.elffile import ELFFile
+
+from wasm_harness import wat
+from wasmelt.toolchains.builtin.synth.lower import LowerOptions, lower
+from wasmelt.toolchains.builtin.wasm.decode import decode_module
+from wasmelt.toolchains.firmware_test import compare
+from wasmelt.toolchains.reference import HostStubs
+from wasmelt.toolchains.synth import COMMON_CFLAGS, cflags, compile_c, elf_facts
+
+# A helper called six times from one function: clang's -Os inlines it
+# everywhere, -Oz keeps one copy.
+HELPER_CALLS = """(module
+  (func $mul (param i32 i32) (result i32)
+    (i32.wrap_i64 (i64.shr_s (i64.add (i64.mul (i64.extend_i32_s (local.get 0)) (i64.extend_i32_s (local.get 1)))
+                                      (i64.const 32768)) (i64.const 16))))
+  (func (export "poly") (param i32) (result i32) (local i32)
+    (local.set 1 (call $mul (local.get 0) (local.get 0)))
+    (call $mul (call $mul (call $mul (local.get 1) (local.get 0)) (call $mul (local.get 1) (i32.const 3)))
+               (call $mul (local.get 0) (i32.const 7)))))"""
+
+
+def _text(obj: bytes) -> int:
+    return elf_facts(obj)["sections"]["text"]
+
+
+def test_zig_gets_clangs_own_Oz_and_it_shrinks_the_object(tmp_path):
+    flags = cflags("zig", "cortex-m4", "size")
+    assert flags[-len(COMMON_CFLAGS) - 3:-len(COMMON_CFLAGS)] == ["-Os", "-Xclang", "-Oz"]
+    assert "-Oz" not in cflags("zig", "cortex-m4", "speed") and "-O2" in cflags("zig", "cortex-m4", "speed")
+    wasm = wat(HELPER_CALLS)
+    source = tmp_path / "module.c"
+    source.write_text(lower(decode_module(wasm)).c_source)
+    compile_c(source, tmp_path / "oz.o", "zig", "cortex-m4", "size")
+    # The same compile without the pass-through: zig's driver alone means -Os.
+    base = [a for a in cflags("zig", "cortex-m4", "size") if a not in ("-Xclang", "-Oz")]
+    subprocess.run([sys.executable, "-m", "ziglang", "cc", *base, "-c", "module.c", "-o", "os.o"], cwd=tmp_path,
+                   check=True, capture_output=True)
+    oz, os_ = (tmp_path / "oz.o").read_bytes(), (tmp_path / "os.o").read_bytes()
+    assert _text(oz) < _text(os_), (_text(oz), _text(os_))
+    results = compare(oz, wasm, "cortex-m4", [{"call": "poly", "args": [a]} for a in (0, 65536, -98304, 12345)],
+                      HostStubs())
+    assert all(not r.problems for r in results), [r.problems for r in results]
+
+
+DATA_AND_EXPORTS = """(module (memory 1)
+  (data (i32.const 16) "\\01\\02\\03\\04\\05\\06\\07\\08\\09\\0a\\0b\\0c\\0d\\0e\\0f\\10")
+  (func (export "a") (param i32) (result i32) (i32.load8_u offset=16 (local.get 0)))
+  (func (export "b") (param i32) (result i32) (i32.load16_u offset=16 (local.get 0)))
+  (func (export "c") (param i32) (result i32) (i32.load offset=16 (local.get 0))))"""
+
+
+def _calls_from(obj: bytes) -> dict[str, set[str]]:
+    """Per text section (by its function), the symbols its relocations name."""
+    elf = ELFFile(io.BytesIO(obj))
+    symtab = elf.get_section_by_name(".symtab")
+    found = {}
+    for sec in elf.iter_sections():
+        if sec.name.startswith(".rel.text."):
+            found[sec.name.removeprefix(".rel.text.")] = {symtab.get_symbol(r["r_info_sym"]).name
+                                                         for r in sec.iter_relocations()}
+    return found
+
+
+def test_every_export_calls_the_one_out_of_line_initialiser(tmp_path):
+    wasm = wat(DATA_AND_EXPORTS)
+    source = tmp_path / "module.c"
+    lowered = lower(decode_module(wasm))
+    source.write_text(lowered.c_source)
+    assert lowered.c_source.count("wasmelt_instantiate()") == 1  # called from wasmelt_init only
+    compile_c(source, tmp_path / "m.o", "zig", "cortex-m4", "size")
+    obj = (tmp_path / "m.o").read_bytes()
+    calls = _calls_from(obj)
+    for export in ("a", "b", "c"):
+        assert "wasmelt_init" in calls[export], calls
+        assert "wasmelt_data0" not in calls[export]  # the copy loop is not inlined into it
+    # Each export is its load and a call, far smaller than a copy loop.
+    sizes = elf_facts(obj)["functions"]
+    assert max(sizes[e] for e in "abc") < sizes["wasmelt_init"] + 8, sizes
+    # The first call (whichever export it is) sees the data segment.
+    for first in ("a", "c"):
+        results = compare(obj, wasm, "cortex-m4", [{"call": first, "args": [1]}, {"call": "b", "args": [2]}],
+                          HostStubs())
+        assert [r.firmware.results for r in results] == [(2,) if first == "a" else (0x05040302,), (0x0403,)]
+
+
+def test_bounds_checks_trap_at_the_first_byte_past_the_memory(tmp_path):
+    wasm = wat("""(module (memory 1)
+      (func (export "load32") (param i32) (result i32) (i32.load offset=4 (local.get 0)))
+      (func (export "store16") (param i32) (i32.store16 offset=65530 (local.get 0) (i32.const 7)))
+      (func (export "far") (param i32) (result i32) (i32.load8_u offset=65536 (local.get 0))))""")
+    source = tmp_path / "module.c"
+    source.write_text(lower(decode_module(wasm), LowerOptions("check")).c_source)
+    compile_c(source, tmp_path / "m.o", "zig", "cortex-m0", "size")
+    cases = [{"call": "load32", "args": [65528]}, {"call": "load32", "args": [65529]},
+             {"call": "load32", "args": [-1]}, {"call": "load32", "args": [-4]},
+             {"call": "store16", "args": [4]}, {"call": "store16", "args": [5]}, {"call": "store16", "args": [-65530]},
+             {"call": "far", "args": [0]}, {"call": "far", "args": [-1]}]
+    results = compare((tmp_path / "m.o").read_bytes(), wasm, "cortex-m0", cases, HostStubs())
+    assert all(not r.problems for r in results), [(r.case, r.problems) for r in results if r.problems]
+    traps = [r.firmware.trap for r in results]
+    assert traps == [None, "out_of_bounds_memory", "out_of_bounds_memory", "out_of_bounds_memory", None,
+                     "out_of_bounds_memory", "out_of_bounds_memory", "out_of_bounds_memory", "out_of_bounds_memory"]
+
+
+
+UNALIGNED = """(module (memory 1)
+  (func (export "rw16") (param i32 i32) (result i32)
+    (i32.store16 offset=1 (local.get 0) (local.get 1)) (i32.load16_s offset=1 (local.get 0)))
+  (func (export "rw32") (param i32 i32) (result i32)
+    (i32.store offset=3 (local.get 0) (local.get 1)) (i32.load offset=3 (local.get 0)))
+  (func (export "rw64") (param i32 i64) (result i64)
+    (i64.store offset=5 (local.get 0) (local.get 1)) (i64.load offset=5 (local.get 0)))
+  (func (export "rwf32") (param i32 f32) (result f32)
+    (f32.store offset=1 (local.get 0) (local.get 1)) (f32.load offset=1 (local.get 0)))
+  (func (export "rwf64") (param i32 f64) (result f64)
+    (f64.store offset=7 (local.get 0) (local.get 1)) (f64.load offset=7 (local.get 0)))
+  (func (export "bytes") (param i32) (result i32)
+    (i32.store (i32.const 16) (i32.const 0x04030201)) (i32.load8_s offset=16 (local.get 0))))"""
+
+
+def test_gcc_on_armv6m_accesses_unaligned_memory_without_memcpy(tmp_path):
+    from wasmelt.toolchains.builtin.synth.lower import LowerOptions as Options
+
+    wasm = wat(UNALIGNED)
+    source = tmp_path / "module.c"
+    source.write_text(lower(decode_module(wasm), Options("check")).c_source)
+    compile_c(source, tmp_path / "m.o", "gcc", "cortex-m0", "size")
+    obj = (tmp_path / "m.o").read_bytes()
+    assert not [s for s in elf_facts(obj)["undefined"] if s.startswith("mem")]
+    cases = [{"call": "rw16", "args": [a, -12345]} for a in (0, 1, 65533)]
+    cases += [{"call": "rw32", "args": [a, 0x12345678]} for a in (0, 1, 2, 65529, 65530)]
+    cases += [{"call": "rw64", "args": [a, -0x123456789ABCDEF]} for a in (0, 3, 65523, 65524)]
+    cases += [{"call": "rwf32", "args": [a, -1.5]} for a in (0, 2)] + [{"call": "rwf64", "args": [1, 1e300]}]
+    cases += [{"call": "bytes", "args": [a]} for a in (0, 1, 2, 3)]
+    results = compare(obj, wasm, "cortex-m0", cases, HostStubs())
+    assert all(not r.problems for r in results), [(r.case, r.problems) for r in results if r.problems]
+    # rw32 at 65530 and rw64 at 65524 end one byte past the memory; the cases before them end at it.
+    assert [r.case["args"][0] for r in results if r.firmware.trap] == [65530, 65524]
