@@ -62,8 +62,16 @@ def make_parser(only: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in ([only] if only else COMMANDS):
         command_module(name).add_parser(sub)
+        common_flags(sub.choices[name])
     _parsers[only] = parser
     return parser
+
+
+def common_flags(p: argparse.ArgumentParser) -> None:
+    """The flags every command takes (wasmelt.rc.COMMON_FLAGS: what a `common` rc line may hold)."""
+    p.add_argument("--color", choices=["auto", "yes", "no"], default="auto",
+                   help="colour the output: on a terminal unless NO_COLOR is set (auto, the default), always, never")
+    p.add_argument("--announce_rc", action="store_true", help="print the rc-file lines that apply to this command")
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -100,6 +108,7 @@ def main(argv: list[str] | None = None, memo=None) -> int:
     from wasmelt import report
     from wasmelt.engine.errors import WasmeltError
 
+    report.set_color(args.color)
     try:
         from wasmelt.engine.sandbox import configure
 

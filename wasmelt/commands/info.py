@@ -94,8 +94,11 @@ def _lines() -> dict[str, Callable[[], str]]:
     from wasmelt.toolchains import component
     from wasmelt.toolchains.identity import builtin_tool, external_tool, wasm_tools
 
+    from wasmelt.rc import RC_NAME, rc_files
+
     lines = {"release": lambda: f"wasmelt {wasmelt_version()}",
-             "python": lambda: f"{sys.version.split()[0]} ({sys.executable})"}
+             "python": lambda: f"{sys.version.split()[0]} ({sys.executable})",
+             "rc_files": lambda: ", ".join(rc_files(os.getcwd())) or f"none (no {RC_NAME} at the workspace root or in $HOME)"}
     try:
         lines.update(_workspace_lines())
     except ConfigError as e:
