@@ -261,7 +261,8 @@ def run_in_sandbox(action: Action, sandbox: Path, default_timeout: float | None,
     argv[0] = tools.get(argv[0], argv[0])
     timeout = action.timeout or default_timeout
     namespaced = policy.mode == "namespace"
-    env = dict(os.environ) if policy.mode == "none" else action_environment(action, sandbox, "/tmp" if namespaced else None)
+    env = {**os.environ, **dict(action.env)} if policy.mode == "none" else \
+        action_environment(action, sandbox, "/tmp" if namespaced else None)
     if namespaced:
         env["ZIG_GLOBAL_CACHE_DIR"] = zig_cache_dir()
         options = bwrap_argv(action, sandbox, (*hidden, os.path.expanduser("~")))

@@ -48,16 +48,17 @@ def plan(ws: Workspace, patterns: list[str], current_package: str = "", memo=Non
 def build(p: Plan, wanted, *, jobs: int | None = None, keep_going: bool = False,
           reporter: Reporter | None = None, timeout: float | None = None, use_cache: bool = True,
           record: bool = True, remote=None, expected: dict[str, str] | None = None,
-          up_to_date: tuple[str, list[str]] | None = None) -> BuildReport:
+          up_to_date: tuple[str, list[str]] | None = None, uncached: frozenset[str] = frozenset()) -> BuildReport:
     """Build `wanted`. With `up_to_date` = (command package, patterns), a
-    successful plain build is remembered for the up-to-date check."""
-    remember = (up_to_date is not None and record and use_cache and remote is None and expected is None
+    successful plain build is remembered for the up-to-date check; `uncached`
+    actions run even when a result is cached (--nocache_test_results)."""
+    remember = (up_to_date is not None and record and use_cache and not uncached and remote is None and expected is None
                 and p.loader is not None)
     tool_stats = _tool_stats(p) if remember else {}
     store = Store(p.ws.cache_dir)
     trace = p.trace or Trace(records_dir(p.ws))
     executor = Executor(p.ws, store, trace, timeout=timeout, use_cache=use_cache, remote=remote,
-                        expected=expected)
+                        expected=expected, uncached=uncached)
     with cache_lock(p.ws.cache_dir, exclusive=False):
         report = schedule(executor, wanted, p.analysis.graph, jobs=jobs or os.cpu_count() or 1,
                           keep_going=keep_going, reporter=reporter)

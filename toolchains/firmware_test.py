@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import fnmatch
 import json
+import os
 import random
 import struct
 import sys
@@ -31,6 +33,7 @@ from .reference import HostStubs, Outcome, run_reference, same_value
 from .stage import StageError, run_stage
 from .emulator import EmulationError, Signature, link_for_emulation, machine_for
 
+TEST_FILTER_ENV = "WASMELT_TEST_FILTER"  # wasmelt/commands/test.py sets it from --test_filter
 EDGE_I32 = [0, 1, -1, 2, 7, 64, 255, -128, 0x7FFFFFFF, -0x80000000, 1000, -1000]
 EDGE_I64 = [0, 1, -1, 1 << 32, -(1 << 63), (1 << 63) - 1, 123456789012]
 EDGE_F = [0.0, -0.0, 1.0, -1.5, 0.5, 2.5, 1e10, -1e-10, float("inf"), float("-inf"), float("nan")]
@@ -82,6 +85,28 @@ def random_value(rng: random.Random, t: str):
         return rng.choice(EDGE_I64) if rng.random() < 0.3 else rng.randint(-(1 << 63), (1 << 63) - 1)
     value = rng.choice(EDGE_F) if rng.random() < 0.3 else rng.uniform(-1e6, 1e6)
     return struct.unpack("<f", struct.pack("<f", value))[0] if t == "f32" else value
+
+
+def case_name(case: dict) -> str:
+    """`tick(3)`: how a case is shown, and one of the names --test_filter matches."""
+    return f"{case['call']}({', '.join(map(repr, case.get('args', [])))})"
+
+
+def filter_cases(cases: list[dict], globs: str) -> tuple[list[dict], int]:
+    """The cases whose export (`tick`) or call (`tick(3)`) matches one of the comma-separated
+    globs (all cases without any), and how many were left out."""
+    patterns, depth, start = [], 0, 0
+    for i, ch in enumerate(globs + ","):  # a comma inside a call's parentheses is part of the glob
+        depth += (ch == "(") - (ch == ")")
+        if ch == "," and depth <= 0:
+            patterns.append(globs[start:i].strip())
+            start = i + 1
+    patterns = [p for p in patterns if p]
+    if not patterns:
+        return cases, 0
+    kept = [c for c in cases if any(fnmatch.fnmatchcase(c["call"], g) or fnmatch.fnmatchcase(case_name(c), g)
+                                    for g in patterns)]
+    return kept, len(cases) - len(kept)
 
 
 @dataclass
@@ -159,6 +184,7 @@ def run(args) -> None:
     for i in range(args.random_cases):
         name, t = exported[i % len(exported)]
         cases.append({"call": name, "args": [random_value(rng, p) for p in t.params], "random": True})
+    cases, filtered = filter_cases(cases, os.environ.get(TEST_FILTER_ENV, ""))
     stubs = load_stubs(args.imports)
     try:
         results = compare(Path(args.firmware).read_bytes(), wasm, args.cpu, cases, stubs,
@@ -169,12 +195,14 @@ def run(args) -> None:
     lines = []
     for r in results:
         status = "FAIL" if r.problems else "ok"
-        label = f"{r.case['call']}({', '.join(map(repr, r.case.get('args', [])))})"
+        label = case_name(r.case)
         if r.problems or not r.case.get("random"):
             lines.append(f"{status:4} {label} -> {_show(r.firmware)}, {len(r.firmware.calls)} host call(s)")
         for p in r.problems:
             lines.append("     " + p.replace("\n", "\n     "))
     summary = f"{len(results) - len(failed)} of {len(results)} cases agree ({args.random_cases} random, seed {args.seed})"
+    if filtered:
+        summary += f"; {filtered} case(s) left out by --test_filter={os.environ[TEST_FILTER_ENV]}"
     Path(args.result).write_text(json.dumps({"cases": len(results), "failed": len(failed), "cpu": args.cpu,
                                              "seed": args.seed}, indent=2) + "\n")
     print("\n".join(lines + [summary]))

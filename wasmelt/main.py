@@ -63,6 +63,7 @@ def make_parser(only: str | None = None) -> argparse.ArgumentParser:
     for name in ([only] if only else COMMANDS):
         command_module(name).add_parser(sub)
         common_flags(sub.choices[name])
+    parser.commands = sub.choices  # name -> its parser (for errors about its arguments)
     _parsers[only] = parser
     return parser
 
@@ -74,9 +75,38 @@ def common_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--announce_rc", action="store_true", help="print the rc-file lines that apply to this command")
 
 
+def is_negative_pattern(arg: str) -> bool:
+    """`-//pkg/...`, `-//pkg:name`, `-:name`: a pattern that removes targets, not a flag."""
+    return arg.startswith(("-//", "-:"))
+
+
 def parse(argv: list[str]) -> argparse.Namespace:
+    """The namespace of `argv`; negative patterns (`//... -//examples/grow/...`) take their place among
+    the patterns (a query's words are joined into one expression)."""
     known = argv[0] if argv and argv[0] in COMMANDS else None
-    return make_parser(known).parse_args(argv)
+    parser = make_parser(known)
+    if not any(is_negative_pattern(a) for a in argv):
+        return parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    words = getattr(args, "patterns", None)
+    if words is None and hasattr(args, "expression"):
+        words = args.expression
+    unknown = [a for a in extra if a.startswith("-") and not is_negative_pattern(a)]
+    if words is None or unknown:
+        parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown or extra)}")
+    left = {}
+    for word in [*words, *extra]:
+        left[word] = left.get(word, 0) + 1
+    ordered = []
+    for arg in argv[1:]:  # positive and negative patterns in their order: each removes from those before it
+        if left.get(arg):
+            left[arg] -= 1
+            ordered.append(arg)
+    if hasattr(args, "patterns"):
+        args.patterns = ordered
+    else:
+        args.expression = ordered
+    return args
 
 
 def prepare(args, phase: str) -> None:

@@ -27,7 +27,8 @@ def named_targets(p) -> list[tuple[str, list[str]]]:
 
 
 def run_build(args, p, artifacts, *, quiet: bool | None = None, keep_going: bool | None = None,
-              on_events=None, reported_elsewhere: set[str] = frozenset(), up_to_date=None):
+              on_events=None, reported_elsewhere: set[str] = frozenset(), up_to_date=None,
+              uncached: set[str] = frozenset()):
     """Build `artifacts` with the reporters the flags ask for."""
     from wasmelt.engine.events import EventLog, write_profile
     from wasmelt.engine.executor import Reporters
@@ -51,7 +52,7 @@ def run_build(args, p, artifacts, *, quiet: bool | None = None, keep_going: bool
         with workspace_lock(p.ws, report.note):
             result = build(p, artifacts, jobs=args.jobs, keep_going=args.keep_going if keep_going is None else keep_going,
                            reporter=Reporters(printer, events), timeout=args.action_timeout, remote=backend,
-                           up_to_date=up_to_date)
+                           up_to_date=up_to_date, uncached=frozenset(uncached))
         if on_events and events:
             on_events(events, result)
     finally:

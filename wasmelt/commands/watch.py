@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from wasmelt import report
 
-from .flags import build_flags
+from .flags import build_flags, test_flags
 
 
 def add_parser(sub) -> None:
     w = sub.add_parser("watch", help="build (or test) now and again after every change to a source or BUILD.toml",
                        epilog="example: wasmelt watch //examples/app:firmware --test")
     build_flags(w)
+    test_flags(w)
     w.add_argument("--test", action="store_true", help="run the matching test targets after each build")
     w.add_argument("--debounce_ms", type=int, default=300, help="wait this long for more changes before rebuilding")
 
@@ -23,7 +24,6 @@ def run(args) -> int:
     from wasmelt.engine.watch import watch
     from wasmelt.main import PLAN, command_module, prepare
 
-    args.test_output, args.junit = "errors", None
     command = command_module("test" if args.test else "build")
 
     def rebuild() -> None:
