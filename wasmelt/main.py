@@ -116,7 +116,10 @@ def prepare(args, phase: str) -> None:
     from wasmelt import rules  # noqa: F401  (registers every rule kind)
     from wasmelt.engine.session import open_workspace, plan
 
+    from wasmelt.engine.settings import check_settings
+
     args.ws, args.package = open_workspace()
+    check_settings(args.ws.settings, str(args.ws.root / "BUILD.toml"))
     if phase == PLAN:
         args.plan = plan(args.ws, args.patterns, args.package, args.memo)
 
