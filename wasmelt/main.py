@@ -37,12 +37,27 @@ COMMANDS = {
 }
 
 EPILOG = """examples:
-  wasmelt build //...                  build every target of the workspace except those tagged "manual"
+  wasmelt build //examples/...                  build every target of the workspace except those tagged "manual"
   wasmelt build //examples/app:firmware -j 4 --keep_going
-  wasmelt test //examples/...          build and run the tests
+  wasmelt build //examples/... -//examples/app:firmware_m0   a negative pattern leaves targets out
+  wasmelt test //examples/...                   build and run the tests
   wasmelt query 'deps(//examples/app:firmware)'
-  wasmelt aquery //examples/app:firmware  its actions: argv, inputs, outputs, keys
-  wasmelt explain //examples/app:fused why the last build ran (or reused) it
+  wasmelt aquery //examples/app:firmware        its actions: argv, inputs, outputs, keys
+  wasmelt explain //examples/app:fused          why the last build ran (or reused) it
+
+rc files: .wasmeltrc at the workspace root, then ~/.wasmeltrc, hold lines such as
+  build --jobs=4            flags every build (and test, watch, release, size) gets
+  build:ci --keep_going     flags --config=ci adds
+  common --color=no         flags of every command (--color, --announce_rc)
+--announce_rc prints the lines that applied.
+
+exit codes:
+  0    success (watch: never returns 0; Ctrl-C ends it with 130)
+  1    a build, a test or a check (verify, cache verify) failed, or a file could not be written
+  2    bad input: a flag, a label, a BUILD.toml, an rc file, a query; nothing was built
+  3    `server status`: no server runs for this workspace
+  130  interrupted (Ctrl-C)
+  141  the reader of the output went away (`wasmelt info | head`)
 """
 
 
