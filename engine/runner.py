@@ -81,7 +81,8 @@ class LocalRunner:
             for out in action.outputs:
                 (sandbox / out.path).parent.mkdir(parents=True, exist_ok=True)
             # The sandbox hides the workspace (sources, wasmelt-out) and the store.
-            done = run_in_sandbox(action, sandbox, self.timeout, hidden=(str(self.root), str(self.store.root)))
+            done = run_in_sandbox(action, sandbox, self.timeout, hidden=(str(self.root), str(self.store.root)),
+                                  root=str(self.root))
             digests, executable = collect_outputs(self.store, action, sandbox)
             return RunResult(StoredOutputs(self.store, digests), done.stdout, done.stderr, done.duration,
                              digests=digests, executable=executable)
@@ -109,7 +110,7 @@ class RemoteRunner:
             from .sandbox import printable, tail
 
             raise ActionError(f"{action.describe()} failed remotely (exit code {result.exit_code})\n"
-                              f"{printable(tail(result.stderr or result.stdout))}\n  command: {' '.join(action.argv)}")
+                              f"{printable(tail(result.stderr or result.stdout))}\n  command: {action.command_line()}")
         missing = [a.path for a in action.outputs if a.path not in result.outputs and a.path not in action.optional_outputs]
         if missing:
             raise ActionError(f"{action.describe()} did not produce declared output `{missing[0]}` (remote execution)")

@@ -252,7 +252,7 @@ def _keep_for_debugging(action: Action, sandbox: Path, command: list[str], env: 
 
 
 def run_in_sandbox(action: Action, sandbox: Path, default_timeout: float | None,
-                   hidden: tuple[str, ...] = ()) -> Completed:
+                   hidden: tuple[str, ...] = (), root: str | None = None) -> Completed:
     """Run the action with `sandbox` as its working directory. `hidden`: host
     trees a namespace sandbox must not show (workspace, outputs, cache)."""
     policy = current_policy()
@@ -275,7 +275,7 @@ def run_in_sandbox(action: Action, sandbox: Path, default_timeout: float | None,
         rc, stdout, stderr = _spawn(command, sandbox, env, timeout, logs, via_args=namespaced)
     except subprocess.TimeoutExpired as e:
         raise ActionError(f"{action.describe()} timed out after {timeout:g}s and was killed with every process "
-                          f"it started; command: {' '.join(action.argv)}\n{tail(e.stderr or b'')}") from None
+                          f"it started; command: {action.command_line(root)}\n{tail(e.stderr or b'')}") from None
     except OSError as e:
         if e.errno == 7:  # E2BIG
             size = sum(len(a) + 1 for a in argv)
@@ -289,8 +289,8 @@ def run_in_sandbox(action: Action, sandbox: Path, default_timeout: float | None,
         how = f"exit code {rc}" if rc > 0 else f"killed by signal {-rc}"
         output = "\n".join(tail(stream) for stream in (stdout, stderr) if stream.strip())
         kept = _keep_for_debugging(action, sandbox, command, env, policy) if policy.debug else ""
-        raise ActionError(f"{action.describe()} failed ({how})\n{output}\n  command: {' '.join(action.argv)}{kept}")
-    check_outputs(action, sandbox)
+        raise ActionError(f"{action.describe()} failed ({how})\n{output}\n  command: {action.command_line(root)}{kept}")
+    check_outputs(action, sandbox, root)
     return Completed(stdout, stderr, duration)
 
 
@@ -356,7 +356,7 @@ class _suppress:
         return exc[0] is not None and issubclass(exc[0], OSError)
 
 
-def check_outputs(action: Action, sandbox: Path) -> None:
+def check_outputs(action: Action, sandbox: Path, root: str | None = None) -> None:
     """Every declared output is a regular file; nothing undeclared was written."""
     from .store import OutputRefused, open_regular
 
@@ -367,10 +367,10 @@ def check_outputs(action: Action, sandbox: Path) -> None:
             os.close(open_regular(sandbox, out.path))  # no symlink anywhere on the way
         except OutputRefused as e:
             raise ActionError(f"{action.describe()}: output {e}; outputs must be regular files; "
-                              f"command: {' '.join(action.argv)}") from None
+                              f"command: {action.command_line(root)}") from None
         except OSError:
             raise ActionError(f"{action.describe()} did not produce declared output `{out.path}`; "
-                              f"command: {' '.join(action.argv)}") from None
+                              f"command: {action.command_line(root)}") from None
     declared = {a.path for a in action.inputs} | {a.path for a in action.outputs}
     # Files, and links to directories (os.walk lists those with directories).
     stray = sorted(
@@ -380,7 +380,7 @@ def check_outputs(action: Action, sandbox: Path) -> None:
     if stray:
         shown = ", ".join(f"`{s}`" for s in stray[:5]) + (f" and {len(stray) - 5} more" if len(stray) > 5 else "")
         raise ActionError(f"{action.describe()} wrote undeclared files {shown}; declare them as outputs "
-                          f"or write temporary files to $TMPDIR; command: {' '.join(action.argv)}")
+                          f"or write temporary files to $TMPDIR; command: {action.command_line(root)}")
 
 
 def remove_sandbox(path: Path) -> None:
@@ -429,7 +429,7 @@ def collect_outputs(store, action: Action, sandbox: Path) -> tuple[dict[str, str
             digest, is_exec = store.put_output(sandbox, out.path)
         except OutputRefused as e:
             raise ActionError(f"{action.describe()}: output {e}; outputs must be regular files; "
-                              f"command: {' '.join(action.argv)}") from None
+                              f"command: {action.command_line()}") from None
         outputs[out.path] = digest
         if is_exec:
             executable.add(out.path)

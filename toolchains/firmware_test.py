@@ -115,6 +115,7 @@ class CaseResult:
     firmware: Outcome
     reference: Outcome
     problems: list[str]
+    agree: bool = True  # the firmware and the reference gave the same outcome
 
 
 def _same(a: Outcome, b: Outcome) -> bool:
@@ -159,7 +160,8 @@ def compare(obj: bytes, wasm: bytes, cpu: str, cases: list[dict], stubs: HostStu
         if stubs.missing:
             raise StageError(missing_stubs_message(sorted(stubs.missing), name, stubs_file))
         problems = []
-        if not _same(fw, ref):
+        agree = _same(fw, ref)
+        if not agree:
             problems.append(f"firmware gave {_show(fw)}, reference gave {_show(ref)}")
             fw_calls = [f"{c.name}{c.args}" for c in fw.calls]
             ref_calls = [f"{c.name}{c.args}" for c in ref.calls]
@@ -171,8 +173,25 @@ def compare(obj: bytes, wasm: bytes, cpu: str, cases: list[dict], stubs: HostStu
             problems.append(f"expected results {case['expect']}, firmware gave {_show(fw)}")
         if "trap" in case and fw.trap != case["trap"]:
             problems.append(f"expected trap {case['trap']}, firmware gave {_show(fw)}")
-        results.append(CaseResult(case, fw, ref, problems))
+        results.append(CaseResult(case, fw, ref, problems, agree))
     return results
+
+
+def failure_message(failed: list[CaseResult], total: int) -> str:
+    """What failed: the firmware and its reference disagree (a lowering bug), or both agree on
+    an outcome the case's `expect`/`trap` does not (the expectation, or the source, is wrong)."""
+    disagree = [r for r in failed if not r.agree]
+    expectation = [r for r in failed if r.agree]
+    parts = []
+    if disagree:
+        parts.append(f"{len(disagree)} of {total} cases: the firmware and its reference disagree "
+                     f"({', '.join(case_name(r.case) for r in disagree[:3])}{', ...' if len(disagree) > 3 else ''})")
+    if expectation:
+        parts.append(f"{len(expectation)} of {total} cases: the firmware and its reference agree, and both differ "
+                     f"from the case's expectation ({', '.join(case_name(r.case) for r in expectation[:3])}"
+                     f"{', ...' if len(expectation) > 3 else ''}); check the `expect` or `trap` of the case, "
+                     "or the source")
+    return "; ".join(parts)
 
 
 def run(args) -> None:
@@ -207,7 +226,7 @@ def run(args) -> None:
                                              "seed": args.seed}, indent=2) + "\n")
     print("\n".join(lines + [summary]))
     if failed:
-        raise StageError(f"{len(failed)} of {len(results)} cases differ between the firmware and its reference")
+        raise StageError(failure_message(failed, len(results)))
 
 
 def main(argv_: list[str] | None = None) -> int:

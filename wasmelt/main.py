@@ -37,7 +37,7 @@ COMMANDS = {
 }
 
 EPILOG = """examples:
-  wasmelt build //examples/...                  build every target of the workspace except those tagged "manual"
+  wasmelt build //...                           build every target of the workspace except those tagged "manual"
   wasmelt build //examples/app:firmware -j 4 --keep_going
   wasmelt build //examples/... -//examples/app:firmware_m0   a negative pattern leaves targets out
   wasmelt test //examples/...                   build and run the tests

@@ -55,6 +55,16 @@ def targets(labels: list[tuple[str, list[str]]], out=None) -> None:
         print(f"Target {label} up-to-date:" + "".join(f"\n  {f}" for f in files), file=out or sys.stderr)
 
 
+def partial(built: set[str] | list[str], not_built: list[str], out=None) -> None:
+    """After a failed build with --keep_going: which of the named targets did build."""
+    out = out or sys.stderr
+    total = len(built) + len(not_built)
+    shown = ", ".join(sorted(built)[:10]) + (f" and {len(built) - 10} more" if len(built) > 10 else "")
+    missing = ", ".join(not_built[:10]) + (f" and {len(not_built) - 10} more" if len(not_built) > 10 else "")
+    print(f"{len(built)} of {total} targets built" + (f": {shown}" if built else "")
+          + (f"; not built: {paint(missing, RED, out)}" if not_built else ""), file=out, flush=True)
+
+
 def summary_line(verb: str, ok: bool, total: int, counts: dict[str, int], started: float, tail: str = "",
                  out=None) -> str:
     parts = [f"{counts.get('executed', 0)} executed", f"{counts.get('cached', 0)} cached"]

@@ -26,6 +26,24 @@ def named_targets(p) -> list[tuple[str, list[str]]]:
     return [(str(l), [f.path for f in p.analysis.infos[l].files]) for l in p.labels] if len(p.labels) <= 10 else []
 
 
+def built_targets(p, result) -> set[str]:
+    """The named targets whose every output was built (or reused) by `result`."""
+    from wasmelt.engine.results import CACHED, EXECUTED
+
+    built = set()
+    for label in p.labels:
+        ok = True
+        for f in p.analysis.infos[label].files:
+            action = p.analysis.actions.get(f.path)
+            record = result.records.get(action.id) if action is not None else None
+            if action is not None and (record is None or record.status not in (EXECUTED, CACHED)):
+                ok = False
+                break
+        if ok:
+            built.add(str(label))
+    return built
+
+
 def run_build(args, p, artifacts, *, quiet: bool | None = None, keep_going: bool | None = None,
               on_events=None, reported_elsewhere: set[str] = frozenset(), up_to_date=None,
               uncached: set[str] = frozenset()):
@@ -71,5 +89,9 @@ def run(args) -> int:
     result = run_build(args, p, wanted(p, p.labels), up_to_date=(args.package, args.patterns) if plain else None)
     if result.ok and not args.quiet:
         report.targets(named_targets(p))
+    elif args.keep_going and not args.quiet:
+        built = built_targets(p, result)
+        report.targets([t for t in named_targets(p) if t[0] in built])
+        report.partial(built, [str(l) for l in p.labels if str(l) not in built])
     report.summary(result, args.started)
     return 0 if result.ok else 1
