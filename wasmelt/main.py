@@ -34,6 +34,7 @@ COMMANDS = {
     "init": NONE,
     "version": NONE,
     "info": NONE,  # finds the workspace itself: outside one it still lists the tools
+    "schema": NONE,
 }
 
 EPILOG = """examples:

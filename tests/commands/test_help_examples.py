@@ -83,7 +83,8 @@ def help_examples() -> list[tuple[str, str]]:
 
 def env_for(tmp_path: Path) -> dict:
     home = tmp_path / "home"
-    (home / ".zfunc").mkdir(parents=True, exist_ok=True)
+    (home / ".zfunc").mkdir(parents=True, exist_ok=True)  # where the completion examples write
+    (home / ".config/fish/completions").mkdir(parents=True, exist_ok=True)
     bindir = os.path.dirname(sys.executable)
     return {**os.environ, "WASMELT_CACHE": str(tmp_path / "cache"), "HOME": str(home),
             "PATH": bindir + os.pathsep + os.environ.get("PATH", "")}
