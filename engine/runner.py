@@ -82,7 +82,7 @@ class LocalRunner:
                 (sandbox / out.path).parent.mkdir(parents=True, exist_ok=True)
             # The sandbox hides the workspace (sources, wasmelt-out) and the store.
             done = run_in_sandbox(action, sandbox, self.timeout, hidden=(str(self.root), str(self.store.root)),
-                                  root=str(self.root))
+                                  root=str(self.root), cache_dir=str(self.store.root))
             digests, executable = collect_outputs(self.store, action, sandbox)
             return RunResult(StoredOutputs(self.store, digests), done.stdout, done.stderr, done.duration,
                              digests=digests, executable=executable)

@@ -12,12 +12,12 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model, field
 from .errors import ConfigError, did_you_mean
 
 DEFAULT_CACHE_MAX_SIZE = "5GB"
-_UNITS = {"": 1, "B": 1, "K": 1000, "KB": 1000, "KIB": 1024, "M": 1000**2, "MB": 1000**2, "MIB": 1024**2,
-          "G": 1000**3, "GB": 1000**3, "GIB": 1024**3, "T": 1000**4, "TB": 1000**4, "TIB": 1024**4}
+# Binary units, as `du -h` and `--max-size 2G` mean them: K = KB = KiB = 1024 bytes.
+_UNITS = {"": 1, "B": 1, **{f"{u}{b}": 1024 ** (i + 1) for i, u in enumerate("KMGT") for b in ("", "B", "IB")}}
 
 
 def parse_size(value: Any, what: str = "a size") -> int:
-    """Bytes of `5GB`, `512MiB`, `100k` or a plain number of bytes."""
+    """Bytes of `5GB`, `512MiB`, `100k` or a plain number of bytes (units of 1024)."""
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise ValueError(f"{what} is a number of bytes or a string such as \"5GB\" or \"512MiB\"")
     if isinstance(value, int):
@@ -28,10 +28,12 @@ def parse_size(value: Any, what: str = "a size") -> int:
         unit = text[len(digits):].upper()
         try:
             number = float(digits)
+            if number != number or number in (float("inf"), float("-inf")):
+                raise ValueError
         except ValueError:
             raise ValueError(f"{what} `{value}` is not a size such as \"5GB\", \"512MiB\" or \"100000\"") from None
         if unit not in _UNITS:
-            raise ValueError(f"{what} `{value}`: unknown unit `{text[len(digits):]}` (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)")
+            raise ValueError(f"{what} `{value}`: unknown unit `{text[len(digits):]}` (K, M, G, T, with or without B or iB)")
     if number < 0:
         raise ValueError(f"{what} `{value}` is negative")
     return int(number * _UNITS[unit])

@@ -301,9 +301,18 @@ class Store:
                         self._ac_path(key).unlink()
         return counts
 
-    def gc(self, max_bytes: int) -> dict[str, int]:
-        """Evict least-recently-used action entries until the store fits in
-        max_bytes, then delete blobs no remaining entry refers to."""
+    def gc(self, max_bytes: int, tool_caches: tuple[Path, ...] = ()) -> dict[str, int]:
+        """Evict least-recently-used action entries until the store, with the
+        `tool_caches` (zig's), fits in max_bytes, then delete blobs no remaining
+        entry refers to; a tool cache goes only when it alone is over the limit."""
+        tool_bytes = 0
+        for cache in tool_caches:
+            size = tree_bytes(cache)
+            if tool_bytes + size > max_bytes:
+                shutil.rmtree(cache, ignore_errors=True)
+            else:
+                tool_bytes += size
+        max_bytes -= tool_bytes
         entries = []
         for key in self.action_keys():
             path = self._ac_path(key)
@@ -352,7 +361,54 @@ class Store:
             for child in sandbox_root.iterdir():
                 shutil.rmtree(child, ignore_errors=True)
         return {"evicted_actions": evicted, "removed_blobs": removed, "kept_actions": len(entries) - evicted,
-                "bytes": max(total, 0)}
+                "bytes": max(total, 0) + tool_bytes}
+
+    def size(self, tool_caches: tuple[Path, ...] = ()) -> int:
+        """Bytes of the blobs and of the tool caches (what gc measures against its limit)."""
+        return tree_bytes(self.cas_dir) + sum(tree_bytes(c) for c in tool_caches)
+
+
+def tree_bytes(directory: Path) -> int:
+    """Bytes of the files under `directory` (0 when it does not exist)."""
+    total = 0
+    stack = [str(directory)]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                else:
+                    total += entry.stat(follow_symlinks=False).st_size
+            except OSError:
+                pass
+    return total
+
+
+# What a cache directory holds, all of it wasmelt's: `clean --expunge` removes these.
+OWNED = ("cas", "ac", "sandbox", "records", "zig", DIGEST_MAP_DIR, "lock")
+
+
+def tool_caches(cache_dir: Path) -> tuple[Path, ...]:
+    """The tool caches kept in the wasmelt cache: zig's (engine.sandbox.zig_cache_dir), unless
+    the user's ZIG_GLOBAL_CACHE_DIR puts it elsewhere (theirs to manage)."""
+    return () if os.environ.get("ZIG_GLOBAL_CACHE_DIR") else (cache_dir / "zig",)
+
+
+def limit_cache(cache_dir: Path, max_bytes: int) -> dict[str, int] | None:
+    """After a build: gc down to `max_bytes` when the cache is over it and no other
+    command holds the cache (else nothing: the next build tries again)."""
+    from .locks import cache_lock
+
+    store = Store(cache_dir)
+    caches = tool_caches(cache_dir)
+    if store.size(caches) <= max_bytes:
+        return None
+    with cache_lock(cache_dir, exclusive=True, wait=False) as alone:
+        return store.gc(max_bytes, caches) if alone else None
 
 
 # -- output paths ------------------------------------------------------------------

@@ -10,20 +10,28 @@ def add_parser(sub) -> None:
     c = sub.add_parser("clean", help="delete wasmelt-out/ (and with --expunge the cache)",
                        epilog="examples:\n  wasmelt clean\n  wasmelt clean --expunge   also forget every cached action",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    c.add_argument("--expunge", action="store_true", help="also delete the cache (CAS, action cache, records)")
+    c.add_argument("--expunge", action="store_true",
+                   help="also delete the cache: CAS, action cache, records, sandboxes, zig's cache, the lock files")
 
 
 def run(args) -> int:
     from wasmelt import report
     from wasmelt.engine.locks import workspace_lock
+    from wasmelt.engine.store import OWNED
 
     ws = args.ws
     with workspace_lock(ws, report.note):
         shutil.rmtree(ws.output_dir, ignore_errors=True)
         if args.expunge:
-            for child in ("cas", "ac", "sandbox"):
-                shutil.rmtree(ws.cache_dir / child, ignore_errors=True)
-    if args.expunge:
+            for child in OWNED:
+                if child not in ("records", "lock"):
+                    shutil.rmtree(ws.cache_dir / child, ignore_errors=True)
+    if args.expunge:  # after the workspace lock, which lives in records/, is let go
         shutil.rmtree(ws.cache_dir / "records", ignore_errors=True)
+        (ws.cache_dir / "lock").unlink(missing_ok=True)
+        try:
+            ws.cache_dir.rmdir()  # gone, unless it holds something not wasmelt's
+        except OSError:
+            pass
     report.note(f"removed {ws.output_dir.name}/" + (f" and the cache in {ws.cache_dir}" if args.expunge else ""))
     return 0
