@@ -389,7 +389,7 @@ def tree_bytes(directory: Path) -> int:
 
 
 # What a cache directory holds, all of it wasmelt's: `clean --expunge` removes these.
-OWNED = ("cas", "ac", "sandbox", "records", "zig", DIGEST_MAP_DIR, "lock")
+OWNED = ("cas", "ac", "sandbox", "records", "zig", DIGEST_MAP_DIR, "size", "lock")
 
 
 def tool_caches(cache_dir: Path) -> tuple[Path, ...]:
@@ -398,17 +398,36 @@ def tool_caches(cache_dir: Path) -> tuple[Path, ...]:
     return () if os.environ.get("ZIG_GLOBAL_CACHE_DIR") else (cache_dir / "zig",)
 
 
-def limit_cache(cache_dir: Path, max_bytes: int) -> dict[str, int] | None:
-    """After a build: gc down to `max_bytes` when the cache is over it and no other
-    command holds the cache (else nothing: the next build tries again)."""
+SIZE_STAMP = "size"  # "<bytes> <builds>": the cache's size as last measured, plus what builds added since
+REMEASURE_EVERY = 50  # builds between two measurements (what a tool cache grew by is seen then)
+
+
+def limit_cache(cache_dir: Path, max_bytes: int, added: int) -> dict[str, int] | None:
+    """After a build that wrote `added` bytes of outputs: gc down to `max_bytes` when the
+    cache is over it and no other command holds the cache (else the next build tries again).
+    The size is measured (a walk of the CAS) only when the running estimate says it may be
+    over, or every REMEASURE_EVERY builds; a build in between costs one small file."""
     from .locks import cache_lock
 
+    stamp = cache_dir / SIZE_STAMP
+    try:
+        known, builds = (int(x) for x in stamp.read_text().split())
+    except (OSError, ValueError):
+        known, builds = None, 0
+    if known is not None and known + added <= max_bytes and builds < REMEASURE_EVERY:
+        _atomic_write(stamp, f"{known + added} {builds + 1}\n".encode())
+        return None
     store = Store(cache_dir)
     caches = tool_caches(cache_dir)
-    if store.size(caches) <= max_bytes:
-        return None
-    with cache_lock(cache_dir, exclusive=True, wait=False) as alone:
-        return store.gc(max_bytes, caches) if alone else None
+    size = store.size(caches)
+    counts = None
+    if size > max_bytes:
+        with cache_lock(cache_dir, exclusive=True, wait=False) as alone:
+            if alone:
+                counts = store.gc(max_bytes, caches)
+                size = counts["bytes"]
+    _atomic_write(stamp, f"{size} 0\n".encode())
+    return counts
 
 
 # -- output paths ------------------------------------------------------------------

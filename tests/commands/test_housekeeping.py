@@ -31,6 +31,13 @@ def test_a_build_past_cache_max_size_evicts_the_oldest_entries(workspace):
     assert first.code == 0, first.err
     assert "cache over cache_max_size" not in first.err
     assert 80_000 <= _cas_bytes(workspace.cache) <= 100 * 1024
+    measured = int((workspace.cache / "size").read_text().split()[0])  # measured once: the first record
+    assert measured >= 80_000
+    _blobs(workspace, 3)
+    workspace.write("BUILD.toml", '[workspace]\nname = "t"\ncache_max_size = "200K"\n')
+    assert workspace.run("build", "//big:b2").code == 0
+    assert (workspace.cache / "size").read_text().split() == [str(measured + 40_000), "1"]  # estimated, not walked
+    workspace.write("BUILD.toml", '[workspace]\nname = "t"\ncache_max_size = "100K"\n')
     _blobs(workspace, 4)
     more = workspace.run("build", "//big:all")
     assert more.code == 0, more.err

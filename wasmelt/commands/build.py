@@ -80,18 +80,29 @@ def run_build(args, p, artifacts, *, quiet: bool | None = None, keep_going: bool
             report.warning(f"remote: {printable(warning)}")
     if args.profile:
         write_profile(Path(args.profile), result)
-    if any(r.status == "executed" for r in result.records.values()):  # new blobs: is the cache over its limit?
-        keep_cache_size(p.ws)
+    keep_cache_size(p.ws, result)
     return result
 
 
-def keep_cache_size(ws) -> None:
+def keep_cache_size(ws, result) -> None:
     """The cache back under the workspace's cache_max_size when a build took it over."""
+    import os
+
     from wasmelt.engine.settings import DEFAULT_CACHE_MAX_SIZE, parse_size
     from wasmelt.engine.store import limit_cache
 
+    added = 0
+    for record in result.records.values():
+        if record.status == "executed":  # new blobs in the store: about the size of these outputs
+            for path in record.outputs or ():
+                try:
+                    added += os.stat(os.path.join(ws.root, path)).st_size
+                except OSError:
+                    pass
+    if not added:
+        return
     limit = ws.settings.get("cache_max_size", DEFAULT_CACHE_MAX_SIZE)
-    counts = limit_cache(ws.cache_dir, parse_size(limit, "cache_max_size"))
+    counts = limit_cache(ws.cache_dir, parse_size(limit, "cache_max_size"), added)
     if counts and (counts["evicted_actions"] or counts["removed_blobs"]):
         report.note(f"cache over cache_max_size = {limit!r}: evicted {counts['evicted_actions']} least recently "
                     f"used action entries and {counts['removed_blobs']} blobs; {counts['bytes']} bytes kept")

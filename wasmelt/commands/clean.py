@@ -14,6 +14,13 @@ def add_parser(sub) -> None:
                    help="also delete the cache: CAS, action cache, records, sandboxes, zig's cache, the lock files")
 
 
+def _remove(path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
 def run(args) -> int:
     from wasmelt import report
     from wasmelt.engine.locks import workspace_lock
@@ -25,10 +32,10 @@ def run(args) -> int:
         if args.expunge:
             for child in OWNED:
                 if child not in ("records", "lock"):
-                    shutil.rmtree(ws.cache_dir / child, ignore_errors=True)
+                    _remove(ws.cache_dir / child)
     if args.expunge:  # after the workspace lock, which lives in records/, is let go
-        shutil.rmtree(ws.cache_dir / "records", ignore_errors=True)
-        (ws.cache_dir / "lock").unlink(missing_ok=True)
+        _remove(ws.cache_dir / "records")
+        _remove(ws.cache_dir / "lock")
         try:
             ws.cache_dir.rmdir()  # gone, unless it holds something not wasmelt's
         except OSError:
