@@ -102,7 +102,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     known = argv[0] if argv and argv[0] in COMMANDS else None
     parser = make_parser(known)
     if not any(is_negative_pattern(a) for a in argv):
-        return parser.parse_args(argv)
+        return _common(parser.parse_args(argv))
     args, extra = parser.parse_known_args(argv)
     words = getattr(args, "patterns", None)
     if words is None and hasattr(args, "expression"):
@@ -122,6 +122,15 @@ def parse(argv: list[str]) -> argparse.Namespace:
         args.patterns = ordered
     else:
         args.expression = ordered
+    return _common(args)
+
+
+def _common(args: argparse.Namespace) -> argparse.Namespace:
+    """What the flags every command takes set for the process: whichever path then runs
+    the command (the null build, the server, main) prints in the colours asked for."""
+    from wasmelt import report
+
+    report.set_color(getattr(args, "color", "auto"))
     return args
 
 
@@ -157,7 +166,6 @@ def main(argv: list[str] | None = None, memo=None) -> int:
     from wasmelt import report
     from wasmelt.engine.errors import WasmeltError
 
-    report.set_color(args.color)
     try:
         from wasmelt.engine.sandbox import configure
 

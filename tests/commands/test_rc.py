@@ -125,3 +125,21 @@ def test_announce_rc_with_no_rc_file_and_info_lists_the_files(workspace, home):
     workspace.write(".wasmeltrc", "build -q\n")
     listed = run(workspace, home, "info", "rc_files").out.strip()
     assert listed == f"{workspace.root / '.wasmeltrc'}, {home / '.wasmeltrc'}"
+
+
+def test_the_rc_tables_match_the_parser():
+    """rc.py is import-light, so it keeps its own list of commands: it must be the parser's, and every
+    command a line can inherit from takes the flags of the one it inherits them from."""
+    from wasmelt.main import COMMANDS, make_parser
+
+    assert set(rc.COMMANDS) == set(COMMANDS)
+    parser = make_parser()
+
+    def flags(name):
+        return {o for a in parser.commands[name]._actions for o in a.option_strings}
+
+    for command, parents in rc.INHERITS.items():
+        for parent in parents:
+            assert flags(parent) - {"-h", "--help"} <= flags(command), (command, parent)
+    for command in COMMANDS:
+        assert set(rc.COMMON_FLAGS) <= flags(command), command
