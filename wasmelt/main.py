@@ -108,6 +108,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     if words is None and hasattr(args, "expression"):
         words = args.expression
     unknown = [a for a in extra if a.startswith("-") and not is_negative_pattern(a)]
+    if args.command is None:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if words is None or unknown:
         parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown or extra)}")
     left = {}
@@ -140,7 +142,6 @@ def prepare(args, phase: str) -> None:
         return
     from wasmelt import rules  # noqa: F401  (registers every rule kind)
     from wasmelt.engine.session import open_workspace, plan
-
     from wasmelt.engine.settings import check_settings
 
     args.ws, args.package = open_workspace()

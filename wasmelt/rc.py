@@ -23,12 +23,13 @@ class RcError(Exception):
 
 
 def workspace_root(cwd: str) -> str | None:
-    """The nearest directory at or above `cwd` whose BUILD.toml has a [workspace] table."""
+    """The nearest directory at or above `cwd` whose BUILD.toml has a [workspace] table
+    (found as engine.client.workspace_root_guess finds it: unparsed)."""
     directory = os.path.abspath(cwd)
     while True:
         try:
             with open(os.path.join(directory, "BUILD.toml"), "rb") as f:
-                if any(line.strip() == b"[workspace]" for line in f):
+                if b"[workspace]" in f.read():
                     return directory
         except OSError:
             pass

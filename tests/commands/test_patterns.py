@@ -53,6 +53,9 @@ def test_a_negative_pattern_first_is_an_error(workspace):
     assert "ERROR: `-//b/...` removes targets from the patterns before it, and none comes first" in run.err
     assert "`//... -//b/...`" in run.err
     assert "unrecognized arguments: --bogus" in workspace.run("build", "//a:x", "-//b/...", "--bogus").err
+    for argv in (["-//b/..."], ["info", "-//b/..."]):  # no command, or one that takes no patterns
+        run = workspace.run(*argv)
+        assert run.code == 2 and "unrecognized arguments: -//b/..." in run.err and "Traceback" not in run.err
 
 
 def test_query_takes_negative_patterns_as_words_and_in_one_expression(workspace):
