@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model, field
 
 from .errors import ConfigError, did_you_mean
 
-DEFAULT_CACHE_MAX_SIZE = "5GB"
+DEFAULT_CACHE_MAX_SIZE = "5G"
 # Binary units, as `du -h` and `--max-size 2G` mean them: K = KB = KiB = 1024 bytes.
 _UNITS = {"": 1, "B": 1, **{f"{u}{b}": 1024 ** (i + 1) for i, u in enumerate("KMGT") for b in ("", "B", "IB")}}
 

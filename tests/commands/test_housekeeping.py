@@ -56,6 +56,7 @@ def test_cache_gc_without_a_flag_applies_the_setting(workspace):
     assert limited.code == 0
     assert "evicted 2 action entries" in limited.out, limited.out
     assert _cas_bytes(workspace.cache) <= 50 * 1024
+    assert workspace.run("info", "cache_size").out.strip().endswith("(cache_max_size 50K)")
     bad = workspace.run("cache", "gc", "--max-size", "lots")
     assert bad.code == 2 and "--max-size `lots` is not a size" in bad.err
 

@@ -69,8 +69,11 @@ def _workspace_lines() -> dict[str, Callable[[], str]]:
     ws = find_workspace(Path.cwd())
 
     def cache_size() -> str:
+        from wasmelt.engine.settings import DEFAULT_CACHE_MAX_SIZE
+
         total, files = _size(ws.cache_dir)
-        return f"{_human(total)} in {files} files" if files else "empty"
+        limit = ws.settings.get("cache_max_size", DEFAULT_CACHE_MAX_SIZE)
+        return (f"{_human(total)} in {files} files" if files else "empty") + f" (cache_max_size {limit})"
 
     def server() -> str:
         info = status(ws)
