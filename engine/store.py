@@ -322,21 +322,23 @@ class Store:
                     path.unlink()
                 continue
             blobs = {*result.outputs.values(), result.stdout, result.stderr}
-            entries.append((path.stat().st_mtime_ns, key, blobs))
+            st = path.stat()
+            entries.append((st.st_mtime_ns, key, blobs, disk_bytes(st)))
         entries.sort()
-        sizes = {d: self._blob_path(d).stat().st_size for d in self.blob_digests()}
+        sizes = {d: disk_bytes(self._blob_path(d).stat()) for d in self.blob_digests()}
         referenced: dict[str, int] = {}
-        for _, _, blobs in entries:
+        for _, _, blobs, _ in entries:
             for d in blobs:
                 referenced[d] = referenced.get(d, 0) + 1
-        total = sum(sizes[d] for d in referenced if d in sizes)
+        total = sum(sizes[d] for d in referenced if d in sizes) + sum(e[3] for e in entries)
         evicted = 0
-        for _, key, blobs in entries:
+        for _, key, blobs, entry_bytes in entries:
             if total <= max_bytes:
                 break
             with _suppress():
                 self._ac_path(key).unlink()
             evicted += 1
+            total -= entry_bytes
             for d in blobs:
                 referenced[d] -= 1
                 if referenced[d] == 0:
@@ -355,6 +357,10 @@ class Store:
             if referenced.get(path.parent.name + path.name, 0) == 0:
                 with _suppress():
                     path.unlink()
+        for shards in (self.cas_dir, self.ac_dir):  # the shard directories left empty
+            for shard in shards.iterdir() if shards.is_dir() else ():
+                with _suppress():
+                    shard.rmdir()
         # Stale sandboxes of killed builds.
         sandbox_root = self.root / "sandbox"
         if sandbox_root.is_dir():
@@ -364,12 +370,18 @@ class Store:
                 "bytes": max(total, 0) + tool_bytes}
 
     def size(self, tool_caches: tuple[Path, ...] = ()) -> int:
-        """Bytes of the blobs and of the tool caches (what gc measures against its limit)."""
-        return tree_bytes(self.cas_dir) + sum(tree_bytes(c) for c in tool_caches)
+        """Bytes on disk of the blobs, the action entries and the tool caches (what gc
+        measures against its limit)."""
+        return tree_bytes(self.cas_dir) + tree_bytes(self.ac_dir) + sum(tree_bytes(c) for c in tool_caches)
+
+
+def disk_bytes(st: os.stat_result) -> int:
+    """What a file takes on disk (whole blocks, as `du` counts): the cache's limit is about the disk."""
+    return max(st.st_blocks * 512, st.st_size if st.st_blocks == 0 and st.st_size else 0)
 
 
 def tree_bytes(directory: Path) -> int:
-    """Bytes of the files under `directory` (0 when it does not exist)."""
+    """Bytes on disk of the files under `directory` (0 when it does not exist)."""
     total = 0
     stack = [str(directory)]
     while stack:
@@ -382,7 +394,7 @@ def tree_bytes(directory: Path) -> int:
                 if entry.is_dir(follow_symlinks=False):
                     stack.append(entry.path)
                 else:
-                    total += entry.stat(follow_symlinks=False).st_size
+                    total += disk_bytes(entry.stat(follow_symlinks=False))
             except OSError:
                 pass
     return total

@@ -91,12 +91,15 @@ def keep_cache_size(ws, result) -> None:
     from wasmelt.engine.settings import DEFAULT_CACHE_MAX_SIZE, parse_size
     from wasmelt.engine.store import limit_cache
 
+    from wasmelt.engine.store import disk_bytes
+
     added = 0
     for record in result.records.values():
-        if record.status == "executed":  # new blobs in the store: about the size of these outputs
+        if record.status == "executed":  # new in the store: its outputs, its entry and its logs (a block each)
+            added += 3 * 4096
             for path in record.outputs or ():
                 try:
-                    added += os.stat(os.path.join(ws.root, path)).st_size
+                    added += disk_bytes(os.stat(os.path.join(ws.root, path)))
                 except OSError:
                     pass
     if not added:
