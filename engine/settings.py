@@ -68,6 +68,7 @@ DOCS = {"name": "the workspace's name, written into release manifests",
                           f"(default {DEFAULT_CACHE_MAX_SIZE}; `wasmelt cache gc` applies it too)"}
 
 _REGISTERED: dict[str, Setting] = {}
+_MODELS: dict[tuple, type[BaseModel]] = {}
 
 
 def register_setting(name: str, annotation: Any, default: Any, doc: str) -> None:
@@ -78,8 +79,11 @@ def register_setting(name: str, annotation: Any, default: Any, doc: str) -> None
 def settings_model(typed: bool = True) -> type[BaseModel]:
     """The schema of the [workspace] table: the engine's keys and every registered one (of any
     type unless `typed`: a rule checks its own at analysis, naming a target that uses it)."""
-    fields = {s.name: (s.annotation if typed else Any, s.default) for s in _REGISTERED.values()}
-    return create_model("WorkspaceSettings", __base__=EngineSettings, **fields)
+    key = (typed, tuple(_REGISTERED))
+    if key not in _MODELS:  # made once per process (the server checks every command's workspace)
+        fields = {s.name: (s.annotation if typed else Any, s.default) for s in _REGISTERED.values()}
+        _MODELS[key] = create_model("WorkspaceSettings", __base__=EngineSettings, **fields)
+    return _MODELS[key]
 
 
 def setting_docs() -> dict[str, str]:
