@@ -55,6 +55,23 @@ class Action:
     def describe(self) -> str:
         return f"{self.mnemonic} {self.owner}"
 
+    def command_line(self, root: str | None = None) -> str:
+        """The action as one shell line a user can paste: its tools' paths (the interpreter the
+        build used, not a bare `python`), its declared environment, every word quoted; run from
+        the workspace root (`cd ROOT && mkdir -p OUTPUT_DIRS && ...` when `root` is given), where its
+        inputs and outputs are."""
+        import shlex
+
+        tools = {t.name: t.path for t in self.tools}
+        argv = [tools.get(self.argv[0], self.argv[0]), *self.argv[1:]]
+        env = [f"{k}={v}" for k, v in self.env]
+        line = shlex.join(["env", *env, *argv] if env else argv)
+        if not root:
+            return line
+        dirs = sorted({a.path.rsplit("/", 1)[0] for a in self.outputs if "/" in a.path})
+        mkdir = f"mkdir -p {shlex.join(dirs)} && " if dirs else ""
+        return f"cd {shlex.quote(root)} && {mkdir}{line}"
+
     def key_material(self, input_digests: dict[str, str]) -> dict:
         """Everything the key covers, in canonical form (also shown by explain)."""
         material = {

@@ -32,12 +32,13 @@ class NonDeterministic(ActionError):
 class Executor:
     def __init__(self, ws: Workspace, store: Store, trace: Trace, *, timeout: float | None = None,
                  use_cache: bool = True, remote: RemoteBackend | None = None, expected: dict[str, str] | None = None,
-                 runner: Runner | None = None):
+                 runner: Runner | None = None, uncached: frozenset[str] = frozenset()):
         self.ws = ws
         self._root = str(ws.root)
         self.store = store
         self.trace = trace  # source digests by stat, and the last build's decisions
         self.use_cache = use_cache
+        self.uncached = uncached  # ids of actions run even when a result is cached
         self.remote = remote
         if remote is not None:
             remote.attach(store, ws.root)
@@ -76,7 +77,7 @@ class Executor:
             if record.status == CACHED:
                 return record
         material, key = record.material, record.key
-        if self.use_cache and self.remote is not None:
+        if self.use_cache and action.id not in self.uncached and self.remote is not None:
             hit = self.remote.lookup(action, material)
             declared = {a.path for a in action.outputs}
             if hit is not None and declared - action.optional_outputs <= set(hit.outputs) <= declared:
@@ -131,7 +132,8 @@ class Executor:
             raise ActionError(f"cached output `{path}` is missing from the store; run `wasmelt clean` and build again")
 
     def _lookup(self, action: Action, input_digests: dict[str, str], restore: bool, trust_trace=True) -> ActionRecord:
-        decision = decide(action, input_digests, self.trace, self.store, use_cache=self.use_cache and self.expected is None,
+        decision = decide(action, input_digests, self.trace, self.store,
+                          use_cache=self.use_cache and self.expected is None and action.id not in self.uncached,
                           trust_trace=trust_trace)
         if decision.reuse:
             try:

@@ -101,7 +101,8 @@ class PackageLoader:
                               f"{', '.join(sorted(package.targets)) or 'nothing'}")
         return package.targets[label.name]
 
-    def expand(self, patterns: list[Pattern]) -> list[Label]:
+    def expand(self, patterns: list[Pattern], excluded: list[Pattern] = ()) -> list[Label]:
+        """The targets `patterns` name; packages a whole-package `excluded` pattern covers are not loaded."""
         labels: list[Label] = []
         for pattern in patterns:
             if pattern.name is not None:
@@ -110,6 +111,7 @@ class PackageLoader:
             packages = find_packages(self.ws, pattern.package, self.walked) if pattern.recursive else [pattern.package]
             if pattern.recursive and not packages:
                 raise ConfigError(f"pattern `{pattern}` matches no package")
+            packages = [n for n in packages if not any(e.name is None and e.matches_package(n) for e in excluded)]
             for name in packages:
                 labels.extend(t.label for t in self.package(name).targets.values() if MANUAL not in t.attrs.tags)
         return list(dict.fromkeys(labels))
@@ -159,6 +161,19 @@ def load_graph(loader: PackageLoader, roots: list[Label]) -> TargetGraph:
 
 
 def resolve_patterns(loader: PackageLoader, texts: list[str], current_package: str) -> list[Label]:
+    """The targets `texts` name, in order; `-PATTERN` removes what PATTERN names from those before it."""
     if not texts:
         raise ConfigError("no targets given: name a label or a pattern such as //...")
-    return loader.expand([parse_pattern(t, current_package) for t in texts])
+    if texts[0].startswith("-"):
+        raise ConfigError(f"`{texts[0]}` removes targets from the patterns before it, and none comes first: "
+                          f"start with the targets to build, e.g. `//... {texts[0]}`")
+    labels: list[Label] = []
+    for i, text in enumerate(texts):
+        if text.startswith("-"):
+            pattern = parse_pattern(text[1:], current_package)
+            labels = [l for l in labels if not (pattern.matches_package(l.package)
+                                                and pattern.name in (None, l.name))]
+            continue
+        later = [parse_pattern(t[1:], current_package) for t in texts[i + 1:] if t.startswith("-")]
+        labels += loader.expand([parse_pattern(text, current_package)], excluded=later)
+    return list(dict.fromkeys(labels))

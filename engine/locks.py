@@ -30,14 +30,18 @@ def workspace_lock(ws: Workspace, announce=None):
 
 
 @contextmanager
-def cache_lock(cache_dir: Path, exclusive: bool):
-    """Builds share the cache (shared lock); `cache gc` needs it alone."""
+def cache_lock(cache_dir: Path, exclusive: bool, wait: bool = True):
+    """Builds share the cache (shared lock); `cache gc` needs it alone. Without
+    `wait`, yields False at once when another command holds it (else True)."""
     cache_dir.mkdir(parents=True, exist_ok=True)
     with open(cache_dir / "lock", "w") as f:
         mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
         try:
             fcntl.flock(f, mode | fcntl.LOCK_NB)
         except BlockingIOError:
+            if not wait:
+                yield False
+                return
             print("the cache is in use by another wasmelt command; waiting ...", file=sys.stderr)
             fcntl.flock(f, mode)
-        yield
+        yield True

@@ -84,7 +84,8 @@ def tokenize(expression: str) -> list[Token]:
         elif ch in "(),=":
             tokens.append(Token(ch, ch, i + 1))
             i += 1
-        elif ch in "+^" or (ch == "-" and (i + 1 == n or expression[i + 1].isspace())):
+        elif ch in "+^" or (ch == "-" and (i + 1 == n or expression[i + 1].isspace()
+                                           or expression.startswith(("//", ":"), i + 1))):  # `//... -//x/...`
             tokens.append(Token("op", ch, i + 1))
             i += 1
         elif ch in "'\"":

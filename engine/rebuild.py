@@ -161,7 +161,7 @@ def decide(action, inputs: dict[str, str], trace, store, *, use_cache: bool = Tr
             return Decision(True, reason, key, material, cached.outputs, (cached.stdout, cached.stderr),
                             executable=cached.executable)
     if not use_cache:
-        return Decision(False, "the cache is bypassed (release check)", key, material)
+        return Decision(False, "the cache is bypassed (a release check, or --nocache_test_results)", key, material)
     if last is not None and last.get("key") == key:
         return Decision(False, "key unchanged; the cached result was missing or damaged", key, material)
     return Decision(False, "; ".join(changes(last, material)), key, material)

@@ -90,7 +90,8 @@ class LocalRunner:
                 elif not self.store.stage(inputs[art.path], dest, self.root / art.path):
                     raise ActionError(f"{action.describe()}: input `{art.path}` is missing from the store; run the build again")
             # The sandbox hides the workspace (sources, wasmelt-out) and the store.
-            done = run_in_sandbox(action, sandbox, self.timeout, hidden=(str(self.root), str(self.store.root)))
+            done = run_in_sandbox(action, sandbox, self.timeout, hidden=(str(self.root), str(self.store.root)),
+                                  root=str(self.root), cache_dir=str(self.store.root))
             digests, executable = collect_outputs(self.store, action, sandbox)
             return RunResult(StoredOutputs(self.store, digests), done.stdout, done.stderr, done.duration,
                              digests=digests, executable=executable)
@@ -118,7 +119,7 @@ class RemoteRunner:
             from .sandbox import printable, tail
 
             raise ActionError(f"{action.describe()} failed remotely (exit code {result.exit_code})\n"
-                              f"{printable(tail(result.stderr or result.stdout))}\n  command: {' '.join(action.argv)}")
+                              f"{printable(tail(result.stderr or result.stdout))}\n  command: {action.command_line()}")
         missing = [a.path for a in action.outputs if a.path not in result.outputs and a.path not in action.optional_outputs]
         if missing:
             raise ActionError(f"{action.describe()} did not produce declared output `{missing[0]}` (remote execution)")

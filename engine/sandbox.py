@@ -125,12 +125,16 @@ def action_environment(action: Action, sandbox: Path, tmpdir: str | None = None)
     return env
 
 
-def zig_cache_dir() -> str:
-    """zig's global cache (compiled libc and compiler-rt, shared by every zig
-    run): the one writable host directory a namespace sandbox mounts."""
+def zig_cache_dir(cache_dir: str | None = None) -> str:
+    """zig's cache (compiled libc and compiler-rt, shared by every zig run): the one
+    writable host directory a namespace sandbox mounts. Inside the wasmelt cache
+    (`<cache>/zig`, so `cache gc` and `clean --expunge` cover it) unless the user's
+    ZIG_GLOBAL_CACHE_DIR names another."""
     explicit = os.environ.get("ZIG_GLOBAL_CACHE_DIR")
     if explicit:
         return os.path.abspath(explicit)
+    if cache_dir:
+        return os.path.join(os.path.abspath(cache_dir), "zig")
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(os.path.abspath(base), "zig")
 
@@ -161,7 +165,7 @@ def _inside(path: str, parent: str) -> bool:
     return path == parent or path.startswith(parent.rstrip("/") + "/")
 
 
-def _mounts(action: Action, sandbox: Path, hidden: tuple[str, ...]) -> list[str]:
+def _mounts(action: Action, sandbox: Path, hidden: tuple[str, ...], zig: str | None = None) -> list[str]:
     """bwrap arguments: the system and the tools read-only, the sandbox
     read-only but for its output directories, and nothing of `hidden` (the
     workspace, the cache, $HOME) even where a mounted tree contains it."""
@@ -172,7 +176,7 @@ def _mounts(action: Action, sandbox: Path, hidden: tuple[str, ...]) -> list[str]
             real = os.path.realpath(tool.path)
             ro.update((os.path.dirname(real), os.path.dirname(os.path.abspath(tool.path))))
     ro = {d for d in ro if os.path.exists(d) and not any(_inside(d, s) for s in SYSTEM_DIRS)}
-    zig = zig_cache_dir()
+    zig = zig or zig_cache_dir()
     bound = list(ro) + list(SYSTEM_DIRS) + ["/tmp"]
     hide = {h for h in hidden if any(_inside(h, b) and h != b for b in bound)}
     ro = {d for d in ro if not any(d == h or _inside(h, d) for h in hidden)}  # never a tree holding the workspace
@@ -203,12 +207,12 @@ def _mounts(action: Action, sandbox: Path, hidden: tuple[str, ...]) -> list[str]
     return args + ["--chdir", root]
 
 
-def bwrap_argv(action: Action, sandbox: Path, hidden: tuple[str, ...]) -> list[str]:
+def bwrap_argv(action: Action, sandbox: Path, hidden: tuple[str, ...], zig: str | None = None) -> list[str]:
     """The options of one action's bwrap (passed through --args)."""
     args = ["--unshare-all", "--die-with-parent", "--new-session", "--hostname", "sandbox"]
     if getattr(action, "network", False):
         args.append("--share-net")
-    return args + _mounts(action, sandbox, hidden)
+    return args + _mounts(action, sandbox, hidden, zig)
 
 
 # -- running ----------------------------------------------------------------------
@@ -252,7 +256,8 @@ def _keep_for_debugging(action: Action, sandbox: Path, command: list[str], env: 
 
 
 def run_in_sandbox(action: Action, sandbox: Path, default_timeout: float | None,
-                   hidden: tuple[str, ...] = ()) -> Completed:
+                   hidden: tuple[str, ...] = (), root: str | None = None,
+                   cache_dir: str | None = None) -> Completed:
     """Run the action with `sandbox` as its working directory. `hidden`: host
     trees a namespace sandbox must not show (workspace, outputs, cache)."""
     policy = current_policy()
@@ -261,10 +266,12 @@ def run_in_sandbox(action: Action, sandbox: Path, default_timeout: float | None,
     argv[0] = tools.get(argv[0], argv[0])
     timeout = action.timeout or default_timeout
     namespaced = policy.mode == "namespace"
-    env = dict(os.environ) if policy.mode == "none" else action_environment(action, sandbox, "/tmp" if namespaced else None)
+    env = {**os.environ, **dict(action.env)} if policy.mode == "none" else \
+        action_environment(action, sandbox, "/tmp" if namespaced else None)
+    zig = zig_cache_dir(cache_dir)
+    env["ZIG_GLOBAL_CACHE_DIR"] = env["ZIG_LOCAL_CACHE_DIR"] = zig
     if namespaced:
-        env["ZIG_GLOBAL_CACHE_DIR"] = zig_cache_dir()
-        options = bwrap_argv(action, sandbox, (*hidden, os.path.expanduser("~")))
+        options = bwrap_argv(action, sandbox, (*hidden, os.path.expanduser("~")), zig)
         command = [shutil.which(BWRAP) or BWRAP, *options, "--", *argv]
     else:
         command = argv
@@ -274,7 +281,7 @@ def run_in_sandbox(action: Action, sandbox: Path, default_timeout: float | None,
         rc, stdout, stderr = _spawn(command, sandbox, env, timeout, logs, via_args=namespaced)
     except subprocess.TimeoutExpired as e:
         raise ActionError(f"{action.describe()} timed out after {timeout:g}s and was killed with every process "
-                          f"it started; command: {' '.join(action.argv)}\n{tail(e.stderr or b'')}") from None
+                          f"it started; command: {action.command_line(root)}\n{tail(e.stderr or b'')}") from None
     except OSError as e:
         if e.errno == 7:  # E2BIG
             size = sum(len(a) + 1 for a in argv)
@@ -288,8 +295,8 @@ def run_in_sandbox(action: Action, sandbox: Path, default_timeout: float | None,
         how = f"exit code {rc}" if rc > 0 else f"killed by signal {-rc}"
         output = "\n".join(tail(stream) for stream in (stdout, stderr) if stream.strip())
         kept = _keep_for_debugging(action, sandbox, command, env, policy) if policy.debug else ""
-        raise ActionError(f"{action.describe()} failed ({how})\n{output}\n  command: {' '.join(action.argv)}{kept}")
-    check_outputs(action, sandbox)
+        raise ActionError(f"{action.describe()} failed ({how})\n{output}\n  command: {action.command_line(root)}{kept}")
+    check_outputs(action, sandbox, root)
     return Completed(stdout, stderr, duration)
 
 
@@ -355,7 +362,7 @@ class _suppress:
         return exc[0] is not None and issubclass(exc[0], OSError)
 
 
-def check_outputs(action: Action, sandbox: Path) -> None:
+def check_outputs(action: Action, sandbox: Path, root: str | None = None) -> None:
     """Every declared output is a regular file; nothing undeclared was written."""
     from .store import OutputRefused, open_regular
 
@@ -366,10 +373,10 @@ def check_outputs(action: Action, sandbox: Path) -> None:
             os.close(open_regular(sandbox, out.path))  # no symlink anywhere on the way
         except OutputRefused as e:
             raise ActionError(f"{action.describe()}: output {e}; outputs must be regular files; "
-                              f"command: {' '.join(action.argv)}") from None
+                              f"command: {action.command_line(root)}") from None
         except OSError:
             raise ActionError(f"{action.describe()} did not produce declared output `{out.path}`; "
-                              f"command: {' '.join(action.argv)}") from None
+                              f"command: {action.command_line(root)}") from None
     declared = {a.path for a in action.inputs} | {a.path for a in action.outputs}
     # Files, and links to directories (os.walk lists those with directories).
     stray = sorted(
@@ -379,7 +386,7 @@ def check_outputs(action: Action, sandbox: Path) -> None:
     if stray:
         shown = ", ".join(f"`{s}`" for s in stray[:5]) + (f" and {len(stray) - 5} more" if len(stray) > 5 else "")
         raise ActionError(f"{action.describe()} wrote undeclared files {shown}; declare them as outputs "
-                          f"or write temporary files to $TMPDIR; command: {' '.join(action.argv)}")
+                          f"or write temporary files to $TMPDIR; command: {action.command_line(root)}")
 
 
 def remove_sandbox(path: Path) -> None:
@@ -428,7 +435,7 @@ def collect_outputs(store, action: Action, sandbox: Path) -> tuple[dict[str, str
             digest, is_exec = store.put_output(sandbox, out.path)
         except OutputRefused as e:
             raise ActionError(f"{action.describe()}: output {e}; outputs must be regular files; "
-                              f"command: {' '.join(action.argv)}") from None
+                              f"command: {action.command_line()}") from None
         outputs[out.path] = digest
         if is_exec:
             executable.add(out.path)

@@ -76,17 +76,20 @@ def _stat_seeds(trace: Trace, request: str) -> list[str] | None:
 def build(p: Plan, wanted, *, jobs: int | None = None, keep_going: bool = False,
           reporter: Reporter | None = None, timeout: float | None = None, use_cache: bool = True,
           record: bool = True, remote=None, expected: dict[str, str] | None = None,
-          named: list | None = None) -> BuildReport:
+          named: list | None = None, uncached: frozenset[str] = frozenset()) -> BuildReport:
     """Build `wanted`. With `named` (the targets an up-to-date answer lists), a
-    successful plain build records what it depended on for the next one's stat pass."""
-    remember = (named is not None and record and use_cache and remote is None and expected is None
+    successful plain build records what it depended on for the next one's stat pass;
+    `uncached` actions run even when a result is cached (--nocache_test_results)."""
+    remember = (named is not None and record and use_cache and not uncached and remote is None and expected is None
                 and p.loader is not None)
     tool_stats = _tool_stats(p) if remember else {}
     store = Store(p.ws.cache_dir)
     trace = p.trace or Trace(records_dir(p.ws))
     executor = Executor(p.ws, store, trace, timeout=timeout, use_cache=use_cache, remote=remote,
-                        expected=expected)
-    examine = p.examine if use_cache and expected is None and remote is None else None
+                        expected=expected, uncached=uncached)
+    # Actions no seed reaches reuse their last record unexamined: not for a build
+    # that must rerun some whatever their keys say.
+    examine = p.examine if use_cache and not uncached and expected is None and remote is None else None
     with cache_lock(p.ws.cache_dir, exclusive=False):
         report = schedule(executor, wanted, p.analysis.graph, jobs=jobs or os.cpu_count() or 1,
                           keep_going=keep_going, reporter=reporter, examine=examine)

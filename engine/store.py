@@ -301,9 +301,18 @@ class Store:
                         self._ac_path(key).unlink()
         return counts
 
-    def gc(self, max_bytes: int) -> dict[str, int]:
-        """Evict least-recently-used action entries until the store fits in
-        max_bytes, then delete blobs no remaining entry refers to."""
+    def gc(self, max_bytes: int, tool_caches: tuple[Path, ...] = ()) -> dict[str, int]:
+        """Evict least-recently-used action entries until the store, with the
+        `tool_caches` (zig's), fits in max_bytes, then delete blobs no remaining
+        entry refers to; a tool cache goes only when it alone is over the limit."""
+        tool_bytes = 0
+        for cache in tool_caches:
+            size = tree_bytes(cache)
+            if tool_bytes + size > max_bytes:
+                shutil.rmtree(cache, ignore_errors=True)
+            else:
+                tool_bytes += size
+        max_bytes -= tool_bytes
         entries = []
         for key in self.action_keys():
             path = self._ac_path(key)
@@ -313,21 +322,23 @@ class Store:
                     path.unlink()
                 continue
             blobs = {*result.outputs.values(), result.stdout, result.stderr}
-            entries.append((path.stat().st_mtime_ns, key, blobs))
+            st = path.stat()
+            entries.append((st.st_mtime_ns, key, blobs, disk_bytes(st)))
         entries.sort()
-        sizes = {d: self._blob_path(d).stat().st_size for d in self.blob_digests()}
+        sizes = {d: disk_bytes(self._blob_path(d).stat()) for d in self.blob_digests()}
         referenced: dict[str, int] = {}
-        for _, _, blobs in entries:
+        for _, _, blobs, _ in entries:
             for d in blobs:
                 referenced[d] = referenced.get(d, 0) + 1
-        total = sum(sizes[d] for d in referenced if d in sizes)
+        total = sum(sizes[d] for d in referenced if d in sizes) + sum(e[3] for e in entries)
         evicted = 0
-        for _, key, blobs in entries:
+        for _, key, blobs, entry_bytes in entries:
             if total <= max_bytes:
                 break
             with _suppress():
                 self._ac_path(key).unlink()
             evicted += 1
+            total -= entry_bytes
             for d in blobs:
                 referenced[d] -= 1
                 if referenced[d] == 0:
@@ -346,13 +357,89 @@ class Store:
             if referenced.get(path.parent.name + path.name, 0) == 0:
                 with _suppress():
                     path.unlink()
+        for shards in (self.cas_dir, self.ac_dir):  # the shard directories left empty
+            for shard in shards.iterdir() if shards.is_dir() else ():
+                with _suppress():
+                    shard.rmdir()
         # Stale sandboxes of killed builds.
         sandbox_root = self.root / "sandbox"
         if sandbox_root.is_dir():
             for child in sandbox_root.iterdir():
                 shutil.rmtree(child, ignore_errors=True)
         return {"evicted_actions": evicted, "removed_blobs": removed, "kept_actions": len(entries) - evicted,
-                "bytes": max(total, 0)}
+                "bytes": max(total, 0) + tool_bytes}
+
+    def size(self, tool_caches: tuple[Path, ...] = ()) -> int:
+        """Bytes on disk of the blobs, the action entries and the tool caches (what gc
+        measures against its limit)."""
+        return tree_bytes(self.cas_dir) + tree_bytes(self.ac_dir) + sum(tree_bytes(c) for c in tool_caches)
+
+
+def disk_bytes(st: os.stat_result) -> int:
+    """What a file takes on disk (whole blocks, as `du` counts): the cache's limit is about the disk."""
+    return max(st.st_blocks * 512, st.st_size if st.st_blocks == 0 and st.st_size else 0)
+
+
+def tree_bytes(directory: Path) -> int:
+    """Bytes on disk of the files under `directory` (0 when it does not exist)."""
+    total = 0
+    stack = [str(directory)]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                else:
+                    total += disk_bytes(entry.stat(follow_symlinks=False))
+            except OSError:
+                pass
+    return total
+
+
+# What a cache directory holds, all of it wasmelt's: `clean --expunge` removes these.
+OWNED = ("cas", "ac", "sandbox", "records", "zig", DIGEST_MAP_DIR, "size", "lock")
+
+
+def tool_caches(cache_dir: Path) -> tuple[Path, ...]:
+    """The tool caches kept in the wasmelt cache: zig's (engine.sandbox.zig_cache_dir), unless
+    the user's ZIG_GLOBAL_CACHE_DIR puts it elsewhere (theirs to manage)."""
+    return () if os.environ.get("ZIG_GLOBAL_CACHE_DIR") else (cache_dir / "zig",)
+
+
+SIZE_STAMP = "size"  # "<bytes> <builds>": the cache's size as last measured, plus what builds added since
+REMEASURE_EVERY = 50  # builds between two measurements (what a tool cache grew by is seen then)
+
+
+def limit_cache(cache_dir: Path, max_bytes: int, added: int) -> dict[str, int] | None:
+    """After a build that wrote `added` bytes of outputs: gc down to `max_bytes` when the
+    cache is over it and no other command holds the cache (else the next build tries again).
+    The size is measured (a walk of the CAS) only when the running estimate says it may be
+    over, or every REMEASURE_EVERY builds; a build in between costs one small file."""
+    from .locks import cache_lock
+
+    stamp = cache_dir / SIZE_STAMP
+    try:
+        known, builds = (int(x) for x in stamp.read_text().split())
+    except (OSError, ValueError):
+        known, builds = None, 0
+    if known is not None and known + added <= max_bytes and builds < REMEASURE_EVERY:
+        _atomic_write(stamp, f"{known + added} {builds + 1}\n".encode())
+        return None
+    store = Store(cache_dir)
+    caches = tool_caches(cache_dir)
+    size = store.size(caches)
+    counts = None
+    if size > max_bytes:
+        with cache_lock(cache_dir, exclusive=True, wait=False) as alone:
+            if alone:
+                counts = store.gc(max_bytes, caches)
+                size = counts["bytes"]
+    _atomic_write(stamp, f"{size} 0\n".encode())
+    return counts
 
 
 # -- output paths ------------------------------------------------------------------

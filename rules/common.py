@@ -37,6 +37,14 @@ def _choices(annotation) -> list[str]:
     return [c for arg in typing.get_args(annotation) for c in _choices(arg)]
 
 
+def workspace_setting(name: str, schema, attr: str, default: str, doc: str) -> None:
+    """Register the [workspace] key `name`, the default of `schema`'s attribute `attr`."""
+    from wasmelt.engine.settings import register_setting
+
+    choices = tuple(_choices(schema.model_fields[attr].annotation))
+    register_setting(name, typing.Literal[choices], default, f"{doc}: {', '.join(choices)}")
+
+
 def setting(ctx, name: str, attr: str, default: str) -> str:
     """A [workspace] setting that gives the default of the rule attribute
     `attr`, checked against what that attribute accepts (an unchecked one

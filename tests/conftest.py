@@ -12,6 +12,10 @@ from pathlib import Path
 
 import pytest
 
+# zig's cache lives in each wasmelt cache unless ZIG_GLOBAL_CACHE_DIR names one: the tests, each
+# with a cache of its own, share the user's (compiling zig's runtime again costs ~10 s a workspace).
+os.environ.setdefault("ZIG_GLOBAL_CACHE_DIR", os.path.join(os.path.expanduser("~"), ".cache", "zig"))
+
 
 @dataclass
 class Run:

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import fnmatch
 import json
+import os
 import random
 import io
 import struct
@@ -33,6 +35,7 @@ from .reference import HostStubs, Outcome, run_reference, same_value
 from .stage import StageError, run_stage
 from .emulator import EmulationError, Signature, link_for_emulation, machine_for
 
+TEST_FILTER_ENV = "WASMELT_TEST_FILTER"  # wasmelt/commands/test.py sets it from --test_filter
 EDGE_I32 = [0, 1, -1, 2, 7, 64, 255, -128, 0x7FFFFFFF, -0x80000000, 1000, -1000]
 EDGE_I64 = [0, 1, -1, 1 << 32, -(1 << 63), (1 << 63) - 1, 123456789012]
 EDGE_F = [0.0, -0.0, 1.0, -1.5, 0.5, 2.5, 1e10, -1e-10, float("inf"), float("-inf"), float("nan")]
@@ -89,6 +92,28 @@ def random_value(rng: random.Random, t: str):
     return struct.unpack("<f", struct.pack("<f", value))[0] if t == "f32" else value
 
 
+def case_name(case: dict) -> str:
+    """`tick(3)`: how a case is shown, and one of the names --test_filter matches."""
+    return f"{case['call']}({', '.join(map(repr, case.get('args', [])))})"
+
+
+def filter_cases(cases: list[dict], globs: str) -> tuple[list[dict], int]:
+    """The cases whose export (`tick`) or call (`tick(3)`) matches one of the comma-separated
+    globs (all cases without any), and how many were left out."""
+    patterns, depth, start = [], 0, 0
+    for i, ch in enumerate(globs + ","):  # a comma inside a call's parentheses is part of the glob
+        depth += (ch == "(") - (ch == ")")
+        if ch == "," and depth <= 0:
+            patterns.append(globs[start:i].strip())
+            start = i + 1
+    patterns = [p for p in patterns if p]
+    if not patterns:
+        return cases, 0
+    kept = [c for c in cases if any(fnmatch.fnmatchcase(c["call"], g) or fnmatch.fnmatchcase(case_name(c), g)
+                                    for g in patterns)]
+    return kept, len(cases) - len(kept)
+
+
 @dataclass
 class CaseResult:
     case: dict
@@ -96,6 +121,7 @@ class CaseResult:
     reference: Outcome
     problems: list[str]
     stack_bytes: int | None = None  # the shadow stack's high-water mark in this case
+    agree: bool = True  # the firmware and the reference gave the same outcome
 
 
 @dataclass(frozen=True)
@@ -182,7 +208,8 @@ def compare(obj: bytes, wasm: bytes, cpu: str, cases: list[dict], stubs: HostStu
         if stubs.missing:
             raise StageError(missing_stubs_message(sorted(stubs.missing), name, stubs_file, stubs.returns))
         problems = []
-        if not _same(fw, ref):
+        agree = _same(fw, ref)
+        if not agree:
             problems.append(f"firmware gave {_show(fw)}, reference gave {_show(ref)}")
             fw_calls = [f"{c.name}{c.args}" for c in fw.calls]
             ref_calls = [f"{c.name}{c.args}" for c in ref.calls]
@@ -198,8 +225,25 @@ def compare(obj: bytes, wasm: bytes, cpu: str, cases: list[dict], stubs: HostStu
             room = f" ({watch.top - max(watch.floor, watch.low)} B below its top at {watch.top})" if watch else ""
             problems.append(f"the shadow stack overflowed{room}: a larger stack_size (component) or a shallower "
                             "call chain; the firmware trapped before writing outside it")
-        results.append(CaseResult(case, fw, ref, problems, depth))
+        results.append(CaseResult(case, fw, ref, problems, depth, agree))
     return results
+
+
+def failure_message(failed: list[CaseResult], total: int) -> str:
+    """What failed: the firmware and its reference disagree (a lowering bug), or both agree on
+    an outcome the case's `expect`/`trap` does not (the expectation, or the source, is wrong)."""
+    disagree = [r for r in failed if not r.agree]
+    expectation = [r for r in failed if r.agree]
+    parts = []
+    if disagree:
+        parts.append(f"{len(disagree)} of {total} cases: the firmware and its reference disagree "
+                     f"({', '.join(case_name(r.case) for r in disagree[:3])}{', ...' if len(disagree) > 3 else ''})")
+    if expectation:
+        parts.append(f"{len(expectation)} of {total} cases: the firmware and its reference agree, and both differ "
+                     f"from the case's expectation ({', '.join(case_name(r.case) for r in expectation[:3])}"
+                     f"{', ...' if len(expectation) > 3 else ''}); check the `expect` or `trap` of the case, "
+                     "or the source")
+    return "; ".join(parts)
 
 
 def run(args) -> None:
@@ -211,6 +255,7 @@ def run(args) -> None:
     for i in range(args.random_cases):
         name, t = exported[i % len(exported)]
         cases.append({"call": name, "args": [random_value(rng, p) for p in t.params], "random": True})
+    cases, filtered = filter_cases(cases, os.environ.get(TEST_FILTER_ENV, ""))
     stubs = load_stubs(args.imports)
     try:
         results = compare(Path(args.firmware).read_bytes(), wasm, args.cpu, cases, stubs,
@@ -221,7 +266,7 @@ def run(args) -> None:
     lines = []
     for r in results:
         status = "FAIL" if r.problems else "ok"
-        label = f"{r.case['call']}({', '.join(map(repr, r.case.get('args', [])))})"
+        label = case_name(r.case)
         if r.problems or not r.case.get("random"):
             lines.append(f"{status:4} {label} -> {_show(r.firmware)}, {len(r.firmware.calls)} host call(s)")
         for p in r.problems:
@@ -233,13 +278,15 @@ def run(args) -> None:
         case = deepest[1]
         summary += f"; shadow stack high-water {deepest[0]} B" + (
             f" ({case['call']}({', '.join(map(repr, case.get('args', [])))}))" if deepest[0] else "")
+    if filtered:
+        summary += f"; {filtered} case(s) left out by --test_filter={os.environ[TEST_FILTER_ENV]}"
     Path(args.result).write_text(json.dumps({"cases": len(results), "failed": len(failed), "cpu": args.cpu,
                                              "seed": args.seed,
                                              "stack_high_water": deepest[0] if deepest else None},
                                             indent=2) + "\n")
     print("\n".join(lines + [summary]))
     if failed:
-        raise StageError(f"{len(failed)} of {len(results)} cases differ between the firmware and its reference")
+        raise StageError(failure_message(failed, len(results)))
 
 
 def main(argv_: list[str] | None = None) -> int:

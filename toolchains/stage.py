@@ -20,8 +20,17 @@ class StageError(Exception):
     """An expected failure: the message names the thing and what to do."""
 
 
+def tool_command(argv, cwd=None) -> str:
+    """How a stage ran a tool, as a shell line (`wasmelt build -v` shows it; a failure names it)."""
+    import shlex
+
+    line = shlex.join(str(a) for a in argv)
+    return f"(cd {shlex.quote(str(cwd))} && {line})" if cwd else line
+
+
 def run_tool(argv: list[str], what: str, env: dict | None = None, timeout: float = 600,
              cwd=None) -> subprocess.CompletedProcess:
+    print(f"tool command: {tool_command(argv, cwd)}", file=sys.stderr, flush=True)
     try:
         proc = subprocess.run(argv, capture_output=True, env=env, timeout=timeout, cwd=cwd)
     except FileNotFoundError:
@@ -30,7 +39,7 @@ def run_tool(argv: list[str], what: str, env: dict | None = None, timeout: float
         raise StageError(f"{what}: `{argv[0]}` did not finish in {timeout:g}s") from None
     if proc.returncode != 0:
         detail = (proc.stderr or proc.stdout).decode("utf-8", "replace").strip()
-        raise StageError(f"{what} failed ({argv[0].rsplit('/', 1)[-1]} exit code {proc.returncode}):\n{detail}")
+        raise StageError(f"{what} failed ({str(argv[0]).rsplit('/', 1)[-1]} exit code {proc.returncode}):\n{detail}")
     return proc
 
 

@@ -23,6 +23,10 @@ def main(argv=None) -> int:
 def _main(argv: list[str]) -> int:
     import os
 
+    from wasmelt.rc import expand
+
+    argv = expand(argv, os.getcwd())  # .wasmeltrc and --config, before any path looks at the flags
+
     if os.environ.get("WASMELT_INSIDE_ACTION"):  # engine.sandbox.INSIDE_ACTION_ENV; nothing more imported first
         from wasmelt.engine.errors import ConfigError
         from wasmelt.engine.sandbox import refuse_nested

@@ -36,15 +36,31 @@ COMMANDS = {
     "init": NONE,
     "version": NONE,
     "info": NONE,  # finds the workspace itself: outside one it still lists the tools
+    "schema": NONE,
 }
 
 EPILOG = """examples:
-  wasmelt build //...                  build every target of the workspace except those tagged "manual"
+  wasmelt build //...                           build every target of the workspace except those tagged "manual"
   wasmelt build //examples/app:firmware -j 4 --keep_going
-  wasmelt test //examples/...          build and run the tests
+  wasmelt build //examples/... -//examples/app:firmware_m0   a negative pattern leaves targets out
+  wasmelt test //examples/...                   build and run the tests
   wasmelt query 'deps(//examples/app:firmware)'
-  wasmelt aquery //examples/app:firmware  its actions: argv, inputs, outputs, keys
-  wasmelt explain //examples/app:fused why the last build ran (or reused) it
+  wasmelt aquery //examples/app:firmware        its actions: argv, inputs, outputs, keys
+  wasmelt explain //examples/app:fused          why the last build ran (or reused) it
+
+rc files: .wasmeltrc at the workspace root, then ~/.wasmeltrc, hold lines such as
+  build --jobs=4            flags every build (and test, watch, release, size) gets
+  build:ci --keep_going     flags --config=ci adds
+  common --color=no         flags of every command (--color, --announce_rc)
+--announce_rc prints the lines that applied.
+
+exit codes:
+  0    success (watch: never returns 0; Ctrl-C ends it with 130)
+  1    a build, a test or a check (verify, cache verify) failed, or a file could not be written
+  2    bad input: a flag, a label, a BUILD.toml, an rc file, a query; nothing was built
+  3    `server status`: no server runs for this workspace
+  130  interrupted (Ctrl-C)
+  141  the reader of the output went away (`wasmelt info | head`)
 """
 
 
@@ -85,13 +101,62 @@ def make_parser(only: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in ([only] if only else COMMANDS):
         command_module(name).add_parser(sub)
+        common_flags(sub.choices[name])
+    parser.commands = sub.choices  # name -> its parser (for errors about its arguments)
     _parsers[only] = parser
     return parser
 
 
+def common_flags(p: argparse.ArgumentParser) -> None:
+    """The flags every command takes (wasmelt.rc.COMMON_FLAGS: what a `common` rc line may hold)."""
+    p.add_argument("--color", choices=["auto", "yes", "no"], default="auto",
+                   help="colour the output: on a terminal unless NO_COLOR is set (auto, the default), always, never")
+    p.add_argument("--announce_rc", action="store_true", help="print the rc-file lines that apply to this command")
+
+
+def is_negative_pattern(arg: str) -> bool:
+    """`-//pkg/...`, `-//pkg:name`, `-:name`: a pattern that removes targets, not a flag."""
+    return arg.startswith(("-//", "-:"))
+
+
 def parse(argv: list[str]) -> argparse.Namespace:
+    """The namespace of `argv`; negative patterns (`//... -//examples/grow/...`) take their place among
+    the patterns (a query's words are joined into one expression)."""
     known = argv[0] if argv and argv[0] in COMMANDS else None
-    return make_parser(known).parse_args(argv)
+    parser = make_parser(known)
+    if not any(is_negative_pattern(a) for a in argv):
+        return _common(parser.parse_args(argv))
+    args, extra = parser.parse_known_args(argv)
+    words = getattr(args, "patterns", None)
+    if words is None and hasattr(args, "expression"):
+        words = args.expression
+    unknown = [a for a in extra if a.startswith("-") and not is_negative_pattern(a)]
+    if args.command is None:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if words is None or unknown:
+        parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown or extra)}")
+    left = {}
+    for word in [*words, *extra]:
+        left[word] = left.get(word, 0) + 1
+    ordered = []
+    for arg in argv[1:]:  # positive and negative patterns in their order: each removes from those before it
+        if left.get(arg):
+            left[arg] -= 1
+            ordered.append(arg)
+    if hasattr(args, "patterns"):
+        args.patterns = ordered
+    else:
+        args.expression = ordered
+    return _common(args)
+
+
+def _common(args: argparse.Namespace) -> argparse.Namespace:
+    """What the flags every command takes set for the process: whichever path then runs
+    the command (the null build, the server, main) prints in the colours asked for."""
+    from wasmelt import report
+
+    report.set_color(getattr(args, "color", "auto"))
+    return args
 
 
 def prepare(args, phase: str) -> None:
@@ -100,8 +165,10 @@ def prepare(args, phase: str) -> None:
         return
     from wasmelt import rules  # noqa: F401  (registers every rule kind)
     from wasmelt.engine.session import open_workspace, plan
+    from wasmelt.engine.settings import check_settings
 
     args.ws, args.package = open_workspace()
+    check_settings(args.ws.settings, str(args.ws.root / "BUILD.toml"))
     if phase == PLAN:
         args.plan = plan(args.ws, args.patterns, args.package, args.memo)
 

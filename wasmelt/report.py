@@ -5,16 +5,44 @@ Import-light at the top: the null-build path prints through it before the engine
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
+RED, GREEN, YELLOW = "31", "32", "33"
+_color = {"mode": "auto"}  # --color of the command running: set once per command by wasmelt.main
+
+
+def set_color(mode: str) -> None:
+    """--color=auto|yes|no for what this process prints from now on."""
+    _color["mode"] = mode
+
+
+def colored(out) -> bool:
+    """Whether text written to `out` is coloured: --color=yes, or auto on a terminal without NO_COLOR."""
+    mode = _color["mode"]
+    if mode in ("yes", "no"):
+        return mode == "yes"
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    try:
+        return out.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def paint(text: str, color: str, out) -> str:
+    return f"\x1b[1;{color}m{text}\x1b[0m" if colored(out) else text
+
 
 def error(message: str, out=None) -> None:
-    print(f"ERROR: {message}", file=out or sys.stderr, flush=True)
+    out = out or sys.stderr
+    print(f"{paint('ERROR:', RED, out)} {message}", file=out, flush=True)
 
 
 def warning(message: str, out=None) -> None:
-    print(f"WARNING: {message}", file=out or sys.stderr, flush=True)
+    out = out or sys.stderr
+    print(f"{paint('WARNING:', YELLOW, out)} {message}", file=out, flush=True)
 
 
 def note(message: str, out=None) -> None:
@@ -27,12 +55,23 @@ def targets(labels: list[tuple[str, list[str]]], out=None) -> None:
         print(f"Target {label} up-to-date:" + "".join(f"\n  {f}" for f in files), file=out or sys.stderr)
 
 
-def summary_line(verb: str, ok: bool, total: int, counts: dict[str, int], started: float, tail: str = "") -> str:
+def partial(built: set[str] | list[str], not_built: list[str], out=None) -> None:
+    """After a failed build with --keep_going: which of the named targets did build."""
+    out = out or sys.stderr
+    total = len(built) + len(not_built)
+    shown = ", ".join(sorted(built)[:10]) + (f" and {len(built) - 10} more" if len(built) > 10 else "")
+    missing = ", ".join(not_built[:10]) + (f" and {len(not_built) - 10} more" if len(not_built) > 10 else "")
+    print(f"{len(built)} of {total} targets built" + (f": {shown}" if built else "")
+          + (f"; not built: {paint(missing, RED, out)}" if not_built else ""), file=out, flush=True)
+
+
+def summary_line(verb: str, ok: bool, total: int, counts: dict[str, int], started: float, tail: str = "",
+                 out=None) -> str:
     parts = [f"{counts.get('executed', 0)} executed", f"{counts.get('cached', 0)} cached"]
     parts += [f"{counts[s]} {s}" for s in ("failed", "skipped") if counts.get(s)]
     s = "s" if total != 1 else ""
-    return (f"{verb} {'completed' if ok else 'FAILED'}: {total} action{s}: " + ", ".join(parts)
-            + f" in {time.monotonic() - started:.2f}s" + tail)
+    head = paint(f"{verb} {'completed' if ok else 'FAILED'}:", GREEN if ok else RED, out or sys.stderr)
+    return (f"{head} {total} action{s}: " + ", ".join(parts) + f" in {time.monotonic() - started:.2f}s" + tail)
 
 
 def summary(report, started: float, verb: str = "Build", out=None) -> None:
@@ -40,21 +79,24 @@ def summary(report, started: float, verb: str = "Build", out=None) -> None:
     for entry in report.corrupt_entries:
         warning(f"damaged cache entry discarded: {entry}", out)
     counts = {s: report.count(s) for s in ("executed", "cached", "failed", "skipped")}
-    print(summary_line(verb, report.ok, len(report.records), counts, started), file=out or sys.stderr, flush=True)
+    out = out or sys.stderr
+    print(summary_line(verb, report.ok, len(report.records), counts, started, out=out), file=out, flush=True)
 
 
 def up_to_date(actions: int, labels: list[tuple[str, list[str]]], quiet: bool, started: float, out=None) -> int:
     """What a build that found nothing to do prints."""
     if not quiet:
         targets(labels, out)
-    print(summary_line("Build", True, actions, {"cached": actions}, started, " (nothing changed since the last build)"),
-          file=out or sys.stderr, flush=True)
+    out = out or sys.stderr
+    print(summary_line("Build", True, actions, {"cached": actions}, started, " (nothing changed since the last build)",
+                       out=out), file=out, flush=True)
     return 0
 
 
 def test_result(label, passed: bool, cached: bool, seconds: float, log: str, show_log: bool) -> None:
     note_ = " (cached)" if cached else f" in {seconds:.2f}s" if passed else ""
-    print(f"{'PASSED' if passed else 'FAILED'}: {label}{note_}")
+    verdict = paint("PASSED" if passed else "FAILED", GREEN if passed else RED, sys.stdout)
+    print(f"{verdict}: {label}{note_}")
     if show_log:
         print("    " + log.rstrip().replace("\n", "\n    "))
 

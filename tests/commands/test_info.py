@@ -38,7 +38,7 @@ def test_info_names_the_workspace_cache_outputs_server_and_tools(workspace):
     before = info["cache_size"]
     assert workspace.run("build", "//p:g").code == 0
     after = _info(workspace.run("info"))["cache_size"]
-    assert re.match(r"[\d.]+ (B|KiB|MiB) in \d+ files$", after) and after != before
+    assert re.match(r"[\d.]+ (B|KiB|MiB) in \d+ files \(cache_max_size 5G\)$", after) and after != before
 
 
 def test_info_keys_print_just_their_values(workspace):

@@ -20,7 +20,7 @@ def test_init_then_test_passes_in_an_empty_directory_and_git_ignores_the_outputs
     assert run.returncode == 0, run.stderr
     ws = tmp_path / "blinky"
     assert sorted(str(p.relative_to(ws)) for p in ws.rglob("*")) == [
-        ".gitignore", "BUILD.toml", "app", "app/BUILD.toml", "app/app.c", "app/host_stubs.toml"]
+        ".gitignore", "BUILD.toml", "app", "app/BUILD.toml", "app/app.c", "app/host_stubs.toml", "build.schema.json"]
     assert "[workspace]" in (ws / "BUILD.toml").read_text() and 'name = "blinky"' in (ws / "BUILD.toml").read_text()
     assert "cd blinky && wasmelt test //..." in run.stdout
 

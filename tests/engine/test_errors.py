@@ -153,7 +153,7 @@ def test_shell_metacharacters_in_name(ws):
 def test_failing_command_shows_stderr_exit_code_and_argv(ws):
     ws.write("p/BUILD.toml", GOOD.replace("cp $(SRCS) $(OUT)", "echo broken pipe dream >&2; exit 7"))
     run = ws.run("build", "//p:gen")
-    _fails(run, "Genrule //p:gen failed (exit code 7)", "broken pipe dream", "command: sh -c", code=1)
+    _fails(run, "Genrule //p:gen failed (exit code 7)", "broken pipe dream", "command: cd ", "-c 'echo broken pipe dream >&2; exit 7'", code=1)
 
 
 def test_declared_output_not_produced(ws):

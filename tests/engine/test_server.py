@@ -321,7 +321,8 @@ def test_forwarded_command_imports_only_the_client(served):
              "print(code, sorted(m for m in sys.modules if m.startswith('wasmelt') or m in ('json', 'tomllib', 'socket')))")
     proc = subprocess.run([sys.executable, "-c", probe], cwd=ws.root, capture_output=True, text=True, timeout=120,
                           env={**os.environ, "WASMELT_CACHE": str(ws.cache), **env})
-    assert proc.stdout.strip() == "0 ['wasmelt', 'wasmelt.cli', 'wasmelt.engine', 'wasmelt.engine.client']", proc.stderr
+    assert proc.stdout.strip() == ("0 ['wasmelt', 'wasmelt.cli', 'wasmelt.engine', 'wasmelt.engine.client', "
+                                   "'wasmelt.rc']"), proc.stderr  # wasmelt.rc: builtin modules only
     assert "Build completed" in proc.stderr
 
 

@@ -15,7 +15,7 @@ def add_parser(sub) -> None:
                               "the expression is a `wasmelt query` expression (see wasmelt query --help); an action's "
                               "key is\nthe one a build would give it now, known once the inputs it reads were built",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    a.add_argument("expression")
+    a.add_argument("expression", nargs="+", help="a query expression; several words are joined with spaces")
     a.add_argument("--output", choices=["text", "json"], default="text")
 
 
@@ -25,7 +25,7 @@ def run(args) -> int:
     from wasmelt.engine.query import query
 
     loader = PackageLoader(args.ws)
-    result = query(loader, args.expression, args.package)
+    result = query(loader, " ".join(args.expression), args.package)
     views = action_views(args.ws, loader, [x for x in result.labels if x not in result.files])
     if args.output == "json":
         print(json.dumps([to_json(v) for v in views], indent=2))

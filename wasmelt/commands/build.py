@@ -30,8 +30,27 @@ def named_targets(p) -> list[tuple[str, list[str]]]:
     return [(str(l), [f.path for f in p.analysis.infos[l].files]) for l in p.labels] if len(p.labels) <= 10 else []
 
 
+def built_targets(p, result) -> set[str]:
+    """The named targets whose every output was built (or reused) by `result`."""
+    from wasmelt.engine.results import CACHED, EXECUTED
+
+    built = set()
+    for label in p.labels:
+        ok = True
+        for f in p.analysis.infos[label].files:
+            action = p.analysis.actions.get(f.path)
+            record = result.records.get(action.id) if action is not None else None
+            if action is not None and (record is None or record.status not in (EXECUTED, CACHED)):
+                ok = False
+                break
+        if ok:
+            built.add(str(label))
+    return built
+
+
 def run_build(args, p, artifacts, *, quiet: bool | None = None, keep_going: bool | None = None,
-              on_events=None, reported_elsewhere: set[str] = frozenset(), named=None):
+              on_events=None, reported_elsewhere: set[str] = frozenset(), named=None,
+              uncached: set[str] = frozenset()):
     """Build `artifacts` with the reporters the flags ask for (`named`: see engine.session.build)."""
     from wasmelt import report
     from pathlib import Path
@@ -58,7 +77,7 @@ def run_build(args, p, artifacts, *, quiet: bool | None = None, keep_going: bool
         with workspace_lock(p.ws, report.note):
             result = build(p, artifacts, jobs=args.jobs, keep_going=args.keep_going if keep_going is None else keep_going,
                            reporter=Reporters(printer, events), timeout=args.action_timeout, remote=backend,
-                           named=named)
+                           named=named, uncached=frozenset(uncached))
         if on_events and events:
             on_events(events, result)
     finally:
@@ -68,7 +87,34 @@ def run_build(args, p, artifacts, *, quiet: bool | None = None, keep_going: bool
             report.warning(f"remote: {printable(warning)}")
     if args.profile:
         write_profile(Path(args.profile), result)
+    keep_cache_size(p.ws, result)
     return result
+
+
+def keep_cache_size(ws, result) -> None:
+    """The cache back under the workspace's cache_max_size when a build took it over."""
+    import os
+
+    from wasmelt import report
+    from wasmelt.engine.settings import DEFAULT_CACHE_MAX_SIZE, parse_size
+    from wasmelt.engine.store import disk_bytes, limit_cache
+
+    added = 0
+    for record in result.records.values():
+        if record.status == "executed":  # new in the store: its outputs, its entry and its logs (a block each)
+            added += 3 * 4096
+            for path in record.outputs or ():
+                try:
+                    added += disk_bytes(os.stat(os.path.join(ws.root, path)))
+                except OSError:
+                    pass
+    if not added:
+        return
+    limit = ws.settings.get("cache_max_size", DEFAULT_CACHE_MAX_SIZE)
+    counts = limit_cache(ws.cache_dir, parse_size(limit, "cache_max_size"), added)
+    if counts and (counts["evicted_actions"] or counts["removed_blobs"]):
+        report.note(f"cache over cache_max_size = {limit!r}: evicted {counts['evicted_actions']} least recently "
+                    f"used action entries and {counts['removed_blobs']} blobs; {counts['bytes']} bytes kept")
 
 
 def run(args) -> int:
@@ -78,5 +124,9 @@ def run(args) -> int:
     result = run_build(args, p, wanted(p, p.labels), named=named_targets(p) if plain(args) else None)
     if result.ok and not args.quiet:
         report.targets(named_targets(p))
+    elif args.keep_going and not args.quiet:
+        built = built_targets(p, result)
+        report.targets([t for t in named_targets(p) if t[0] in built])
+        report.partial(built, [str(l) for l in p.labels if str(l) not in built])
     report.summary(result, args.started)
     return 0 if result.ok else 1

@@ -8,27 +8,26 @@ import argparse
 
 def add_parser(sub) -> None:
     ca = sub.add_parser("cache", help="check or shrink the local cache",
-                        epilog="examples:\n  wasmelt cache verify\n  wasmelt cache gc --max-size 2G",
+                        epilog="examples:\n  wasmelt cache verify\n  wasmelt cache gc              down to the workspace's "
+                               "cache_max_size (5G unless set)\n  wasmelt cache gc --max-size 2G",
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     ca.add_argument("action", choices=["verify", "gc"])
-    ca.add_argument("--max-size", "--max_size", dest="max_size", default="1G",
-                    help="for gc: evict least-recently-used entries down to this size (e.g. 500M, 2G)")
+    ca.add_argument("--max-size", "--max_size", dest="max_size", default=None,
+                    help="for gc: evict least-recently-used entries down to this size (e.g. 500M, 2G; default: "
+                         "the workspace's cache_max_size, 5G unless set); zig's cache counts too")
 
 
-def parse_size(text: str) -> int:
+def max_size(args) -> int:
+    """--max-size, else the workspace's `cache_max_size` (default engine.settings.DEFAULT_CACHE_MAX_SIZE)."""
     from wasmelt.engine.errors import ConfigError
+    from wasmelt.engine.settings import DEFAULT_CACHE_MAX_SIZE, parse_size
 
-    units = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
-    number, unit = text.strip().upper().rstrip("B"), ""
-    if number and number[-1] in units:
-        number, unit = number[:-1], number[-1]
+    if args.max_size is None:
+        return parse_size(args.ws.settings.get("cache_max_size", DEFAULT_CACHE_MAX_SIZE), "cache_max_size")
     try:
-        size = int(float(number) * units[unit])
-    except (ValueError, OverflowError):  # not a number, or 1e400
-        size = -1
-    if size < 0:
-        raise ConfigError(f"--max-size takes a size such as 500M or 2G, got `{text}`")
-    return size
+        return parse_size(args.max_size, "--max-size")
+    except ValueError as e:
+        raise ConfigError(f"{e}; e.g. --max-size 500M or 2G") from None
 
 
 def run(args) -> int:
@@ -44,7 +43,10 @@ def run(args) -> int:
                   f"{counts['actions']} action entries ({counts['bad_actions']} damaged, "
                   f"{counts['incomplete_actions']} missing blobs; removed)")
             return 1 if counts["bad_blobs"] or counts["bad_actions"] else 0
-        counts = store.gc(parse_size(args.max_size))
+        from wasmelt.engine.store import SIZE_STAMP, tool_caches
+
+        counts = store.gc(max_size(args), tool_caches(ws.cache_dir))
+        (ws.cache_dir / SIZE_STAMP).unlink(missing_ok=True)  # the next build measures again
         print(f"cache gc: evicted {counts['evicted_actions']} action entries, removed {counts['removed_blobs']} blobs; "
               f"{counts['kept_actions']} entries, {counts['bytes']} bytes kept")
     return 0

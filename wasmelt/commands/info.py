@@ -69,8 +69,11 @@ def _workspace_lines() -> dict[str, Callable[[], str]]:
     ws = find_workspace(Path.cwd())
 
     def cache_size() -> str:
+        from wasmelt.engine.settings import DEFAULT_CACHE_MAX_SIZE
+
         total, files = _size(ws.cache_dir)
-        return f"{_human(total)} in {files} files" if files else "empty"
+        limit = ws.settings.get("cache_max_size", DEFAULT_CACHE_MAX_SIZE)
+        return (f"{_human(total)} in {files} files" if files else "empty") + f" (cache_max_size {limit})"
 
     def server() -> str:
         info = status(ws)
@@ -94,8 +97,11 @@ def _lines() -> dict[str, Callable[[], str]]:
     from wasmelt.toolchains import component
     from wasmelt.toolchains.identity import builtin_tool, external_tool, wasm_tools
 
+    from wasmelt.rc import RC_NAME, rc_files
+
     lines = {"release": lambda: f"wasmelt {wasmelt_version()}",
-             "python": lambda: f"{sys.version.split()[0]} ({sys.executable})"}
+             "python": lambda: f"{sys.version.split()[0]} ({sys.executable})",
+             "rc_files": lambda: ", ".join(rc_files(os.getcwd())) or f"none (no {RC_NAME} at the workspace root or in $HOME)"}
     try:
         lines.update(_workspace_lines())
     except ConfigError as e:

@@ -3,6 +3,7 @@ one C component through fuse, dce and synth to a tested Cortex-M object."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from wasmelt.engine.errors import ConfigError
 IGNORED = ("wasmelt-out/", ".wasmelt/")
 
 ROOT_BUILD = """\
+#:schema ./build.schema.json
 # The workspace root: settings for every package below it. Packages are
 # directories with a BUILD.toml; `wasmelt build //...` builds all of them.
 [workspace]
@@ -18,6 +20,7 @@ name = "{name}"
 """
 
 APP_BUILD = """\
+#:schema ../build.schema.json
 # app.c -> a WebAssembly component -> fused into one core module -> trimmed to
 # the firmware's entry points -> a Cortex-M4 object, tested against its wasm.
 
@@ -92,6 +95,7 @@ FILES = {
     "app/BUILD.toml": APP_BUILD,
     "app/app.c": APP_C,
     "app/host_stubs.toml": HOST_STUBS,
+    "build.schema.json": None,  # `wasmelt schema`: what editors validate and complete BUILD.toml with
 }
 
 
@@ -117,6 +121,10 @@ def run(args) -> int:
     for rel, text in FILES.items():
         path = directory / rel
         path.parent.mkdir(parents=True, exist_ok=True)
+        if text is None:
+            from .schema import build_schema
+
+            text = json.dumps(build_schema(), indent=2, sort_keys=True) + "\n"
         path.write_text(text.format(name=_workspace_name(directory)) if rel == "BUILD.toml" else text)
     gitignore = directory / ".gitignore"
     have = gitignore.read_text(encoding="utf-8").splitlines() if gitignore.exists() else []
@@ -128,6 +136,7 @@ def run(args) -> int:
     where = args.directory if args.directory != "." else "this directory"
     print(f"wrote a wasmelt workspace in {where}:")
     print("  BUILD.toml           the workspace root ([workspace] settings)")
+    print("  build.schema.json    BUILD.toml's JSON Schema, for editors (`#:schema` on each file's first line)")
     print("  app/BUILD.toml       app.c -> component -> fuse -> dce -> synth (cortex-m4) -> firmware_test")
     print("  app/app.c            the firmware logic")
     print("  app/host_stubs.toml  what the host function `read_sensor` answers in tests")

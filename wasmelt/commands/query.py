@@ -25,7 +25,7 @@ operators: x + y (union), x - y (except), x ^ y (intersect): left to right, same
 def add_parser(sub) -> None:
     q = sub.add_parser("query", help="the targets a query expression denotes (Bazel's query language)",
                        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    q.add_argument("expression")
+    q.add_argument("expression", nargs="+", help="a query expression; several words are joined with spaces")
     q.add_argument("--output", choices=["label", "label_kind", "graph", "json", "build"], default="label")
 
 
@@ -34,7 +34,7 @@ def run(args) -> int:
     from wasmelt.engine.query import query
 
     loader = PackageLoader(args.ws)
-    result = query(loader, args.expression, args.package)
+    result = query(loader, " ".join(args.expression), args.package)
     targets = {label: loader.target(label) for label in result.labels if label not in result.files}
     if args.output == "graph":
         from wasmelt.engine.query import to_dot

@@ -34,7 +34,8 @@ def test_prebuilt_wasm_is_validated(tmp_path):
     (tmp_path / "bad.wasm").write_bytes(b"\0asm\x01\0\0\0\x01\x01")
     proc = subprocess.run([sys.executable, "-m", "wasmelt.toolchains.component", "--label", "//t:bad", "--out", "o.wasm",
                            "--report", "r.json", "--", "bad.wasm"], cwd=tmp_path, capture_output=True, text=True)
-    assert proc.returncode == 1 and proc.stderr.startswith("error: validating the module failed")
+    assert proc.returncode == 1 and "\nerror: validating the module failed" in proc.stderr
+    assert proc.stderr.startswith("tool command: ") and " validate " in proc.stderr.splitlines()[0]
 
 
 def test_wit_world_makes_a_component(tmp_path):
