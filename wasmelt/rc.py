@@ -13,7 +13,7 @@ INHERITS = {"test": ("build",), "watch": ("build", "test"), "release": ("build",
 # `common` lines apply to every command, so they may hold only the flags every command takes.
 COMMON_FLAGS = ("--color", "--announce_rc")
 COMMANDS = ("build", "test", "watch", "release", "verify", "size", "query", "aquery", "graph", "explain",
-            "cache", "clean", "completion", "server", "init", "version", "info", "schema")
+            "cache", "clean", "completion", "server", "init", "version", "info", "schema", "compdb")
 
 
 class RcError(Exception):

@@ -24,6 +24,10 @@ srcs = ["app.wat"]
 name = "kernel"
 srcs = ["kernel.wat"]
 
+[[component]]
+name = "checksum"
+srcs = ["checksum.c"]
+
 [[fuse]]
 name = "fused"
 components = [":app", ":kernel"]
@@ -51,7 +55,7 @@ cases = [{ call = "tick", args = [1], expect = [8] }]
 
 
 def examples_workspace(root: Path) -> Path:
-    """//examples/app with the targets the help texts name, from two small WAT modules;
+    """//examples/app with the targets the help texts name, from two small WAT modules and a C one;
     //examples/grow tagged manual, as in the repository."""
     (root / "examples/app").mkdir(parents=True)
     (root / "examples/grow").mkdir(parents=True)
@@ -59,6 +63,8 @@ def examples_workspace(root: Path) -> Path:
     (root / "examples/app/app.wat").write_text(
         '(module (import "kernel" "now" (func $now (result i32)))\n'
         '  (func (export "tick") (param i32) (result i32) local.get 0 call $now i32.add))\n')
+    (root / "examples/app/checksum.c").write_text(  # a C component: what `wasmelt compdb` lists
+        "unsigned sum(const unsigned char *p, unsigned n) { unsigned s = 0; while (n--) s += *p++; return s; }\n")
     (root / "examples/app/kernel.wat").write_text('(module (func (export "now") (result i32) i32.const 7))\n')
     (root / "examples/app/BUILD.toml").write_text(APP_BUILD)
     (root / "examples/grow/grow.wat").write_text('(module (memory 1) (func (export "g") (result i32) i32.const 1 memory.grow))\n')

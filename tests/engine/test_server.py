@@ -611,5 +611,5 @@ def test_a_bad_flag_through_the_server_is_the_parsers_error(served):
     assert ws.run("build", "//...", env=env).code == 0
     pid = _pid(ws)
     run = ws.run("build", "//...", "-j", "banana", env=env)
-    assert run.code == 2 and "argument -j/--jobs: invalid int value: 'banana'" in run.err
+    assert run.code == 2 and "argument -j/--jobs: invalid number of jobs: 'banana'" in run.err
     assert UP_TO_DATE not in run.err and _pid(ws) == pid

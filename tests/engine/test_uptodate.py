@@ -148,7 +148,7 @@ def test_other_flags_and_patterns_take_the_full_path(workspace):
 def test_a_bad_flag_is_refused_by_the_parser_even_when_nothing_changed(workspace):
     _two_packages(workspace)
     _settled(workspace)
-    for flags, message in ((["-j", "banana"], "argument -j/--jobs: invalid int value: 'banana'"),
+    for flags, message in ((["-j", "banana"], "argument -j/--jobs: invalid number of jobs: 'banana'"),
                            (["--progress", "loud"], "argument --progress: invalid choice: 'loud'"),
                            (["--no_such_flag"], "unrecognized arguments: --no_such_flag")):
         run = workspace.run("build", "//...", *flags)

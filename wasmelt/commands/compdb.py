@@ -9,7 +9,7 @@ from pathlib import Path
 
 EPILOG = """examples:
   wasmelt compdb                      every C component of the workspace -> ./compile_commands.json at its root
-  wasmelt compdb //libs/... -o build/compile_commands.json
+  wasmelt compdb //examples/... -o build/compile_commands.json
 
 Each entry is the command the component stage runs for one source: the same
 compiler (zig cc or clang), include directories (the libc's, `includes`, a
