@@ -12,6 +12,7 @@ from pydantic import Field
 from wasmelt.engine.analysis import AnalysisContext, TargetInfo
 from wasmelt.engine.registry import AttrKind, RuleAttrs, RuleKind, SourceOrLabelListAttr, register_rule
 from wasmelt.toolchains import component as stage
+from wasmelt.toolchains import cstd
 
 from .common import ToolRequest, setting
 from .providers import WasmInfo
@@ -19,7 +20,7 @@ from .providers import WasmInfo
 _IDENT = re.compile(r"[A-Za-z_]\w*")
 _DEFINE = re.compile(r"[A-Za-z_]\w*(\([\w\s,.]*\))?(=.*)?", re.S)
 _PATH_OPTS = ("-I", "-isystem", "-iquote", "-idirafter")  # copts whose directory is package-relative
-C_ONLY = ("includes", "defines", "linkopts", "host_imports")
+C_ONLY = ("includes", "defines", "linkopts", "host_imports", "heap_size")
 
 
 class ComponentAttrs(RuleAttrs):
@@ -40,6 +41,8 @@ class ComponentAttrs(RuleAttrs):
     host_imports: list[str] = []  # C functions left undefined, for the host (the firmware) to provide
     edition: Literal["2015", "2018", "2021", "2024"] = "2021"  # Rust
     arena_bytes: int = Field(default=4096, ge=8, le=1 << 24)  # the generated cabi_realloc's static arena (C + wit)
+    # the libc's malloc arena from __heap_base (C); the component's report carries it to the synth's memory
+    heap_size: int | None = Field(default=None, ge=1, le=1 << 24)
 
 
 def _files(ctx: AnalysisContext, items: list[str]):
@@ -96,6 +99,10 @@ def _check_c_attrs(ctx: AnalysisContext, attrs: ComponentAttrs, kind: str) -> No
     for define in attrs.defines:
         if not _DEFINE.fullmatch(define):
             raise ctx.fail(f"`defines` entry `{define}` is not NAME or NAME=VALUE")
+    heap = cstd.heap_define(attrs.defines)
+    if heap:
+        raise ctx.fail(f"`defines` entry `{heap}`: the heap is the `heap_size` attribute (bytes), which also "
+                       "sizes the synth's memory; write `heap_size = <bytes>` instead")
 
 
 def _cc(ctx) -> str:
@@ -148,7 +155,7 @@ def analyze(ctx: AnalysisContext) -> TargetInfo:
                         exports=attrs.exports, copts=package_copts(ctx, attrs.copts), arena_bytes=attrs.arena_bytes,
                         bindings=header.path if header else None, includes=includes, defines=attrs.defines,
                         linkopts=attrs.linkopts, host_imports=attrs.host_imports,
-                        edition=attrs.edition if kind == "rust" else None))
+                        edition=attrs.edition if kind == "rust" else None, heap_size=attrs.heap_size))
     return TargetInfo(files=(wasm,), providers=(WasmInfo(wasm, report, needs_fuse=bool(wits) or kind == "wasm",
                                                           fuse_report=report),))  # its memory layout
 

@@ -29,7 +29,9 @@ class SynthAttrs(RuleAttrs):
     max_bss_bytes: int | None = Field(default=None, ge=0)
     max_stack_bytes: int | None = Field(default=None, ge=0)
     memory_bytes: int | None = Field(default=None, ge=1)  # the linear memory's size; default: what the module uses
-    heap_size: int = Field(default=0, ge=0, le=1 << 24)  # bytes above __heap_base for an allocator or firmware buffers
+    # bytes above __heap_base for a module whose component declares no heap (a prebuilt .wasm's allocator, the
+    # firmware's buffers); a C component's own `heap_size` reaches the memory through its report
+    heap_size: int = Field(default=0, ge=0, le=1 << 24)
     toolchain: Literal["builtin", "synth", "wasm2c"] | None = None
     cc: Literal["zig", "gcc", "clang"] | None = None
 

@@ -99,7 +99,7 @@ def argv(srcs: list[str], out: str, report: str, *, label: str, cc: str = "zig",
          exports: list[str] | None = None, copts: list[str] | None = None, arena_bytes: int = 4096,
          bindings: str | None = None, includes: list[str] | None = None, defines: list[str] | None = None,
          linkopts: list[str] | None = None, host_imports: list[str] | None = None,
-         edition: str | None = None) -> list[str]:
+         edition: str | None = None, heap_size: int | None = None) -> list[str]:
     args = ["python", "-m", "wasmelt.toolchains.component", "--label", label, "--out", out, "--report", report,
             "--cc", cc, "--stack-size", str(stack_size), "--max-memory-pages", str(max_memory_pages),
             "--arena-bytes", str(arena_bytes)]
@@ -120,6 +120,8 @@ def argv(srcs: list[str], out: str, report: str, *, label: str, cc: str = "zig",
         args += [f"{flag}={v}" for v in values or []]
     if edition:
         args += ["--edition", edition]
+    if heap_size:
+        args += ["--heap-size", str(heap_size)]
     return args + ["--", *srcs]
 
 
@@ -190,7 +192,7 @@ def c_compile_argv(tool: str, cc: str, src: str, obj: str, flags: CFlags) -> lis
 
 
 def compile_c(srcs: list[str], out: Path, tmp: Path, cc: str, stack_size: int, pages: int,
-              exports: list[str], flags: CFlags, label: str) -> None:
+              exports: list[str], flags: CFlags, label: str, heap_size: int | None = None) -> None:
     tool = zig() if cc == "zig" else clang()
     objects, sources = [], {}
     for i, src in enumerate(s for s in srcs if s.endswith(".c")):
@@ -199,10 +201,7 @@ def compile_c(srcs: list[str], out: Path, tmp: Path, cc: str, stack_size: int, p
         report_warnings(proc.stderr.decode("utf-8", "replace"))
         objects.append(str(obj))
         sources[str(obj)] = src
-    heap = cstd.heap_size(flags.defines)
-    if heap is not None and heap <= 0:
-        raise StageError(f"component {label}: `{cstd.HEAP_DEFINE}` must be a positive number of bytes")
-    libc_flags = CFlags(defines=[f"{cstd.HEAP_DEFINE}={heap}"] if heap else [], copts=["-fno-builtin"])
+    libc_flags = CFlags(defines=[f"{cstd.HEAP_DEFINE}={heap_size}"] if heap_size else [], copts=["-fno-builtin"])
     for name in cstd.SOURCES:  # weak definitions: a component's own wins; --gc-sections drops the unused
         obj = tmp / f"libc-{name}.o"
         _compile(c_compile_argv(tool.path, cc, str(cstd.SRC / name), str(obj), libc_flags),
@@ -329,7 +328,7 @@ def build_component(args) -> None:
                 if args.bindings:
                     shutil.copyfile(tmp / "bindings" / f"{args.world}.h", args.bindings)
             compile_c(srcs, core, tmp, args.cc, args.stack_size, args.max_memory_pages, args.export, flags,
-                      args.label)
+                      args.label, args.heap_size)
         elif kind == "rust":
             compile_rust(args.srcs, core, args.stack_size, args.max_memory_pages, args.export, args.copt,
                          args.edition)
@@ -369,11 +368,13 @@ def build_component(args) -> None:
     report = module_report(decoded[0], len(modules[0]), code_section_size(modules[0]))
     report.update({"label": args.label, "source_kind": kind, "component_model": is_component(final),
                    "core_modules": len(modules), "output_bytes": len(final)})
-    heap = cstd.heap_size(args.define) if kind == "c" else None
+    heap = args.heap_size if kind == "c" else None
     if heap and report.get("heap_base") is not None and report["heap_base"] + heap > args.max_memory_pages * PAGE:
-        raise StageError(f"component {args.label}: its heap ({cstd.HEAP_DEFINE}={heap} bytes from __heap_base at "
+        raise StageError(f"component {args.label}: its heap (heap_size = {heap} bytes from __heap_base at "
                          f"{report['heap_base']}) does not fit its memory of {args.max_memory_pages} page(s) "
-                         f"({args.max_memory_pages * PAGE} bytes): raise max_memory_pages or lower the heap")
+                         f"({args.max_memory_pages * PAGE} bytes): raise max_memory_pages or lower heap_size")
+    if heap:  # where the libc's arena lies, for the synth's memory
+        report["heap_size"] = heap
     Path(args.report).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
     print(f"{args.label}: {report['code_bytes']} B code, {report['data_bytes']} B data, "
           f"{report['memory_pages'][0]['min'] if report['memory_pages'] else 0} page(s), "
@@ -401,12 +402,15 @@ def stage_parser() -> argparse.ArgumentParser:
     parser.add_argument("--linkopt", action="append", default=[], help="a wasm-ld option (C)")
     parser.add_argument("--host-import", action="append", default=[], help="a function left to the host (C)")
     parser.add_argument("--edition", choices=sorted(EDITIONS), default="2021", help="the Rust edition")
+    parser.add_argument("--heap-size", type=int, help="the libc's malloc arena from __heap_base, in bytes (C)")
     parser.add_argument("srcs", nargs="+")
     return parser
 
 
 def c_flags(args) -> CFlags:
-    return CFlags(includes=list(args.include), defines=list(args.define), copts=list(args.copt),
+    """The component's flags; its heap_size reaches <stdlib.h> (which then declares malloc) as a define."""
+    heap = [f"{cstd.HEAP_DEFINE}={args.heap_size}"] if args.heap_size else []
+    return CFlags(includes=list(args.include), defines=list(args.define) + heap, copts=list(args.copt),
                   linkopts=list(args.linkopt), host_imports=list(args.host_import))
 
 

@@ -23,27 +23,20 @@ HOSTED_HEADERS = ("complex.h", "errno.h", "fenv.h", "locale.h", "malloc.h", "mat
 # What a hosted libc has and this one leaves out on purpose, and why.
 MISSING_FUNCTIONS = {
     **dict.fromkeys(("malloc", "calloc", "realloc", "free"),
-                    "a component has no heap unless it declares one: defines = [\"WASMELT_HEAP_SIZE=<bytes>\"] "
-                    "gives a grow-free arena above __heap_base (and the synth target's heap_size must cover it); "
+                    "a component has no heap unless it declares one: `heap_size = <bytes>` on the component "
+                    "gives a grow-free arena above __heap_base (the synth's memory includes it); "
                     "or use static buffers"),
     **dict.fromkeys(("printf", "sprintf", "snprintf", "puts", "putchar", "fopen", "fprintf"),
                     "a component has no console or files: leave output to the host (`host_imports`)"),
 }
 
 
-HEAP_DEFINE = "WASMELT_HEAP_SIZE"
+HEAP_DEFINE = "WASMELT_HEAP_SIZE"  # internal: how the component's heap_size reaches the libc's malloc.c
 
 
-def heap_size(defines: list[str]) -> int | None:
-    """The heap the component declares with defines = ["WASMELT_HEAP_SIZE=n"], or None."""
-    for define in defines:
-        name, _, value = define.partition("=")
-        if name == HEAP_DEFINE:
-            try:
-                return int(value, 0)
-            except ValueError:
-                return -1
-    return None
+def heap_define(defines: list[str]) -> str | None:
+    """A define that would set the libc's heap by hand (the `heap_size` attribute does)."""
+    return next((d for d in defines if d.partition("=")[0] == HEAP_DEFINE), None)
 
 
 def headers() -> list[str]:

@@ -5,6 +5,7 @@ function the libc does not have is one clear error naming the component."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import pytest
@@ -172,6 +173,7 @@ def test_malloc_is_refused_saying_the_target_has_no_heap(workspace):
     r = workspace.run("build", "//h:h")
     assert r.code == 1
     assert "compiling h/h.c failed (wasmelt's libc is freestanding; `malloc`: a component has no heap" in r.err
+    assert "`heap_size = <bytes>` on the component" in r.err
 
 
 def test_an_undefined_function_names_the_source_not_a_temporary_object(workspace):
@@ -214,7 +216,7 @@ __attribute__((export_name("heap_base"))) int32_t heap_base(void) {
 
 
 def test_malloc_exists_when_the_component_declares_a_heap_and_never_grows_it(workspace):
-    workspace.write("h/BUILD.toml", '[[component]]\nname = "h"\nsrcs = ["h.c"]\ndefines = ["WASMELT_HEAP_SIZE=256"]\n')
+    workspace.write("h/BUILD.toml", '[[component]]\nname = "h"\nsrcs = ["h.c"]\nheap_size = 256\n')
     workspace.write("h/h.c", HEAP)
     r = workspace.run("build", "//h:h")
     assert r.code == 0, r.err
@@ -231,19 +233,102 @@ def test_malloc_exists_when_the_component_declares_a_heap_and_never_grows_it(wor
     assert f["alloc"](store, 100) == a
     f["release"](store, a)
     assert f["zeroed"](store) == 0 and f["grown"](store) == 1
-    workspace.write("h/BUILD.toml", '[[component]]\nname = "h"\nsrcs = ["h.c"]\n'
-                    'defines = ["WASMELT_HEAP_SIZE=70000"]\n')
+    report = json.loads((workspace.root / "wasmelt-out/h/h/h.report.json").read_text())
+    assert (report["heap_base"], report["heap_size"]) == (base, 256)  # where the heap lies, for the synth
+    workspace.write("h/BUILD.toml", '[[component]]\nname = "h"\nsrcs = ["h.c"]\nheap_size = 70000\n')
     r = workspace.run("build", "//h:h")
     assert r.code == 1
-    assert "component //h:h: its heap (WASMELT_HEAP_SIZE=70000 bytes from __heap_base at" in r.err
-    assert "does not fit its memory of 1 page(s) (65536 bytes): raise max_memory_pages or lower the heap" in r.err
+    assert "component //h:h: its heap (heap_size = 70000 bytes from __heap_base at" in r.err
+    assert "does not fit its memory of 1 page(s) (65536 bytes): raise max_memory_pages or lower heap_size" in r.err
 
 
-def test_a_heap_that_is_not_a_positive_size_is_refused(workspace):
-    workspace.write("h/BUILD.toml", '[[component]]\nname = "h"\nsrcs = ["h.c"]\ndefines = ["WASMELT_HEAP_SIZE=lots"]\n')
+HEAP_TESTS = r"""
+__attribute__((export_name("cycle"))) int32_t cycle(void) {   /* in the arena, and given back */
+    extern unsigned char __heap_base;
+    uintptr_t base = (uintptr_t)&__heap_base;
+    char *p = malloc(100);
+    int32_t ok = p && (uintptr_t)p > base && (uintptr_t)p + 100 <= base + 256;
+    if (p) memset(p, 7, 100);
+    free(p);
+    return ok;
+}
+"""
+
+
+def test_a_c_heap_reaches_the_objects_memory_through_dce_and_synth(workspace):
+    workspace.write("h/BUILD.toml", """\
+        [[component]]
+        name = "h"
+        srcs = ["h.c"]
+        heap_size = 256
+
+        [[dce]]
+        name = "slim"
+        src = ":h"
+
+        [[synth]]
+        name = "fw"
+        src = ":slim"
+        cpu = "cortex-m0"
+
+        [[firmware_test]]
+        name = "test"
+        firmware = ":fw"
+        cases = [
+          { call = "cycle", expect = [1] },
+          { call = "alloc", args = [300], expect = [0] },
+          { call = "alloc", args = [250], expect = [0] },
+          { call = "zeroed", expect = [0] },
+          { call = "grown", expect = [1] },
+        ]
+        """)
+    workspace.write("h/h.c", HEAP + HEAP_TESTS)
+    r = workspace.run("test", "//h:test")
+    assert r.code == 0, r.out + r.err
+    component = json.loads((workspace.root / "wasmelt-out/h/h/h.report.json").read_text())
+    memory = json.loads((workspace.root / "wasmelt-out/h/fw/fw.size.json").read_text())["memory"]
+    # the synth was told nothing: the component's heap_size sizes the object's memory
+    assert (memory["heap_base"], memory["heap_size"]) == (component["heap_base"], 256)
+    assert memory["low"] <= component["heap_base"] and memory["end"] >= component["heap_base"] + 256
+    assert memory["end"] < 65536  # sized by use, not the declared page
+    header = (workspace.root / "wasmelt-out/h/fw/fw.h").read_text()
+    assert f"#define WASMELT_HEAP_BASE {component['heap_base']}u" in header
+    assert "#define WASMELT_HEAP_SIZE 256u" in header
+    size = workspace.run("size", "//h:fw")
+    assert size.code == 0, size.err
+    assert f"heap_size 256 at {component['heap_base']}" in size.out
+
+
+def test_the_heap_declared_on_both_the_component_and_the_synth_is_refused(workspace):
+    workspace.write("h/BUILD.toml", '[[component]]\nname = "h"\nsrcs = ["h.c"]\nheap_size = 256\n\n'
+                    '[[synth]]\nname = "fw"\nsrc = ":h"\nheap_size = 512\n')
+    workspace.write("h/h.c", HEAP)
+    r = workspace.run("build", "//h:fw")
+    assert r.code == 1 and "Traceback" not in r.err
+    assert ("heap_size is declared twice: component //h:h has heap_size = 256 (its malloc arena, which the memory "
+            "already includes) and the synth has heap_size = 512; drop the synth's heap_size") in r.err
+    workspace.write("h/BUILD.toml", '[[component]]\nname = "h"\nsrcs = ["h.c"]\nheap_size = 256\n\n'
+                    '[[synth]]\nname = "fw"\nsrc = ":h"\nmemory_bytes = 4096\n')
+    r = workspace.run("build", "//h:fw")
+    assert r.code == 1
+    assert ("memory_bytes and heap_size both size the memory: component //h:h has heap_size = 256; drop "
+            "memory_bytes") in r.err
+
+
+def test_the_heap_is_the_heap_size_attribute_not_a_define(workspace):
     workspace.write("h/h.c", "int f(void) { return 1; }\n")
+    workspace.write("h/BUILD.toml", '[[component]]\nname = "h"\nsrcs = ["h.c"]\ndefines = ["WASMELT_HEAP_SIZE=256"]\n')
     r = workspace.run("build", "//h:h")
-    assert r.code == 1 and "component //h:h: `WASMELT_HEAP_SIZE` must be a positive number of bytes" in r.err
+    assert r.code == 2 and "Traceback" not in r.err
+    assert ("`defines` entry `WASMELT_HEAP_SIZE=256`: the heap is the `heap_size` attribute (bytes), which also "
+            "sizes the synth's memory; write `heap_size = <bytes>` instead") in r.err
+    workspace.write("h/BUILD.toml", '[[component]]\nname = "h"\nsrcs = ["h.c"]\nheap_size = 0\n')
+    r = workspace.run("build", "//h:h")
+    assert r.code == 2 and "heap_size" in r.err and "Traceback" not in r.err
+    workspace.write("h/BUILD.toml", '[[component]]\nname = "h"\nsrcs = ["h.wat"]\nheap_size = 64\n')
+    workspace.write("h/h.wat", "(module)\n")
+    r = workspace.run("build", "//h:h")
+    assert r.code == 2 and "`heap_size` is for C components; this one is built from wat sources" in r.err
 
 
 def test_the_libc_lowered_to_thumb_agrees_with_wasmtime(lib):

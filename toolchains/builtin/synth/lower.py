@@ -589,8 +589,9 @@ class Lowering:
                  "extern uint8_t wasmelt_memory[];",
                  f"#define WASMELT_MEMORY_LOW {low}u", f"#define WASMELT_MEMORY_END {end}u"]
         if layout.heap_size:
-            lines += [f"/* heap_size: [WASMELT_HEAP_BASE, +WASMELT_HEAP_SIZE) is free for an allocator or the firmware's "
-                      "buffers. */", f"#define WASMELT_HEAP_BASE {layout.heap_base}u",
+            lines += ["/* heap_size: [WASMELT_HEAP_BASE, +WASMELT_HEAP_SIZE) is the heap (the C component's malloc "
+                      "arena, else free for an allocator or the firmware's buffers). */",
+                      f"#define WASMELT_HEAP_BASE {layout.heap_base}u",
                       f"#define WASMELT_HEAP_SIZE {layout.heap_size}u"]
         lines += [
             "/* The firmware's pointer to `length` bytes at wasm address `offset`, or 0 (NULL) unless all of them",

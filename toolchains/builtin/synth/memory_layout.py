@@ -4,7 +4,8 @@
 What is used: the data segments, the shadow stack below the `__stack_pointer`
 global's initial value (its static worst case when known, else all of it), the
 data up to `__data_end`/`__heap_base` (or the fuse report's used bytes), constant
-addresses, and a declared `heap_size` arena above `__heap_base`. `memory_bytes`
+addresses, and a `heap_size` arena above `__heap_base` (the C component's, from
+its report, or the synth's for a module whose heap nothing declares). `memory_bytes`
 overrides. Where the module may address beyond what can be derived (memory.size
 or memory.grow, no layout, an allocator above `__heap_base` without `heap_size`)
 the declared memory is kept, and `reason` says why.
@@ -37,6 +38,8 @@ class LayoutHints:
     used_bytes: int | None = None  # the used extent: the fuse's, or a component's data end / stack top
     heap_base: int | None = None
     stack_top: int | None = None
+    heap_size: int = 0  # the component's libc arena above heap_base (its `heap_size`)
+    heap_owner: str | None = None  # the component that declares it
 
     @classmethod
     def from_report(cls, report: dict) -> "LayoutHints":
@@ -48,7 +51,8 @@ class LayoutHints:
         if report.get("data_end") is None and report.get("heap_base") is None:
             return cls()
         ends = [report.get(k) or 0 for k in ("data_end", "stack_pointer_init", "data_extent")]
-        return cls(max(ends) or None, report.get("heap_base"), report.get("stack_pointer_init"))
+        return cls(max(ends) or None, report.get("heap_base"), report.get("stack_pointer_init"),
+                   report.get("heap_size") or 0, report.get("label"))
 
 
 @dataclass(frozen=True)
@@ -162,6 +166,17 @@ def derive(m: Module, bounds: str = "check", memory_bytes: int | None = None, he
         stack = ShadowStack(None, hints.stack_top, {}, {}, 0)
     if not m.memories:
         return MemoryLayout(0, 0, 0, "the module has no memory", stack)
+    if hints.heap_size:
+        if heap_size:
+            raise LayoutError(f"heap_size is declared twice: component {hints.heap_owner} has heap_size = "
+                              f"{hints.heap_size} (its malloc arena, which the memory already includes) and the "
+                              f"synth has heap_size = {heap_size}; drop the synth's heap_size (it is for a module "
+                              "whose heap its component does not declare, such as a prebuilt .wasm), or change the "
+                              "component's")
+        if memory_bytes:
+            raise LayoutError(f"memory_bytes and heap_size both size the memory: component {hints.heap_owner} has "
+                              f"heap_size = {hints.heap_size}; drop memory_bytes (the memory then includes the heap)")
+        heap_size = hints.heap_size
 
     def keep(why: str) -> MemoryLayout:
         return MemoryLayout(0, declared, declared, f"the declared {declared} bytes: {why}", stack)

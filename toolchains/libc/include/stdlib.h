@@ -1,6 +1,7 @@
 /* wasmelt's freestanding libc: <stdlib.h>. Integer arithmetic, conversions,
  * sorting and searching. malloc and friends exist only when the component
- * declares a heap: defines = ["WASMELT_HEAP_SIZE=<bytes>"] (a grow-free arena). */
+ * declares a heap: `heap_size = <bytes>` on the component (a grow-free arena;
+ * the build defines WASMELT_HEAP_SIZE to it). */
 #ifndef WASMELT_STDLIB_H
 #define WASMELT_STDLIB_H
 

@@ -1,6 +1,7 @@
 /* wasmelt's freestanding libc: malloc, calloc, realloc and free, only when the
- * component declares a heap (WASMELT_HEAP_SIZE bytes from __heap_base, never
- * grown). A bump allocator: each block carries its size in front of it. */
+ * component declares a heap (its `heap_size`, which the build passes as
+ * WASMELT_HEAP_SIZE: that many bytes from __heap_base, never grown). A bump
+ * allocator: each block carries its size in front of it. */
 #ifdef WASMELT_HEAP_SIZE
 #include <stdint.h>
 #include <stdlib.h>
