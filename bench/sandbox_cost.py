@@ -1,7 +1,10 @@
 """What the sandbox costs per action: cold builds of N independent genrules
 (`echo i > $(OUT)`, -j 1) in each --sandbox mode; measured, never asserted.
+`--runner N`: only one chained action through the LocalRunner, N times, its
+sandbox on the tmpfs and under the cache (on disk) alternately.
 
     .venv/bin/python bench/sandbox_cost.py --actions 100 --runs 3
+    .venv/bin/python bench/sandbox_cost.py --runner 30
 """
 
 from __future__ import annotations
@@ -67,11 +70,62 @@ def spawn_cost(mode: str, n: int) -> float:
         return (time.monotonic() - started) / n
 
 
+def runner_cost(n: int) -> None:
+    """One genrule-like action of a chain (a source and a generated input in
+    two packages, one output) through LocalRunner.run, as the executor runs
+    it: sandbox made, inputs staged, bwrap, outputs into the store, removed."""
+    from wasmelt.engine import sandbox
+    from wasmelt.engine.actions import Action, Artifact, ToolRef, digest_bytes
+    from wasmelt.engine.labels import Label
+    from wasmelt.engine.runner import LocalRunner
+    from wasmelt.engine.store import Store
+
+    sandbox.configure("namespace")
+    with tempfile.TemporaryDirectory(prefix="sandbox-runner-", dir=Path.cwd()) as tmp:
+        ws, store = Path(tmp) / "ws", Store(Path(tmp) / "cache")
+        (ws / "p").mkdir(parents=True)
+        (ws / "p" / "in.txt").write_text("input\n")
+        (ws / "wasmelt-out/q/h").mkdir(parents=True)
+        (ws / "wasmelt-out/q/h/o").write_text("generated\n")
+        command = "cat p/in.txt wasmelt-out/q/h/o > wasmelt-out/p/g/o"
+        action = Action(Label("p", "g"), "Genrule", ("sh", "-c", command),
+                        (Artifact("p/in.txt", True), Artifact("wasmelt-out/q/h/o", False)),
+                        (Artifact("wasmelt-out/p/g/o", False),), (ToolRef("sh", "/bin/sh", "sh", ""),))
+        inputs = {"p/in.txt": digest_bytes(b"input\n"), "wasmelt-out/q/h/o": store.put_bytes(b"generated\n")}
+        runner = LocalRunner(ws, store, 60)
+        tmpfs = sandbox.sandbox_parent(store.root / "sandbox")
+        places = {"tmpfs": [tmpfs], "disk": [None]}
+        if tmpfs == store.root / "sandbox":
+            print("no usable tmpfs here: both rows are the cache's directory")
+        samples: dict[str, list[float]] = {"tmpfs": [], "disk": [], "bare": []}
+        for _ in range(n):
+            for place, scratch in places.items():
+                sandbox._scratch[:] = scratch
+                started = time.perf_counter()
+                runner.run(action, inputs)
+                samples[place].append(time.perf_counter() - started)
+            started = time.perf_counter()
+            subprocess.run(["/bin/sh", "-c", "cat p/in.txt wasmelt-out/q/h/o > /dev/null"], cwd=ws, check=True)
+            samples["bare"].append(time.perf_counter() - started)
+    bare = statistics.median(samples["bare"])
+    print(f"one action through LocalRunner.run, median of {n} (alternating)")
+    print("| sandbox in | per action | over the bare command |")
+    print("|---|---|---|")
+    for place in ("disk", "tmpfs"):
+        median = statistics.median(samples[place])
+        print(f"| {place} | {median * 1000:.1f} ms | {(median - bare) * 1000:+.1f} ms |")
+    print(f"| (the command alone, no sandbox) | {bare * 1000:.1f} ms | |")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--actions", type=int, default=100)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runner", type=int, metavar="N", help="only one action through the LocalRunner, N times")
     args = parser.parse_args()
+    if args.runner:
+        runner_cost(args.runner)
+        return 0
     with tempfile.TemporaryDirectory(prefix="sandbox-bench-") as tmp:
         root = Path(tmp) / "ws"
         make_workspace(root, args.actions)

@@ -65,9 +65,9 @@ class LocalRunner:
         self.root, self.store, self.timeout = root, store, timeout
 
     def run(self, action: Action, inputs: dict[str, str]) -> RunResult:
-        from .sandbox import collect_outputs, copy_mode, make_sandbox, remove_sandbox, run_in_sandbox
+        from .sandbox import collect_outputs, copy_mode, make_sandbox, remove_sandbox, run_in_sandbox, sandbox_parent
 
-        sandbox = make_sandbox(self.store.root / "sandbox")
+        sandbox = make_sandbox(sandbox_parent(self.store.root / "sandbox"))
         try:
             # Each directory once, parents first: on a busy disk every mkdir
             # (and rmdir afterwards) is a journal write.

@@ -4,11 +4,14 @@ allows, with a scrubbed environment, a timeout, and the output contract."""
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import importlib.util
 import os
+import select
 import shlex
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -230,6 +233,83 @@ def printable(text: str) -> str:
     return "".join(c if c.isprintable() or c in "\n\t" else repr(c)[1:-1] for c in text)
 
 
+# Where sandboxes go, when it is a tmpfs: $XDG_RUNTIME_DIR (the user's own) if
+# set, else /dev/shm. On a disk each of an action's dozen mkdirs, file writes
+# and rmdirs is a journal write (1-2 ms each).
+SCRATCH_DIRS = ("XDG_RUNTIME_DIR", "/dev/shm")
+_LOCK = ".lock"  # held by the process using the directory; free once it died
+_scratch_lock = threading.Lock()
+_scratch: list[Path | None] = []  # this process's directory, once looked for
+
+
+def sandbox_parent(fallback: Path) -> Path:
+    """Where this process makes its sandboxes: its own directory on a tmpfs
+    when there is one, else `fallback` (under the cache). A sandbox kept for
+    --sandbox_debug stays under `fallback`, where no later build sweeps it."""
+    if current_policy().debug:
+        return fallback
+    with _scratch_lock:
+        if not _scratch:
+            try:
+                _scratch.append(_claim_scratch())
+            except OSError:  # a tmpfs that refuses us: the cache's directory does
+                _scratch.append(None)
+    return _scratch[0] or fallback
+
+
+def _tmpfs_mounts() -> set[str]:
+    try:
+        with open("/proc/self/mounts", encoding="utf-8", errors="replace") as f:
+            return {fields[1] for fields in (line.split() for line in f) if len(fields) > 2 and fields[2] == "tmpfs"}
+    except OSError:
+        return set()
+
+
+def _on_tmpfs(path: str, tmpfs: set[str]) -> bool:
+    mount = path
+    while not os.path.ismount(mount):
+        mount = os.path.dirname(mount)
+    return mount in tmpfs
+
+
+def _claim_scratch() -> Path | None:
+    """This process's directory `<tmpfs>/wasmelt-<uid>/p*`, locked while it
+    lives; directories of processes that died (a killed build) are removed
+    first. None where it is not usable: missing, not a tmpfs, not ours, not private."""
+    where = os.path.realpath(os.environ.get(SCRATCH_DIRS[0]) or SCRATCH_DIRS[1])
+    if not os.path.isdir(where) or not os.access(where, os.W_OK | os.X_OK) or not _on_tmpfs(where, _tmpfs_mounts()):
+        return None
+    base = os.path.join(where, f"wasmelt-{os.getuid()}")
+    try:
+        os.mkdir(base, 0o700)
+    except FileExistsError:
+        pass
+    st = os.lstat(base)  # another user's, or a link planted in a shared /dev/shm: not used
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+        return None
+    _sweep_stale(base)
+    mine = tempfile.mkdtemp(dir=base, prefix=f"p{os.getpid()}-")
+    fd = os.open(os.path.join(mine, _LOCK), os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # held (the fd left open) for the life of this process
+    return Path(mine)
+
+
+def _sweep_stale(base: str) -> None:
+    """Remove the sandbox directories of processes that are gone: their lock is free."""
+    for entry in os.scandir(base):
+        try:
+            fd = os.open(os.path.join(entry.path, _LOCK), os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            continue  # not a process directory, or one still being made
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue  # its process is alive
+        shutil.rmtree(entry.path, ignore_errors=True)
+        os.close(fd)
+
+
 def make_sandbox(parent: Path) -> Path:
     parent.mkdir(parents=True, exist_ok=True)
     path = Path(tempfile.mkdtemp(dir=parent, prefix="a-"))
@@ -325,7 +405,7 @@ def _spawn(command: list[str], cwd: Path, env: dict[str, str], timeout: float | 
             if via_args:
                 _write_all(w, payload)
             try:
-                rc = proc.wait(timeout=timeout)
+                rc = _wait(proc, timeout)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
@@ -341,6 +421,26 @@ def _spawn(command: list[str], cwd: Path, env: dict[str, str], timeout: float | 
         for path in (out_path, err_path):
             with _suppress():
                 path.unlink()
+
+
+def _wait(proc: subprocess.Popen, timeout: float | None) -> int:
+    """proc.wait(timeout), woken by the exit itself: Popen.wait with a timeout
+    polls in doubling sleeps (up to 50 ms), which notices a 10 ms action
+    several ms late; a pidfd (Linux 5.3) becomes readable when it exits."""
+    if timeout is None:
+        return proc.wait()
+    try:
+        fd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):  # not Linux, or an older kernel
+        return proc.wait(timeout=timeout)
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        if not poller.poll(min(timeout * 1000, 2 ** 31 - 1)):
+            raise subprocess.TimeoutExpired(proc.args, timeout)
+    finally:
+        os.close(fd)
+    return proc.wait()
 
 
 def _write_all(fd: int, data: bytes) -> None:

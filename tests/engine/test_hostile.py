@@ -49,7 +49,7 @@ def test_an_action_reads_no_undeclared_file(workspace):
         name = "rel"
         srcs = ["in.txt"]
         outs = ["o"]
-        cmd = "cat ../../../ws/p/secret.txt > $(OUT)"  # from <cache>/sandbox/a-*
+        cmd = "cat ../../../ws/p/secret.txt > $(OUT)"  # from <cache>/sandbox/a-* (no tmpfs)
 
         [[genrule]]
         name = "abs"
@@ -174,6 +174,51 @@ def test_sandbox_debug_keeps_the_failed_sandbox_and_says_how_to_enter_it(workspa
     assert "input bytes" in inside.stdout and "LEAK" not in inside.stdout, inside
     run = workspace.run("build", "//p:f")
     assert "sandbox kept" not in run.err
+
+
+def _tmpfs_dir(tmp_path: Path) -> Path:
+    """A fresh directory on /dev/shm, to stand for $XDG_RUNTIME_DIR."""
+    from wasmelt.engine.sandbox import _on_tmpfs, _tmpfs_mounts
+
+    if not os.path.isdir("/dev/shm") or not _on_tmpfs("/dev/shm", _tmpfs_mounts()):
+        pytest.skip("no tmpfs at /dev/shm")
+    path = Path("/dev/shm") / f"wasmelt-test-{os.getpid()}-{tmp_path.name}"
+    path.mkdir()
+    return path
+
+
+@pytest.mark.parametrize("mode", ["namespace", "directory"])
+def test_sandboxes_live_on_a_private_tmpfs_and_a_killed_builds_are_swept(workspace, tmp_path, mode):
+    import fcntl
+
+    if mode == "namespace" and namespace_unavailable():
+        pytest.skip(namespace_unavailable())
+    runtime = _tmpfs_dir(tmp_path)
+    try:
+        base = runtime / f"wasmelt-{os.getuid()}"
+        base.mkdir(mode=0o700)
+        for name in ("pdead", "plive"):  # a killed build's directory, and a running one's
+            (base / name / "a-x/p").mkdir(parents=True)
+            (base / name / ".lock").touch()
+        live = os.open(base / "plive/.lock", os.O_RDONLY)
+        fcntl.flock(live, fcntl.LOCK_EX)
+        workspace.write("p/BUILD.toml", '[[genrule]]\nname = "w"\nouts = ["o"]\ncmd = "pwd > $(OUT)"\n')
+        run = workspace.run("build", "//p:w", f"--sandbox={mode}", env={"XDG_RUNTIME_DIR": str(runtime)})
+        os.close(live)
+        assert run.code == 0, run.err
+        where = Path(workspace.read("wasmelt-out/p/w/o").strip())
+        assert where.parent.parent == base and where.name.startswith("a-"), where
+        assert not (base / "pdead").exists() and (base / "plive/a-x/p").is_dir()
+        assert not where.exists()  # removed once the action was done
+        assert sorted(p.name for p in base.iterdir() if p.name != "plive") == [where.parent.name]
+        # A directory others can write to is not used: the sandbox goes under the cache.
+        base.chmod(0o777)
+        workspace.write("p/BUILD.toml", '[[genrule]]\nname = "w"\nouts = ["o"]\ncmd = "pwd > $(OUT); true"\n')
+        run = workspace.run("build", "//p:w", f"--sandbox={mode}", env={"XDG_RUNTIME_DIR": str(runtime)})
+        assert run.code == 0, run.err
+        assert Path(workspace.read("wasmelt-out/p/w/o").strip()).parent == workspace.cache / "sandbox"
+    finally:
+        shutil.rmtree(runtime, ignore_errors=True)
 
 
 def test_without_bubblewrap_the_directory_sandbox_is_a_loud_fallback(workspace, tmp_path):
@@ -502,8 +547,9 @@ def test_a_huge_argument_list_is_a_clear_error(workspace):
 @needs_namespaces
 def test_a_full_disk_is_one_error_and_leaves_the_cache_intact(workspace):
     # The cache on a 200 kB tmpfs of its own (a mount namespace of the test's).
+    # The output (250 kB) cannot fit: sandboxes are on another tmpfs, the store is not.
     workspace.write("p/BUILD.toml", '[[genrule]]\nname = "small"\nouts = ["o"]\ncmd = "echo ok > $(OUT)"\n'
-                    '[[genrule]]\nname = "big"\nouts = ["o"]\ncmd = "head -c 150000 /dev/zero > $(OUT)"\n')
+                    '[[genrule]]\nname = "big"\nouts = ["o"]\ncmd = "head -c 250000 /dev/zero > $(OUT)"\n')
     cache = workspace.root.parent / "small-cache"
     cache.mkdir()
     wasmelt = f"env WASMELT_CACHE={cache} {sys.executable} -m wasmelt"
