@@ -88,6 +88,8 @@ def test_a_memory_root_is_refused_at_dce(workspace):
     workspace.write("p/c.c", '__attribute__((export_name("run"))) int run(int x) { return x; }\n')
     r = workspace.run("build", "//p:lean")
     assert r.code == 1
+    # The exports are known once the C is compiled, so the dce action refuses it, named on the ERROR line.
+    assert "ERROR: Dce //p:lean failed" in r.err
     assert ("error: root `memory` is a memory export, not a function: `roots` name the functions the firmware "
             "calls (what they use, the memory included, is kept with them); exported functions: run") in r.err
 
