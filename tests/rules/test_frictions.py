@@ -161,6 +161,19 @@ def test_an_import_one_edit_from_an_export_is_a_did_you_mean_warning_at_fuse(wor
     assert r.code == 0 and "did you mean" not in r.err
 
 
+def test_strict_imports_makes_the_near_miss_an_error(workspace):
+    workspace.write("n/BUILD.toml", NEAR_MISS + "strict_imports = true\n")
+    workspace.write("n/app.c", '__attribute__((import_module("math"), import_name("clampp"))) int clampp(int);\n'
+                    '__attribute__((export_name("run"))) int run(int x) { return clampp(x); }\n')
+    workspace.write("n/math.c", '__attribute__((export_name("clamp"))) int clamp(int x) { return x > 9 ? 9 : x; }\n')
+    r = workspace.run("build", "//n:fused")
+    assert r.code == 1 and "ERROR: Fuse //n:fused failed" in r.err
+    assert ("error: host import `math.clampp` is provided by no component, but //n:math exports `clamp`: "
+            "did you mean `clamp`? (strict_imports = true") in r.err and "Traceback" not in r.err
+    workspace.write("n/app.c", workspace.read("n/app.c").replace("clampp", "clamp"))
+    assert workspace.run("build", "//n:fused").code == 0
+
+
 def test_an_import_one_edit_from_the_modules_export_warns_at_synth(workspace):
     workspace.write("n/BUILD.toml", '[[component]]\nname = "c"\nsrcs = ["c.c"]\nhost_imports = ["clampp"]\n\n'
                     '[[synth]]\nname = "fw"\nsrc = ":c"\n')
