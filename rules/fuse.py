@@ -24,6 +24,7 @@ class FuseAttrs(RuleAttrs):
     exports: list[str] | None = None
     links: dict[str, str] = {}  # "component:module.field" = "component:export"
     handles: int = Field(default=16, ge=1, le=4096)  # slots in each resource type's handle table
+    strict_imports: bool = False  # a host import one edit from a component's export fails the fuse
     toolchain: Literal["builtin", "meld", "binaryen"] | None = None
 
 
@@ -56,7 +57,7 @@ def analyze(ctx: AnalysisContext) -> TargetInfo:
                argv=stage.argv(components, out.path, import_map.path, provenance.path, report.path,
                                toolchain=toolchain, memory=attrs.memory, address_rebase=attrs.address_rebase,
                                pack=attrs.pack, share_stack=attrs.share_stack, exports=attrs.exports,
-                               links=attrs.links, handles=attrs.handles))
+                               links=attrs.links, handles=attrs.handles, strict_imports=attrs.strict_imports))
     return TargetInfo(files=(out,), providers=(WasmInfo(out, report, fuse_report=report, import_map=import_map,
                                                         provenance=provenance),))
 

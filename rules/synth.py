@@ -21,6 +21,7 @@ Cpu = Literal[stage.CPUS]  # toolchains/cpus.py
 class SynthAttrs(RuleAttrs):
     src: LabelAttr
     cpu: Cpu = "cortex-m4"
+    float_abi: Literal["soft", "hard"] | None = None  # FPU parts: soft for an eabi firmware; default: the cpu's
     opt: Literal["size", "speed"] = "size"
     bounds: Literal["none", "check", "mask"] = "check"  # docs/object-contract.md: what each mode means
     roots: list[str] | None = None  # exports that must be in the object; default: the src's roots or all
@@ -45,10 +46,18 @@ def tools(ctx) -> list[ToolRequest]:
     return [ToolRequest(stage.identities, (*_toolchain(ctx), ctx.attrs.cpu)), *core_tool_requests()]
 
 
+def _cpu(ctx) -> str:
+    try:
+        return stage.with_float_abi(ctx.attrs.cpu, ctx.attrs.float_abi)
+    except ValueError as e:
+        raise ctx.fail(str(e)) from None
+
+
 def analyze(ctx: AnalysisContext) -> TargetInfo:
     attrs: SynthAttrs = ctx.attrs
     src = core_module(ctx, attrs.src)
     toolchain, cc = _toolchain(ctx)
+    cpu = _cpu(ctx)
     n = ctx.label.name
     obj, header, report = ctx.declare(f"{n}.o"), ctx.declare(f"{n}.h"), ctx.declare(f"{n}.size.json")
     table = ctx.declare(f"{n}.size_table.json")
@@ -60,14 +69,14 @@ def analyze(ctx: AnalysisContext) -> TargetInfo:
     ctx.action(mnemonic="Synth", inputs=inputs, outputs=[obj, header, report, table],
                tools=ctx.tools,
                argv=stage.argv(src.wasm.path, obj.path, header.path, report.path, toolchain=toolchain,
-                               cpu=attrs.cpu, opt=attrs.opt, bounds=attrs.bounds, cc=cc,
+                               cpu=cpu, opt=attrs.opt, bounds=attrs.bounds, cc=cc,
                                memory_bytes=attrs.memory_bytes, heap_size=attrs.heap_size,
                                roots=attrs.roots or src.roots,
                                fuse_report=fuse_report.path if fuse_report else None, budgets=budgets,
                                size_table=table.path))
     roots = tuple(attrs.roots) if attrs.roots else src.roots
     return TargetInfo(files=(obj, header, report), providers=(
-        ObjectInfo(obj, header, report, reference=src.wasm, cpu=attrs.cpu, roots=roots), SizeTableInfo(table)))
+        ObjectInfo(obj, header, report, reference=src.wasm, cpu=cpu, roots=roots), SizeTableInfo(table)))
 
 
 register_rule(RuleKind("synth", SynthAttrs, analyze, doc="lower a core module to an Arm Cortex-M or RISC-V object",

@@ -352,7 +352,7 @@ def build_component(args) -> None:
             except DecodeError as e:
                 raise StageError(f"cannot read the core module: {e}") from None
         if args.no_grow:
-            sites = [s for m in decoded for s in grow_sites(m)]
+            sites = [s for m in decoded for s in grow_sites(m, reachable=True)]  # dce drops the rest
             if sites:
                 where = ", ".join(f"`{s.function}` ({s.count}x)" for s in sites)
                 raise StageError(f"component {args.label} grows its memory: memory.grow in {where}. {GROW_ADVICE}")

@@ -3,6 +3,7 @@ the compiler flags, the ELF an object for it must be, and its float ABI.
 
 `CPUS` is every accepted `cpu` value; `cpu(name)` its `Cpu`. An alias such
 as `esp32c3` is the part's ISA under its own name (the object says rv32imc).
+`with_float_abi` names an FPU part's soft-float variant (`cortex-m7:soft`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,11 @@ class Cpu:
     family: str  # ARM or RISCV
     isa: str  # Arm: the -mcpu core; RISC-V: the -march string
     hard_float: bool  # floats travel in FPU registers (eabihf, ilp32f/ilp32d)
+
+    @property
+    def core(self) -> str:
+        """The part itself: a soft-float variant's name without `:soft`."""
+        return self.name.removesuffix(SOFT)
 
     @property
     def abi(self) -> str:
@@ -50,9 +56,9 @@ class Cpu:
                     "-mcpu=" + "+".join(["generic_rv32", *self.extensions, "relax"])]
         # zig's CPU models carry no FPU: name it for the hard-float parts.
         mcpu = {"cortex-m4f": "cortex_m4+vfp4d16sp", "cortex-m7": "cortex_m7+fp_armv8d16sp"}.get(
-            self.name, self.name.replace("-", "_"))
+            self.name, self.isa.replace("-", "_"))
         flags = ["-target", f"thumb-freestanding-{self.abi}", f"-mcpu={mcpu}"]
-        if self.name == "cortex-m4":
+        if self.name in ("cortex-m4", *(n + SOFT for n in FPU_CPUS)):
             flags.append("-mfloat-abi=soft")
         return flags
 
@@ -66,7 +72,8 @@ class Cpu:
     def clang_flags(self) -> list[str]:
         if self.family == RISCV:
             return ["--target=riscv32-unknown-elf", f"-march={self.isa}", f"-mabi={self.abi}"]
-        return [f"--target=thumbv7em-none-{self.abi}", f"-mcpu={self.isa}"]
+        return [f"--target=thumbv7em-none-{self.abi}", f"-mcpu={self.isa}",
+                *(["-mfloat-abi=soft"] if self.name.endswith(SOFT) else [])]
 
     def elf_flag_problem(self, e_flags: int) -> str | None:
         """Why an object's e_flags do not fit this CPU, or None."""
@@ -78,6 +85,9 @@ class Cpu:
         if e_flags & EF_RISCV_RVC and "c" not in self.extensions:
             return "it uses compressed (C) instructions, which this CPU lacks"
         return None
+
+
+SOFT = ":soft"
 
 
 def _arm(name: str, isa: str, hard_float: bool = False) -> Cpu:
@@ -97,6 +107,23 @@ TABLE = {c.name: c for c in [
     _rv("esp32c3", "rv32imc"),  # Espressif ESP32-C3: RV32IMC
 ]}
 CPUS = tuple(TABLE)
+FPU_CPUS = tuple(c.name for c in TABLE.values() if c.family == ARM and c.hard_float)
+TABLE.update({n + SOFT: Cpu(n + SOFT, ARM, TABLE[n].isa, False) for n in FPU_CPUS})
+
+
+def with_float_abi(name: str, float_abi: str | None) -> str:
+    """The cpu a `synth` target's `float_abi` selects: `name`, or its soft-float
+    variant; ValueError for a choice the part cannot take."""
+    if float_abi is None:
+        return name
+    target = cpu(name)
+    if target.family != ARM:
+        raise ValueError(f"`float_abi` applies to Arm cpus; a RISC-V cpu's float ABI follows its isa "
+                         f"({name} is {target.abi}): choose a cpu without `f` for ilp32")
+    if float_abi == "hard" and not target.hard_float:
+        raise ValueError(f"`float_abi = \"hard\"` needs an FPU, which {name} has not; the cpus with one: "
+                         f"{', '.join(FPU_CPUS)} (or drop `float_abi`: {name} is soft-float)")
+    return name + SOFT if float_abi == "soft" and target.hard_float else name
 
 
 def cpu(name: str) -> Cpu:

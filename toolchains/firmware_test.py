@@ -28,7 +28,7 @@ from .builtin.synth.lower import import_symbols
 from .builtin.wasm.decode import decode_module
 from .builtin.wasm.model import FUNC
 from .component import zig
-from .cpus import CPUS
+from .cpus import TABLE
 from .identity import ToolIdentity, builtin_tool
 from .near_miss import near_misses
 from .reference import HostStubs, Outcome, run_reference, same_value
@@ -293,7 +293,7 @@ def main(argv_: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="wasmelt.toolchains.firmware_test")
     for flag in ("--firmware", "--reference", "--result", "--cases"):
         parser.add_argument(flag, required=True)
-    parser.add_argument("--cpu", required=True, choices=CPUS)
+    parser.add_argument("--cpu", required=True, choices=tuple(TABLE))
     parser.add_argument("--random-cases", type=int, default=0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--imports")

@@ -41,12 +41,13 @@ def identities(toolchain: str = "builtin") -> list[ToolIdentity]:
 def argv(components: list[tuple[str, str, str]], out: str, import_map: str, provenance: str, report: str, *,
          toolchain: str = "builtin", memory: str = "shared", address_rebase: bool = True, pack: bool = False,
          share_stack: bool = False, exports: list[str] | None = None, links: dict[str, str] | None = None,
-         handles: int = 16) -> list[str]:
+         handles: int = 16, strict_imports: bool = False) -> list[str]:
     args = ["python", "-m", "wasmelt.toolchains.fuse", "--toolchain", toolchain, "--out", out,
             "--import-map", import_map, "--provenance", provenance, "--report", report, "--memory", memory]
     args += ["--address-rebase"] if address_rebase else []
     args += ["--pack"] if pack else []
     args += ["--share-stack"] if share_stack else []
+    args += ["--strict-imports"] if strict_imports else []
     args += ["--handles", str(handles)] if handles != 16 else []
     for name in exports or []:
         args += ["--export", name]
@@ -128,16 +129,17 @@ def build(args) -> None:
         Path(args.provenance).write_text("{}\n")
         report = {"toolchain": args.toolchain, "bytes": len(wasm), "components": [n for n, _, _ in inputs]}
     report["toolchain"] = args.toolchain
-    warn_near_misses(Path(args.out).read_bytes(), inputs)
+    warn_near_misses(Path(args.out).read_bytes(), inputs, args.strict_imports)
     Path(args.report).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
     layout = ", ".join(f"{l['component']}@{l['base']}+{l['size']}" for l in report.get("layout", []))
     print(f"fused {len(inputs)} components: {report['bytes']} B" + (f"; memory layout {layout}" if layout else "")
           + f"; adapter code {report.get('adapter_bytes', 0)} B")
 
 
-def warn_near_misses(fused: bytes, inputs: list[tuple[str, str, str]]) -> None:
+def warn_near_misses(fused: bytes, inputs: list[tuple[str, str, str]], strict: bool = False) -> None:
     """A host import (one no component provides) spelled one edit from a
-    component's export is most likely a typo: say which, without -v."""
+    component's export is most likely a typo: say which, without -v (with
+    `strict`, fail the fuse instead)."""
     exports: dict[str, str] = {}
     for name, label, path in inputs:
         for raw in core_modules(Path(path).read_bytes()):
@@ -145,9 +147,13 @@ def warn_near_misses(fused: bytes, inputs: list[tuple[str, str, str]]) -> None:
                 if e.kind == FUNC:
                     exports.setdefault(e.name, label)
     imports = {i.name: f"{i.module}.{i.name}" for i in decode_module(fused).imported(FUNC)}
-    for name, close in near_misses(imports, exports):
-        print(f"warning: host import `{imports[name]}` is provided by no component, but {exports[close]} exports "
-              f"`{close}`: did you mean `{close}`?", file=sys.stderr)
+    misses = [f"host import `{imports[name]}` is provided by no component, but {exports[close]} exports "
+              f"`{close}`: did you mean `{close}`?" for name, close in near_misses(imports, exports)]
+    if misses and strict:
+        raise StageError("; ".join(misses) + " (strict_imports = true makes this an error: fix the name, or set "
+                         "strict_imports = false if the firmware really provides it)")
+    for miss in misses:
+        print(f"warning: {miss}", file=sys.stderr)
 
 
 def main(argv_: list[str] | None = None) -> int:
@@ -158,6 +164,7 @@ def main(argv_: list[str] | None = None) -> int:
     parser.add_argument("--memory", choices=["shared", "multi"], default="shared")
     parser.add_argument("--address-rebase", action="store_true")
     parser.add_argument("--pack", action="store_true")
+    parser.add_argument("--strict-imports", action="store_true")
     parser.add_argument("--share-stack", action="store_true")
     parser.add_argument("--export", action="append", default=[])
     parser.add_argument("--link", action="append", default=[])

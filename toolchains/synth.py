@@ -29,7 +29,7 @@ from .builtin.synth.memory_layout import LayoutHints
 from .builtin.wasm.decode import decode_module
 from .builtin.wasm.model import FUNC
 from .component import zig
-from .cpus import ARM, CPUS, RISCV, Cpu, cpu as cpu_named
+from .cpus import ARM, CPUS, RISCV, TABLE, Cpu, cpu as cpu_named, with_float_abi
 from .identity import ToolIdentity, builtin_tool, external_tool
 from .near_miss import near_misses
 from .size_table import build_table
@@ -526,7 +526,7 @@ def _plain_header(module, roots: list[str]) -> str:
 def main(argv_: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="wasmelt.toolchains.synth")
     parser.add_argument("--toolchain", choices=TOOLCHAINS, default="builtin")
-    parser.add_argument("--cpu", choices=CPUS, default="cortex-m4")
+    parser.add_argument("--cpu", choices=tuple(TABLE), default="cortex-m4")
     parser.add_argument("--opt", choices=["size", "speed"], default="size")
     parser.add_argument("--bounds", choices=["none", "check", "mask"], default="check")
     parser.add_argument("--cc", choices=["zig", "gcc", "clang"], default="zig")

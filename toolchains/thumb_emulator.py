@@ -25,7 +25,7 @@ class ThumbMachine(Machine):
         self.arm = arm_const
         self.hard_float = target.hard_float
         uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_THUMB | unicorn.UC_MODE_MCLASS)
-        uc.ctl_set_cpu_model(getattr(arm_const, f"UC_CPU_ARM_{CPU_MODELS[self.cpu]}"))
+        uc.ctl_set_cpu_model(getattr(arm_const, f"UC_CPU_ARM_{CPU_MODELS[target.core]}"))
         if self.hard_float:
             # CPACR: full access to CP10/CP11, as firmware start-up code does.
             try:

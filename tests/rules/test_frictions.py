@@ -88,6 +88,8 @@ def test_a_memory_root_is_refused_at_dce(workspace):
     workspace.write("p/c.c", '__attribute__((export_name("run"))) int run(int x) { return x; }\n')
     r = workspace.run("build", "//p:lean")
     assert r.code == 1
+    # The exports are known once the C is compiled, so the dce action refuses it, named on the ERROR line.
+    assert "ERROR: Dce //p:lean failed" in r.err
     assert ("error: root `memory` is a memory export, not a function: `roots` name the functions the firmware "
             "calls (what they use, the memory included, is kept with them); exported functions: run") in r.err
 
@@ -157,6 +159,19 @@ def test_an_import_one_edit_from_an_export_is_a_did_you_mean_warning_at_fuse(wor
     workspace.write("n/app.c", workspace.read("n/app.c").replace("clampp", "clamp"))
     r = workspace.run("build", "//n:fused")
     assert r.code == 0 and "did you mean" not in r.err
+
+
+def test_strict_imports_makes_the_near_miss_an_error(workspace):
+    workspace.write("n/BUILD.toml", NEAR_MISS + "strict_imports = true\n")
+    workspace.write("n/app.c", '__attribute__((import_module("math"), import_name("clampp"))) int clampp(int);\n'
+                    '__attribute__((export_name("run"))) int run(int x) { return clampp(x); }\n')
+    workspace.write("n/math.c", '__attribute__((export_name("clamp"))) int clamp(int x) { return x > 9 ? 9 : x; }\n')
+    r = workspace.run("build", "//n:fused")
+    assert r.code == 1 and "ERROR: Fuse //n:fused failed" in r.err
+    assert ("error: host import `math.clampp` is provided by no component, but //n:math exports `clamp`: "
+            "did you mean `clamp`? (strict_imports = true") in r.err and "Traceback" not in r.err
+    workspace.write("n/app.c", workspace.read("n/app.c").replace("clampp", "clamp"))
+    assert workspace.run("build", "//n:fused").code == 0
 
 
 def test_an_import_one_edit_from_the_modules_export_warns_at_synth(workspace):

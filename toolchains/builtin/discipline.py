@@ -18,13 +18,19 @@ class GrowSite:
     count: int
 
 
-def grow_sites(module: Module) -> list[GrowSite]:
-    """Every defined function containing memory.grow, with how many."""
+def grow_sites(module: Module, reachable: bool = False) -> list[GrowSite]:
+    """Every defined function containing memory.grow, with how many; with
+    `reachable`, only those the exports (or the start function) can reach."""
     first = len(module.imported(FUNC))
+    live = None
+    if reachable:
+        from .dce import _reachable
+
+        live = _reachable(module, list(module.exports)).sets["func"]
     sites = []
     for i, func in enumerate(module.functions):
         n = sum(1 for ins in func.body if ins.op == "memory.grow")
-        if n:
+        if n and (live is None or first + i in live):
             sites.append(GrowSite(function_label(module, first + i), first + i, n))
     return sites
 
