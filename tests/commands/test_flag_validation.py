@@ -3,19 +3,9 @@ the build is up to date (the null-build path) or a server answers it."""
 
 from __future__ import annotations
 
-import os
-import time
-
 import pytest
 
-
-def _age(root, seconds: float = 30) -> None:
-    """Every file older than the null-build record's racy window, so the record is kept."""
-    then = time.time_ns() - int(seconds * 1e9)
-    for directory, dirs, files in os.walk(root):
-        for name in files + dirs:
-            os.utime(os.path.join(directory, name), ns=(then, then), follow_symlinks=False)
-    os.utime(root, ns=(then, then))
+from conftest import age_tree
 
 
 @pytest.mark.parametrize("flags", [["-j", "banana"], ["--jobs=x"], ["--progress=none"], ["--keep_going=maybe"],
@@ -28,7 +18,7 @@ def test_a_bad_flag_after_a_successful_build_exits_2(workspace, flags):
         cmd = "echo x > $(OUT)"
     """)
     assert workspace.run("build", "//x").code == 0
-    _age(workspace.root)
+    age_tree(workspace.root)
     assert workspace.run("build", "//x").code == 0
     up_to_date = workspace.run("build", "//x")
     assert "nothing changed since the last build" in up_to_date.err  # the null-build path answers this one

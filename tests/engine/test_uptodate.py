@@ -4,18 +4,10 @@ answered from a record of stats; every kind of change takes the full path."""
 from __future__ import annotations
 
 import os
-import time
+
+from conftest import age_tree
 
 UP_TO_DATE = "nothing changed since the last build"
-
-
-def _age(root, seconds: float = 30) -> None:
-    """Make every file and directory older than the racy window."""
-    then = time.time_ns() - int(seconds * 1e9)
-    for directory, dirs, files in os.walk(root):
-        for name in files + dirs:
-            os.utime(os.path.join(directory, name), ns=(then, then), follow_symlinks=False)
-    os.utime(root, ns=(then, then))
 
 
 def _two_packages(ws, tool_dir=None):
@@ -42,7 +34,7 @@ def _settled(ws, *patterns, env=None):
     patterns = patterns or ("//...",)
     first = ws.run("build", *patterns, env=env)
     assert first.code == 0, first.err
-    _age(ws.root)
+    age_tree(ws.root)
     second = ws.run("build", *patterns, env=env)
     assert second.code == 0 and UP_TO_DATE not in second.err
     third = ws.run("build", *patterns, env=env)
@@ -122,7 +114,7 @@ def test_changed_tool_binary_rebuilds(workspace, tmp_path):
     tool = bin_dir / "mytool"
     tool.write_text("#!/bin/sh\necho one\n")
     tool.chmod(0o755)
-    _age(bin_dir)
+    age_tree(bin_dir)
     env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
     workspace.write("t/BUILD.toml", """
         [[genrule]]
