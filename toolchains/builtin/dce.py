@@ -76,7 +76,7 @@ def _scan(instrs: list[Instr], live: _Live, via: str | int) -> None:
             live.add("memory", imm[0].memory)
 
 
-def _reachable(m: Module, roots: list[Export]) -> _Live:
+def reachable(m: Module, roots: list[Export]) -> _Live:
     live = _Live()
     kinds = {FUNC: "func", GLOBAL: "global", TABLE: "table", MEMORY: "memory", TAG: "tag"}
     for export in roots:
@@ -148,7 +148,7 @@ def eliminate(m: Module, roots: list[str] | None = None, strip_custom: bool = Fa
             raise DceError(f"root{'s' if len(missing) > 1 else ''} {', '.join(f'`{r}`' for r in missing)} "
                            f"not exported; the module exports: {', '.join(e.name for e in m.exports) or 'nothing'}")
         root_exports = [by_name[r] for r in roots]
-    live = _reachable(m, root_exports)
+    live = reachable(m, root_exports)
     for d_index, d in enumerate(m.datas):  # passive data stays only when used; active with its memory
         if d.mode == "active" and d.memory in live.sets["memory"]:
             live.add("data", d_index)

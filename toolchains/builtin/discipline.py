@@ -24,9 +24,9 @@ def grow_sites(module: Module, reachable: bool = False) -> list[GrowSite]:
     first = len(module.imported(FUNC))
     live = None
     if reachable:
-        from .dce import _reachable
+        from .dce import reachable as reachable_from
 
-        live = _reachable(module, list(module.exports)).sets["func"]
+        live = reachable_from(module, list(module.exports)).sets["func"]
     sites = []
     for i, func in enumerate(module.functions):
         n = sum(1 for ins in func.body if ins.op == "memory.grow")
