@@ -215,3 +215,16 @@ def test_a_fuse_exports_the_first_components_functions_unless_exports_lists_othe
     both = json.loads(workspace.read("wasmelt-out/n/both/both.report.json"))
     assert [e for e in fused["exports"] if e != "memory"] == ["run"]
     assert [e for e in both["exports"] if e != "memory"] == ["run", "clamp"]
+
+
+def test_a_prebuilt_module_whose_data_lies_beyond_its_memory_is_refused_not_given_room(workspace):
+    # (module (memory 0) (data (i32.const 0) "a")): its instantiation traps. The implicit
+    # fuse lays memory out from what parts use, so it must refuse, not make the page.
+    workspace.write("p/BUILD.toml", '[[component]]\nname = "m"\nsrcs = ["m.wasm"]\n\n'
+                    '[[synth]]\nname = "fw"\nsrc = ":m"\n')
+    (workspace.root / "p/m.wasm").write_bytes(b"\0asm\x01\0\0\0" b"\x05\x03\x01\x00\x00"
+                                              b"\x0b\x07\x01\x00\x41\x00\x0b\x01a")
+    r = workspace.run("build", "//p:fw")
+    assert r.code == 1
+    assert ("component //p:m: data segment 0 (1 bytes at offset 0) ends beyond its 0 bytes of declared memory: "
+            "instantiating it would trap") in r.err

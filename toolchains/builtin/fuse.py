@@ -103,6 +103,15 @@ def _load(name: str, label: str, data: bytes, describe) -> Part:
                             "imports can be fused: define the memory/table/global in the component")
     if len(module.memories) > 1:
         raise FuseError(f"component {label} defines {len(module.memories)} memories; fuse takes one per component")
+    declared = module.memories[0].limits.min * PAGE if module.memories else 0
+    for index, d in enumerate(module.datas):
+        base = const_value(d.offset) if d.mode == "active" else None
+        # The fused memory is laid out from what the parts use: a segment beyond a
+        # part's own memory would fit there, and the trap its instantiation owes be lost.
+        if base is not None and (base & 0xFFFFFFFF) + len(d.data) > declared:
+            raise FuseError(f"component {label}: data segment {index} ({len(d.data)} bytes at offset "
+                            f"{base & 0xFFFFFFFF}) ends beyond its {declared} bytes of declared memory: "
+                            "instantiating it would trap")
     names = {c.name for c in module.customs}
     return Part(name, label, module, relocatable="linking" in names, world=world)
 
