@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from test_uptodate import _age, _two_packages
+from conftest import age_tree
+from test_uptodate import _two_packages
 
 
 @pytest.fixture
@@ -39,7 +40,7 @@ def _cmd(p, owner: str) -> str:
 def test_an_edited_build_file_reloads_only_its_package(workspace, memos):
     packages, analysis, _ = memos
     _two_packages(workspace)
-    _age(workspace.root)
+    age_tree(workspace.root)
     first = _plan(workspace, memos)
     assert packages.reused == 0 and analysis.reused == 0
     second = _plan(workspace, memos)
@@ -59,7 +60,7 @@ def test_a_deleted_source_is_reported_even_when_its_package_is_kept(workspace, m
     from wasmelt.engine.errors import ConfigError
 
     _two_packages(workspace)
-    _age(workspace.root)
+    age_tree(workspace.root)
     _plan(workspace, memos)
     (workspace.root / "a/in.txt").unlink()
     with pytest.raises(ConfigError, match="does not exist"):
@@ -77,7 +78,7 @@ def test_a_recently_written_build_file_is_not_kept(workspace, memos):
 def test_changed_settings_drop_the_analysis(workspace, memos):
     _, analysis, _ = memos
     _two_packages(workspace)
-    _age(workspace.root)
+    age_tree(workspace.root)
     _plan(workspace, memos)
     _age_one(workspace.write("BUILD.toml", '[workspace]\nname = "renamed"\n'))
     _plan(workspace, memos)
@@ -87,7 +88,7 @@ def test_changed_settings_drop_the_analysis(workspace, memos):
 def test_parsed_build_files_are_kept_and_an_edit_is_parsed_again(workspace, tmp_path, monkeypatch):
     monkeypatch.setenv("WASMELT_CACHE", str(tmp_path / "cache"))
     _two_packages(workspace)
-    _age(workspace.root)
+    age_tree(workspace.root)
     _plan(workspace)
     from wasmelt.engine.trace import Trace
 
@@ -121,7 +122,7 @@ def test_analysis_runs_no_program_and_tools_are_resolved_once(workspace, memos, 
             cmd = "mytool > $(OUT)"
             host_tools = ["mytool"]
         """)
-    _age(workspace.root)  # packages written just now are not kept (racy)
+    age_tree(workspace.root)  # packages written just now are not kept (racy)
     genrule = rule_kinds()["genrule"]
     real_analyze = genrule.analyze
     calls = []

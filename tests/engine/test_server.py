@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from conftest import processes_mentioning
-from test_uptodate import UP_TO_DATE, _age, _two_packages
+from conftest import age_tree, processes_mentioning
+from test_uptodate import UP_TO_DATE, _two_packages
 
 
 @pytest.fixture
@@ -61,7 +61,7 @@ def test_up_to_date_through_the_server_then_a_deleted_output(served):
     ws, env = served
     _two_packages(ws)
     assert ws.run("build", "//...", env=env).code == 0
-    _age(ws.root)
+    age_tree(ws.root)
     for _ in range(3):
         run = ws.run("build", "//...", env=env)
         assert run.code == 0 and run.counts["executed"] == 0
@@ -120,8 +120,8 @@ def test_changed_tool_through_the_server_rebuilds(served, tmp_path):
         cmd = "mytool > $(OUT)"
         host_tools = ["mytool"]
     """)
-    _age(ws.root)
-    _age(bin_dir)
+    age_tree(ws.root)
+    age_tree(bin_dir)
     assert ws.run("build", "//...", env=env).counts["executed"] == 1
     assert ws.run("build", "//...", env=env).counts["executed"] == 0
     tool.write_text("#!/bin/sh\necho two\n")
@@ -179,7 +179,7 @@ def _diamond(ws):
 def _watched(ws, env):
     """Build, then make the server vouch for the result with its watcher running."""
     assert ws.run("build", "//...", env=env).code == 0
-    _age(ws.root)
+    age_tree(ws.root)
     run = ws.run("build", "//...", env=env)
     assert run.code == 0 and run.counts["executed"] == 0
 
@@ -278,7 +278,7 @@ def test_edit_while_the_server_was_killed_is_seen(served):
     assert run.counts == {"total": 5, "executed": 3, "cached": 2}
     assert ws.read("wasmelt-out/c/top/top.out") == "bx\n2\nby\nFIVE\n"
     # And the new server's watcher takes over from its first verified build.
-    _age(ws.root)
+    age_tree(ws.root)
     assert ws.run("build", "//...", env=env).counts["executed"] == 0
     before = _incremental(ws)
     ws.write("a/y.txt", "six\n")
