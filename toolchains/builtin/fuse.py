@@ -11,7 +11,7 @@ them keeps its own addresses and has every memory access shifted instead.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from . import canonical_abi as abi
 from .discipline import PAGE, const_value, data_extent, exported_global_value, grow_sites, stack_pointer_global
@@ -373,6 +373,13 @@ def _patch_data_relocs(part: Part, datas: list[Data]) -> None:
 # -- the whole fusion -------------------------------------------------------------
 
 
+def _refuse_grow(part: Part, sites) -> None:
+    where = ", ".join(f"`{s.function}`" for s in sites)
+    raise FuseError(f"component {part.label} grows its memory (memory.grow in {where}); address rebasing "
+                    "places it at a fixed base, so it must never grow: build it with a static or bump "
+                    "allocator that never grows")
+
+
 def fuse(inputs: list[tuple[str, str, bytes]], options: FuseOptions = FuseOptions(),
          describe=describe_with_wasm_tools) -> FuseResult:
     """inputs: (component name, label, wasm bytes), the root component first;
@@ -384,14 +391,15 @@ def fuse(inputs: list[tuple[str, str, bytes]], options: FuseOptions = FuseOption
         raise FuseError(f"two components share a name: {', '.join(names)}")
     parts = [_load(*i, describe) for i in inputs]
     rebase = options.memory == "shared" and options.address_rebase
-    if rebase:
-        for p in parts:
-            sites = grow_sites(p.module)
-            if sites:
-                where = ", ".join(f"`{s.function}`" for s in sites)
-                raise FuseError(f"component {p.label} grows its memory (memory.grow in {where}); address rebasing "
-                                "places it at a fixed base, so it must never grow: build it with a static or bump "
-                                "allocator that never grows")
+    growers = [(p, sites) for p in parts if (sites := grow_sites(p.module))] if rebase else []
+    lone_memory = [p for p in parts if p.module.memories] == [p for p, _ in growers[:1]]
+    if growers and lone_memory:
+        # The only memory has nothing to be kept apart from: it is not rebased,
+        # keeps its own limits and may grow.
+        options = replace(options, address_rebase=False)
+        rebase = False
+    elif growers:
+        _refuse_grow(*growers[0])
     if options.memory == "shared" and not options.address_rebase and sum(1 for p in parts if p.module.memories) > 1:
         raise FuseError("memory = \"shared\" needs address_rebase = true to keep the components' data apart "
                         "(or use memory = \"multi\")")
@@ -460,7 +468,11 @@ def fuse(inputs: list[tuple[str, str, bytes]], options: FuseOptions = FuseOption
         if resolver.builtins:
             total = tables + 4 * options.handles * len(resolver.resources())
         pages = max(1, -(-total // PAGE)) if any(p.module.memories for p in parts) else 0
-        if pages:
+        if growers:
+            if resolver.builtins:  # its growth would run over the handle tables placed above it
+                _refuse_grow(*growers[0])
+            out.memories.append(growers[0][0].module.memories[0])
+        elif pages:
             out.memories.append(MemoryType(Limits(pages, pages)))
         for p in parts:
             p.memory_map = [0] * len(p.module.memories)

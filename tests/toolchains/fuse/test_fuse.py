@@ -83,6 +83,23 @@ def test_memory_grow_is_refused_naming_component_and_function():
         fuse([("main", "//t:main", other), ("grower", "//t:grower", grower)])
 
 
+def test_a_lone_memory_keeps_its_limits_and_may_grow():
+    # What a dce or synth of one prebuilt module fuses implicitly: nothing
+    # else has a memory, so nothing needs rebasing and memory.grow works.
+    grower = wat('(module (memory 1 3) (func (export "grow") (param i32) (result i32) local.get 0 memory.grow)'
+                 ' (func (export "size") (result i32) memory.size))')
+    pure = wat('(module (func (export "twice") (param i32) (result i32) local.get 0 i32.const 2 i32.mul))')
+    for parts in ([("g", "//t:g", grower)], [("g", "//t:g", grower), ("p", "//t:p", pure)]):
+        result = fuse(parts)
+        validate(result.wasm)
+        limits = decode_module(result.wasm).memories[0].limits
+        assert (limits.min, limits.max) == (1, 3)
+        assert result.report["memory"]["address_rebase"] is False
+        store, instance = instantiate(result.wasm, Host())
+        assert [call(store, instance, "grow", 1), call(store, instance, "size"),
+                call(store, instance, "grow", 5)] == [("ok", 1), ("ok", 2), ("ok", -1)]
+
+
 def test_pack_refuses_a_component_with_a_heap(tmp_path):
     src = tmp_path / "heap.c"
     src.write_text("""
