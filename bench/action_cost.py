@@ -4,6 +4,7 @@ place), split into phases by timing the functions it calls; measured, never asse
 
     .venv/bin/python bench/action_cost.py --runs 50
     .venv/bin/python bench/action_cost.py --runs 50 --profile   # plus cProfile's top entries
+    OTHER/venv/bin/python bench/action_cost.py                  # another install's engine (it imports wasmelt)
 
 The action is one of bench/gen_workspace.py's: `cat <a source> <a generated
 input> | cksum > <output>`, its source rewritten before every run so it runs.
@@ -24,9 +25,6 @@ import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
-
 
 class Phases:
     """Wall time per wrapped function, inclusive, per run."""
@@ -215,5 +213,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
     sys.exit(main())

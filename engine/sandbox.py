@@ -142,14 +142,20 @@ def zig_cache_dir(cache_dir: str | None = None) -> str:
     return os.path.join(os.path.abspath(base), "zig")
 
 
-def _system_args() -> list[str]:
-    args = []
+@functools.lru_cache(maxsize=1)
+def _system_args() -> tuple[str, ...]:
+    args: list[str] = []
     for d in SYSTEM_DIRS:
         if os.path.islink(d):
             args += ["--symlink", os.readlink(d), d]
         elif os.path.isdir(d):
             args += ["--ro-bind", d, d]
-    return args + ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    return (*args, "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp")
+
+
+@functools.lru_cache(maxsize=1)
+def bwrap_path() -> str:
+    return shutil.which(BWRAP) or BWRAP
 
 
 @functools.lru_cache(maxsize=1)
@@ -168,28 +174,38 @@ def _inside(path: str, parent: str) -> bool:
     return path == parent or path.startswith(parent.rstrip("/") + "/")
 
 
-def _mounts(action: Action, sandbox: Path, hidden: tuple[str, ...], zig: str | None = None) -> list[str]:
-    """bwrap arguments: the system and the tools read-only, the sandbox
-    read-only but for its output directories, and nothing of `hidden` (the
-    workspace, the cache, $HOME) even where a mounted tree contains it."""
-    root = str(sandbox)
+@functools.lru_cache(maxsize=256)
+def _host_mounts(tools: tuple, hidden: tuple[str, ...]) -> tuple[str, ...]:
+    """bwrap arguments for the host: the system and the tools read-only, and
+    nothing of `hidden` (the workspace, the cache, $HOME) even where a mounted
+    tree contains it (the sandbox's /tmp is its own, empty). The same for
+    every action with these tools: made once."""
     ro = set(python_dirs())
-    for tool in action.tools:
+    for tool in tools:
         if os.path.isabs(tool.path):
             real = os.path.realpath(tool.path)
             ro.update((os.path.dirname(real), os.path.dirname(os.path.abspath(tool.path))))
     ro = {d for d in ro if os.path.exists(d) and not any(_inside(d, s) for s in SYSTEM_DIRS)}
-    zig = zig or zig_cache_dir()
-    bound = list(ro) + list(SYSTEM_DIRS) + ["/tmp"]
+    bound = list(ro) + list(SYSTEM_DIRS)
     hide = {h for h in hidden if any(_inside(h, b) and h != b for b in bound)}
     ro = {d for d in ro if not any(d == h or _inside(h, d) for h in hidden)}  # never a tree holding the workspace
     ro = {d for d in ro if not any(d != o and _inside(d, o) for o in ro)}  # inside another: already there
     depth = lambda p: p.rstrip("/").count("/")  # noqa: E731 - a sort key
     plan = sorted([(depth(h), 0, "--tmpfs", h) for h in hide] + [(depth(d), 1, "--ro-bind", d) for d in ro])
-    args = _system_args()
+    args = list(_system_args())
     for _, _, kind, path in plan:
         args += [kind, path] if kind == "--tmpfs" else [kind, path, path]
-    os.makedirs(zig, exist_ok=True)
+    return tuple(args)
+
+
+def _mounts(action: Action, sandbox: Path, hidden: tuple[str, ...], zig: str | None = None) -> list[str]:
+    """bwrap arguments: the host's (_host_mounts), the sandbox read-only but
+    for its output directories."""
+    root = str(sandbox)
+    args = list(_host_mounts(action.tools, hidden))
+    zig = zig or zig_cache_dir()
+    if not os.path.isdir(zig):  # `clean --expunge` may remove it under a running server
+        os.makedirs(zig, exist_ok=True)
     # The working directory is writable (what lands there undeclared is
     # reported by check_outputs); the inputs' directories are read-only, and
     # the outputs' directories writable again, with any input in one of them
@@ -310,11 +326,30 @@ def _sweep_stale(base: str) -> None:
         os.close(fd)
 
 
-def make_sandbox(parent: Path) -> Path:
-    parent.mkdir(parents=True, exist_ok=True)
-    path = Path(tempfile.mkdtemp(dir=parent, prefix="a-"))
-    (path / ".tmp").mkdir()
-    return path
+def tree_dirs(action: Action) -> list[str]:
+    """The directories the action's inputs and outputs need, parents first."""
+    dirs = {""}
+    for art in (*action.inputs, *action.outputs):
+        d = os.path.dirname(art.path)
+        while d not in dirs:
+            dirs.add(d)
+            d = os.path.dirname(d)
+    dirs.discard("")
+    return sorted(dirs, key=lambda d: d.count("/"))
+
+
+def make_sandbox(parent: Path, action: Action | None = None) -> Path:
+    """A fresh directory under `parent` with `.tmp` and the directories of the
+    action's inputs and outputs (each made once: a mkdir is a syscall each)."""
+    try:
+        root = tempfile.mkdtemp(dir=parent, prefix="a-")
+    except FileNotFoundError:
+        parent.mkdir(parents=True, exist_ok=True)
+        root = tempfile.mkdtemp(dir=parent, prefix="a-")
+    os.mkdir(f"{root}/.tmp")
+    for d in tree_dirs(action) if action is not None else ():
+        os.mkdir(f"{root}/{d}")
+    return Path(root)
 
 
 def _reentry_script(sandbox: Path) -> Path:
@@ -352,7 +387,7 @@ def run_in_sandbox(action: Action, sandbox: Path, default_timeout: float | None,
     env["ZIG_GLOBAL_CACHE_DIR"] = env["ZIG_LOCAL_CACHE_DIR"] = zig
     if namespaced:
         options = bwrap_argv(action, sandbox, (*hidden, os.path.expanduser("~")), zig)
-        command = [shutil.which(BWRAP) or BWRAP, *options, "--", *argv]
+        command = [bwrap_path(), *options, "--", *argv]
     else:
         command = argv
     logs = sandbox.parent / (sandbox.name + ".log")
@@ -478,20 +513,57 @@ def check_outputs(action: Action, sandbox: Path, root: str | None = None) -> Non
             raise ActionError(f"{action.describe()} did not produce declared output `{out.path}`; "
                               f"command: {action.command_line(root)}") from None
     declared = {a.path for a in action.inputs} | {a.path for a in action.outputs}
-    # Files, and links to directories (os.walk lists those with directories).
-    stray = sorted(
-        rel for rel in (os.path.relpath(os.path.join(d, f), sandbox) for d, dirs, files in os.walk(sandbox)
-                        for f in files + [x for x in dirs if os.path.islink(os.path.join(d, x))])
-        if rel not in declared and not rel.startswith(".tmp" + os.sep))
+    stray = sorted(rel for rel in _tree_files(str(sandbox)) if rel not in declared)
     if stray:
         shown = ", ".join(f"`{s}`" for s in stray[:5]) + (f" and {len(stray) - 5} more" if len(stray) > 5 else "")
         raise ActionError(f"{action.describe()} wrote undeclared files {shown}; declare them as outputs "
                           f"or write temporary files to $TMPDIR; command: {action.command_line(root)}")
 
 
-def remove_sandbox(path: Path) -> None:
-    if not _reentry_script(path).exists():  # kept by --sandbox_debug
-        shutil.rmtree(path, ignore_errors=True)
+def _tree_files(root: str) -> list[str]:
+    """Everything under root that is not a directory (a link to one included),
+    relative to it; `.tmp` ($TMPDIR) is not looked into."""
+    found: list[str] = []
+    stack = [("", root)]
+    while stack:
+        rel, full = stack.pop()
+        try:
+            with os.scandir(full) as entries:
+                for entry in entries:
+                    name = rel + entry.name
+                    if not entry.is_dir(follow_symlinks=False):
+                        found.append(name)
+                    elif name != ".tmp":
+                        stack.append((name + "/", entry.path))
+        except OSError:
+            found.append(rel or ".")  # a directory the action made unreadable: not what it declared
+    return found
+
+
+def remove_sandbox(path: Path, checked: Action | None = None) -> None:
+    """Remove a sandbox. `checked`: its action, whose outputs passed
+    check_outputs (nothing but declared files and directories is there, and
+    nothing runs in it any more): its files and directories are removed by
+    name, without walking the tree; otherwise (a failure) the whole tree, as
+    found, never following a link."""
+    if current_policy().debug and _reentry_script(path).exists():  # kept by --sandbox_debug
+        return
+    if checked is not None:
+        root = str(path)
+        try:
+            for art in (*checked.inputs, *checked.outputs):
+                try:
+                    os.unlink(f"{root}/{art.path}")
+                except FileNotFoundError:
+                    pass  # an optional output not written
+            for d in reversed(tree_dirs(checked)):
+                os.rmdir(f"{root}/{d}")
+            os.rmdir(f"{root}/.tmp")
+            os.rmdir(root)
+            return
+        except OSError:
+            pass  # something more was there (files in $TMPDIR): the walk below
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def check_command(argv: tuple[str, ...], env: dict[str, str]) -> None:
@@ -513,12 +585,6 @@ def refuse_nested() -> None:
         raise ConfigError("wasmelt cannot run inside an action of another wasmelt build (the outer build holds "
                           "the workspace lock, and what the inner one reads is not in the action's key); "
                           "make the inner targets dependencies of this one instead")
-
-
-def copy_mode(source: Path, dest: Path) -> None:
-    """A staged source keeps its executable bit (a `tools = ["tool.sh"]` script)."""
-    if os.stat(source).st_mode & 0o100:
-        os.chmod(dest, 0o755)
 
 
 def collect_outputs(store, action: Action, sandbox: Path) -> tuple[dict[str, str], frozenset[str]]:
