@@ -80,7 +80,7 @@ def instrument(phases: Phases) -> None:
     from wasmelt.engine import sandbox
 
     modules = [sandbox]
-    for name in ("sandbox_tree", "sandbox_spawn", "sandbox_argv", "sandbox_probe", "blobs", "action_cache"):
+    for name in ("sandbox_tree", "sandbox_argv", "sandbox_probe", "blobs"):
         try:
             modules.append(__import__(f"wasmelt.engine.{name}", fromlist=["_"]))
         except ImportError:
@@ -97,8 +97,8 @@ def instrument(phases: Phases) -> None:
         (executor.Executor, "_lookup", "decide: key, action cache lookup", 1),
         (runner.LocalRunner, "run", "LocalRunner.run", 1),
         ("make_sandbox", "sandbox directory made", 2),
-        ("stage_inputs", "inputs staged", 2),
-        (store.Store, "stage", "generated input from the CAS", 3),
+        (runner, "stage_source", "source staged", 2),
+        (store.Store, "stage", "generated input from the CAS", 2),
         ("run_in_sandbox", "run_in_sandbox", 2),
         ("bwrap_argv", "bwrap argv", 3),
         ("_spawn", "spawn + wait (bwrap, sh, cat, cksum)", 3),
@@ -123,7 +123,9 @@ def instrument(phases: Phases) -> None:
                     phases.order.pop()
         else:
             owner, name, label, depth = item
-            if name in (owner.__dict__ if isinstance(owner, type) else vars(owner)):
+            if isinstance(owner, type):  # the class that defines it (Store's CAS half is engine.blobs)
+                owner = next((c for c in owner.__mro__ if name in c.__dict__), None)
+            if owner is not None and name in vars(owner):
                 phases.wrap(owner, name, label, depth)
 
 
