@@ -104,7 +104,7 @@ def tree_dirs(action: Action) -> list[str]:
             dirs.add(d)
             d = os.path.dirname(d)
     dirs.discard("")
-    return sorted(dirs, key=lambda d: d.count("/"))
+    return sorted(dirs, key=lambda d: (d.count("/"), d))
 
 
 def make_sandbox(parent: Path, action: Action | None = None) -> Path:
