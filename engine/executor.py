@@ -16,7 +16,8 @@ from .errors import ActionError
 from .results import CACHED, EXECUTED, FAILED, SKIPPED, ActionRecord, BuildReport, Reporter, Reporters  # noqa: F401
 from .runner import LocalRunner, RemoteBackend, RemoteResult, RemoteRunner, Runner, RunResult, SourceChanged  # noqa: F401
 from .rebuild import decide, untouched
-from .store import CachedResult, Store, _atomic_write, digest_file, explain_os_error
+from .blobs import _atomic_write, digest_file
+from .store import CachedResult, Store
 from .trace import Trace
 from .workspace import Workspace
 

@@ -65,38 +65,41 @@ class LocalRunner:
         self.root, self.store, self.timeout = root, store, timeout
 
     def run(self, action: Action, inputs: dict[str, str]) -> RunResult:
-        from .sandbox import collect_outputs, copy_mode, make_sandbox, remove_sandbox, run_in_sandbox, sandbox_parent
+        from .sandbox import collect_outputs, make_sandbox, remove_sandbox, run_in_sandbox, sandbox_parent
 
-        sandbox = make_sandbox(sandbox_parent(self.store.root / "sandbox"))
+        sandbox = make_sandbox(sandbox_parent(self.store.root / "sandbox"), action)
+        checked = None
         try:
-            # Each directory once, parents first: on a busy disk every mkdir
-            # (and rmdir afterwards) is a journal write.
-            dirs = {""}
-            for art in (*action.inputs, *action.outputs):
-                d = os.path.dirname(art.path)
-                while d not in dirs:
-                    dirs.add(d)
-                    d = os.path.dirname(d)
-            for d in sorted(dirs - {""}, key=lambda d: d.count("/")):
-                os.mkdir(sandbox / d)
             for art in action.inputs:
                 dest = sandbox / art.path
                 if art.is_source:
-                    data = (self.root / art.path).read_bytes()
-                    if digest_bytes(data) != inputs[art.path]:
+                    if not stage_source(self.root / art.path, dest, inputs[art.path]):
                         raise SourceChanged(f"{action.describe()}: source `{art.path}` changed during the build; run the build again")
-                    dest.write_bytes(data)
-                    copy_mode(self.root / art.path, dest)
                 elif not self.store.stage(inputs[art.path], dest, self.root / art.path):
                     raise ActionError(f"{action.describe()}: input `{art.path}` is missing from the store; run the build again")
             # The sandbox hides the workspace (sources, wasmelt-out) and the store.
             done = run_in_sandbox(action, sandbox, self.timeout, hidden=(str(self.root), str(self.store.root)),
                                   root=str(self.root), cache_dir=str(self.store.root))
             digests, executable = collect_outputs(self.store, action, sandbox)
+            checked = action
             return RunResult(StoredOutputs(self.store, digests), done.stdout, done.stderr, done.duration,
                              digests=digests, executable=executable)
         finally:
-            remove_sandbox(sandbox)
+            remove_sandbox(sandbox, checked)
+
+
+def stage_source(source: Path, dest: Path, digest: str) -> bool:
+    """Copy a source into the sandbox if its bytes still have `digest`
+    (False: it changed); it keeps its executable bit (a `tools = ["tool.sh"]` script)."""
+    with open(source, "rb") as f:
+        data = f.read()
+        executable = os.fstat(f.fileno()).st_mode & 0o100
+    if digest_bytes(data) != digest:
+        return False
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o755 if executable else 0o644)
+    with open(fd, "wb") as out:
+        out.write(data)
+    return True
 
 
 class RemoteRunner:

@@ -1,42 +1,29 @@
-"""Running one action: a fresh directory holding only its declared inputs, run
-in its own mount, PID and network namespaces (bubblewrap) where the kernel
-allows, with a scrubbed environment, a timeout, and the output contract."""
+"""Running one action: in its own directory (engine.sandbox_tree) holding only its
+declared inputs, in its own mount, PID and network namespaces (bubblewrap,
+engine.sandbox_argv) where the kernel allows (engine.sandbox_probe), with a
+scrubbed environment, a timeout, and the output contract."""
 
 from __future__ import annotations
 
-import fcntl
-import functools
-import importlib.util
 import os
 import select
 import shlex
-import shutil
-import stat
 import subprocess
-import sys
-import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from .actions import Action
-from .errors import ActionError, ConfigError
+from .errors import ActionError
+from .sandbox_argv import (FIXED_ENV, INSIDE_ACTION_ENV, PASSTHROUGH_ENV, action_environment, bwrap_argv,  # noqa: F401
+                           check_command, python_dirs, refuse_nested, zig_cache_dir)
+from .sandbox_probe import (BWRAP, MODES, SYSTEM_DIRS, Policy, bwrap_path, configure, current_policy,  # noqa: F401
+                            namespace_unavailable)
+from .sandbox_tree import (_on_tmpfs, _reentry_script, _scratch, _tmpfs_mounts, check_outputs,  # noqa: F401
+                           collect_outputs, make_sandbox, remove_sandbox, sandbox_parent, tree_dirs)
 
-# Passed through from the host but kept out of action keys: where to find
-# programs and their own caches; a tool's identity (in the key) says what ran.
-PASSTHROUGH_ENV = ("PATH", "HOME", "ZIG_GLOBAL_CACHE_DIR", "XDG_CACHE_HOME")
-FIXED_ENV = {"LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TZ": "UTC", "SOURCE_DATE_EPOCH": "0",
-             "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
+
 STDERR_TAIL_LINES = 25
-# Set in every action's environment: a wasmelt started by an action refuses at
-# once instead of waiting for the workspace lock its own build holds.
-INSIDE_ACTION_ENV = "WASMELT_INSIDE_ACTION"
-
-MODES = ("namespace", "directory", "none")
-# What a namespace sandbox sees of the host, read-only (symlinks stay symlinks).
-SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
-BWRAP = "bwrap"
 
 
 @dataclass(frozen=True)
@@ -45,180 +32,6 @@ class Completed:
     stderr: bytes
     duration: float
 
-
-@dataclass(frozen=True)
-class Policy:
-    """How actions are contained: `mode` one of MODES; `debug` keeps a failed
-    action's sandbox and says how to re-enter it."""
-
-    mode: str = "namespace"
-    debug: bool = False
-    explicit: bool = False  # the user asked for the mode (no silent fallback)
-
-
-_requested = Policy()
-_policy_lock = threading.Lock()  # actions start on several threads
-_policy: Policy | None = None  # _requested once checked against this machine
-
-
-def configure(mode: str | None, debug: bool = False) -> None:
-    """Set the policy of this process's builds from the command's flags
-    (`--sandbox`, `--sandbox_debug`); checked when the first action runs."""
-    global _requested, _policy
-    if mode is not None and mode not in MODES:
-        raise ConfigError(f"--sandbox takes one of {', '.join(MODES)}, got `{mode}`")
-    _requested, _policy = Policy(mode or "namespace", debug, mode is not None), None
-
-
-def current_policy() -> Policy:
-    """The policy in force: namespace mode falls back to directory mode,
-    loudly, where namespaces are unavailable, unless it was asked for."""
-    global _policy
-    with _policy_lock:
-        return _policy or _resolve()
-
-
-def _resolve() -> Policy:
-    global _policy
-    wanted = _requested
-    why = namespace_unavailable() if wanted.mode == "namespace" else None
-    if why and wanted.explicit:
-        raise ActionError(f"--sandbox=namespace: {why}; install bubblewrap (Debian: apt-get install "
-                          "bubblewrap) or pass --sandbox=directory")
-    if why:
-        _warn_fallback(why)
-        wanted = Policy("directory", wanted.debug, False)
-    _policy = wanted
-    return _policy
-
-
-@functools.lru_cache(maxsize=1)
-def _warn_fallback(why: str) -> None:
-    print(f"WARNING: sandbox: {why}; actions run in plain directories (--sandbox=directory) that do not stop "
-          "them from reading or writing anything on this machine", file=sys.stderr)
-
-
-@functools.lru_cache(maxsize=1)
-def namespace_unavailable() -> str | None:
-    """Why actions cannot get their own namespaces here, or None."""
-    if not sys.platform.startswith("linux"):
-        return f"namespaces need Linux (this is {sys.platform})"
-    exe = shutil.which(BWRAP)
-    if exe is None:
-        return "bubblewrap (`bwrap`) is not installed"
-    try:
-        probe = subprocess.run([exe, "--unshare-all", "--die-with-parent", *_system_args(), "--", "/bin/true"],
-                               stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        return f"`bwrap` could not run: {e}"
-    if probe.returncode != 0:
-        reason = probe.stderr.decode("utf-8", "replace").strip().splitlines()
-        return f"`bwrap` cannot create namespaces here ({reason[-1] if reason else f'exit {probe.returncode}'})"
-    return None
-
-
-# -- the environment and the view of the host -----------------------------------
-
-def action_environment(action: Action, sandbox: Path, tmpdir: str | None = None) -> dict[str, str]:
-    env = {k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ}
-    env.update(FIXED_ENV)
-    env["TMPDIR"] = tmpdir or str(sandbox / ".tmp")
-    env[INSIDE_ACTION_ENV] = "1"
-    env.update(dict(action.env))
-    return env
-
-
-def zig_cache_dir(cache_dir: str | None = None) -> str:
-    """zig's cache (compiled libc and compiler-rt, shared by every zig run): the one
-    writable host directory a namespace sandbox mounts. Inside the wasmelt cache
-    (`<cache>/zig`, so `cache gc` and `clean --expunge` cover it) unless the user's
-    ZIG_GLOBAL_CACHE_DIR names another."""
-    explicit = os.environ.get("ZIG_GLOBAL_CACHE_DIR")
-    if explicit:
-        return os.path.abspath(explicit)
-    if cache_dir:
-        return os.path.join(os.path.abspath(cache_dir), "zig")
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(os.path.abspath(base), "zig")
-
-
-def _system_args() -> list[str]:
-    args = []
-    for d in SYSTEM_DIRS:
-        if os.path.islink(d):
-            args += ["--symlink", os.readlink(d), d]
-        elif os.path.isdir(d):
-            args += ["--ro-bind", d, d]
-    return args + ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
-
-
-@functools.lru_cache(maxsize=1)
-def python_dirs() -> tuple[str, ...]:
-    """The interpreter, its environment and the installed wasmelt package:
-    builtin stages run as `python -m wasmelt...`."""
-    dirs = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable))}
-    dirs.update(p for p in sys.path if p and os.path.isdir(p) and "site-packages" in p)
-    for name in ("wasmelt", "wasmelt.engine", "wasmelt.rules", "wasmelt.toolchains"):
-        spec = importlib.util.find_spec(name)
-        dirs.update(spec.submodule_search_locations or () if spec else ())
-    return tuple(sorted(os.path.realpath(d) for d in dirs if d))
-
-
-def _inside(path: str, parent: str) -> bool:
-    return path == parent or path.startswith(parent.rstrip("/") + "/")
-
-
-def _mounts(action: Action, sandbox: Path, hidden: tuple[str, ...], zig: str | None = None) -> list[str]:
-    """bwrap arguments: the system and the tools read-only, the sandbox
-    read-only but for its output directories, and nothing of `hidden` (the
-    workspace, the cache, $HOME) even where a mounted tree contains it."""
-    root = str(sandbox)
-    ro = set(python_dirs())
-    for tool in action.tools:
-        if os.path.isabs(tool.path):
-            real = os.path.realpath(tool.path)
-            ro.update((os.path.dirname(real), os.path.dirname(os.path.abspath(tool.path))))
-    ro = {d for d in ro if os.path.exists(d) and not any(_inside(d, s) for s in SYSTEM_DIRS)}
-    zig = zig or zig_cache_dir()
-    bound = list(ro) + list(SYSTEM_DIRS) + ["/tmp"]
-    hide = {h for h in hidden if any(_inside(h, b) and h != b for b in bound)}
-    ro = {d for d in ro if not any(d == h or _inside(h, d) for h in hidden)}  # never a tree holding the workspace
-    ro = {d for d in ro if not any(d != o and _inside(d, o) for o in ro)}  # inside another: already there
-    depth = lambda p: p.rstrip("/").count("/")  # noqa: E731 - a sort key
-    plan = sorted([(depth(h), 0, "--tmpfs", h) for h in hide] + [(depth(d), 1, "--ro-bind", d) for d in ro])
-    args = _system_args()
-    for _, _, kind, path in plan:
-        args += [kind, path] if kind == "--tmpfs" else [kind, path, path]
-    os.makedirs(zig, exist_ok=True)
-    # The working directory is writable (what lands there undeclared is
-    # reported by check_outputs); the inputs' directories are read-only, and
-    # the outputs' directories writable again, with any input in one of them
-    # read-only once more.
-    args += ["--bind", zig, zig, "--bind", root, root]
-    out_dirs = sorted({os.path.dirname(o.path) for o in action.outputs})
-    in_dirs = sorted({os.path.dirname(a.path) for a in action.inputs} - {""})
-    covered: list[str] = []
-    for d in in_dirs:
-        if not any(_inside(d, c) for c in covered) and not any(_inside(d, o) for o in out_dirs):
-            covered.append(d)
-            args += ["--ro-bind", f"{root}/{d}", f"{root}/{d}"]
-    for d in out_dirs:
-        args += ["--bind", f"{root}/{d}", f"{root}/{d}"]
-    for art in action.inputs:
-        if "/" not in art.path or any(_inside(art.path, d) for d in out_dirs):
-            args += ["--ro-bind", f"{root}/{art.path}", f"{root}/{art.path}"]
-    return args + ["--chdir", root]
-
-
-def bwrap_argv(action: Action, sandbox: Path, hidden: tuple[str, ...], zig: str | None = None) -> list[str]:
-    """The options of one action's bwrap (passed through --args)."""
-    args = ["--unshare-all", "--die-with-parent", "--new-session", "--hostname", "sandbox"]
-    if getattr(action, "network", False):
-        args.append("--share-net")
-    return args + _mounts(action, sandbox, hidden, zig)
-
-
-# -- running ----------------------------------------------------------------------
 
 def tail(text: bytes, lines: int = STDERR_TAIL_LINES) -> str:
     decoded = text.decode("utf-8", "replace").rstrip().splitlines()
@@ -231,94 +44,6 @@ def printable(text: str) -> str:
     """Text from elsewhere (a remote's error) made safe for a terminal: control
     characters, escape sequences included, shown as escapes."""
     return "".join(c if c.isprintable() or c in "\n\t" else repr(c)[1:-1] for c in text)
-
-
-# Where sandboxes go, when it is a tmpfs: $XDG_RUNTIME_DIR (the user's own) if
-# set, else /dev/shm. On a disk each of an action's dozen mkdirs, file writes
-# and rmdirs is a journal write (1-2 ms each).
-SCRATCH_DIRS = ("XDG_RUNTIME_DIR", "/dev/shm")
-_LOCK = ".lock"  # held by the process using the directory; free once it died
-_scratch_lock = threading.Lock()
-_scratch: list[Path | None] = []  # this process's directory, once looked for
-
-
-def sandbox_parent(fallback: Path) -> Path:
-    """Where this process makes its sandboxes: its own directory on a tmpfs
-    when there is one, else `fallback` (under the cache). A sandbox kept for
-    --sandbox_debug stays under `fallback`, where no later build sweeps it."""
-    if current_policy().debug:
-        return fallback
-    with _scratch_lock:
-        if not _scratch:
-            try:
-                _scratch.append(_claim_scratch())
-            except OSError:  # a tmpfs that refuses us: the cache's directory does
-                _scratch.append(None)
-    return _scratch[0] or fallback
-
-
-def _tmpfs_mounts() -> set[str]:
-    try:
-        with open("/proc/self/mounts", encoding="utf-8", errors="replace") as f:
-            return {fields[1] for fields in (line.split() for line in f) if len(fields) > 2 and fields[2] == "tmpfs"}
-    except OSError:
-        return set()
-
-
-def _on_tmpfs(path: str, tmpfs: set[str]) -> bool:
-    mount = path
-    while not os.path.ismount(mount):
-        mount = os.path.dirname(mount)
-    return mount in tmpfs
-
-
-def _claim_scratch() -> Path | None:
-    """This process's directory `<tmpfs>/wasmelt-<uid>/p*`, locked while it
-    lives; directories of processes that died (a killed build) are removed
-    first. None where it is not usable: missing, not a tmpfs, not ours, not private."""
-    where = os.path.realpath(os.environ.get(SCRATCH_DIRS[0]) or SCRATCH_DIRS[1])
-    if not os.path.isdir(where) or not os.access(where, os.W_OK | os.X_OK) or not _on_tmpfs(where, _tmpfs_mounts()):
-        return None
-    base = os.path.join(where, f"wasmelt-{os.getuid()}")
-    try:
-        os.mkdir(base, 0o700)
-    except FileExistsError:
-        pass
-    st = os.lstat(base)  # another user's, or a link planted in a shared /dev/shm: not used
-    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
-        return None
-    _sweep_stale(base)
-    mine = tempfile.mkdtemp(dir=base, prefix=f"p{os.getpid()}-")
-    fd = os.open(os.path.join(mine, _LOCK), os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
-    fcntl.flock(fd, fcntl.LOCK_EX)  # held (the fd left open) for the life of this process
-    return Path(mine)
-
-
-def _sweep_stale(base: str) -> None:
-    """Remove the sandbox directories of processes that are gone: their lock is free."""
-    for entry in os.scandir(base):
-        try:
-            fd = os.open(os.path.join(entry.path, _LOCK), os.O_RDONLY | os.O_CLOEXEC)
-        except OSError:
-            continue  # not a process directory, or one still being made
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            continue  # its process is alive
-        shutil.rmtree(entry.path, ignore_errors=True)
-        os.close(fd)
-
-
-def make_sandbox(parent: Path) -> Path:
-    parent.mkdir(parents=True, exist_ok=True)
-    path = Path(tempfile.mkdtemp(dir=parent, prefix="a-"))
-    (path / ".tmp").mkdir()
-    return path
-
-
-def _reentry_script(sandbox: Path) -> Path:
-    return sandbox.parent / (sandbox.name + ".reenter.sh")
 
 
 def _keep_for_debugging(action: Action, sandbox: Path, command: list[str], env: dict[str, str],
@@ -352,7 +77,7 @@ def run_in_sandbox(action: Action, sandbox: Path, default_timeout: float | None,
     env["ZIG_GLOBAL_CACHE_DIR"] = env["ZIG_LOCAL_CACHE_DIR"] = zig
     if namespaced:
         options = bwrap_argv(action, sandbox, (*hidden, os.path.expanduser("~")), zig)
-        command = [shutil.which(BWRAP) or BWRAP, *options, "--", *argv]
+        command = [bwrap_path(), *options, "--", *argv]
     else:
         command = argv
     logs = sandbox.parent / (sandbox.name + ".log")
@@ -460,98 +185,3 @@ class _suppress:
 
     def __exit__(self, *exc):
         return exc[0] is not None and issubclass(exc[0], OSError)
-
-
-def check_outputs(action: Action, sandbox: Path, root: str | None = None) -> None:
-    """Every declared output is a regular file; nothing undeclared was written."""
-    from .store import OutputRefused, open_regular
-
-    for out in action.outputs:
-        if out.path in action.optional_outputs and not os.path.lexists(sandbox / out.path):
-            continue
-        try:
-            os.close(open_regular(sandbox, out.path))  # no symlink anywhere on the way
-        except OutputRefused as e:
-            raise ActionError(f"{action.describe()}: output {e}; outputs must be regular files; "
-                              f"command: {action.command_line(root)}") from None
-        except OSError:
-            raise ActionError(f"{action.describe()} did not produce declared output `{out.path}`; "
-                              f"command: {action.command_line(root)}") from None
-    declared = {a.path for a in action.inputs} | {a.path for a in action.outputs}
-    # Files, and links to directories (os.walk lists those with directories).
-    stray = sorted(
-        rel for rel in (os.path.relpath(os.path.join(d, f), sandbox) for d, dirs, files in os.walk(sandbox)
-                        for f in files + [x for x in dirs if os.path.islink(os.path.join(d, x))])
-        if rel not in declared and not rel.startswith(".tmp" + os.sep))
-    if stray:
-        shown = ", ".join(f"`{s}`" for s in stray[:5]) + (f" and {len(stray) - 5} more" if len(stray) > 5 else "")
-        raise ActionError(f"{action.describe()} wrote undeclared files {shown}; declare them as outputs "
-                          f"or write temporary files to $TMPDIR; command: {action.command_line(root)}")
-
-
-def remove_sandbox(path: Path) -> None:
-    if not _reentry_script(path).exists():  # kept by --sandbox_debug
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def check_command(argv: tuple[str, ...], env: dict[str, str]) -> None:
-    """ValueError for what no process can be given: a NUL byte in an argument
-    or the environment, an `=` in a variable's name."""
-    for i, arg in enumerate(argv):
-        if "\0" in arg:
-            raise ValueError(f"argument {i} of the command contains a NUL byte: {arg[:60]!r}")
-    for name, value in env.items():
-        if "\0" in name or "\0" in value or "=" in name or not name:
-            raise ValueError(f"environment variable {name[:60]!r} = {value[:60]!r}: names and values cannot "
-                             "contain NUL bytes, and names cannot be empty or contain `=`")
-
-
-def refuse_nested() -> None:
-    """A wasmelt started inside an action stops at once: it would wait for the
-    lock of the build that runs it, and it escapes that build's key."""
-    if os.environ.get(INSIDE_ACTION_ENV):
-        raise ConfigError("wasmelt cannot run inside an action of another wasmelt build (the outer build holds "
-                          "the workspace lock, and what the inner one reads is not in the action's key); "
-                          "make the inner targets dependencies of this one instead")
-
-
-def copy_mode(source: Path, dest: Path) -> None:
-    """A staged source keeps its executable bit (a `tools = ["tool.sh"]` script)."""
-    if os.stat(source).st_mode & 0o100:
-        os.chmod(dest, 0o755)
-
-
-def collect_outputs(store, action: Action, sandbox: Path) -> tuple[dict[str, str], frozenset[str]]:
-    """Stream the declared outputs into the store: (path -> digest, the
-    executable ones). A symlink or special file is refused."""
-    from .store import OutputRefused
-
-    outputs: dict[str, str] = {}
-    executable = set()
-    for out in action.outputs:
-        if not os.path.lexists(sandbox / out.path):
-            continue  # an optional output the tool did not write
-        try:
-            digest, is_exec = store.put_output(sandbox, out.path)
-        except OutputRefused as e:
-            raise ActionError(f"{action.describe()}: output {e}; outputs must be regular files; "
-                              f"command: {action.command_line()}") from None
-        outputs[out.path] = digest
-        if is_exec:
-            executable.add(out.path)
-    return outputs, frozenset(executable)
-
-
-class LazyBlobs:
-    """An action's outputs as bytes, read from its sandbox only when asked
-    (a remote upload, a reproducibility mismatch): large outputs are never
-    held in memory otherwise."""
-
-    def __init__(self, sandbox: Path, outputs: dict[str, str]):
-        self.sandbox, self.outputs = sandbox, outputs
-
-    def __getitem__(self, path: str) -> bytes:
-        return (self.sandbox / path).read_bytes()
-
-    def all(self) -> dict[str, bytes]:
-        return {path: self[path] for path in self.outputs}

@@ -16,7 +16,7 @@ from .action_graph import ActionGraph
 from .actions import Action, Artifact
 from .errors import ActionError
 from .results import CACHED, FAILED, SKIPPED, ActionRecord, BuildReport, Reporter
-from .store import explain_os_error
+from .os_errors import explain_os_error
 
 
 def schedule(executor, wanted: list[Artifact], graph: ActionGraph, *, jobs: int = 1, keep_going: bool = False,

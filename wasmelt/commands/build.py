@@ -97,7 +97,8 @@ def keep_cache_size(ws, result) -> None:
 
     from wasmelt import report
     from wasmelt.engine.settings import DEFAULT_CACHE_MAX_SIZE, parse_size
-    from wasmelt.engine.store import disk_bytes, limit_cache
+    from wasmelt.engine.blobs import disk_bytes
+    from wasmelt.engine.cache_limits import limit_cache
 
     added = 0
     for record in result.records.values():

@@ -43,7 +43,7 @@ def run(args) -> int:
                   f"{counts['actions']} action entries ({counts['bad_actions']} damaged, "
                   f"{counts['incomplete_actions']} missing blobs; removed)")
             return 1 if counts["bad_blobs"] or counts["bad_actions"] else 0
-        from wasmelt.engine.store import SIZE_STAMP, tool_caches
+        from wasmelt.engine.cache_limits import SIZE_STAMP, tool_caches
 
         counts = store.gc(max_size(args), tool_caches(ws.cache_dir))
         (ws.cache_dir / SIZE_STAMP).unlink(missing_ok=True)  # the next build measures again
