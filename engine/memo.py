@@ -64,6 +64,13 @@ class Memo:
             self._trace_stat = rebuild.stat_of(path)
         return self.trace
 
+    def last_record(self, trace_stat) -> tuple[dict, bool] | None:
+        """The trace's last build record and whether it was answered as a whole,
+        from memory, when `trace_stat` shows nobody wrote the trace since (None: read it)."""
+        if self.trace is None or trace_stat is None or trace_stat != self._trace_stat:
+            return None
+        return self.trace.build, self.trace.up_to_date
+
     def answered(self, before) -> None:
         """The whole build was reused (rebuild.null_build appended its record):
         the trace kept in memory says so too, unless another process wrote it first."""

@@ -55,11 +55,14 @@ def stat_seeds(inputs: dict[str, Stat]) -> list[str]:
     return changed
 
 
-def null_build(records: str, request: str, seeds: list[str] | None = None) -> list | None:
+def null_build(records: str, request: str, seeds: list[str] | None = None, last=None) -> list | None:
     """The whole-build decision: with no seed (`seeds` None: a stat pass finds
     them) and the trace's last build asked the same and succeeded, every
     action is reused for NOTHING_CHANGED; the answer is recorded in the trace
-    and its summary, [actions, [(label, [files])]], returned. None: decide per action.
+    (unless its last build was already answered so) and its summary,
+    [actions, [(label, [files])]], returned. None: decide per action.
+    `last`: the trace's (build record, up to date) when the caller holds them
+    (the server's memo), else they are read from the trace.
 
     Under the workspace lock, taken without waiting: while another build runs,
     the full path waits for it and says so."""
@@ -76,7 +79,7 @@ def null_build(records: str, request: str, seeds: list[str] | None = None) -> li
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return None
-        build, _ = last_build(records)
+        build, up_to_date = last if last is not None else last_build(records)
         if build is None or build.get("request") != request or build.get("summary") is None:
             return None
         if seeds is None:
@@ -85,7 +88,8 @@ def null_build(records: str, request: str, seeds: list[str] | None = None) -> li
             seeds = stat_seeds(build["inputs"])
         if seeds:
             return None
-        mark_up_to_date(records)
+        if not up_to_date:
+            mark_up_to_date(records)
         return build["summary"]
 
 
