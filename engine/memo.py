@@ -101,7 +101,7 @@ class Memo:
             build = p.trace.build
             if build.get("request") != p.request or build.get("inputs") is None:
                 return None, None
-            seeds = rebuild.stat_seeds(build["inputs"])
+            seeds = rebuild.stat_seeds(build["inputs"], str(p.ws.root))
             return seeds, rebuild.examined(p.analysis.graph, seeds, str(p.ws.root))
         self.pending = set()
         self.consumed = True

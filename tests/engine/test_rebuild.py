@@ -116,6 +116,27 @@ def test_the_whole_build_answer_from_a_record_in_memory(tmp_path):
     assert Trace(records).up_to_date  # the answer is recorded
 
 
+def test_the_stat_pass_relative_to_the_workspace_finds_what_the_absolute_one_finds(tmp_path):
+    from wasmelt.engine.rebuild import stat_of, stat_seeds
+
+    ws, outside = tmp_path / "ws", tmp_path / "outside"
+    for d in (ws / "pkg", outside):
+        d.mkdir(parents=True)
+    same, edited, gone, outer = ws / "pkg/same.txt", ws / "pkg/edited.txt", ws / "pkg/gone.txt", outside / "tool"
+    for f in (same, edited, gone, outer):
+        f.write_text("x")
+    inputs = {str(p): stat_of(str(p)) for p in (ws, ws / "pkg", same, edited, gone, outer)}
+    inputs[str(ws / "pkg/new.txt")] = None  # absent when recorded
+    edited.write_text("longer")
+    gone.unlink()
+    (ws / "pkg/new.txt").write_text("y")
+    outer.write_text("changed")
+    expected = sorted(map(str, (ws / "pkg", edited, gone, outer, ws / "pkg/new.txt")))
+    assert sorted(stat_seeds(inputs)) == expected
+    assert sorted(stat_seeds(inputs, str(ws))) == expected
+    assert sorted(stat_seeds(inputs, str(tmp_path / "missing"))) == expected  # no such root: all absolute
+
+
 def test_the_trace_is_recompacted_when_mostly_redundant(chain, tmp_path):
     from wasmelt.engine import trace as trace_mod
 
