@@ -254,16 +254,16 @@ class Server:
                 seeds = memo.watched_seeds(request)
                 plain = self.frontend.plain(args)
                 before = rebuild.stat_of(str(self.dir / "trace"))
+                own = memo.holds(before)
                 # The last build record is the memo's unless another process wrote the trace.
-                answer = rebuild.null_build(str(self.dir), request, seeds, memo.last_record(before)) \
-                    if plain else None
+                last = memo.last_record(str(self.dir), before) if plain else (None, False)
+                answer = rebuild.null_build(str(self.dir), request, seeds, last) if plain else None
                 if answer is not None:
                     memo.answered(before)
                     if seeds is not None:
                         self.incremental += 1
-                    elif synced and memo.last is not None and memo.last.request == request:
-                        memo.anchored = True  # disk is as that build left it, and watched since
-                        memo.pending.clear()
+                    elif synced:  # verified by the stat pass, watched since: the next one is not
+                        memo.anchor(request, last[0]["inputs"], str(self.ws.root), own)
                     return self.frontend.report.up_to_date(*answer, args.quiet, started)
             if cookie is not None:  # not waited for: not a build of this workspace
                 self.watcher.discard(cookie)

@@ -172,13 +172,19 @@ def test_a_missing_tool_names_the_target(workspace):
 
 def test_the_last_build_record_comes_from_memory_only_while_nobody_wrote_the_trace(workspace, memos, monkeypatch):
     from wasmelt.engine import rebuild
-    from wasmelt.engine.workspace import find_workspace
+    from wasmelt.engine.trace import Trace, last_build
+    from wasmelt.engine.workspace import find_workspace, records_dir
 
     _, _, memo = memos
     monkeypatch.setenv("WASMELT_CACHE", str(workspace.cache))
     _two_packages(workspace)
     assert workspace.run("build", "//...").code == 0
-    trace = memo.trace_for(find_workspace(workspace.root))
-    assert memo.last_record(rebuild.stat_of(trace.path)) == (trace.build, trace.up_to_date)
+    ws = find_workspace(workspace.root)
+    records = str(records_dir(ws))
+    trace = memo.trace_for(ws)
+    assert memo.holds(rebuild.stat_of(trace.path))
+    assert memo.last_record(records, rebuild.stat_of(trace.path)) == (trace.build, trace.up_to_date)
     assert workspace.run("build", "//...").code == 0  # another process writes the trace
-    assert memo.last_record(rebuild.stat_of(trace.path)) is None  # read it again
+    assert not memo.holds(rebuild.stat_of(trace.path))
+    assert memo.last_record(records, rebuild.stat_of(trace.path)) == last_build(records)  # read again
+    assert last_build(records)[0] == Trace(records).build
