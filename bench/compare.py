@@ -62,8 +62,8 @@ def timed(argv: list[str], cwd: Path, env: dict | None = None) -> tuple[float, i
 def installed_wasmelt(venv: Path) -> Path:
     """The `wasmelt` command of a regular (not editable) install of this
     checkout, as `pip install` gives users, in a venv of its own that takes its
-    dependencies from the running one: an editable install's import finder
-    adds ~10 ms to every command's start."""
+    dependencies from the running one (an editable install with setuptools'
+    default import hook adds ~9 ms to every command's start)."""
     exe = venv / "bin" / "wasmelt"
     if exe.exists():
         return exe

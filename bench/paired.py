@@ -7,7 +7,8 @@ each pair of figures sees the same load. Separate caches per install.
 
 Prints the cold in-process build (time, peak RSS), the medians of the null build
 in-process and through the server, and of a leaf edit through the server; ninja
-builds the `before` copy for reference.
+builds a third copy for reference (its output directory in a wasmelt copy would
+be one more tree for that copy's `//...` to walk).
 """
 
 from __future__ import annotations
@@ -40,18 +41,21 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/wasmelt-paired"))
     ap.add_argument("--reuse", action="store_true",
                     help="keep the workspaces and caches of an earlier run (no cold build is measured)")
+    ap.add_argument("--cold-flags", default="",
+                    help="extra flags of the cold build only, e.g. --sandbox=none (the other builds reuse its cache)")
     args = ap.parse_args()
     work = args.workdir / str(args.targets)
     installs = {"before": args.before, "after": args.after}
-    reuse = args.reuse and all((work / name / "bench-workspace.json").exists() for name in installs)
+    copies = (*installs, "ninja")
+    reuse = args.reuse and all((work / name / "bench-workspace.json").exists() for name in copies)
     if not reuse:
         shutil.rmtree(work, ignore_errors=True)
-    ws = {name: load_info(work / name) if reuse else generate(work / name, args.targets) for name in installs}
+    ws = {name: load_info(work / name) if reuse else generate(work / name, args.targets) for name in copies}
 
-    def build(name: str, server: bool) -> tuple[float, int, str]:
+    def build(name: str, server: bool, flags: tuple[str, ...] = ()) -> tuple[float, int, str]:
         env = {**os.environ, "WASMELT_SERVER": "1" if server else "0", "WASMELT_CACHE": str(work / f"cache-{name}")}
         start = time.perf_counter()
-        proc = subprocess.Popen([installs[name], "build", "//...", "-q", "-j", "2"], cwd=ws[name].root, env=env,
+        proc = subprocess.Popen([installs[name], "build", "//...", "-q", "-j", "2", *flags], cwd=ws[name].root, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         err = proc.stderr.read()
         _, status, usage = os.wait4(proc.pid, 0)
@@ -62,11 +66,11 @@ def main() -> None:
 
     def ninja() -> float:
         start = time.perf_counter()
-        subprocess.run(["ninja", "-j", "2"], cwd=ws["before"].root, capture_output=True, check=True)
+        subprocess.run(["ninja", "-j", "2"], cwd=ws["ninja"].root, capture_output=True, check=True)
         return time.perf_counter() - start
 
     for name in installs:
-        seconds, rss, _ = build(name, False)
+        seconds, rss, _ = build(name, False, () if reuse else tuple(args.cold_flags.split()))
         if not reuse:
             print(f"{args.targets} {name} cold in-process {seconds:.1f} s, peak RSS {rss // 1024} MB", flush=True)
     for name in installs:
@@ -76,11 +80,17 @@ def main() -> None:
     samples: dict[str, list[float]] = {}
     for name in installs:
         build(name, False)  # records the up-to-date check
+    def interpreter(name: str) -> float:  # the start every command of that install pays
+        start = time.perf_counter()
+        subprocess.run([os.path.join(os.path.dirname(installs[name]), "python"), "-c", "pass"], check=True)
+        return time.perf_counter() - start
+
     for _ in range(args.runs):
         for name in installs:
             seconds, _, err = build(name, False)
             assert "nothing changed" in err, err[-300:]
             samples.setdefault(f"{name} null", []).append(seconds)
+            samples.setdefault(f"{name} python -c pass", []).append(interpreter(name))
         samples.setdefault("ninja null", []).append(ninja())
     for _ in range(args.runs):
         for name in installs:
@@ -92,13 +102,13 @@ def main() -> None:
             seconds, _, err = build(name, True)
             assert "3 executed" in err, err[-300:]
             samples.setdefault(f"{name} server leaf", []).append(seconds)
-        edit_leaf(ws["before"], base + 3 * i + 2)
+        edit_leaf(ws["ninja"], base + 3 * i + 2)
         samples.setdefault("ninja leaf", []).append(ninja())
     for name in installs:
         env = {**os.environ, "WASMELT_CACHE": str(work / f"cache-{name}")}
         subprocess.run([installs[name], "server", "stop"], cwd=ws[name].root, env=env, capture_output=True)
     for key, values in samples.items():
-        print(f"{args.targets} {key:20s} median {statistics.median(values) * 1000:7.1f} ms  "
+        print(f"{args.targets} {key:22s} median {statistics.median(values) * 1000:7.1f} ms  "
               f"min {min(values) * 1000:7.1f} ms")
 
 

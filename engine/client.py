@@ -15,7 +15,6 @@ import marshal
 import os
 import sys
 
-import _socket  # the C module: socket.py's enums cost ~2 ms at start
 import xxhash
 
 BUILD_FILE = "BUILD.toml"
@@ -61,6 +60,8 @@ def connect(records: str, timeout: float | None = None):
         inode = os.stat(path).st_ino
     except OSError:
         return None
+    import _socket  # the C module (socket.py's enums cost ~2 ms at start), once a server may listen
+
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:

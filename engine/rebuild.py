@@ -38,28 +38,43 @@ def request_of(package: str, patterns: list[str]) -> str:
     return "\0".join([package, os.environ.get("PATH", ""), sys.executable, sys.version, *patterns])
 
 
-def stat_seeds(inputs: dict[str, Stat]) -> list[str]:
+def stat_seeds(inputs: dict[str, Stat], root: str | None = None) -> list[str]:
     """A cold process's seeds: every path the last build recorded whose stat
-    (size, mtime, inode; None for absent) is not what it was."""
+    (size, mtime, inode; None for absent) is not what it was. Paths under
+    `root` (the workspace) are stat'ed relative to it: shorter lookups for
+    the kernel, ~15% of the pass."""
     stat = os.stat
     changed = []
+    try:
+        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY) if root else None
+    except OSError:
+        fd = None
+    prefix = root.rstrip(os.sep) + os.sep if fd is not None else None
+    cut = len(prefix or "")
     for path, want in inputs.items():
         try:
-            st = stat(path)
+            st = stat(path[cut:], dir_fd=fd) if prefix and path.startswith(prefix) else stat(path)
         except OSError:
             if want is not None:
                 changed.append(path)
             continue
         if want is None or st.st_mtime_ns != want[1] or st.st_size != want[0] or st.st_ino != want[2]:
             changed.append(path)
+    if fd is not None:
+        os.close(fd)
     return changed
 
 
-def null_build(records: str, request: str, seeds: list[str] | None = None) -> list | None:
+def null_build(records: str, request: str, seeds: list[str] | None = None, last=None,
+               root: str | None = None) -> list | None:
     """The whole-build decision: with no seed (`seeds` None: a stat pass finds
     them) and the trace's last build asked the same and succeeded, every
     action is reused for NOTHING_CHANGED; the answer is recorded in the trace
-    and its summary, [actions, [(label, [files])]], returned. None: decide per action.
+    (unless its last build was already answered so) and its summary,
+    [actions, [(label, [files])]], returned. None: decide per action.
+    `last`: the trace's (build record, up to date) when the caller holds them
+    (the server's memo), else they are read from the trace; `root`: the
+    workspace's (see stat_seeds).
 
     Under the workspace lock, taken without waiting: while another build runs,
     the full path waits for it and says so."""
@@ -76,16 +91,17 @@ def null_build(records: str, request: str, seeds: list[str] | None = None) -> li
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return None
-        build, _ = last_build(records)
+        build, up_to_date = last if last is not None else last_build(records)
         if build is None or build.get("request") != request or build.get("summary") is None:
             return None
         if seeds is None:
             if build.get("inputs") is None:
                 return None  # recorded while a file was racy: decide by content
-            seeds = stat_seeds(build["inputs"])
+            seeds = stat_seeds(build["inputs"], root)
         if seeds:
             return None
-        mark_up_to_date(records)
+        if not up_to_date:
+            mark_up_to_date(records)
         return build["summary"]
 
 

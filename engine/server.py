@@ -185,22 +185,23 @@ class Server:
         if message.get("control") == "stop":
             self._send(conn, b"x", b"0")
             return False
+        # The watcher's cookie first: its event comes in while the code is stat'ed.
+        cookie = self.watcher.post_cookie() if self.watcher is not None else None
         if self._code_stamp() != self.code_stamp:
             self._send(conn, b"r", b"stale")  # wasmelt changed: the client runs it, we make way
+            if cookie is not None:
+                self.watcher.discard(cookie)
             return False
         self.commands += 1
         import gc
 
         gc.disable()  # see wasmelt.cli: collect once the client has its answer instead
         try:
-            monitor = HangupMonitor(self.interrupt_command, conn)
             try:
-                code = self._run(conn, message)
+                code = self._run(conn, message, cookie)
             except KeyboardInterrupt:  # arrived as _run was returning: the client is gone anyway
                 sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
                 code = 130
-            finally:
-                monitor.close()
             if code is None:
                 self._send(conn, b"r", b"")
             else:
@@ -220,7 +221,8 @@ class Server:
             gc.freeze()  # what survives (packages, memos) is long-lived: keep it out of later passes
         return True
 
-    def _run(self, conn: socket.socket, message: dict) -> int | None:
+    def _run(self, conn: socket.socket, message: dict, cookie: str | None = None) -> int | None:
+        """One command; `cookie`: the watcher's, posted as the request came in."""
         started = time.monotonic()
         argv = list(message["argv"])
         os.chdir(message["cwd"])
@@ -243,7 +245,8 @@ class Server:
             if located is not None:
                 request = rebuild.request_of(located[1], args.patterns)
                 self._start_watching()
-                synced = self.watcher is not None and self.watcher.sync()
+                synced = self.watcher is not None and self.watcher.sync(cookie)
+                cookie = None
                 memo.note(self.watcher.drain_paths() if synced else None)
                 memo.synced = synced
                 # The one decision: no seed from the watcher (or, unwatched, from a
@@ -251,15 +254,20 @@ class Server:
                 seeds = memo.watched_seeds(request)
                 plain = self.frontend.plain(args)
                 before = rebuild.stat_of(str(self.dir / "trace"))
-                answer = rebuild.null_build(str(self.dir), request, seeds) if plain else None
+                own = memo.holds(before)
+                # The last build record is the memo's unless another process wrote the trace.
+                last = memo.last_record(str(self.dir), before) if plain else (None, False)
+                answer = rebuild.null_build(str(self.dir), request, seeds, last) if plain else None
                 if answer is not None:
                     memo.answered(before)
                     if seeds is not None:
                         self.incremental += 1
-                    elif synced and memo.last is not None and memo.last.request == request:
-                        memo.anchored = True  # disk is as that build left it, and watched since
-                        memo.pending.clear()
+                    elif synced:  # verified by the stat pass, watched since: the next one is not
+                        memo.anchor(request, last[0]["inputs"], str(self.ws.root), own)
                     return self.frontend.report.up_to_date(*answer, args.quiet, started)
+            if cookie is not None:  # not waited for: not a build of this workspace
+                self.watcher.discard(cookie)
+                cookie = None
             # The build itself. The first one (a cold build, tens of thousands of
             # outputs and new directories) runs unwatched: the events would keep
             # the watcher busy on a core the build needs. Later ones write few
@@ -269,11 +277,15 @@ class Server:
                 self._stop_watching()
             memo.seeded = False
             before = memo.last
+            # A client that hangs up from here on was interrupted (the answers
+            # above take milliseconds: they finish, and their frames go nowhere).
+            monitor = HangupMonitor(self.interrupt_command, conn)
             try:
                 return self.frontend.run(argv, memo)
             except SystemExit as e:
                 return e.code if isinstance(e.code, int) else 1
             finally:
+                monitor.close()
                 if memo.consumed:  # interrupted after taking the seeds: what changed is no longer known
                     memo.consumed = False
                     memo.unanchor()
@@ -292,6 +304,8 @@ class Server:
             traceback.print_exc()
             return 1
         finally:
+            if cookie is not None and self.watcher is not None:  # not waited for (a bad flag)
+                self.watcher.discard(cookie)
             self.command_running = False
             for stream in (out, err):
                 try:

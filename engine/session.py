@@ -60,17 +60,17 @@ def plan(ws: Workspace, patterns: list[str], current_package: str = "", memo=Non
     if memo is not None:
         p.seeds, p.examine = memo.seeds_for(p)
     else:
-        p.seeds = _stat_seeds(trace, request)
+        p.seeds = _stat_seeds(trace, request, str(ws.root))
         p.examine = rebuild.examined(p.analysis.graph, p.seeds, str(ws.root))
     return p
 
 
-def _stat_seeds(trace: Trace, request: str) -> list[str] | None:
+def _stat_seeds(trace: Trace, request: str, root: str) -> list[str] | None:
     """A cold process's seeds: the stat pass over the last build's inputs, when it asked the same."""
     build = trace.build
     if build.get("request") != request or build.get("inputs") is None:
         return None
-    return rebuild.stat_seeds(build["inputs"])
+    return rebuild.stat_seeds(build["inputs"], root)
 
 
 def build(p: Plan, wanted, *, jobs: int | None = None, keep_going: bool = False,

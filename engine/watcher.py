@@ -54,15 +54,25 @@ class Watcher:
                 self.alive = False
                 self.cond.notify_all()
 
-    def sync(self) -> bool:
-        """Wait until the events of every earlier change are in; False if the
-        watcher cannot vouch for that (then the caller must stat)."""
+    def post_cookie(self) -> str | None:
+        """Put a cookie file in the watched tree (None: it cannot be written);
+        `sync(cookie)` waits for its event. Posted early, the wait overlaps
+        what the caller does meanwhile."""
         self.counter += 1
         cookie = os.path.join(self.cookie_dir, f"cookie-{os.getpid()}-{self.counter}")
         try:
             with open(cookie, "w"):
                 pass
         except OSError:
+            return None
+        return cookie
+
+    def sync(self, cookie: str | None = None) -> bool:
+        """Wait until the events of every change made before `cookie` (by
+        default one posted now) are in; False if the watcher cannot vouch for
+        that (then the caller must stat)."""
+        cookie = cookie or self.post_cookie()
+        if cookie is None:
             return False
         deadline = time.monotonic() + COOKIE_TIMEOUT_S
         try:
@@ -72,13 +82,18 @@ class Watcher:
                     if left <= 0:
                         return False
                     self.cond.wait(left)
-                self.cookies.discard(cookie)
                 return self.alive
         finally:
-            try:
-                os.unlink(cookie)
-            except OSError:
-                pass
+            self.discard(cookie)
+
+    def discard(self, cookie: str) -> None:
+        """Remove a cookie file and forget its event."""
+        with self.cond:
+            self.cookies.discard(cookie)
+        try:
+            os.unlink(cookie)
+        except OSError:
+            pass
 
     def drain_paths(self) -> set[str] | None:
         """The paths that changed since the last drain (None: too many to keep)."""

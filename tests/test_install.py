@@ -135,3 +135,22 @@ def test_a_plain_install_builds_sizes_and_tests_a_c_and_wat_app(tmp_path):
     where = subprocess.run([str(venv / "bin/python"), "-c", "import wasmelt.engine; print(wasmelt.engine.__file__)"],
                            cwd=tmp_path, env=env, capture_output=True, text=True)
     assert where.stdout.startswith(str(venv)), where  # a regular install, not the checkout
+
+
+def test_the_checkout_on_sys_path_is_the_whole_package(tmp_path):
+    """What the editable install (scripts/setup, a plain .pth) gives: only the
+    checkout on sys.path, and wasmelt.engine, .rules and .toolchains found
+    from its top-level directories, with wasmelt's spec still naming wasmelt/
+    alone (the sandbox binds the directories specs name)."""
+    import site
+
+    # -S: no .pth runs; the dependencies' directories as plain entries, after the checkout
+    probe = ("import sys; sys.path[:0] = sys.argv[1:]; "
+             "import importlib.util, wasmelt.engine.labels, wasmelt.rules, wasmelt.toolchains; "
+             "print(wasmelt.engine.labels.__file__); print(wasmelt.rules.__file__); print(wasmelt.toolchains.__file__); "
+             "print(importlib.util.find_spec('wasmelt').submodule_search_locations)")
+    run = subprocess.run([sys.executable, "-S", "-c", probe, str(REPO), *site.getsitepackages()], cwd=tmp_path,
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == [str(REPO / "engine/labels.py"), str(REPO / "rules/__init__.py"),
+                                       str(REPO / "toolchains/__init__.py"), repr([str(REPO / "wasmelt")])]

@@ -90,7 +90,7 @@ def _forward_or_null_build(argv: list[str]) -> int | None:
 
     package = os.path.relpath(cwd, root)
     request = rebuild.request_of("" if package == "." else package.replace(os.sep, "/"), args.patterns)
-    answer = rebuild.null_build(client.records_path(client.cache_dir_for(root), root), request)
+    answer = rebuild.null_build(client.records_path(client.cache_dir_for(root), root), request, root=root)
     if answer is None:
         return None
     from wasmelt import report

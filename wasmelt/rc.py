@@ -53,6 +53,8 @@ def rc_files(cwd: str) -> list[str]:
 
 def read(paths: list[str]) -> list[tuple[str, int, str, str | None, list[str]]]:
     """Every rc line of `paths`: (file, line number, command, config or None, words)."""
+    if not paths:
+        return []
     import shlex  # imports re: only when there is an rc file (a forwarded build without one pays nothing)
 
     lines = []

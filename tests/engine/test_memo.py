@@ -86,6 +86,8 @@ def test_changed_settings_drop_the_analysis(workspace, memos):
 
 
 def test_parsed_build_files_are_kept_and_an_edit_is_parsed_again(workspace, tmp_path, monkeypatch):
+    from wasmelt import rules  # noqa: F401  (registers genrule: this test may run first in its process)
+
     monkeypatch.setenv("WASMELT_CACHE", str(tmp_path / "cache"))
     _two_packages(workspace)
     age_tree(workspace.root)
@@ -166,3 +168,23 @@ def test_a_missing_tool_names_the_target(workspace):
     """)
     run = workspace.run("build", "//t:t")
     assert run.code == 2 and "ERROR: t/BUILD.toml: target `t`: `nosuchtool-xyz` is not installed or not on PATH" in run.err
+
+
+def test_the_last_build_record_comes_from_memory_only_while_nobody_wrote_the_trace(workspace, memos, monkeypatch):
+    from wasmelt.engine import rebuild
+    from wasmelt.engine.trace import Trace, last_build
+    from wasmelt.engine.workspace import find_workspace, records_dir
+
+    _, _, memo = memos
+    monkeypatch.setenv("WASMELT_CACHE", str(workspace.cache))
+    _two_packages(workspace)
+    assert workspace.run("build", "//...").code == 0
+    ws = find_workspace(workspace.root)
+    records = str(records_dir(ws))
+    trace = memo.trace_for(ws)
+    assert memo.holds(rebuild.stat_of(trace.path))
+    assert memo.last_record(records, rebuild.stat_of(trace.path)) == (trace.build, trace.up_to_date)
+    assert workspace.run("build", "//...").code == 0  # another process writes the trace
+    assert not memo.holds(rebuild.stat_of(trace.path))
+    assert memo.last_record(records, rebuild.stat_of(trace.path)) == last_build(records)  # read again
+    assert last_build(records)[0] == Trace(records).build

@@ -99,6 +99,44 @@ def test_an_up_to_date_answer_is_one_record_and_the_next_build_ends_it(chain, tm
     assert not Trace(tmp_path / "records").up_to_date
 
 
+def test_the_whole_build_answer_from_a_record_in_memory(tmp_path):
+    """The server passes the last build record it holds: the trace is not read,
+    and appended to only when that record was not yet answered as a whole."""
+    from wasmelt.engine.rebuild import null_build
+    from wasmelt.engine.trace import Trace
+
+    records = tmp_path / "records"
+    records.mkdir()
+    build = {"actions": [], "request": "req", "inputs": {}, "summary": [3, []]}
+    assert null_build(str(records), "req", [], (build, True)) == [3, []]
+    assert not (records / "trace").exists()  # neither read nor written
+    assert null_build(str(records), "other", [], (build, True)) is None  # another request
+    assert null_build(str(records), "req", ["/a/changed/file"], (build, True)) is None
+    assert null_build(str(records), "req", [], (build, False)) == [3, []]
+    assert Trace(records).up_to_date  # the answer is recorded
+
+
+def test_the_stat_pass_relative_to_the_workspace_finds_what_the_absolute_one_finds(tmp_path):
+    from wasmelt.engine.rebuild import stat_of, stat_seeds
+
+    ws, outside = tmp_path / "ws", tmp_path / "outside"
+    for d in (ws / "pkg", outside):
+        d.mkdir(parents=True)
+    same, edited, gone, outer = ws / "pkg/same.txt", ws / "pkg/edited.txt", ws / "pkg/gone.txt", outside / "tool"
+    for f in (same, edited, gone, outer):
+        f.write_text("x")
+    inputs = {str(p): stat_of(str(p)) for p in (ws, ws / "pkg", same, edited, gone, outer)}
+    inputs[str(ws / "pkg/new.txt")] = None  # absent when recorded
+    edited.write_text("longer")
+    gone.unlink()
+    (ws / "pkg/new.txt").write_text("y")
+    outer.write_text("changed")
+    expected = sorted(map(str, (ws / "pkg", edited, gone, outer, ws / "pkg/new.txt")))
+    assert sorted(stat_seeds(inputs)) == expected
+    assert sorted(stat_seeds(inputs, str(ws))) == expected
+    assert sorted(stat_seeds(inputs, str(tmp_path / "missing"))) == expected  # no such root: all absolute
+
+
 def test_the_trace_is_recompacted_when_mostly_redundant(chain, tmp_path):
     from wasmelt.engine import trace as trace_mod
 

@@ -287,6 +287,30 @@ def test_edit_while_the_server_was_killed_is_seen(served):
     assert ws.read("wasmelt-out/c/top/top.out") == "bx\n2\nby\nSIX\n"
 
 
+def test_a_server_whose_first_answer_was_the_stat_pass_answers_the_next_from_its_watcher(served):
+    """Started on an up-to-date workspace, the server verifies it once by the
+    stat pass; from then on its watcher's (absent) changes answer, and an
+    edit is still seen."""
+    ws, env = served
+    _diamond(ws)
+    in_process = {"WASMELT_SERVER": "0"}
+    assert ws.run("build", "//...", env=in_process).code == 0
+    age_tree(ws.root)
+    assert ws.run("build", "//...", env=in_process).code == 0  # records the stats
+    first = ws.run("build", "//...", env=env)  # starts the server: answered by the stat pass
+    assert first.code == 0 and UP_TO_DATE in first.err, first.err
+    assert _incremental(ws) == 0
+    again = ws.run("build", "//...", env=env)
+    assert again.code == 0 and UP_TO_DATE in again.err and _incremental(ws) == 1  # the watcher's seeds: none
+    ws.write("a/y.txt", "seven\n")
+    run = ws.run("build", "//...", env=env)
+    assert run.counts == {"total": 5, "executed": 3, "cached": 2}
+    assert ws.read("wasmelt-out/c/top/top.out") == "bx\n1\nby\nSEVEN\n"
+    (ws.root / "b/BUILD.toml").write_text(ws.read("b/BUILD.toml").replace("echo by", "echo BY"))
+    run = ws.run("build", "//...", env=env)
+    assert run.counts["executed"] == 2 and ws.read("wasmelt-out/c/top/top.out") == "bx\n1\nBY\nSEVEN\n"
+
+
 def test_client_of_another_protocol_is_refused_and_the_server_keeps_serving(served):
     from wasmelt.engine import client
 
