@@ -26,7 +26,9 @@ from .builtin.discipline import PAGE, code_section_size, grow_sites, module_repo
 from .builtin.wasm.component import core_modules, is_component
 from .builtin.wasm.decode import decode_module
 from .builtin.wasm.errors import DecodeError
-from . import cstd
+from .builtin.wasm.model import Module
+from . import component_stack, cstd
+from .component_stack import StackFit
 from .cstd import CFlags
 from .identity import ToolIdentity, ToolNotFound, builtin_tool, external_tool, file_sha256, wasm_tools
 from .near_miss import near_misses
@@ -192,7 +194,8 @@ def c_compile_argv(tool: str, cc: str, src: str, obj: str, flags: CFlags) -> lis
 
 
 def compile_c(srcs: list[str], out: Path, tmp: Path, cc: str, stack_size: int, pages: int,
-              exports: list[str], flags: CFlags, label: str, heap_size: int | None = None) -> None:
+              exports: list[str], flags: CFlags, label: str, heap_size: int | None = None) -> StackFit:
+    """Compile and link the C sources into `out`, the stack sized by component_stack."""
     tool = zig() if cc == "zig" else clang()
     objects, sources = [], {}
     for i, src in enumerate(s for s in srcs if s.endswith(".c")):
@@ -210,13 +213,23 @@ def compile_c(srcs: list[str], out: Path, tmp: Path, cc: str, stack_size: int, p
     linker = [tool.path, "wasm-ld"] if cc == "zig" else [shutil.which("wasm-ld") or "wasm-ld"]
     host = tmp / "host_imports.txt"
     host.write_text("".join(f"{name}\n" for name in flags.host_imports))
-    proc = _run([*linker, *_layout_flags(stack_size, pages, exports), "--gc-sections",
-                 f"--allow-undefined-file={host}", *flags.linkopts, *objects, "-o", str(out)], "linking")
-    if proc.returncode != 0:
-        raise StageError(link_error(proc.stderr.decode("utf-8", "replace"), label, sources, tmp, flags.host_imports))
-    unused = sorted(set(flags.host_imports) - {i.name for i in decode_module(out.read_bytes()).imports})
+
+    def link(stack: int) -> Module:
+        proc = _run([*linker, *_layout_flags(stack, pages, exports), "--gc-sections",
+                     f"--allow-undefined-file={host}", *flags.linkopts, *objects, "-o", str(out)], "linking")
+        if proc.returncode != 0:
+            raise StageError(link_error(proc.stderr.decode("utf-8", "replace"), label, sources, tmp,
+                                        flags.host_imports))
+        return decode_module(out.read_bytes())
+
+    module = link(stack_size)
+    unused = sorted(set(flags.host_imports) - {i.name for i in module.imports})
     for name in unused:
         print(f"warning: `{name}` is listed in host_imports but no source calls it", file=sys.stderr)
+    fitted = component_stack.fit(module, stack_size)
+    if fitted.linked != stack_size:
+        link(fitted.linked)
+    return fitted
 
 
 def _run(argv_: list[str], what: str) -> subprocess.CompletedProcess:
@@ -290,15 +303,22 @@ def check_edition(edition: str, version: str) -> None:
 
 
 def compile_rust(srcs: list[str], out: Path, stack_size: int, pages: int, exports: list[str], copts: list[str],
-                 edition: str = "2021") -> None:
+                 edition: str = "2021") -> StackFit:
     root = next(s for s in srcs if s.endswith(".rs"))
     tool = rustc()
     check_edition(edition, tool.version)
-    link_args = [f"-Clink-arg={flag}" for flag in _layout_flags(stack_size, pages, exports)]
-    proc = run_tool([tool.path, "--edition", edition, "--crate-type=cdylib", "--target", "wasm32-unknown-unknown",
-                     "-Cpanic=abort", "-Copt-level=s", "-Cdebuginfo=0", "-Ccodegen-units=1", *link_args, *copts,
-                     root, "-o", str(out)], f"compiling {root}")
-    report_rust_warnings(proc.stderr.decode("utf-8", "replace"))
+
+    def build(stack: int):
+        link_args = [f"-Clink-arg={flag}" for flag in _layout_flags(stack, pages, exports)]
+        return run_tool([tool.path, "--edition", edition, "--crate-type=cdylib", "--target",
+                         "wasm32-unknown-unknown", "-Cpanic=abort", "-Copt-level=s", "-Cdebuginfo=0",
+                         "-Ccodegen-units=1", *link_args, *copts, root, "-o", str(out)], f"compiling {root}")
+
+    report_rust_warnings(build(stack_size).stderr.decode("utf-8", "replace"))
+    fitted = component_stack.fit(decode_module(out.read_bytes()), stack_size)
+    if fitted.linked != stack_size:  # rustc links as it compiles: the crate once more, with the stack fitted
+        build(fitted.linked)
+    return fitted
 
 
 def report_rust_warnings(stderr: str) -> None:
@@ -318,6 +338,7 @@ def build_component(args) -> None:
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         core = tmp / "core.wasm"
+        fitted = None  # the stack the component stage links (C and Rust)
         if args.wit:
             args.wit = wit_package(args.wit, tmp / "wit")
         if kind == "c":
@@ -327,10 +348,10 @@ def build_component(args) -> None:
                 flags.includes.append(str(tmp / "bindings"))
                 if args.bindings:
                     shutil.copyfile(tmp / "bindings" / f"{args.world}.h", args.bindings)
-            compile_c(srcs, core, tmp, args.cc, args.stack_size, args.max_memory_pages, args.export, flags,
+            fitted = compile_c(srcs, core, tmp, args.cc, args.stack_size, args.max_memory_pages, args.export, flags,
                       args.label, args.heap_size)
         elif kind == "rust":
-            compile_rust(args.srcs, core, args.stack_size, args.max_memory_pages, args.export, args.copt,
+            fitted = compile_rust(args.srcs, core, args.stack_size, args.max_memory_pages, args.export, args.copt,
                          args.edition)
         elif kind == "wat":
             if len(args.srcs) != 1:
@@ -367,7 +388,8 @@ def build_component(args) -> None:
         out.write_bytes(final)
     report = module_report(decoded[0], len(modules[0]), code_section_size(modules[0]))
     report.update({"label": args.label, "source_kind": kind, "component_model": is_component(final),
-                   "core_modules": len(modules), "output_bytes": len(final)})
+                   "core_modules": len(modules), "output_bytes": len(final),
+                   "stack": fitted.facts() if fitted else None})
     heap = args.heap_size if kind == "c" else None
     if heap and report.get("heap_base") is not None and report["heap_base"] + heap > args.max_memory_pages * PAGE:
         raise StageError(f"component {args.label}: its heap (heap_size = {heap} bytes from __heap_base at "
@@ -378,7 +400,9 @@ def build_component(args) -> None:
     Path(args.report).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
     print(f"{args.label}: {report['code_bytes']} B code, {report['data_bytes']} B data, "
           f"{report['memory_pages'][0]['min'] if report['memory_pages'] else 0} page(s), "
-          f"imports {len(report['imports'])}, exports {', '.join(report['exports'])}")
+          f"imports {len(report['imports'])}, exports {', '.join(report['exports'])}"
+          + (f"; stack {fitted.linked} B of stack_size {fitted.declared} ({fitted.reason})"
+             if fitted and fitted.linked != fitted.declared else ""))
 
 
 def stage_parser() -> argparse.ArgumentParser:

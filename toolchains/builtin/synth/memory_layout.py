@@ -22,6 +22,10 @@ from .shadow_stack import ShadowStack, analyse
 
 ALIGN = 8  # the array's alignment: an address keeps its alignment inside the window
 STACK_ALIGN = 16
+# The least unused memory below the stack the window leaves out: a window from
+# a higher address costs one more instruction per bounds check, more flash
+# than a few hundred bytes of RAM are worth.
+CUT_MIN = 256
 ACCESS = {"8": 1, "16": 2, "32": 4}  # i32.load8_u -> 1, i64.store32 -> 4
 LAYOUT_SEGMENTS = (".data", ".bss", ".rodata", ".tdata")  # lld's output sections: the zeroed data is a segment too
 
@@ -236,15 +240,17 @@ def derive(m: Module, bounds: str = "check", memory_bytes: int | None = None, he
             raise LayoutError(f"the shadow stack's static worst case is {known[deepest]} B (through `{deepest}`), more "
                               f"than the {stack.top - floor} B below __stack_pointer's initial value {stack.top}: "
                               "every call that deep would trap (stack_overflow); raise the component's stack_size")
-        stack_low = floor
-        if stack.worst is not None and stack.top - _round(stack.worst, STACK_ALIGN) >= floor:
-            stack_low = stack.top - _round(stack.worst, STACK_ALIGN)
+        bounded = stack.worst is not None and stack.top - _round(stack.worst, STACK_ALIGN) >= floor
+        stack_low = stack.top - _round(stack.worst, STACK_ALIGN) if bounded else floor
         lowest_used = min([s for s, _ in segments] + [s for s, _ in constants] + [stack_low])
         windowed = bounds != "mask" and not any(i.op == "memory.init" for f in m.functions for i in f.body)
-        if windowed and not below and lowest_used >= ALIGN:
-            low = lowest_used // ALIGN * ALIGN
+        unused = lowest_used // ALIGN * ALIGN if windowed and not below else 0
+        if unused >= CUT_MIN:
+            low = unused
         how = (f"shadow stack [{stack_low}, {stack.top}) "
-               + ("(its static worst case)" if stack_low > floor else "(all of it: its depth is not bounded statically)")
+               + ("(its static worst case)" if bounded else "(all of it: its depth is not bounded statically)")
+               + (f", the unused {unused} B below it kept (less than {CUT_MIN} B: a window from 0 checks one "
+                  "bound per access)" if 0 < unused < CUT_MIN else "")
                + f", data up to {end}")
     if heap_size:
         how += f", heap_size {heap_size} at {heap_base}"
