@@ -27,6 +27,7 @@ from .builtin.wasm.component import core_modules, is_component
 from .builtin.wasm.decode import decode_module
 from .builtin.wasm.errors import DecodeError
 from .builtin.wasm.model import Module
+from .builtin.wasm.relocs import linking, relocations
 from . import component_stack, cstd
 from .component_stack import StackFit
 from .cstd import CFlags
@@ -405,7 +406,7 @@ def build_component(args) -> None:
     report = module_report(decoded[0], len(modules[0]), code_section_size(modules[0]))
     report.update({"label": args.label, "source_kind": kind, "component_model": is_component(final),
                    "core_modules": len(modules), "output_bytes": len(final),
-                   "stack": fitted.facts() if fitted else None})
+                   "stack": fitted.facts() if fitted else None, "heap_base_taken": heap_base_taken(decoded[0])})
     heap = args.heap_size if kind == "c" else None
     if heap and report.get("heap_base") is not None and report["heap_base"] + heap > args.max_memory_pages * PAGE:
         raise StageError(f"component {args.label}: its heap (heap_size = {heap} bytes from __heap_base at "
@@ -419,6 +420,16 @@ def build_component(args) -> None:
           f"imports {len(report['imports'])}, exports {', '.join(report['exports'])}"
           + (f"; stack {fitted.linked} B of stack_size {fitted.declared} ({fitted.reason})"
              if fitted and fitted.linked != fitted.declared else ""))
+
+
+def heap_base_taken(module: Module) -> bool | None:
+    """Whether code or data takes the address of `__heap_base` or `__heap_end` (an
+    allocator above the data), from the linker's relocations; None without them."""
+    symbols = linking(module).symbols if linking(module) else None
+    if symbols is None:
+        return None
+    return any(r.is_memory_address and r.index < len(symbols) and symbols[r.index].name in ("__heap_base", "__heap_end")
+               for section in relocations(module).values() for r in section)
 
 
 def stage_parser() -> argparse.ArgumentParser:

@@ -348,3 +348,47 @@ def test_a_small_unused_stack_bottom_stays_in_the_window():
     assert "(its static worst case)" in small.reason
     large = derive(decode_module(wat(module(2048))))
     assert (large.low, large.end) == (2016, 2064) and "kept" not in large.reason
+
+
+ALLOCATOR_C = """
+extern unsigned char __heap_base;
+static unsigned char *next;
+__attribute__((export_name("alloc"))) void *alloc(unsigned n) {
+  if (!next) next = &__heap_base;
+  void *p = next;
+  next += n;
+  return p;
+}
+"""
+
+
+def test_the_components_relocations_say_whether_it_takes_heap_base(workspace):
+    # A constant that happens to equal __heap_base is not an allocator when the
+    # component's relocations say nothing takes its address.
+    m = decode_module(wat('(module (memory 1) (global $__stack_pointer (mut i32) (i32.const 16)) (global i32 '
+                          '(i32.const 48)) (export "__heap_base" (global 1)) (func (export "f") (param i32) '
+                          '(result i32) (i32.shl (i32.load (i32.const 32)) (i32.const 48))))'))
+    assert "f takes __heap_base" in derive(m).reason and derive(m).end == 65536
+    from wasmelt.toolchains.builtin.synth.memory_layout import LayoutHints
+    assert derive(m, hints=LayoutHints(heap_base_taken=False)).end == 48
+    workspace.write("lib/lib.c", LIB_C)
+    workspace.write("lib/alloc.c", ALLOCATOR_C)
+    workspace.write("lib/BUILD.toml", """
+        [[component]]
+        name = "lib"
+        srcs = ["lib.c"]
+
+        [[component]]
+        name = "alloc"
+        srcs = ["alloc.c"]
+
+        [[synth]]
+        name = "fw"
+        src = ":alloc"
+        """)
+    run = workspace.run("build", "//lib:lib", "//lib:fw")
+    assert run.code == 0, run.err
+    assert json.loads(workspace.read("wasmelt-out/lib/lib/lib.report.json"))["heap_base_taken"] is False
+    assert json.loads(workspace.read("wasmelt-out/lib/alloc/alloc.report.json"))["heap_base_taken"] is True
+    memory = json.loads(workspace.read("wasmelt-out/lib/fw/fw.size.json"))["memory"]
+    assert memory["end"] == 65536 and "alloc takes __heap_base" in memory["reason"]

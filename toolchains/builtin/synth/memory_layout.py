@@ -44,11 +44,12 @@ class LayoutHints:
     stack_top: int | None = None
     heap_size: int = 0  # the component's libc arena above heap_base (its `heap_size`)
     heap_owner: str | None = None  # the component that declares it
+    heap_base_taken: bool | None = None  # whether its code takes __heap_base (the component's relocations say)
 
     @classmethod
     def from_report(cls, report: dict) -> "LayoutHints":
         """From a fuse report (`memory.used_bytes`) or a component report
-        (`data_end`, `heap_base`, `stack_pointer_init`, `data_extent`)."""
+        (`data_end`, `heap_base`, `stack_pointer_init`, `data_extent`, `heap_base_taken`)."""
         if "memory" in report:
             memory = report["memory"] or {}
             return cls(used_bytes=memory.get("used_bytes") or None, stack_top=memory.get("shared_stack_top"))
@@ -56,7 +57,7 @@ class LayoutHints:
             return cls()
         ends = [report.get(k) or 0 for k in ("data_end", "stack_pointer_init", "data_extent")]
         return cls(max(ends) or None, report.get("heap_base"), report.get("stack_pointer_init"),
-                   report.get("heap_size") or 0, report.get("label"))
+                   report.get("heap_size") or 0, report.get("label"), report.get("heap_base_taken"))
 
 
 @dataclass(frozen=True)
@@ -220,7 +221,7 @@ def derive(m: Module, bounds: str = "check", memory_bytes: int | None = None, he
         base = heap_base if heap_base is not None else _round(end, STACK_ALIGN)
         end = max(end, base + heap_size)
         heap_base = base
-    elif heap_base is not None:
+    elif heap_base is not None and hints.heap_base_taken is not False:
         reader = _reads_heap_base(m, heap_base)
         if reader:
             return keep(f"{reader} takes __heap_base (it allocates above its data); declare heap_size for that "
