@@ -26,7 +26,7 @@ from .builtin.discipline import PAGE, code_section_size, grow_sites, module_repo
 from .builtin.wasm.component import core_modules, is_component
 from .builtin.wasm.decode import decode_module
 from .builtin.wasm.errors import DecodeError
-from .builtin.wasm.model import Module
+from .builtin.wasm.model import GLOBAL, Module
 from .builtin.wasm.relocs import linking, relocations
 from . import component_stack, cstd
 from .component_stack import StackFit
@@ -243,6 +243,8 @@ def compile_c(srcs: list[str], out: Path, tmp: Path, cc: str, stack_size: int, p
     unused = sorted(set(flags.host_imports) - {i.name for i in module.imports})
     for name in unused:
         print(f"warning: `{name}` is listed in host_imports but no source calls it", file=sys.stderr)
+    if any("stack" in opt for opt in flags.linkopts):  # the user's layout, which a relink would not change
+        return StackFit(stack_size, None, None, "linkopts lay out the stack")
     fitted = component_stack.fit(module, stack_size)
     if fitted.linked != stack_size:
         link(fitted.linked)
@@ -419,7 +421,7 @@ def build_component(args) -> None:
           f"{report['memory_pages'][0]['min'] if report['memory_pages'] else 0} page(s), "
           f"imports {len(report['imports'])}, exports {', '.join(report['exports'])}"
           + (f"; stack {fitted.linked} B of stack_size {fitted.declared} ({fitted.reason})"
-             if fitted and fitted.linked != fitted.declared else ""))
+             if fitted and fitted.linked not in (None, fitted.declared) else ""))
 
 
 def heap_base_taken(module: Module) -> bool | None:
@@ -428,8 +430,11 @@ def heap_base_taken(module: Module) -> bool | None:
     symbols = linking(module).symbols if linking(module) else None
     if symbols is None:
         return None
-    return any(r.is_memory_address and r.index < len(symbols) and symbols[r.index].name in ("__heap_base", "__heap_end")
-               for section in relocations(module).values() for r in section)
+    names = ("__heap_base", "__heap_end")
+    exported = {e.index for e in module.exports if e.kind == GLOBAL and e.name in names}
+    return any(r.is_memory_address and r.index < len(symbols) and symbols[r.index].name in names
+               for section in relocations(module).values() for r in section) or \
+        any(i.op == "global.get" and i.imm[0] in exported for f in module.functions for i in f.body)
 
 
 def stage_parser() -> argparse.ArgumentParser:

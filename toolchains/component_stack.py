@@ -22,7 +22,7 @@ ALIGN = 16  # wasm-ld's stack alignment; also the least it links, so no data lie
 @dataclass(frozen=True)
 class StackFit:
     declared: int  # the component's stack_size
-    linked: int  # the stack the module is linked with
+    linked: int | None  # the stack the module is linked with (None: as the component's linkopts say)
     worst: int | None  # the static worst case over its exports (None: not bounded)
     reason: str  # why `linked` is what it is
 

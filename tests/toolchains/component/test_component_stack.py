@@ -90,3 +90,9 @@ def test_a_rust_component_gets_the_same(tmp_path):
     worst = report["stack"]["worst"]
     assert worst is not None and worst < 2048
     assert report["stack"]["linked"] == report["stack_pointer_init"] == max(16, -(-worst // 16) * 16)
+
+
+def test_linkopts_that_lay_out_the_stack_are_left_alone(tmp_path):
+    report, _, out = _component(tmp_path, "frames", FRAMES_C, "--linkopt=-zstack-size=4096")
+    assert report["stack"] == {"declared": 2048, "linked": None, "worst": None, "reason": "linkopts lay out the stack"}
+    assert report["stack_pointer_init"] == 4096 and "of stack_size" not in out

@@ -392,3 +392,13 @@ def test_the_components_relocations_say_whether_it_takes_heap_base(workspace):
     assert json.loads(workspace.read("wasmelt-out/lib/alloc/alloc.report.json"))["heap_base_taken"] is True
     memory = json.loads(workspace.read("wasmelt-out/lib/fw/fw.size.json"))["memory"]
     assert memory["end"] == 65536 and "alloc takes __heap_base" in memory["reason"]
+
+
+@pytest.mark.parametrize("body, taken", [("(global.get $hb)", True), ("(i32.const 48)", False)])
+def test_a_read_of_the_heap_base_global_counts_as_taking_it(body, taken):
+    from wasmelt.toolchains.component import heap_base_taken
+
+    m = decode_module(wat(f'(module (memory 1) (global $hb i32 (i32.const 48)) (export "__heap_base" (global $hb))'
+                          f' (func (export "f") (result i32) {body}) (@custom "linking" "\\02"))'))
+    assert heap_base_taken(m) is taken
+    assert heap_base_taken(decode_module(wat('(module (memory 1))'))) is None  # no relocations: unknown
