@@ -60,3 +60,9 @@ def test_the_threshold_is_left_to_copts_that_set_an_optimisation_level():
     assert optimisation(["-Wextra", "-DX=1"]) == ["-Os", *INLINE]
     for copts in (["-O2"], ["-Xclang", "-Oz"], ["-mllvm", "-inline-threshold=100"]):
         assert optimisation(copts) == ["-Os"]
+
+
+def test_a_helper_the_source_marks_inline_is_still_inlined(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "HELPER_C", HELPER_C.replace("static unsigned put",
+                                                                           "static inline unsigned put"))
+    assert _functions(tmp_path) == (1, 0)
