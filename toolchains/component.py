@@ -26,7 +26,10 @@ from .builtin.discipline import PAGE, code_section_size, grow_sites, module_repo
 from .builtin.wasm.component import core_modules, is_component
 from .builtin.wasm.decode import decode_module
 from .builtin.wasm.errors import DecodeError
-from . import cstd
+from .builtin.wasm.model import GLOBAL, Module
+from .builtin.wasm.relocs import linking, relocations
+from . import component_stack, cstd
+from .component_stack import StackFit
 from .cstd import CFlags
 from .identity import ToolIdentity, ToolNotFound, builtin_tool, external_tool, file_sha256, wasm_tools
 from .near_miss import near_misses
@@ -182,17 +185,34 @@ def compile_commands(stage_argv: list[str], tool: str) -> list[tuple[str, list[s
             for i, src in enumerate(s for s in args.srcs if s.endswith(".c"))]
 
 
+# clang's -Os inlines where gcc's -Os keeps a call (a helper called from six places
+# is six copies), and no later stage can undo it. -Oz's inliner (threshold 5:
+# inline only where the call costs about as much as the body) with -Os's other
+# passes: on the size corpus -9% .text for +2% executed instructions; all of
+# -Oz (`copts = ["-Xclang", "-Oz"]`) is -14% for +12%.
+INLINE = ("-mllvm", "-inline-threshold=5")
+
+
+def optimisation(copts: list[str]) -> list[str]:
+    """-Os, and the inliner's threshold unless copts set an -O level or a threshold
+    themselves (then the compiler's own for that level; later copts win anyway)."""
+    chosen = any(o.startswith("-O") or "-inline-threshold" in o for o in copts)
+    return ["-Os"] + ([] if chosen else list(INLINE))
+
+
 def c_compile_argv(tool: str, cc: str, src: str, obj: str, flags: CFlags) -> list[str]:
     """The compiler command for one C source (the component stage's and `wasmelt compdb`'s)."""
     compiler = [tool, "cc"] if cc == "zig" else [tool]
-    return [*compiler, "--target=wasm32-freestanding", "-Os", "-nostdlib", "-ffreestanding", "-fno-ident",
+    return [*compiler, "--target=wasm32-freestanding", *optimisation(flags.copts), "-nostdlib", "-ffreestanding",
+            "-fno-ident",
             "-ffunction-sections", "-fdata-sections", "-Wall", "-UNDEBUG", "-isystem", str(cstd.INCLUDE),
             *(f"-I{d}" for d in flags.includes), *(f"-D{d}" for d in flags.defines), *flags.copts,
             "-c", src, "-o", obj]
 
 
 def compile_c(srcs: list[str], out: Path, tmp: Path, cc: str, stack_size: int, pages: int,
-              exports: list[str], flags: CFlags, label: str, heap_size: int | None = None) -> None:
+              exports: list[str], flags: CFlags, label: str, heap_size: int | None = None) -> StackFit:
+    """Compile and link the C sources into `out`, the stack sized by component_stack."""
     tool = zig() if cc == "zig" else clang()
     objects, sources = [], {}
     for i, src in enumerate(s for s in srcs if s.endswith(".c")):
@@ -210,13 +230,25 @@ def compile_c(srcs: list[str], out: Path, tmp: Path, cc: str, stack_size: int, p
     linker = [tool.path, "wasm-ld"] if cc == "zig" else [shutil.which("wasm-ld") or "wasm-ld"]
     host = tmp / "host_imports.txt"
     host.write_text("".join(f"{name}\n" for name in flags.host_imports))
-    proc = _run([*linker, *_layout_flags(stack_size, pages, exports), "--gc-sections",
-                 f"--allow-undefined-file={host}", *flags.linkopts, *objects, "-o", str(out)], "linking")
-    if proc.returncode != 0:
-        raise StageError(link_error(proc.stderr.decode("utf-8", "replace"), label, sources, tmp, flags.host_imports))
-    unused = sorted(set(flags.host_imports) - {i.name for i in decode_module(out.read_bytes()).imports})
+
+    def link(stack: int) -> Module:
+        proc = _run([*linker, *_layout_flags(stack, pages, exports), "--gc-sections",
+                     f"--allow-undefined-file={host}", *flags.linkopts, *objects, "-o", str(out)], "linking")
+        if proc.returncode != 0:
+            raise StageError(link_error(proc.stderr.decode("utf-8", "replace"), label, sources, tmp,
+                                        flags.host_imports))
+        return decode_module(out.read_bytes())
+
+    module = link(stack_size)
+    unused = sorted(set(flags.host_imports) - {i.name for i in module.imports})
     for name in unused:
         print(f"warning: `{name}` is listed in host_imports but no source calls it", file=sys.stderr)
+    if any("stack" in opt for opt in flags.linkopts):  # the user's layout, which a relink would not change
+        return StackFit(stack_size, None, None, "linkopts lay out the stack")
+    fitted = component_stack.fit(module, stack_size)
+    if fitted.linked != stack_size:
+        link(fitted.linked)
+    return fitted
 
 
 def _run(argv_: list[str], what: str) -> subprocess.CompletedProcess:
@@ -290,15 +322,22 @@ def check_edition(edition: str, version: str) -> None:
 
 
 def compile_rust(srcs: list[str], out: Path, stack_size: int, pages: int, exports: list[str], copts: list[str],
-                 edition: str = "2021") -> None:
+                 edition: str = "2021") -> StackFit:
     root = next(s for s in srcs if s.endswith(".rs"))
     tool = rustc()
     check_edition(edition, tool.version)
-    link_args = [f"-Clink-arg={flag}" for flag in _layout_flags(stack_size, pages, exports)]
-    proc = run_tool([tool.path, "--edition", edition, "--crate-type=cdylib", "--target", "wasm32-unknown-unknown",
-                     "-Cpanic=abort", "-Copt-level=s", "-Cdebuginfo=0", "-Ccodegen-units=1", *link_args, *copts,
-                     root, "-o", str(out)], f"compiling {root}")
-    report_rust_warnings(proc.stderr.decode("utf-8", "replace"))
+
+    def build(stack: int):
+        link_args = [f"-Clink-arg={flag}" for flag in _layout_flags(stack, pages, exports)]
+        return run_tool([tool.path, "--edition", edition, "--crate-type=cdylib", "--target",
+                         "wasm32-unknown-unknown", "-Cpanic=abort", "-Copt-level=s", "-Cdebuginfo=0",
+                         "-Ccodegen-units=1", *link_args, *copts, root, "-o", str(out)], f"compiling {root}")
+
+    report_rust_warnings(build(stack_size).stderr.decode("utf-8", "replace"))
+    fitted = component_stack.fit(decode_module(out.read_bytes()), stack_size)
+    if fitted.linked != stack_size:  # rustc links as it compiles: the crate once more, with the stack fitted
+        build(fitted.linked)
+    return fitted
 
 
 def report_rust_warnings(stderr: str) -> None:
@@ -318,6 +357,7 @@ def build_component(args) -> None:
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         core = tmp / "core.wasm"
+        fitted = None  # the stack the component stage links (C and Rust)
         if args.wit:
             args.wit = wit_package(args.wit, tmp / "wit")
         if kind == "c":
@@ -327,10 +367,10 @@ def build_component(args) -> None:
                 flags.includes.append(str(tmp / "bindings"))
                 if args.bindings:
                     shutil.copyfile(tmp / "bindings" / f"{args.world}.h", args.bindings)
-            compile_c(srcs, core, tmp, args.cc, args.stack_size, args.max_memory_pages, args.export, flags,
+            fitted = compile_c(srcs, core, tmp, args.cc, args.stack_size, args.max_memory_pages, args.export, flags,
                       args.label, args.heap_size)
         elif kind == "rust":
-            compile_rust(args.srcs, core, args.stack_size, args.max_memory_pages, args.export, args.copt,
+            fitted = compile_rust(args.srcs, core, args.stack_size, args.max_memory_pages, args.export, args.copt,
                          args.edition)
         elif kind == "wat":
             if len(args.srcs) != 1:
@@ -367,7 +407,8 @@ def build_component(args) -> None:
         out.write_bytes(final)
     report = module_report(decoded[0], len(modules[0]), code_section_size(modules[0]))
     report.update({"label": args.label, "source_kind": kind, "component_model": is_component(final),
-                   "core_modules": len(modules), "output_bytes": len(final)})
+                   "core_modules": len(modules), "output_bytes": len(final),
+                   "stack": fitted.facts() if fitted else None, "heap_base_taken": heap_base_taken(decoded[0])})
     heap = args.heap_size if kind == "c" else None
     if heap and report.get("heap_base") is not None and report["heap_base"] + heap > args.max_memory_pages * PAGE:
         raise StageError(f"component {args.label}: its heap (heap_size = {heap} bytes from __heap_base at "
@@ -378,7 +419,22 @@ def build_component(args) -> None:
     Path(args.report).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
     print(f"{args.label}: {report['code_bytes']} B code, {report['data_bytes']} B data, "
           f"{report['memory_pages'][0]['min'] if report['memory_pages'] else 0} page(s), "
-          f"imports {len(report['imports'])}, exports {', '.join(report['exports'])}")
+          f"imports {len(report['imports'])}, exports {', '.join(report['exports'])}"
+          + (f"; stack {fitted.linked} B of stack_size {fitted.declared} ({fitted.reason})"
+             if fitted and fitted.linked not in (None, fitted.declared) else ""))
+
+
+def heap_base_taken(module: Module) -> bool | None:
+    """Whether code or data takes the address of `__heap_base` or `__heap_end` (an
+    allocator above the data), from the linker's relocations; None without them."""
+    symbols = linking(module).symbols if linking(module) else None
+    if symbols is None:
+        return None
+    names = ("__heap_base", "__heap_end")
+    exported = {e.index for e in module.exports if e.kind == GLOBAL and e.name in names}
+    return any(r.is_memory_address and r.index < len(symbols) and symbols[r.index].name in names
+               for section in relocations(module).values() for r in section) or \
+        any(i.op == "global.get" and i.imm[0] in exported for f in module.functions for i in f.body)
 
 
 def stage_parser() -> argparse.ArgumentParser:

@@ -78,17 +78,18 @@ def test_a_c_library_holds_its_data_not_its_declared_pages(workspace):
     report = json.loads(workspace.read("wasmelt-out/lib/fw/fw.size.json"))
     memory = report["memory"]
     assert memory["declared"] == 65536
-    # the stack-first layout: the stack ends at 2048, then buf (64 B) and total (4 B)
-    assert memory["stack_top"] == 2048 and memory["stack_worst"] == 0
-    assert memory["low"] == 2048 and 2048 + 68 <= memory["end"] <= 2048 + 68 + 16
+    # the stack-first layout: nothing uses the stack, so the component stage linked the least
+    # (16 B, its static worst case rounded) instead of stack_size; then buf (64 B) and total (4 B)
+    assert memory["stack_top"] == 16 and memory["stack_worst"] == 0
+    assert memory["low"] == 0 and 16 + 68 <= memory["end"] <= 16 + 68 + 16
     assert report["objects"]["wasmelt_memory"] == memory["end"] - memory["low"]
-    assert report["sections"]["bss"] < 100  # was 65 537
+    assert report["sections"]["bss"] < 120  # was 65 537
     header = workspace.read("wasmelt-out/lib/fw/fw.h")
     assert f"#define WASMELT_MEMORY_LOW {memory['low']}u" in header
     assert "static inline void *wasmelt_pointer(uint32_t offset, uint32_t length)" in header
     size = workspace.run("size", "//lib:fw")
     assert size.code == 0, size.err
-    assert f"addresses [2048, {memory['end']}) of 65536 declared" in size.out
+    assert f"addresses [0, {memory['end']}) of 65536 declared" in size.out
     assert any(line.split()[:3] == ["sum", "(shadow", "stack)"] for line in size.out.splitlines()), size.out
 
 
@@ -189,7 +190,7 @@ def test_attribute_errors_and_the_bounds_none_warning_through_the_cli(workspace)
     _lib(workspace, 'bounds = "none"')
     run = workspace.run("build", "//lib:fw")
     assert run.code == 0, run.err
-    assert 'bounds = "none": the linear memory holds only the addresses [2048, ' in run.err
+    assert 'bounds = "none": the linear memory holds only the addresses [0, ' in run.err
     assert "reads and writes whatever RAM lies there" in run.err
 
 
@@ -295,14 +296,14 @@ def test_after_dce_the_components_report_still_sizes_the_memory(workspace):
         [[firmware_test]]
         name = "test"
         firmware = ":fw"
-        cases = [{ call = "sum", args = [2048, 64], expect = [0] }, { call = "sum", args = [2100, 16] }]
+        cases = [{ call = "sum", args = [16, 64], expect = [0] }, { call = "sum", args = [68, 16] }]
         """)
     run = workspace.run("test", "//lib:test")
     assert run.code == 0, run.err + run.out
     lean = decode_module((workspace.root / "wasmelt-out/lib/lean/lean.wasm").read_bytes())
     assert not lean.globals and not lean.datas  # DCE dropped the stack pointer, __data_end and the zeroed data
     memory = json.loads(workspace.read("wasmelt-out/lib/fw/fw.size.json"))["memory"]
-    assert (memory["low"], memory["end"]) == (2048, 2128)  # from the component's report
+    assert (memory["low"], memory["end"]) == (0, 96)  # from the component's report: its 16 B stack, then the data
 
 
 def test_reports_stand_in_for_what_dce_dropped():
@@ -328,3 +329,76 @@ def test_memory_bytes_below_a_module_that_reads_memory_size_warns(tmp_path):
     assert ("warning: memory_bytes = 4096; memory.size in pages still sees the declared 1 page(s): code that "
             "computes the end of the memory from memory.size addresses beyond the object's memory") in proc.stderr
     assert json.loads((tmp_path / "out.json").read_text())["memory"]["bytes"] == 4096
+
+
+def test_a_small_unused_stack_bottom_stays_in_the_window():
+    # 64 B of stack of which the exports use 32: cutting the 32 B below would cost a second
+    # bound in every check; 2 KiB below (the same module with its stack at 2048) is cut.
+    def module(top: int) -> str:
+        return f"""(module (memory 1) (global $sp (mut i32) (i32.const {top}))
+            (global i32 (i32.const {top + 16})) (export "__data_end" (global 1))
+            (func (export "f") (param i32) (result i32) (local $l i32)
+              (global.set $sp (local.tee $l (i32.sub (global.get $sp) (i32.const 32))))
+              (i32.store (local.get $l) (local.get 0))
+              (global.set $sp (i32.add (local.get $l) (i32.const 32)))
+              (i32.load (local.get 0))))"""
+    small = derive(decode_module(wat(module(64))))
+    assert (small.low, small.end, small.stack_low) == (0, 80, 32)
+    assert "the unused 32 B below it kept (less than 256 B" in small.reason
+    assert "(its static worst case)" in small.reason
+    large = derive(decode_module(wat(module(2048))))
+    assert (large.low, large.end) == (2016, 2064) and "kept" not in large.reason
+
+
+ALLOCATOR_C = """
+extern unsigned char __heap_base;
+static unsigned char *next;
+__attribute__((export_name("alloc"))) void *alloc(unsigned n) {
+  if (!next) next = &__heap_base;
+  void *p = next;
+  next += n;
+  return p;
+}
+"""
+
+
+def test_the_components_relocations_say_whether_it_takes_heap_base(workspace):
+    # A constant that happens to equal __heap_base is not an allocator when the
+    # component's relocations say nothing takes its address.
+    m = decode_module(wat('(module (memory 1) (global $__stack_pointer (mut i32) (i32.const 16)) (global i32 '
+                          '(i32.const 48)) (export "__heap_base" (global 1)) (func (export "f") (param i32) '
+                          '(result i32) (i32.shl (i32.load (i32.const 32)) (i32.const 48))))'))
+    assert "f takes __heap_base" in derive(m).reason and derive(m).end == 65536
+    from wasmelt.toolchains.builtin.synth.memory_layout import LayoutHints
+    assert derive(m, hints=LayoutHints(heap_base_taken=False)).end == 48
+    workspace.write("lib/lib.c", LIB_C)
+    workspace.write("lib/alloc.c", ALLOCATOR_C)
+    workspace.write("lib/BUILD.toml", """
+        [[component]]
+        name = "lib"
+        srcs = ["lib.c"]
+
+        [[component]]
+        name = "alloc"
+        srcs = ["alloc.c"]
+
+        [[synth]]
+        name = "fw"
+        src = ":alloc"
+        """)
+    run = workspace.run("build", "//lib:lib", "//lib:fw")
+    assert run.code == 0, run.err
+    assert json.loads(workspace.read("wasmelt-out/lib/lib/lib.report.json"))["heap_base_taken"] is False
+    assert json.loads(workspace.read("wasmelt-out/lib/alloc/alloc.report.json"))["heap_base_taken"] is True
+    memory = json.loads(workspace.read("wasmelt-out/lib/fw/fw.size.json"))["memory"]
+    assert memory["end"] == 65536 and "alloc takes __heap_base" in memory["reason"]
+
+
+@pytest.mark.parametrize("body, taken", [("(global.get $hb)", True), ("(i32.const 48)", False)])
+def test_a_read_of_the_heap_base_global_counts_as_taking_it(body, taken):
+    from wasmelt.toolchains.component import heap_base_taken
+
+    m = decode_module(wat(f'(module (memory 1) (global $hb i32 (i32.const 48)) (export "__heap_base" (global $hb))'
+                          f' (func (export "f") (result i32) {body}) (@custom "linking" "\\02"))'))
+    assert heap_base_taken(m) is taken
+    assert heap_base_taken(decode_module(wat('(module (memory 1))'))) is None  # no relocations: unknown

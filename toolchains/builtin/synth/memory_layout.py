@@ -22,6 +22,10 @@ from .shadow_stack import ShadowStack, analyse
 
 ALIGN = 8  # the array's alignment: an address keeps its alignment inside the window
 STACK_ALIGN = 16
+# The least unused memory below the stack the window leaves out: a window from
+# a higher address costs one more instruction per bounds check, more flash
+# than a few hundred bytes of RAM are worth.
+CUT_MIN = 256
 ACCESS = {"8": 1, "16": 2, "32": 4}  # i32.load8_u -> 1, i64.store32 -> 4
 LAYOUT_SEGMENTS = (".data", ".bss", ".rodata", ".tdata")  # lld's output sections: the zeroed data is a segment too
 
@@ -40,11 +44,12 @@ class LayoutHints:
     stack_top: int | None = None
     heap_size: int = 0  # the component's libc arena above heap_base (its `heap_size`)
     heap_owner: str | None = None  # the component that declares it
+    heap_base_taken: bool | None = None  # whether its code takes __heap_base (the component's relocations say)
 
     @classmethod
     def from_report(cls, report: dict) -> "LayoutHints":
         """From a fuse report (`memory.used_bytes`) or a component report
-        (`data_end`, `heap_base`, `stack_pointer_init`, `data_extent`)."""
+        (`data_end`, `heap_base`, `stack_pointer_init`, `data_extent`, `heap_base_taken`)."""
         if "memory" in report:
             memory = report["memory"] or {}
             return cls(used_bytes=memory.get("used_bytes") or None, stack_top=memory.get("shared_stack_top"))
@@ -52,7 +57,7 @@ class LayoutHints:
             return cls()
         ends = [report.get(k) or 0 for k in ("data_end", "stack_pointer_init", "data_extent")]
         return cls(max(ends) or None, report.get("heap_base"), report.get("stack_pointer_init"),
-                   report.get("heap_size") or 0, report.get("label"))
+                   report.get("heap_size") or 0, report.get("label"), report.get("heap_base_taken"))
 
 
 @dataclass(frozen=True)
@@ -216,7 +221,7 @@ def derive(m: Module, bounds: str = "check", memory_bytes: int | None = None, he
         base = heap_base if heap_base is not None else _round(end, STACK_ALIGN)
         end = max(end, base + heap_size)
         heap_base = base
-    elif heap_base is not None:
+    elif heap_base is not None and hints.heap_base_taken is not False:
         reader = _reads_heap_base(m, heap_base)
         if reader:
             return keep(f"{reader} takes __heap_base (it allocates above its data); declare heap_size for that "
@@ -236,15 +241,17 @@ def derive(m: Module, bounds: str = "check", memory_bytes: int | None = None, he
             raise LayoutError(f"the shadow stack's static worst case is {known[deepest]} B (through `{deepest}`), more "
                               f"than the {stack.top - floor} B below __stack_pointer's initial value {stack.top}: "
                               "every call that deep would trap (stack_overflow); raise the component's stack_size")
-        stack_low = floor
-        if stack.worst is not None and stack.top - _round(stack.worst, STACK_ALIGN) >= floor:
-            stack_low = stack.top - _round(stack.worst, STACK_ALIGN)
+        bounded = stack.worst is not None and stack.top - _round(stack.worst, STACK_ALIGN) >= floor
+        stack_low = stack.top - _round(stack.worst, STACK_ALIGN) if bounded else floor
         lowest_used = min([s for s, _ in segments] + [s for s, _ in constants] + [stack_low])
         windowed = bounds != "mask" and not any(i.op == "memory.init" for f in m.functions for i in f.body)
-        if windowed and not below and lowest_used >= ALIGN:
-            low = lowest_used // ALIGN * ALIGN
+        unused = lowest_used // ALIGN * ALIGN if windowed and not below else 0
+        if unused >= CUT_MIN:
+            low = unused
         how = (f"shadow stack [{stack_low}, {stack.top}) "
-               + ("(its static worst case)" if stack_low > floor else "(all of it: its depth is not bounded statically)")
+               + ("(its static worst case)" if bounded else "(all of it: its depth is not bounded statically)")
+               + (f", the unused {unused} B below it kept (less than {CUT_MIN} B: a window from 0 checks one "
+                  "bound per access)" if 0 < unused < CUT_MIN else "")
                + f", data up to {end}")
     if heap_size:
         how += f", heap_size {heap_size} at {heap_base}"
