@@ -82,8 +82,9 @@ def test_every_export_calls_the_one_out_of_line_initialiser(tmp_path):
     compile_c(source, tmp_path / "m.o", "zig", "cortex-m4", "size")
     obj = (tmp_path / "m.o").read_bytes()
     calls = _calls_from(obj)
+    assert calls["wasmelt_init_saving"] == {"wasmelt_init"}
     for export in ("a", "b", "c"):
-        assert "wasmelt_init" in calls[export], calls
+        assert "wasmelt_init_saving" in calls[export], calls
         assert "wasmelt_data0" not in calls[export]  # the copy loop is not inlined into it
     # Each export is its load and a call, far smaller than a copy loop.
     sizes = elf_facts(obj)["functions"]
@@ -93,6 +94,63 @@ def test_every_export_calls_the_one_out_of_line_initialiser(tmp_path):
         results = compare(obj, wasm, "cortex-m4", [{"call": first, "args": [1]}, {"call": "b", "args": [2]}],
                           HostStubs())
         assert [r.firmware.results for r in results] == [(2,) if first == "a" else (0x05040302,), (0x0403,)]
+
+
+# A start function that keeps many values live (r0-r3, r12 and, with an FPU,
+# the argument registers s0-s15) and an export whose arguments fill r0-r3,
+# the stack and, hard-float, s0/d1: they reach the export's body unchanged
+# only if the first call's initialiser saves what it clobbers.
+CLOBBERING_START = """(module (memory 1)
+  (data (i32.const 16) "\\2a")
+  (global $g (mut i32) (i32.const 0)) (global $h (mut f64) (f64.const 0))
+  (func $start (local i32 i32 i32 i32 i32 i32 f64 f64 f64 f32 f32 f32 f32)
+    (local.set 0 (i32.const 1)) (local.set 6 (f64.const 1.5))
+    (loop $l
+      (local.set 1 (i32.add (local.get 1) (i32.mul (local.get 0) (i32.const 3))))
+      (local.set 2 (i32.xor (local.get 2) (i32.shl (local.get 1) (i32.const 3))))
+      (local.set 3 (i32.sub (local.get 3) (i32.rotl (local.get 2) (local.get 0))))
+      (local.set 4 (i32.or (local.get 4) (i32.mul (local.get 3) (local.get 1))))
+      (local.set 5 (i32.add (local.get 5) (i32.xor (local.get 4) (local.get 2))))
+      (local.set 7 (f64.add (local.get 7) (f64.mul (local.get 6) (f64.convert_i32_s (local.get 0)))))
+      (local.set 8 (f64.sub (local.get 8) (f64.div (local.get 7) (local.get 6))))
+      (local.set 9 (f32.add (local.get 9) (f32.convert_i32_s (local.get 1))))
+      (local.set 10 (f32.mul (local.get 10) (f32.sub (local.get 9) (f32.convert_i32_s (local.get 2)))))
+      (local.set 11 (f32.add (local.get 11) (f32.div (local.get 10) (f32.add (local.get 9) (f32.const 0.5)))))
+      (local.set 12 (f32.sub (local.get 12) (f32.mul (local.get 11) (local.get 9))))
+      (br_if $l (i32.lt_u (local.tee 0 (i32.add (local.get 0) (i32.const 1))) (i32.const 20))))
+    (global.set $g (i32.add (i32.add (local.get 1) (local.get 2)) (i32.add (local.get 3) (i32.add (local.get 4) (local.get 5)))))
+    (global.set $h (f64.add (f64.add (local.get 7) (local.get 8))
+                            (f64.promote_f32 (f32.add (f32.add (local.get 9) (local.get 10)) (f32.add (local.get 11) (local.get 12)))))))
+  (start $start)
+  (func (export "ints") (param i32 i32 i32 i32 i32 i32) (result i32)
+    (i32.add (i32.load8_u offset=16 (i32.const 0))
+      (i32.add (i32.mul (local.get 0) (i32.const 3))
+        (i32.add (i32.mul (local.get 1) (i32.const 5))
+          (i32.add (i32.mul (local.get 2) (i32.const 7))
+            (i32.add (i32.mul (local.get 3) (i32.const 11))
+              (i32.add (i32.mul (local.get 4) (i32.const 13)) (i32.mul (local.get 5) (i32.const 17)))))))))
+  (func (export "floats") (param f32 f64 i32) (result f64)
+    (f64.add (f64.add (f64.promote_f32 (local.get 0)) (f64.mul (local.get 1) (f64.const 3)))
+             (f64.add (f64.convert_i32_s (i32.add (local.get 2) (global.get $g))) (global.get $h)))))"""
+
+
+def test_the_first_call_initialises_and_keeps_the_arguments(tmp_path):
+    wasm = wat(CLOBBERING_START)
+    source = tmp_path / "module.c"
+    source.write_text(lower(decode_module(wasm)).c_source)
+    ints = {"call": "ints", "args": [1, 2, 3, 4, 5, 6]}
+    floats = {"call": "floats", "args": [2.5, -0.75, 9]}
+    for cc, cpu in (("zig", "cortex-m0"), ("zig", "cortex-m4"), ("zig", "cortex-m4f"), ("gcc", "cortex-m0"),
+                    ("gcc", "cortex-m4f")):
+        obj = tmp_path / f"{cc}-{cpu}.o"
+        compile_c(source, obj, cc, cpu, "size")
+        calls = _calls_from(obj.read_bytes())
+        assert "wasmelt_init_saving" in calls["ints"] and "wasmelt_init" not in calls["ints"], calls
+        for order in ([ints, floats], [floats, ints]):  # whichever export runs first initialises
+            results = compare(obj.read_bytes(), wasm, cpu, [*order, *order], HostStubs())
+            assert all(not r.problems for r in results), (cc, cpu, [(r.case, r.problems) for r in results])
+            assert results[0].firmware.results == results[2].firmware.results
+        assert results[1].firmware.results == (1 * 3 + 2 * 5 + 3 * 7 + 4 * 11 + 5 * 13 + 6 * 17 + 42,)
 
 
 def test_bounds_checks_trap_at_the_first_byte_past_the_memory(tmp_path):

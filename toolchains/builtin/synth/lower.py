@@ -269,6 +269,31 @@ static void wasmelt_memory_copy(u32 d, u32 s, u32 n) { WASMELT_CHECK_RANGE(d, n)
 }
 
 
+# How an export reaches wasmelt_init. On Arm, a `bl` in inline assembly that
+# clobbers only lr and the flags, into an entry that saves the argument
+# registers (r0-r3, r12 through r4: ARMv6-M pushes low registers only, and the
+# hard-float argument registers d0-d7): the export then keeps its arguments where
+# the caller put them instead of moving them to callee-saved registers around
+# an ordinary call. Elsewhere, the ordinary call.
+FIRST_CALL = r"""
+#if defined(__thumb__)
+__asm__(".pushsection .text.wasmelt_init_saving,\"ax\",%progbits\n.syntax unified\n.p2align 1\n.thumb\n"
+        ".thumb_func\n.type wasmelt_init_saving, %function\nwasmelt_init_saving:\n"
+        "push {r0, r1, r2, r3, r4, lr}\n"
+#if defined(__ARM_PCS_VFP)
+        "vpush {d0-d7}\n"
+#endif
+        "mov r4, r12\nbl wasmelt_init\nmov r12, r4\n"
+#if defined(__ARM_PCS_VFP)
+        "vpop {d0-d7}\n"
+#endif
+        "pop {r0, r1, r2, r3, r4, pc}\n.size wasmelt_init_saving, .-wasmelt_init_saving\n.popsection");
+#define WASMELT_FIRST_CALL() __asm__ volatile("bl wasmelt_init_saving" ::: "lr", "cc", "memory")
+#else
+#define WASMELT_FIRST_CALL() wasmelt_init()
+#endif"""
+
+
 class Body:
     """Emits one function: a typed value stack mapped to C locals."""
 
@@ -478,14 +503,15 @@ class Lowering:
             args = ", ".join(f"a{i}" for i in range(len(t.params)))
             call = f"{self.fname(e.index)}({args})"
             ret = self.ret_type(t.results)
-            body = ("  wasmelt_init();\n" if needs_init else "") + (f"  return {call};" if t.results else f"  {call};")
+            body = ("  WASMELT_FIRST_CALL();\n" if needs_init else "") + (f"  return {call};" if t.results else f"  {call};")
             wrapper = f"{PREFIX}x{n}"
             wrappers.append(f'{ret} {wrapper}({params}) __asm__("{_c_string(e.name)}");\n'
                             f"{ret} {wrapper}({params}) {{\n{body}\n}}")
         # Always defined, so the header's declaration holds for every object;
         # out of line, so each export pays one call for it, not its body.
-        wrappers.insert(0, "__attribute__((noinline)) void wasmelt_init(void) {"
-                        + (" if (!wasmelt_ready) wasmelt_instantiate();" if needs_init else "") + " }")
+        wrappers.insert(0, "__attribute__((noinline, used)) void wasmelt_init(void) {"
+                        + (" if (!wasmelt_ready) wasmelt_instantiate();" if needs_init else "") + " }"
+                        + (FIRST_CALL if needs_init else ""))
         structs = [f"struct {name} {{ {' '.join(f'{CTYPE[t]} v{i};' for i, t in enumerate(key))} }};"
                    for key, name in self.structs.items()]
         helper_code = [HELPERS[h] for h in ("bits", "float", "sqrt", "promote", "div32", "div64", "trunc", "trunc_sat", "bulk")
