@@ -206,3 +206,56 @@ def test_gcc_on_armv6m_accesses_unaligned_memory_without_memcpy(tmp_path):
     assert all(not r.problems for r in results), [(r.case, r.problems) for r in results if r.problems]
     # rw32 at 65530 and rw64 at 65524 end one byte past the memory; the cases before them end at it.
     assert [r.case["args"][0] for r in results if r.firmware.trap] == [65530, 65524]
+
+
+# A C-style shadow stack: `frame` spills its arguments to a 32-byte frame and
+# reads them back, `deep` recurses with 32-byte frames, `poke` stores anywhere.
+SHADOW_STACK = """(module (memory 1)
+  (global $__stack_pointer (mut i32) (i32.const 1024))
+  (data (i32.const 1024) "\\07")
+  (func $frame (export "frame") (param i32 i32 i32) (result i32) (local $sp i32)
+    (global.set $__stack_pointer (local.tee $sp (i32.sub (global.get $__stack_pointer) (i32.const 32))))
+    (i32.store offset=4 (local.get $sp) (local.get 0))
+    (i32.store16 offset=10 (local.get $sp) (local.get 1))
+    (i32.store8 offset=31 (local.get $sp) (local.get 2))
+    (i64.store offset=16 (local.get $sp) (i64.extend_i32_u (local.get 0)))
+    (local.set 0 (i32.add (i32.add (i32.load offset=4 (local.get $sp)) (i32.load16_u offset=10 (local.get $sp)))
+                          (i32.add (i32.load8_u offset=31 (local.get $sp)) (i32.wrap_i64 (i64.load offset=16 (local.get $sp))))))
+    (global.set $__stack_pointer (i32.add (local.get $sp) (i32.const 32)))
+    (i32.add (local.get 0) (i32.load8_u (i32.const 1024))))
+  (func $deep (export "deep") (param i32) (result i32) (local $sp i32)
+    (global.set $__stack_pointer (local.tee $sp (i32.sub (global.get $__stack_pointer) (i32.const 32))))
+    (i32.store offset=8 (local.get $sp) (local.get 0))
+    (if (local.get 0) (then (drop (call $deep (i32.sub (local.get 0) (i32.const 1))))))
+    (global.set $__stack_pointer (i32.add (local.get $sp) (i32.const 32)))
+    (i32.load offset=8 (local.get $sp)))
+  (func (export "poke") (param i32 i32) (i32.store (local.get 0) (local.get 1))))"""
+
+
+def test_the_stack_pointers_range_drops_the_checks_of_frame_accesses_and_keeps_every_trap(tmp_path):
+    wasm = wat(SHADOW_STACK)
+    source = lower(decode_module(wasm), LowerOptions("check")).c_source
+    hint = "if (!WASMELT_SP_OK(s0i32)) __builtin_unreachable();"
+    assert source.count(hint) == 2  # after each read of the pointer
+    (tmp_path / "hinted.c").write_text(source)
+    (tmp_path / "plain.c").write_text(source.replace(hint, ""))
+    for cpu in ("cortex-m0", "cortex-m4"):
+        compile_c(tmp_path / "hinted.c", tmp_path / "hinted.o", "zig", cpu, "size")
+        compile_c(tmp_path / "plain.c", tmp_path / "plain.o", "zig", cpu, "size")
+        sizes = [elf_facts((tmp_path / f"{v}.o").read_bytes())["functions"]["frame"] for v in ("hinted", "plain")]
+        assert sizes[0] < sizes[1], (cpu, sizes)  # the frame's checks are gone
+        cases = [{"call": "frame", "args": [70000, 3, 9]}, {"call": "deep", "args": [5]},
+                 {"call": "poke", "args": [65532, 1]}, {"call": "poke", "args": [65533, 1]},
+                 {"call": "frame", "args": [1, 2, 3]}, {"call": "deep", "args": [40]}]
+        results = compare((tmp_path / "hinted.o").read_bytes(), wasm, cpu, cases, HostStubs())
+        # The overflow traps as the object contract says (wasm engines trap later, out of bounds).
+        assert all(not r.problems for r in results[:-1]), [(r.case, r.problems) for r in results if r.problems]
+        assert [r.firmware.trap for r in results] == [None, None, None, "out_of_bounds_memory", None,
+                                                      "stack_overflow"]
+        assert results[0].firmware.results == (70000 + 3 + 9 + 70000 + 7,)
+
+
+def test_a_stack_pointer_that_starts_outside_the_memory_gets_no_range(tmp_path):
+    text = SHADOW_STACK.replace("(i32.const 1024))\n  (data", "(i32.const 70000))\n  (data")
+    assert "70000" in text
+    assert "__builtin_unreachable" not in lower(decode_module(wat(text)), LowerOptions("check")).c_source

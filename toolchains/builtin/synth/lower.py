@@ -404,6 +404,17 @@ class Lowering:
         self.stack_pointers = {i for i, name in get_names(m).globals.items() if name.endswith("__stack_pointer")
                                and m.memories and m.globals[i].type.valtype == "i32"}
 
+        # A stack pointer whose initial value lies in [low, end] stays there: it
+        # is a static of this translation unit and every global.set of it traps
+        # unless the new value does too. Each read tells the C compiler so, and
+        # it drops the bounds checks of frame accesses that range proves.
+        self.known_stack_pointers = {i for i in self.stack_pointers if self._initially_in_window(i)}
+
+    def _initially_in_window(self, index: int) -> bool:
+        g = self.m.globals[index]
+        value = const_value(g.init) if g.type.mutable and g.init else None
+        return value is not None and self.layout.low <= (value & 0xFFFFFFFF) <= self.memory_bytes
+
     def result_struct(self, results) -> str:
         key = tuple(results)
         if key not in self.structs:
@@ -971,7 +982,10 @@ class Lowering:
 
     def op_global_get(self, b, imm):
         t = self.m.globals[imm[0]].type.valtype
-        b.emit(f"{b.push(t)} = {GLOBAL_READ[t].format(f'{PREFIX}g{imm[0]}')};")
+        dst = b.push(t)
+        b.emit(f"{dst} = {GLOBAL_READ[t].format(f'{PREFIX}g{imm[0]}')};")
+        if imm[0] in self.known_stack_pointers:
+            b.emit(f"if (!WASMELT_SP_OK({dst})) __builtin_unreachable();")
 
     def op_global_set(self, b, imm):
         v, t = b.pop()
