@@ -1,7 +1,9 @@
 """What makes the builtin synth's objects small keeps behaviour: true -Oz
 with zig (it changes the code), the data-segment initialiser called out of
-line from every export, and bounds checks as one unsigned compare that still
-traps at exactly the first byte past the memory."""
+line from every export (keeping the arguments in place), bounds checks as one
+unsigned compare that still traps at exactly the first byte past the memory,
+the stack pointer's range given to the C compiler, and ARMv6-M's 32-bit
+accesses through one shared routine."""
 
 from __future__ import annotations
 
@@ -259,3 +261,53 @@ def test_a_stack_pointer_that_starts_outside_the_memory_gets_no_range(tmp_path):
     text = SHADOW_STACK.replace("(i32.const 1024))\n  (data", "(i32.const 70000))\n  (data")
     assert "70000" in text
     assert "__builtin_unreachable" not in lower(decode_module(wat(text)), LowerOptions("check")).c_source
+
+
+# 32- and 64-bit accesses at any alignment, many values live across them.
+WIDE_ACCESSES = """(module (memory 1)
+  (data (i32.const 0) "\\01\\23\\45\\67\\89\\ab\\cd\\ef\\10\\32\\54\\76\\98\\ba\\dc\\fe\\11\\22\\33\\44\\55\\66\\77\\88")
+  (func (export "mix") (param i32 i32) (result i32) (local i32 i32 i32 i32)
+    (local.set 2 (i32.load (local.get 0)))
+    (local.set 3 (i32.load offset=5 (local.get 0)))
+    (local.set 4 (i32.wrap_i64 (i64.shr_u (i64.load offset=2 (local.get 0)) (i64.const 24))))
+    (local.set 5 (i32.load offset=9 (local.get 0)))
+    (i32.store offset=40 (local.get 0) (i32.xor (local.get 2) (local.get 1)))
+    (i64.store offset=45 (local.get 0) (i64.extend_i32_u (i32.add (local.get 3) (local.get 4))))
+    (f32.store offset=54 (local.get 0) (f32.load offset=1 (local.get 0)))
+    (i32.store offset=59 (local.get 0) (local.get 5))
+    (i32.add (i32.add (i32.mul (local.get 2) (i32.const 3)) (i32.mul (local.get 3) (i32.const 5)))
+             (i32.add (i32.add (i32.mul (local.get 4) (i32.const 7)) (i32.mul (local.get 5) (local.get 1)))
+                      (i32.add (i32.load offset=40 (local.get 0)) (i32.add (i32.load offset=46 (local.get 0))
+                                                                          (i32.load offset=58 (local.get 0)))))))
+  (func (export "one") (param i32) (result i32) (i32.load (local.get 0))))"""
+
+
+def test_armv6m_wide_accesses_share_one_routine_and_keep_their_values(tmp_path):
+    wasm = wat(WIDE_ACCESSES)
+    source = tmp_path / "module.c"
+    source.write_text(lower(decode_module(wasm), LowerOptions("check")).c_source)
+    cases = [{"call": "mix", "args": [p, 0x5a5a1234]} for p in (0, 1, 2, 3, 4, 7, 65400, 65473)]
+    cases += [{"call": "mix", "args": [65474, 1]}, {"call": "one", "args": [65533]}, {"call": "one", "args": [6]}]
+    for cc in ("zig", "gcc"):
+        compile_c(source, tmp_path / f"{cc}.o", cc, "cortex-m0", "size")
+        obj = (tmp_path / f"{cc}.o").read_bytes()
+        calls = _calls_from(obj)
+        assert {"wasmelt_ld32u", "wasmelt_st32u"} <= calls["mix"], calls
+        results = compare(obj, wasm, "cortex-m0", cases, HostStubs())
+        assert all(not r.problems for r in results), (cc, [(r.case, r.problems) for r in results if r.problems])
+        assert [r.firmware.trap for r in results][-3:] == ["out_of_bounds_memory", "out_of_bounds_memory", None]
+        # The same source where the core has unaligned access: plain loads and stores, no routine.
+        compile_c(source, tmp_path / f"{cc}-m3.o", cc, "cortex-m3", "size")
+        assert "wasmelt_ld32u" not in _calls_from((tmp_path / f"{cc}-m3.o").read_bytes())["mix"]
+    # Without the shared routines (a module with fewer sites) the accesses are inline and larger.
+    inline = lower(decode_module(wasm), LowerOptions("check")).c_source.replace("#define WASMELT_SHARED_LD32\n", "")
+    (tmp_path / "inline.c").write_text(inline.replace("#define WASMELT_SHARED_ST32\n", ""))
+    compile_c(tmp_path / "inline.c", tmp_path / "inline.o", "zig", "cortex-m0", "size")
+    sizes = [elf_facts((tmp_path / f"{v}.o").read_bytes())["functions"]["mix"] for v in ("zig", "inline")]
+    assert sizes[0] < sizes[1] * 0.8, sizes
+
+
+def test_a_module_with_few_wide_accesses_keeps_them_inline(tmp_path):
+    source = lower(decode_module(wat('(module (memory 1) (func (export "f") (param i32) (result i32) '
+                                     '(i32.add (i32.load (local.get 0)) (i32.load offset=4 (local.get 0)))))'))).c_source
+    assert "#define WASMELT_SHARED" not in source and "wasmelt_ld32u:" not in source
