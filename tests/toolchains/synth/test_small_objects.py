@@ -1,7 +1,9 @@
 """What makes the builtin synth's objects small keeps behaviour: true -Oz
 with zig (it changes the code), the data-segment initialiser called out of
-line from every export, and bounds checks as one unsigned compare that still
-traps at exactly the first byte past the memory."""
+line from every export (keeping the arguments in place), bounds checks as one
+unsigned compare that still traps at exactly the first byte past the memory,
+the stack pointer's range given to the C compiler, and ARMv6-M's 32-bit
+accesses through one shared routine."""
 
 from __future__ import annotations
 
@@ -82,8 +84,9 @@ def test_every_export_calls_the_one_out_of_line_initialiser(tmp_path):
     compile_c(source, tmp_path / "m.o", "zig", "cortex-m4", "size")
     obj = (tmp_path / "m.o").read_bytes()
     calls = _calls_from(obj)
+    assert calls["wasmelt_init_saving"] == {"wasmelt_init"}
     for export in ("a", "b", "c"):
-        assert "wasmelt_init" in calls[export], calls
+        assert "wasmelt_init_saving" in calls[export], calls
         assert "wasmelt_data0" not in calls[export]  # the copy loop is not inlined into it
     # Each export is its load and a call, far smaller than a copy loop.
     sizes = elf_facts(obj)["functions"]
@@ -93,6 +96,63 @@ def test_every_export_calls_the_one_out_of_line_initialiser(tmp_path):
         results = compare(obj, wasm, "cortex-m4", [{"call": first, "args": [1]}, {"call": "b", "args": [2]}],
                           HostStubs())
         assert [r.firmware.results for r in results] == [(2,) if first == "a" else (0x05040302,), (0x0403,)]
+
+
+# A start function that keeps many values live (r0-r3, r12 and, with an FPU,
+# the argument registers s0-s15) and an export whose arguments fill r0-r3,
+# the stack and, hard-float, s0/d1: they reach the export's body unchanged
+# only if the first call's initialiser saves what it clobbers.
+CLOBBERING_START = """(module (memory 1)
+  (data (i32.const 16) "\\2a")
+  (global $g (mut i32) (i32.const 0)) (global $h (mut f64) (f64.const 0))
+  (func $start (local i32 i32 i32 i32 i32 i32 f64 f64 f64 f32 f32 f32 f32)
+    (local.set 0 (i32.const 1)) (local.set 6 (f64.const 1.5))
+    (loop $l
+      (local.set 1 (i32.add (local.get 1) (i32.mul (local.get 0) (i32.const 3))))
+      (local.set 2 (i32.xor (local.get 2) (i32.shl (local.get 1) (i32.const 3))))
+      (local.set 3 (i32.sub (local.get 3) (i32.rotl (local.get 2) (local.get 0))))
+      (local.set 4 (i32.or (local.get 4) (i32.mul (local.get 3) (local.get 1))))
+      (local.set 5 (i32.add (local.get 5) (i32.xor (local.get 4) (local.get 2))))
+      (local.set 7 (f64.add (local.get 7) (f64.mul (local.get 6) (f64.convert_i32_s (local.get 0)))))
+      (local.set 8 (f64.sub (local.get 8) (f64.div (local.get 7) (local.get 6))))
+      (local.set 9 (f32.add (local.get 9) (f32.convert_i32_s (local.get 1))))
+      (local.set 10 (f32.mul (local.get 10) (f32.sub (local.get 9) (f32.convert_i32_s (local.get 2)))))
+      (local.set 11 (f32.add (local.get 11) (f32.div (local.get 10) (f32.add (local.get 9) (f32.const 0.5)))))
+      (local.set 12 (f32.sub (local.get 12) (f32.mul (local.get 11) (local.get 9))))
+      (br_if $l (i32.lt_u (local.tee 0 (i32.add (local.get 0) (i32.const 1))) (i32.const 20))))
+    (global.set $g (i32.add (i32.add (local.get 1) (local.get 2)) (i32.add (local.get 3) (i32.add (local.get 4) (local.get 5)))))
+    (global.set $h (f64.add (f64.add (local.get 7) (local.get 8))
+                            (f64.promote_f32 (f32.add (f32.add (local.get 9) (local.get 10)) (f32.add (local.get 11) (local.get 12)))))))
+  (start $start)
+  (func (export "ints") (param i32 i32 i32 i32 i32 i32) (result i32)
+    (i32.add (i32.load8_u offset=16 (i32.const 0))
+      (i32.add (i32.mul (local.get 0) (i32.const 3))
+        (i32.add (i32.mul (local.get 1) (i32.const 5))
+          (i32.add (i32.mul (local.get 2) (i32.const 7))
+            (i32.add (i32.mul (local.get 3) (i32.const 11))
+              (i32.add (i32.mul (local.get 4) (i32.const 13)) (i32.mul (local.get 5) (i32.const 17)))))))))
+  (func (export "floats") (param f32 f64 i32) (result f64)
+    (f64.add (f64.add (f64.promote_f32 (local.get 0)) (f64.mul (local.get 1) (f64.const 3)))
+             (f64.add (f64.convert_i32_s (i32.add (local.get 2) (global.get $g))) (global.get $h)))))"""
+
+
+def test_the_first_call_initialises_and_keeps_the_arguments(tmp_path):
+    wasm = wat(CLOBBERING_START)
+    source = tmp_path / "module.c"
+    source.write_text(lower(decode_module(wasm)).c_source)
+    ints = {"call": "ints", "args": [1, 2, 3, 4, 5, 6]}
+    floats = {"call": "floats", "args": [2.5, -0.75, 9]}
+    for cc, cpu in (("zig", "cortex-m0"), ("zig", "cortex-m4"), ("zig", "cortex-m4f"), ("gcc", "cortex-m0"),
+                    ("gcc", "cortex-m4f")):
+        obj = tmp_path / f"{cc}-{cpu}.o"
+        compile_c(source, obj, cc, cpu, "size")
+        calls = _calls_from(obj.read_bytes())
+        assert "wasmelt_init_saving" in calls["ints"] and "wasmelt_init" not in calls["ints"], calls
+        for order in ([ints, floats], [floats, ints]):  # whichever export runs first initialises
+            results = compare(obj.read_bytes(), wasm, cpu, [*order, *order], HostStubs())
+            assert all(not r.problems for r in results), (cc, cpu, [(r.case, r.problems) for r in results])
+            assert results[0].firmware.results == results[2].firmware.results
+        assert results[1].firmware.results == (1 * 3 + 2 * 5 + 3 * 7 + 4 * 11 + 5 * 13 + 6 * 17 + 42,)
 
 
 def test_bounds_checks_trap_at_the_first_byte_past_the_memory(tmp_path):
@@ -148,3 +208,134 @@ def test_gcc_on_armv6m_accesses_unaligned_memory_without_memcpy(tmp_path):
     assert all(not r.problems for r in results), [(r.case, r.problems) for r in results if r.problems]
     # rw32 at 65530 and rw64 at 65524 end one byte past the memory; the cases before them end at it.
     assert [r.case["args"][0] for r in results if r.firmware.trap] == [65530, 65524]
+
+
+# A C-style shadow stack: `frame` spills its arguments to a 32-byte frame and
+# reads them back, `deep` recurses with 32-byte frames, `poke` stores anywhere.
+SHADOW_STACK = """(module (memory 1)
+  (global $__stack_pointer (mut i32) (i32.const 1024))
+  (data (i32.const 1024) "\\07")
+  (func $frame (export "frame") (param i32 i32 i32) (result i32) (local $sp i32)
+    (global.set $__stack_pointer (local.tee $sp (i32.sub (global.get $__stack_pointer) (i32.const 32))))
+    (i32.store offset=4 (local.get $sp) (local.get 0))
+    (i32.store16 offset=10 (local.get $sp) (local.get 1))
+    (i32.store8 offset=31 (local.get $sp) (local.get 2))
+    (i64.store offset=16 (local.get $sp) (i64.extend_i32_u (local.get 0)))
+    (local.set 0 (i32.add (i32.add (i32.load offset=4 (local.get $sp)) (i32.load16_u offset=10 (local.get $sp)))
+                          (i32.add (i32.load8_u offset=31 (local.get $sp)) (i32.wrap_i64 (i64.load offset=16 (local.get $sp))))))
+    (global.set $__stack_pointer (i32.add (local.get $sp) (i32.const 32)))
+    (i32.add (local.get 0) (i32.load8_u (i32.const 1024))))
+  (func $deep (export "deep") (param i32) (result i32) (local $sp i32)
+    (global.set $__stack_pointer (local.tee $sp (i32.sub (global.get $__stack_pointer) (i32.const 32))))
+    (i32.store offset=8 (local.get $sp) (local.get 0))
+    (if (local.get 0) (then (drop (call $deep (i32.sub (local.get 0) (i32.const 1))))))
+    (global.set $__stack_pointer (i32.add (local.get $sp) (i32.const 32)))
+    (i32.load offset=8 (local.get $sp)))
+  (func (export "poke") (param i32 i32) (i32.store (local.get 0) (local.get 1))))"""
+
+
+def test_the_stack_pointers_range_drops_the_checks_of_frame_accesses_and_keeps_every_trap(tmp_path):
+    wasm = wat(SHADOW_STACK)
+    source = lower(decode_module(wasm), LowerOptions("check")).c_source
+    hint = "if (!WASMELT_SP_OK(s0i32)) __builtin_unreachable();"
+    assert source.count(hint) == 2  # after each read of the pointer
+    (tmp_path / "hinted.c").write_text(source)
+    (tmp_path / "plain.c").write_text(source.replace(hint, ""))
+    for cpu in ("cortex-m0", "cortex-m4"):
+        compile_c(tmp_path / "hinted.c", tmp_path / "hinted.o", "zig", cpu, "size")
+        compile_c(tmp_path / "plain.c", tmp_path / "plain.o", "zig", cpu, "size")
+        sizes = [elf_facts((tmp_path / f"{v}.o").read_bytes())["functions"]["frame"] for v in ("hinted", "plain")]
+        assert sizes[0] < sizes[1], (cpu, sizes)  # the frame's checks are gone
+        cases = [{"call": "frame", "args": [70000, 3, 9]}, {"call": "deep", "args": [5]},
+                 {"call": "poke", "args": [65532, 1]}, {"call": "poke", "args": [65533, 1]},
+                 {"call": "frame", "args": [1, 2, 3]}, {"call": "deep", "args": [40]}]
+        results = compare((tmp_path / "hinted.o").read_bytes(), wasm, cpu, cases, HostStubs())
+        # The overflow traps as the object contract says (wasm engines trap later, out of bounds).
+        assert all(not r.problems for r in results[:-1]), [(r.case, r.problems) for r in results if r.problems]
+        assert [r.firmware.trap for r in results] == [None, None, None, "out_of_bounds_memory", None,
+                                                      "stack_overflow"]
+        assert results[0].firmware.results == (70000 + 3 + 9 + 70000 + 7,)
+
+
+def test_a_stack_pointer_that_starts_outside_the_memory_gets_no_range(tmp_path):
+    text = SHADOW_STACK.replace("(i32.const 1024))\n  (data", "(i32.const 70000))\n  (data")
+    assert "70000" in text
+    assert "__builtin_unreachable" not in lower(decode_module(wat(text)), LowerOptions("check")).c_source
+
+
+# 32- and 64-bit accesses at any alignment, many values live across them.
+WIDE_ACCESSES = """(module (memory 1)
+  (data (i32.const 0) "\\01\\23\\45\\67\\89\\ab\\cd\\ef\\10\\32\\54\\76\\98\\ba\\dc\\fe\\11\\22\\33\\44\\55\\66\\77\\88")
+  (func (export "mix") (param i32 i32) (result i32) (local i32 i32 i32 i32)
+    (local.set 2 (i32.load (local.get 0)))
+    (local.set 3 (i32.load offset=5 (local.get 0)))
+    (local.set 4 (i32.wrap_i64 (i64.shr_u (i64.load offset=2 (local.get 0)) (i64.const 24))))
+    (local.set 5 (i32.load offset=9 (local.get 0)))
+    (i32.store offset=40 (local.get 0) (i32.xor (local.get 2) (local.get 1)))
+    (i64.store offset=45 (local.get 0) (i64.extend_i32_u (i32.add (local.get 3) (local.get 4))))
+    (f32.store offset=54 (local.get 0) (f32.load offset=1 (local.get 0)))
+    (i32.store offset=59 (local.get 0) (local.get 5))
+    (i32.add (i32.add (i32.mul (local.get 2) (i32.const 3)) (i32.mul (local.get 3) (i32.const 5)))
+             (i32.add (i32.add (i32.mul (local.get 4) (i32.const 7)) (i32.mul (local.get 5) (local.get 1)))
+                      (i32.add (i32.load offset=40 (local.get 0)) (i32.add (i32.load offset=46 (local.get 0))
+                                                                          (i32.load offset=58 (local.get 0)))))))
+  (func (export "one") (param i32) (result i32) (i32.load (local.get 0))))"""
+
+
+def test_armv6m_wide_accesses_share_one_routine_and_keep_their_values(tmp_path):
+    wasm = wat(WIDE_ACCESSES)
+    source = tmp_path / "module.c"
+    source.write_text(lower(decode_module(wasm), LowerOptions("check")).c_source)
+    cases = [{"call": "mix", "args": [p, 0x5a5a1234]} for p in (0, 1, 2, 3, 4, 7, 65400, 65473)]
+    cases += [{"call": "mix", "args": [65474, 1]}, {"call": "one", "args": [65533]}, {"call": "one", "args": [6]}]
+    for cc in ("zig", "gcc"):
+        compile_c(source, tmp_path / f"{cc}.o", cc, "cortex-m0", "size")
+        obj = (tmp_path / f"{cc}.o").read_bytes()
+        calls = _calls_from(obj)
+        assert {"wasmelt_ld32u", "wasmelt_st32u"} <= calls["mix"], calls
+        results = compare(obj, wasm, "cortex-m0", cases, HostStubs())
+        assert all(not r.problems for r in results), (cc, [(r.case, r.problems) for r in results if r.problems])
+        assert [r.firmware.trap for r in results][-3:] == ["out_of_bounds_memory", "out_of_bounds_memory", None]
+        # The same source where the core has unaligned access: plain loads and stores, no routine.
+        compile_c(source, tmp_path / f"{cc}-m3.o", cc, "cortex-m3", "size")
+        assert "wasmelt_ld32u" not in _calls_from((tmp_path / f"{cc}-m3.o").read_bytes())["mix"]
+    # Without the shared routines (a module with fewer sites) the accesses are inline and larger.
+    inline = lower(decode_module(wasm), LowerOptions("check")).c_source.replace("#define WASMELT_SHARED_LD32\n", "")
+    (tmp_path / "inline.c").write_text(inline.replace("#define WASMELT_SHARED_ST32\n", ""))
+    compile_c(tmp_path / "inline.c", tmp_path / "inline.o", "zig", "cortex-m0", "size")
+    sizes = [elf_facts((tmp_path / f"{v}.o").read_bytes())["functions"]["mix"] for v in ("zig", "inline")]
+    assert sizes[0] < sizes[1] * 0.8, sizes
+
+
+def test_a_module_with_few_wide_accesses_keeps_them_inline(tmp_path):
+    source = lower(decode_module(wat('(module (memory 1) (func (export "f") (param i32) (result i32) '
+                                     '(i32.add (i32.load (local.get 0)) (i32.load offset=4 (local.get 0)))))'))).c_source
+    assert "#define WASMELT_SHARED" not in source and "wasmelt_ld32u:" not in source
+
+
+MEMORY_FREE_EXPORTS = """(module (memory 1)
+  (data (i32.const 16) "\\2a")
+  (type $t (func (param i32) (result i32)))
+  (table 1 funcref) (elem (i32.const 0) $load)
+  (func $double (param i32) (result i32) (i32.add (local.get 0) (local.get 0)))
+  (func $load (type $t) (i32.load8_u offset=16 (local.get 0)))
+  (func (export "pure") (param i32) (result i32) (call $double (i32.add (local.get 0) (i32.const 1))))
+  (func (export "reads") (param i32) (result i32) (call $load (local.get 0)))
+  (func (export "indirect") (param i32) (result i32) (call_indirect (type $t) (local.get 0) (i32.const 0))))"""
+
+
+def test_exports_that_cannot_reach_the_memory_skip_the_initialiser(tmp_path):
+    wasm = wat(MEMORY_FREE_EXPORTS)
+    (tmp_path / "module.c").write_text(lower(decode_module(wasm)).c_source)
+    compile_c(tmp_path / "module.c", tmp_path / "m.o", "zig", "cortex-m0", "size")
+    obj = (tmp_path / "m.o").read_bytes()
+    calls = _calls_from(obj)
+    assert "wasmelt_init_saving" not in calls.get("pure", set()), calls
+    assert "wasmelt_init_saving" in calls["reads"] and "wasmelt_init_saving" in calls["indirect"], calls
+    for second in ("reads", "indirect"):  # the data is there once something can see it
+        cases = [{"call": "pure", "args": [4]}, {"call": second, "args": [0]}]
+        results = compare(obj, wasm, "cortex-m0", cases, HostStubs())
+        assert [r.firmware.results for r in results] == [(10,), (42,)], [r.problems for r in results]
+    # A start function may do anything: every export runs it first.
+    with_start = MEMORY_FREE_EXPORTS.replace('(func $double', '(func $s) (start $s) (func $double')
+    assert lower(decode_module(wat(with_start))).c_source.count("WASMELT_FIRST_CALL();") == 3

@@ -12,6 +12,7 @@ import re
 import struct
 from dataclasses import dataclass, field
 
+from ..dce import reachable
 from ..discipline import const_value
 from ..wasm.model import FUNC, GLOBAL, MEMORY, TABLE, FuncType, Module
 from ..wasm.names import function_label, get_names
@@ -138,17 +139,43 @@ WASMELT_INLINE u32 wasmelt_opaque32(u32 x) { __asm__("" : "+r"(x)); return x; }
 /* Linear-memory access at any alignment, little-endian: memcpy, which the
    compiler turns into one load or store where the core allows unaligned
    ones; bytes for gcc on ARMv6-M, which would call memcpy for each (clang
-   inlines a shorter byte sequence of its own). */
+   inlines a shorter byte sequence of its own). On Thumb without unaligned
+   access (ARMv6-M), in a module with SHARED_SITES or more 32-bit loads (or
+   stores), each is a `bl` to one shared routine (a word access when the
+   address is aligned, else bytes) that changes only its result, one scratch
+   register and the flags, in place of ~10 instructions of bytes and shifts.
+   The "m" operands tell the compiler which bytes the routine reads or writes. */
 #if defined(__arm__) && !defined(__ARM_FEATURE_UNALIGNED) && !defined(__clang__)
 WASMELT_INLINE u16 wasmelt_ld16(const u8 *p) { return (u16)(p[0] | p[1] << 8); }
-WASMELT_INLINE u32 wasmelt_ld32(const u8 *p) { return (u32)p[0] | (u32)p[1] << 8 | (u32)p[2] << 16 | (u32)p[3] << 24; }
+WASMELT_INLINE u32 wasmelt_ld32_inline(const u8 *p) { return (u32)p[0] | (u32)p[1] << 8 | (u32)p[2] << 16 | (u32)p[3] << 24; }
 WASMELT_INLINE void wasmelt_st16(u8 *p, u16 v) { p[0] = (u8)v; p[1] = (u8)(v >> 8); }
-WASMELT_INLINE void wasmelt_st32(u8 *p, u32 v) { p[0] = (u8)v; p[1] = (u8)(v >> 8); p[2] = (u8)(v >> 16); p[3] = (u8)(v >> 24); }
+WASMELT_INLINE void wasmelt_st32_inline(u8 *p, u32 v) { p[0] = (u8)v; p[1] = (u8)(v >> 8); p[2] = (u8)(v >> 16); p[3] = (u8)(v >> 24); }
 #else
 WASMELT_INLINE u16 wasmelt_ld16(const u8 *p) { u16 v; __builtin_memcpy(&v, p, 2); return v; }
-WASMELT_INLINE u32 wasmelt_ld32(const u8 *p) { u32 v; __builtin_memcpy(&v, p, 4); return v; }
+WASMELT_INLINE u32 wasmelt_ld32_inline(const u8 *p) { u32 v; __builtin_memcpy(&v, p, 4); return v; }
 WASMELT_INLINE void wasmelt_st16(u8 *p, u16 v) { __builtin_memcpy(p, &v, 2); }
-WASMELT_INLINE void wasmelt_st32(u8 *p, u32 v) { __builtin_memcpy(p, &v, 4); }
+WASMELT_INLINE void wasmelt_st32_inline(u8 *p, u32 v) { __builtin_memcpy(p, &v, 4); }
+#endif
+#if defined(__thumb__) && !defined(__ARM_FEATURE_UNALIGNED)
+typedef struct { u8 b[4]; } wasmelt_word;
+#endif
+#if defined(__thumb__) && !defined(__ARM_FEATURE_UNALIGNED) && defined(WASMELT_SHARED_LD32)
+WASMELT_INLINE u32 wasmelt_ld32(const u8 *p) {
+  register u32 r0 __asm__("r0") = (u32)(__UINTPTR_TYPE__)p;
+  __asm__("bl wasmelt_ld32u" : "+l"(r0) : "m"(*(const wasmelt_word *)p) : "r1", "lr", "cc");
+  return r0;
+}
+#else
+#define wasmelt_ld32 wasmelt_ld32_inline
+#endif
+#if defined(__thumb__) && !defined(__ARM_FEATURE_UNALIGNED) && defined(WASMELT_SHARED_ST32)
+WASMELT_INLINE void wasmelt_st32(u8 *p, u32 v) {
+  register u32 r0 __asm__("r0") = (u32)(__UINTPTR_TYPE__)p;
+  register u32 r1 __asm__("r1") = v;
+  __asm__("bl wasmelt_st32u" : "=m"(*(wasmelt_word *)p) : "l"(r0), "l"(r1) : "r2", "lr", "cc");
+}
+#else
+#define wasmelt_st32 wasmelt_st32_inline
 #endif
 WASMELT_INLINE u64 wasmelt_ld64(const u8 *p) { return wasmelt_ld32(p) | (u64)wasmelt_ld32(p + 4) << 32; }
 WASMELT_INLINE void wasmelt_st64(u8 *p, u64 v) { wasmelt_st32(p, (u32)v); wasmelt_st32(p + 4, (u32)(v >> 32)); }
@@ -261,12 +288,69 @@ static u64 wasmelt_i64_trunc_sat_f64_u(f64 x) { if (!(x > -1.0)) return 0; if (x
     "promote": r"""
 __attribute__((noinline)) static f64 wasmelt_f64_promote(f32 x) { return wasmelt_f64_quiet((f64)x); }
 """,
+    "shared_ld32": r"""
+#if defined(__thumb__) && !defined(__ARM_FEATURE_UNALIGNED)
+/* r0 = the address -> r0 = the word there; changes r1 and the flags. */
+__asm__(".pushsection .text.wasmelt_ld32u,\"ax\",%progbits\n.syntax unified\n.p2align 1\n.thumb\n"
+        ".thumb_func\n.type wasmelt_ld32u, %function\nwasmelt_ld32u:\n"
+        "movs r1, #3\ntst r0, r1\nbne 1f\nldr r0, [r0]\nbx lr\n"
+        "1: push {r2}\nldrb r1, [r0, #3]\nldrb r2, [r0, #2]\nlsls r1, r1, #8\norrs r1, r2\nldrb r2, [r0, #1]\n"
+        "lsls r1, r1, #8\norrs r1, r2\nldrb r0, [r0]\nlsls r1, r1, #8\norrs r0, r1\npop {r2}\nbx lr\n"
+        ".size wasmelt_ld32u, .-wasmelt_ld32u\n.popsection");
+#endif
+""",
+    "shared_st32": r"""
+#if defined(__thumb__) && !defined(__ARM_FEATURE_UNALIGNED)
+/* Stores r1 at the address r0; changes r2 and the flags. */
+__asm__(".pushsection .text.wasmelt_st32u,\"ax\",%progbits\n.syntax unified\n.p2align 1\n.thumb\n"
+        ".thumb_func\n.type wasmelt_st32u, %function\nwasmelt_st32u:\n"
+        "movs r2, #3\ntst r0, r2\nbne 1f\nstr r1, [r0]\nbx lr\n"
+        "1: strb r1, [r0]\nlsrs r2, r1, #8\nstrb r2, [r0, #1]\nlsrs r2, r1, #16\nstrb r2, [r0, #2]\n"
+        "lsrs r2, r1, #24\nstrb r2, [r0, #3]\nbx lr\n.size wasmelt_st32u, .-wasmelt_st32u\n.popsection");
+#endif
+""",
     "bulk": r"""
 static void wasmelt_memory_fill(u32 d, u32 v, u32 n) { WASMELT_CHECK_RANGE(d, n); u8 *p = WASMELT_MEM + d; while (n--) *(volatile u8 *)p++ = (u8)v; }
 static void wasmelt_memory_copy(u32 d, u32 s, u32 n) { WASMELT_CHECK_RANGE(d, n); WASMELT_CHECK_RANGE(s, n); u8 *dp = WASMELT_MEM + d; const u8 *sp = WASMELT_MEM + s;
   if (dp < sp) { while (n--) *(volatile u8 *)dp++ = *sp++; } else { dp += n; sp += n; while (n--) *(volatile u8 *)--dp = *--sp; } }
 """,
 }
+
+
+# How an export reaches wasmelt_init. On Arm, a `bl` in inline assembly that
+# clobbers only lr and the flags, into an entry that saves the argument
+# registers (r0-r3, r12 through r4: ARMv6-M pushes low registers only, and the
+# hard-float argument registers d0-d7): the export then keeps its arguments where
+# the caller put them instead of moving them to callee-saved registers around
+# an ordinary call. Elsewhere, the ordinary call.
+FIRST_CALL = r"""
+#if defined(__thumb__)
+__asm__(".pushsection .text.wasmelt_init_saving,\"ax\",%progbits\n.syntax unified\n.p2align 1\n.thumb\n"
+        ".thumb_func\n.type wasmelt_init_saving, %function\nwasmelt_init_saving:\n"
+        "push {r0, r1, r2, r3, r4, lr}\n"
+#if defined(__ARM_PCS_VFP)
+        "vpush {d0-d7}\n"
+#endif
+        "mov r4, r12\nbl wasmelt_init\nmov r12, r4\n"
+#if defined(__ARM_PCS_VFP)
+        "vpop {d0-d7}\n"
+#endif
+        "pop {r0, r1, r2, r3, r4, pc}\n.size wasmelt_init_saving, .-wasmelt_init_saving\n.popsection");
+#define WASMELT_FIRST_CALL() __asm__ volatile("bl wasmelt_init_saving" ::: "lr", "cc", "memory")
+#else
+#define WASMELT_FIRST_CALL() wasmelt_init()
+#endif"""
+
+
+MEMORY_OP = re.compile(r"\.(load|store)|^memory\.|^data\.drop$")
+HELPER_ORDER = ("bits", "float", "sqrt", "promote", "div32", "div64", "trunc", "trunc_sat", "bulk", "shared_ld32",
+                "shared_st32")
+# 32- and 64-bit accesses: which shared ARMv6-M routine they call, how often.
+WIDE_ACCESSES = {**{op: ("ld32", 1) for op in ("i32.load", "f32.load", "i64.load32_s", "i64.load32_u")},
+                 **{op: ("ld32", 2) for op in ("i64.load", "f64.load")},
+                 **{op: ("st32", 1) for op in ("i32.store", "f32.store", "i64.store32")},
+                 **{op: ("st32", 2) for op in ("i64.store", "f64.store")}}
+SHARED_SITES = 4
 
 
 class Body:
@@ -379,6 +463,17 @@ class Lowering:
         self.stack_pointers = {i for i, name in get_names(m).globals.items() if name.endswith("__stack_pointer")
                                and m.memories and m.globals[i].type.valtype == "i32"}
 
+        # A stack pointer whose initial value lies in [low, end] stays there: it
+        # is a static of this translation unit and every global.set of it traps
+        # unless the new value does too. Each read tells the C compiler so, and
+        # it drops the bounds checks of frame accesses that range proves.
+        self.known_stack_pointers = {i for i in self.stack_pointers if self._initially_in_window(i)}
+
+    def _initially_in_window(self, index: int) -> bool:
+        g = self.m.globals[index]
+        value = const_value(g.init) if g.type.mutable and g.init else None
+        return value is not None and self.layout.low <= (value & 0xFFFFFFFF) <= self.memory_bytes
+
     def result_struct(self, results) -> str:
         key = tuple(results)
         if key not in self.structs:
@@ -410,7 +505,10 @@ class Lowering:
 
     def lower(self) -> Lowered:
         m = self.m
-        out: list[str] = [PRELUDE]
+        shared = self.shared_accesses()
+        out: list[str] = [PRELUDE.replace("#define WASMELT_INLINE", "".join(f"#define WASMELT_SHARED_{k.upper()}\n"
+                                                                          for k in shared) + "#define WASMELT_INLINE", 1)]
+        self.helpers.update(f"shared_{k}" for k in shared)
         mem = self.memory_bytes
         if m.memories:
             out += self.memory_declaration()
@@ -478,20 +576,42 @@ class Lowering:
             args = ", ".join(f"a{i}" for i in range(len(t.params)))
             call = f"{self.fname(e.index)}({args})"
             ret = self.ret_type(t.results)
-            body = ("  wasmelt_init();\n" if needs_init else "") + (f"  return {call};" if t.results else f"  {call};")
+            first = needs_init and (m.start is not None or self.reaches_memory(e))
+            body = ("  WASMELT_FIRST_CALL();\n" if first else "") + (f"  return {call};" if t.results else f"  {call};")
             wrapper = f"{PREFIX}x{n}"
             wrappers.append(f'{ret} {wrapper}({params}) __asm__("{_c_string(e.name)}");\n'
                             f"{ret} {wrapper}({params}) {{\n{body}\n}}")
         # Always defined, so the header's declaration holds for every object;
         # out of line, so each export pays one call for it, not its body.
-        wrappers.insert(0, "__attribute__((noinline)) void wasmelt_init(void) {"
-                        + (" if (!wasmelt_ready) wasmelt_instantiate();" if needs_init else "") + " }")
+        wrappers.insert(0, "__attribute__((noinline, used)) void wasmelt_init(void) {"
+                        + (" if (!wasmelt_ready) wasmelt_instantiate();" if needs_init else "") + " }"
+                        + (FIRST_CALL if needs_init else ""))
         structs = [f"struct {name} {{ {' '.join(f'{CTYPE[t]} v{i};' for i, t in enumerate(key))} }};"
                    for key, name in self.structs.items()]
-        helper_code = [HELPERS[h] for h in ("bits", "float", "sqrt", "promote", "div32", "div64", "trunc", "trunc_sat", "bulk")
+        helper_code = [HELPERS[h] for h in HELPER_ORDER
                        if h in self.helpers]
         source = "\n".join(out + structs + decls + helper_code + table_code + init + bodies + wrappers) + "\n"
         return Lowered(source, self.header(exports, imports), exports, imports, mem, self.warnings())
+
+    def reaches_memory(self, export) -> bool:
+        """Whether code an export can run touches the linear memory. One that
+        cannot (and a module without a start function) skips the initialiser:
+        data segments are all it would do, and they only fill the memory."""
+        funcs = reachable(self.m, [export]).sets["func"]
+        bodies = [self.m.functions[f - self.n_func_imports].body for f in funcs if f >= self.n_func_imports]
+        return any(MEMORY_OP.search(i.op) for body in bodies for i in body)
+
+    def shared_accesses(self) -> list[str]:
+        """`ld32` / `st32` when the module has SHARED_SITES or more 32-bit loads
+        (stores; a 64-bit one is two): on ARMv6-M they then call one shared
+        routine each, which pays for itself from about that many."""
+        sites = {"ld32": 0, "st32": 0}
+        for f in self.m.functions:
+            for ins in f.body:
+                width = WIDE_ACCESSES.get(ins.op)
+                if width:
+                    sites[width[0]] += width[1]
+        return [k for k, n in sites.items() if n >= SHARED_SITES]
 
     def memory_declaration(self) -> list[str]:
         """The linear memory: `wasmelt_memory` holds the wasm addresses
@@ -945,7 +1065,10 @@ class Lowering:
 
     def op_global_get(self, b, imm):
         t = self.m.globals[imm[0]].type.valtype
-        b.emit(f"{b.push(t)} = {GLOBAL_READ[t].format(f'{PREFIX}g{imm[0]}')};")
+        dst = b.push(t)
+        b.emit(f"{dst} = {GLOBAL_READ[t].format(f'{PREFIX}g{imm[0]}')};")
+        if imm[0] in self.known_stack_pointers:
+            b.emit(f"if (!WASMELT_SP_OK({dst})) __builtin_unreachable();")
 
     def op_global_set(self, b, imm):
         v, t = b.pop()
