@@ -311,31 +311,3 @@ def test_a_module_with_few_wide_accesses_keeps_them_inline(tmp_path):
     source = lower(decode_module(wat('(module (memory 1) (func (export "f") (param i32) (result i32) '
                                      '(i32.add (i32.load (local.get 0)) (i32.load offset=4 (local.get 0)))))'))).c_source
     assert "#define WASMELT_SHARED" not in source and "wasmelt_ld32u:" not in source
-
-
-MEMORY_FREE_EXPORTS = """(module (memory 1)
-  (data (i32.const 16) "\\2a")
-  (type $t (func (param i32) (result i32)))
-  (table 1 funcref) (elem (i32.const 0) $load)
-  (func $double (param i32) (result i32) (i32.add (local.get 0) (local.get 0)))
-  (func $load (type $t) (i32.load8_u offset=16 (local.get 0)))
-  (func (export "pure") (param i32) (result i32) (call $double (i32.add (local.get 0) (i32.const 1))))
-  (func (export "reads") (param i32) (result i32) (call $load (local.get 0)))
-  (func (export "indirect") (param i32) (result i32) (call_indirect (type $t) (local.get 0) (i32.const 0))))"""
-
-
-def test_exports_that_cannot_reach_the_memory_skip_the_initialiser(tmp_path):
-    wasm = wat(MEMORY_FREE_EXPORTS)
-    (tmp_path / "module.c").write_text(lower(decode_module(wasm)).c_source)
-    compile_c(tmp_path / "module.c", tmp_path / "m.o", "zig", "cortex-m0", "size")
-    obj = (tmp_path / "m.o").read_bytes()
-    calls = _calls_from(obj)
-    assert "wasmelt_init_saving" not in calls.get("pure", set()), calls
-    assert "wasmelt_init_saving" in calls["reads"] and "wasmelt_init_saving" in calls["indirect"], calls
-    for second in ("reads", "indirect"):  # the data is there once something can see it
-        cases = [{"call": "pure", "args": [4]}, {"call": second, "args": [0]}]
-        results = compare(obj, wasm, "cortex-m0", cases, HostStubs())
-        assert [r.firmware.results for r in results] == [(10,), (42,)], [r.problems for r in results]
-    # A start function may do anything: every export runs it first.
-    with_start = MEMORY_FREE_EXPORTS.replace('(func $double', '(func $s) (start $s) (func $double')
-    assert lower(decode_module(wat(with_start))).c_source.count("WASMELT_FIRST_CALL();") == 3

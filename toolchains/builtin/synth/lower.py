@@ -12,7 +12,6 @@ import re
 import struct
 from dataclasses import dataclass, field
 
-from ..dce import reachable
 from ..discipline import const_value
 from ..wasm.model import FUNC, GLOBAL, MEMORY, TABLE, FuncType, Module
 from ..wasm.names import function_label, get_names
@@ -342,7 +341,6 @@ __asm__(".pushsection .text.wasmelt_init_saving,\"ax\",%progbits\n.syntax unifie
 #endif"""
 
 
-MEMORY_OP = re.compile(r"\.(load|store)|^memory\.|^data\.drop$")
 HELPER_ORDER = ("bits", "float", "sqrt", "promote", "div32", "div64", "trunc", "trunc_sat", "bulk", "shared_ld32",
                 "shared_st32")
 # 32- and 64-bit accesses: which shared ARMv6-M routine they call, how often.
@@ -576,8 +574,7 @@ class Lowering:
             args = ", ".join(f"a{i}" for i in range(len(t.params)))
             call = f"{self.fname(e.index)}({args})"
             ret = self.ret_type(t.results)
-            first = needs_init and (m.start is not None or self.reaches_memory(e))
-            body = ("  WASMELT_FIRST_CALL();\n" if first else "") + (f"  return {call};" if t.results else f"  {call};")
+            body = ("  WASMELT_FIRST_CALL();\n" if needs_init else "") + (f"  return {call};" if t.results else f"  {call};")
             wrapper = f"{PREFIX}x{n}"
             wrappers.append(f'{ret} {wrapper}({params}) __asm__("{_c_string(e.name)}");\n'
                             f"{ret} {wrapper}({params}) {{\n{body}\n}}")
@@ -592,14 +589,6 @@ class Lowering:
                        if h in self.helpers]
         source = "\n".join(out + structs + decls + helper_code + table_code + init + bodies + wrappers) + "\n"
         return Lowered(source, self.header(exports, imports), exports, imports, mem, self.warnings())
-
-    def reaches_memory(self, export) -> bool:
-        """Whether code an export can run touches the linear memory. One that
-        cannot (and a module without a start function) skips the initialiser:
-        data segments are all it would do, and they only fill the memory."""
-        funcs = reachable(self.m, [export]).sets["func"]
-        bodies = [self.m.functions[f - self.n_func_imports].body for f in funcs if f >= self.n_func_imports]
-        return any(MEMORY_OP.search(i.op) for body in bodies for i in body)
 
     def shared_accesses(self) -> list[str]:
         """`ld32` / `st32` when the module has SHARED_SITES or more 32-bit loads
