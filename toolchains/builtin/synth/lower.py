@@ -159,7 +159,11 @@ WASMELT_INLINE void wasmelt_st32_inline(u8 *p, u32 v) { __builtin_memcpy(p, &v, 
 typedef struct { u8 b[4]; } wasmelt_word;
 #endif
 #if defined(__thumb__) && !defined(__ARM_FEATURE_UNALIGNED) && defined(WASMELT_SHARED_LD32)
+/* An address the compiler can prove aligned (a constant, a frame slot) keeps
+   its one-instruction access; only the others go through the routine. */
+#define WASMELT_KNOWN_ALIGNED(p) (__builtin_constant_p(((__UINTPTR_TYPE__)(p) & 3) == 0) && ((__UINTPTR_TYPE__)(p) & 3) == 0)
 WASMELT_INLINE u32 wasmelt_ld32(const u8 *p) {
+  if (WASMELT_KNOWN_ALIGNED(p)) return wasmelt_ld32_inline(p);
   register u32 r0 __asm__("r0") = (u32)(__UINTPTR_TYPE__)p;
   __asm__("bl wasmelt_ld32u" : "+l"(r0) : "m"(*(const wasmelt_word *)p) : "r1", "lr", "cc");
   return r0;
@@ -169,6 +173,7 @@ WASMELT_INLINE u32 wasmelt_ld32(const u8 *p) {
 #endif
 #if defined(__thumb__) && !defined(__ARM_FEATURE_UNALIGNED) && defined(WASMELT_SHARED_ST32)
 WASMELT_INLINE void wasmelt_st32(u8 *p, u32 v) {
+  if (WASMELT_KNOWN_ALIGNED(p)) { wasmelt_st32_inline(p, v); return; }
   register u32 r0 __asm__("r0") = (u32)(__UINTPTR_TYPE__)p;
   register u32 r1 __asm__("r1") = v;
   __asm__("bl wasmelt_st32u" : "=m"(*(wasmelt_word *)p) : "l"(r0), "l"(r1) : "r2", "lr", "cc");
