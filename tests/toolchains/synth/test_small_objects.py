@@ -311,3 +311,32 @@ def test_a_module_with_few_wide_accesses_keeps_them_inline(tmp_path):
     source = lower(decode_module(wat('(module (memory 1) (func (export "f") (param i32) (result i32) '
                                      '(i32.add (i32.load (local.get 0)) (i32.load offset=4 (local.get 0)))))'))).c_source
     assert "#define WASMELT_SHARED" not in source and "wasmelt_ld32u:" not in source
+
+
+STORES_ONLY = """(module (memory 1)
+  (func (export "fill") (param i32 i32)
+    (i32.store (local.get 0) (local.get 1)) (i32.store offset=4 (local.get 0) (local.get 1))
+    (i32.store offset=9 (local.get 0) (local.get 1)) (i32.store offset=13 (local.get 0) (local.get 1)))
+  (func (export "fixed") (param i32)
+    (i32.store (i32.const 64) (local.get 0)) (i32.store (i32.const 68) (local.get 0))
+    (i32.store (i32.const 72) (local.get 0)) (i32.store (i32.const 76) (local.get 0)))
+  (func (export "get") (param i32) (result i32) (i32.load8_u (local.get 0))))"""
+
+
+def test_armv6m_shared_stores_without_shared_loads_and_aligned_constants_stay_plain(tmp_path):
+    # A module that only stores wide values has the store routine alone; an
+    # address the compiler proves aligned keeps its one `str`.
+    wasm = wat(STORES_ONLY)
+    source = lower(decode_module(wasm), LowerOptions("check")).c_source
+    assert "#define WASMELT_SHARED_ST32" in source and "#define WASMELT_SHARED_LD32" not in source
+    (tmp_path / "module.c").write_text(source)
+    for cc in ("zig", "gcc"):
+        compile_c(tmp_path / "module.c", tmp_path / f"{cc}.o", cc, "cortex-m0", "size")
+        calls = _calls_from((tmp_path / f"{cc}.o").read_bytes())
+        assert "wasmelt_st32u" in calls["fill"] and "wasmelt_st32u" not in calls.get("fixed", set()), (cc, calls)
+        cases = [{"call": "fill", "args": [p, 0x11223344]} for p in (0, 1, 2, 3, 65520)]
+        cases += [{"call": "fixed", "args": [0x55667788]}, {"call": "get", "args": [66]},
+                  {"call": "get", "args": [13]}, {"call": "fill", "args": [65521, 1]}]
+        results = compare((tmp_path / f"{cc}.o").read_bytes(), wasm, "cortex-m0", cases, HostStubs())
+        assert all(not r.problems for r in results), (cc, [(r.case, r.problems) for r in results if r.problems])
+        assert results[-1].firmware.trap == "out_of_bounds_memory"

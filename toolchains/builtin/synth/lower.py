@@ -157,11 +157,11 @@ WASMELT_INLINE void wasmelt_st32_inline(u8 *p, u32 v) { __builtin_memcpy(p, &v, 
 #endif
 #if defined(__thumb__) && !defined(__ARM_FEATURE_UNALIGNED)
 typedef struct { u8 b[4]; } wasmelt_word;
-#endif
-#if defined(__thumb__) && !defined(__ARM_FEATURE_UNALIGNED) && defined(WASMELT_SHARED_LD32)
 /* An address the compiler can prove aligned (a constant, a frame slot) keeps
    its one-instruction access; only the others go through the routine. */
 #define WASMELT_KNOWN_ALIGNED(p) (__builtin_constant_p(((__UINTPTR_TYPE__)(p) & 3) == 0) && ((__UINTPTR_TYPE__)(p) & 3) == 0)
+#endif
+#if defined(__thumb__) && !defined(__ARM_FEATURE_UNALIGNED) && defined(WASMELT_SHARED_LD32)
 WASMELT_INLINE u32 wasmelt_ld32(const u8 *p) {
   if (WASMELT_KNOWN_ALIGNED(p)) return wasmelt_ld32_inline(p);
   register u32 r0 __asm__("r0") = (u32)(__UINTPTR_TYPE__)p;
