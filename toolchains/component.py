@@ -427,9 +427,10 @@ def build_component(args) -> None:
 def heap_base_taken(module: Module) -> bool | None:
     """Whether code or data takes the address of `__heap_base` or `__heap_end` (an
     allocator above the data), from the linker's relocations; None without them."""
-    symbols = linking(module).symbols if linking(module) else None
-    if symbols is None:
+    link = linking(module)
+    if link is None:
         return None
+    symbols = link.symbols
     names = ("__heap_base", "__heap_end")
     exported = {e.index for e in module.exports if e.kind == GLOBAL and e.name in names}
     return any(r.is_memory_address and r.index < len(symbols) and symbols[r.index].name in names

@@ -11,7 +11,7 @@ fused build those calls run other components' frames on the same stack.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from .builtin.synth.shadow_stack import analyse
 from .builtin.wasm.model import FUNC, Module
@@ -28,7 +28,7 @@ class StackFit:
 
     def facts(self) -> dict:
         """For the component's report."""
-        return {"declared": self.declared, "linked": self.linked, "worst": self.worst, "reason": self.reason}
+        return asdict(self)
 
 
 def fit(module: Module, stack_size: int) -> StackFit:
