@@ -45,9 +45,12 @@ stress: setup-test
 	$(BIN)/python stress/run.py
 
 # Every .wast file of the WebAssembly core spec suite (../shared/wasm-testsuite)
-# through component -> builtin synth -> Thumb emulation; fails on a wrong result.
+# through component -> builtin synth -> emulation; fails on a wrong result.
+# CONFORMANCE_CPU=cortex-m0 (any soft-float cpu) runs it for another core.
+CONFORMANCE_CPU ?= cortex-m4
 conformance: setup-test
-	mkdir -p wasmelt-out && nice $(BIN)/python tests/conformance/spec_runner.py --all --table wasmelt-out/conformance.md
+	mkdir -p wasmelt-out && nice $(BIN)/python tests/conformance/spec_runner.py --all --cpu $(CONFORMANCE_CPU) \
+		--table wasmelt-out/conformance$(if $(filter cortex-m4,$(CONFORMANCE_CPU)),,-$(CONFORMANCE_CPU)).md
 
 # Differential fuzzing of synth (Thumb vs wasmtime), fuse and DCE on seeded
 # wasm-tools smith modules; FUZZ_MODULES=300 FUZZ_SEED=1 by default.

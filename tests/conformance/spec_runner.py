@@ -2,8 +2,8 @@
 modules built as prebuilt components -> builtin synth, every command replayed
 in order on one Thumb instance per module, results compared bit for bit.
 
-Usage: python tests/conformance/spec_runner.py [--all | FILE.wast ...] [--bounds check]
-                                              [--table docs/conformance.md] [-j N]
+Usage: python tests/conformance/spec_runner.py [--all | --in-scope | FILE.wast ...] [--cpu cortex-m4]
+                                              [--bounds check] [--table FILE.md] [-j N]
 One line per file and a total (passed / wrong / declined); exit 1 on any wrong.
 """
 
@@ -22,14 +22,26 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wasmelt.toolchains import cpus
+
 REPO = Path(__file__).resolve().parents[2]
 SUITE = REPO.parent / "shared" / "wasm-testsuite"
-CPU = "cortex-m4"  # soft-float: f32/f64 travel in core registers, so raw bits pass unchanged
+DEFAULT_CPU = "cortex-m4"
+
+# The CPUs the runner can emulate: those with a soft-float ABI, where f32/f64
+# travel in core registers, so raw bits (NaN payloads too) pass unchanged. A
+# hard-float part runs as its `:soft` variant (same core, same lowering).
+CPUS = tuple(name for name in cpus.CPUS + tuple(n + cpus.SOFT for n in cpus.FPU_CPUS)
+             if not cpus.cpu(name).hard_float)
 
 # A few representative files for `make test` (~1-2 minutes).
 SUBSET = ("i32.wast", "float_misc.wast", "conversions.wast", "memory_trap.wast",
           "call_indirect.wast", "names.wast", "global.wast",
           "start.wast", "stack.wast")
+# The ARMv6-M subset (no unaligned access, no wide multiplies or divides, its
+# own code generation for calls): `make test` runs it on cortex-m0 too.
+M0_SUBSET = ("store.wast", "address.wast", "i64.wast", "float_memory.wast", "memory_trap.wast",
+             "call_indirect.wast")
 
 # Files for WebAssembly features an MCU object does not carry; their modules
 # still go through the pipeline (every one must be declined, none wrong).
@@ -122,7 +134,8 @@ def wasm_tools() -> str:
 # -- building ------------------------------------------------------------------
 
 
-def build_modules(commands: list[dict], wasm_dir: Path, ws: Path, cache: Path, bounds: str, jobs: int) -> dict:
+def build_modules(commands: list[dict], wasm_dir: Path, ws: Path, cache: Path, bounds: str, jobs: int,
+                  cpu: str = DEFAULT_CPU) -> dict:
     """Build every module of a file in one workspace; -> filename -> object path or an error."""
     files = needed_modules(commands)
     pkg = ws / "m"
@@ -132,7 +145,7 @@ def build_modules(commands: list[dict], wasm_dir: Path, ws: Path, cache: Path, b
     for i, name in enumerate(files):
         (pkg / f"m{i}.wasm").write_bytes((wasm_dir / name).read_bytes())
         lines.append(f'[[component]]\nname = "c{i}"\nsrcs = ["m{i}.wasm"]\nno_grow = false\n')
-        lines.append(f'[[synth]]\nname = "s{i}"\nsrc = ":c{i}"\ncpu = "{CPU}"\nbounds = "{bounds}"\n')
+        lines.append(f'[[synth]]\nname = "s{i}"\nsrc = ":c{i}"\ncpu = "{cpu}"\nbounds = "{bounds}"\n')
     (pkg / "BUILD.toml").write_text("\n".join(lines))
     if not files:
         return {}
@@ -199,11 +212,10 @@ def _short(error: str) -> str:
     return msg.strip()[:160]
 
 
-def load(wasm: Path, obj: Path, module_name: str | None, registered: dict) -> Built | str:
+def load(wasm: Path, obj: Path, module_name: str | None, registered: dict, cpu: str = DEFAULT_CPU) -> Built | str:
     from wasmelt.toolchains.builtin.wasm.decode import decode_module
     from wasmelt.toolchains.builtin.wasm.model import FUNC
-    from wasmelt.toolchains.emulator import EmulationError, Signature, link_for_emulation
-    from wasmelt.toolchains.thumb_emulator import ThumbMachine
+    from wasmelt.toolchains.emulator import EmulationError, HostStubs, Signature, link_for_emulation, machine_for
 
     module = decode_module(wasm.read_bytes())
     signatures, names = {}, {}
@@ -221,11 +233,11 @@ def load(wasm: Path, obj: Path, module_name: str | None, registered: dict) -> Bu
             t = module.func_type(e.index)
             exports[e.name] = (list(t.params), list(t.results))
     try:
-        image = link_for_emulation(obj.read_bytes(), sorted(signatures), CPU, libgcc=True)
+        image = link_for_emulation(obj.read_bytes(), sorted(signatures), cpu, libgcc=True)
     except EmulationError as e:
         return f"link failed: {str(e)[:120]}"
     grows = any(i.op in ("memory.grow", "table.grow") for f in module.functions for i in f.body)
-    return Built(ThumbMachine(image, CPU, import_signatures=signatures, import_names=names), exports, grows)
+    return Built(machine_for(cpu, image, HostStubs(), signatures, names), exports, grows)
 
 
 # -- values --------------------------------------------------------------------
@@ -291,7 +303,8 @@ def invoke(built: Built, action: dict):
     return outcome, results
 
 
-def run_file(wast: Path, work: Path, cache: Path, bounds: str = "check", jobs: int = 2) -> FileResult:
+def run_file(wast: Path, work: Path, cache: Path, bounds: str = "check", jobs: int = 2,
+             cpu: str = DEFAULT_CPU) -> FileResult:
     from wasmelt.toolchains.emulator import EmulationError
 
     result = FileResult(wast.name)
@@ -304,7 +317,7 @@ def run_file(wast: Path, work: Path, cache: Path, bounds: str = "check", jobs: i
         result.decline(f"json-from-wast failed: {proc.stderr.strip()[:100]}")
         return result
     commands = json.loads(json_path.read_text())["commands"]
-    objects = build_modules(commands, wasm_dir, work / "ws", cache, bounds, jobs)
+    objects = build_modules(commands, wasm_dir, work / "ws", cache, bounds, jobs, cpu)
     instances: dict[str, Built | str] = {}
     current: Built | str = "no module"
     registered: dict = {}
@@ -327,7 +340,7 @@ def run_file(wast: Path, work: Path, cache: Path, bounds: str = "check", jobs: i
                 built: Built | str = "text module"
             else:
                 got = objects.get(c["filename"], "not built")
-                built = got if isinstance(got, str) else load(*got, c.get("name"), registered)
+                built = got if isinstance(got, str) else load(*got, c.get("name"), registered, cpu)
             if kind == "module":
                 current = built
                 if c.get("name"):
@@ -435,12 +448,25 @@ def totals(results: list[FileResult]) -> tuple[int, int, int]:
     return (sum(r.passed for r in results), sum(r.wrong for r in results), sum(r.declined for r in results))
 
 
+def runnable_cpu(name: str) -> str:
+    if name in CPUS:
+        return name
+    if name not in cpus.TABLE:
+        hint = "not a cpu the synth knows"
+    else:
+        hint = "a hard-float part passes floats in FPU registers, which the runner does not; " + (
+            f"run its soft-float variant `{name}{cpus.SOFT}`" if name in cpus.FPU_CPUS else "run an ISA without F")
+    raise argparse.ArgumentTypeError(f"`{name}`: {hint}; one of {', '.join(CPUS)}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="spec_runner")
     parser.add_argument("files", nargs="*", help=".wast files (names in the suite, or paths)")
     parser.add_argument("--all", action="store_true", help="every .wast file of the suite")
     parser.add_argument("--in-scope", action="store_true", help="every .wast file of the suite that is in scope")
     parser.add_argument("--bounds", default="check", choices=["none", "check", "mask"])
+    parser.add_argument("--cpu", default=DEFAULT_CPU, type=runnable_cpu,
+                        help=f"the synth target and emulated core (default {DEFAULT_CPU}; one of {', '.join(CPUS)})")
     parser.add_argument("-j", "--jobs", type=int, default=2)
     parser.add_argument("--cache", help="wasmelt cache to reuse between runs")
     parser.add_argument("--table", help="write the per-file table (markdown) here")
@@ -456,7 +482,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="wasmelt-spec-") as tmp:
         cache = Path(args.cache) if args.cache else Path(tmp) / "cache"
         for i, path in enumerate(suite_files(names)):
-            r = run_file(path, Path(tmp) / f"f{i}", cache, args.bounds, args.jobs)
+            r = run_file(path, Path(tmp) / f"f{i}", cache, args.bounds, args.jobs, args.cpu)
             results.append(r)
             scope = scope_of(r.name)
             print(f"{r.name:32} passed {r.passed:5}  wrong {r.wrong:4}  declined {r.declined:5}  "
@@ -469,7 +495,7 @@ def main(argv: list[str] | None = None) -> int:
     feature = sum(r.feature_declined for r in in_scope)
     counted = ip + iw + idc - feature
     print(f"TOTAL {len(results)} files: passed {passed}, wrong {wrong}, declined {declined} "
-          f"(of {passed + wrong + declined} assertions; bounds = {args.bounds})")
+          f"(of {passed + wrong + declined} assertions; bounds = {args.bounds}, cpu = {args.cpu})")
     print(f"IN SCOPE {len(in_scope)} files: passed {ip}, wrong {iw}, declined {idc}, of which {feature} for "
           f"out-of-scope features" + (f" ({100 * ip / counted:.2f}% of the other {counted} pass)" if counted else ""))
     if args.table:
