@@ -8,6 +8,7 @@ label); imports become undefined symbols named by the import's field name.
 
 from __future__ import annotations
 
+import functools
 import re
 import struct
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from ..discipline import const_value
 from ..wasm.model import FUNC, GLOBAL, MEMORY, TABLE, FuncType, Module
 from ..wasm.names import function_label, get_names
 from .memory_layout import LayoutError, LayoutHints, derive
+from .tail_calls import cycles, tail_edges
 
 # wasmelt_trap(code) codes.
 TRAP_CODES = {
@@ -37,10 +39,23 @@ GLOBAL_READ = {"i32": "{}", "i64": "{}", "f32": "wasmelt_bits_f32(wasmelt_opaque
 GLOBAL_WRITE = {"i32": "{}", "i64": "{}", "f32": "wasmelt_f32_bits({})", "f64": "wasmelt_f64_bits({})",
                 "funcref": "{}", "externref": "{}"}
 ZERO = {"i32": "0u", "i64": "0ull", "f32": "0.0f", "f64": "0.0", "funcref": "0u", "externref": "0u"}
+TAIL_POOL = ("u32", "u64", "f32", "f64")  # the C types a tail group's parameters come in
+ZERO_C = {CTYPE[t]: zero for t, zero in ZERO.items()}
 
 
 class LowerError(Exception):
     """The module uses something the builtin lowering does not support."""
+
+
+@dataclass(frozen=True)
+class TailGroup:
+    """Functions whose tail calls form a cycle (tail_calls.py), lowered as one
+    C function: each member's body a block entered at `Ltail<index>`, a tail call
+    among them the arguments moved into the group's parameters and a goto."""
+    members: tuple[int, ...]
+    name: str  # the C function: the member's own for one, else wasmelt_tail<first> with a `which` first
+    params: dict[int, tuple[str, ...]]  # member -> the group parameter each of its parameters arrives in
+    pool: tuple[tuple[str, str], ...]  # (C type, name) of the group's parameters, after `which`
 
 
 @dataclass(frozen=True)
@@ -803,6 +818,19 @@ class Lowering:
     # -- function bodies --------------------------------------------------------
 
     def function(self, index: int, func) -> str:
+        group = self.tail_groups.get(index)
+        if group is not None:
+            return self.tail_group(group) if index == group.members[0] else self.tail_entry(group, index)
+        m = self.m
+        t = m.types[func.type_index]
+        b, decls = self.body(index, func)
+        params = ", ".join(f"{CTYPE[p]} l{i}" for i, p in enumerate(t.params)) or "void"
+        return "\n".join([f"static {self.ret_type(t.results)} {self.fname(index)}({params}) {{", *decls,
+                          *b.lines, "}"])
+
+    def body(self, index: int, func, first_label: int = 0) -> tuple[Body, list[str]]:
+        """A function's lowered statements, and the declarations of its locals
+        (parameters excluded) and value-stack slots."""
         m = self.m
         t = m.types[func.type_index]
         local_types = list(t.params) + [vt for n, vt in func.locals for _ in range(n)]
@@ -810,6 +838,7 @@ class Lowering:
             if vt not in CTYPE:
                 raise LowerError(f"{function_label(m, index)} has a local of type {vt}; synth supports numbers only")
         b = Body(self, index, t, local_types)
+        b.label_count = first_label
         b.frames.append({"kind": "function", "label": "Lret", "base": 0, "params": [], "results": list(t.results),
                          "height": 0, "used": False})
         for ins in func.body[:-1]:
@@ -817,11 +846,76 @@ class Lowering:
         # The final `end` returns the function's results.
         if not b.dead:
             b.emit_return()
-        params = ", ".join(f"{CTYPE[p]} l{i}" for i, p in enumerate(t.params)) or "void"
         decl_locals = [f"  {CTYPE[vt]} l{i} = {ZERO[vt]};" for i, vt in enumerate(local_types) if i >= len(t.params)]
         decl_slots = [f"  {CTYPE[vt]} {b.slot(d, vt)};" for d, vt in sorted(b.slots)]
-        return "\n".join([f"static {self.ret_type(t.results)} {self.fname(index)}({params}) {{", *decl_locals,
-                          *decl_slots, *b.lines, "}"])
+        return b, decl_locals + decl_slots
+
+    # -- tail calls --------------------------------------------------------------
+
+    @functools.cached_property
+    def tail_groups(self) -> dict[int, TailGroup]:
+        """member -> its TailGroup, for every function in a cycle of tail calls."""
+        def targets(type_index: int, table: int) -> list[int]:
+            t = self.m.types[type_index]
+            return [fi for fi in set(self._table_functions(table)) if self.m.func_type(fi) == t]
+
+        groups = {}
+        for members in cycles(tail_edges(self.m, targets)):
+            params, counts = {}, dict.fromkeys(TAIL_POOL, 0)
+            for f in members:
+                ctypes = [CTYPE[p] for p in self.m.func_type(f).params]
+                params[f] = tuple(f"t{ctypes[:i].count(c)}_{c}" for i, c in enumerate(ctypes))
+                for c in TAIL_POOL:
+                    counts[c] = max(counts[c], ctypes.count(c))
+            if len(members) == 1:  # the function itself, its parameters in their order
+                pool = tuple(zip([CTYPE[p] for p in self.m.func_type(members[0]).params], params[members[0]]))
+                name = self.fname(members[0])
+            else:
+                pool = tuple((c, f"t{k}_{c}") for c in TAIL_POOL for k in range(counts[c]))
+                name = f"{PREFIX}tail{members[0]}"
+            group = TailGroup(members, name, params, pool)
+            groups.update(dict.fromkeys(members, group))
+        return groups
+
+    def tail_group(self, group: TailGroup) -> str:
+        """The group's C function (and, for several members, the first one's entry)."""
+        t = self.m.func_type(group.members[0])
+        params = [f"{c} {name}" for c, name in group.pool]
+        several = len(group.members) > 1
+        params = ", ".join(["u32 which"] * several + params) or "void"
+        lines = [f"static {self.ret_type(t.results)} {group.name}({params}) {{"]
+        if several:
+            lines.append("  switch (which) {" + "".join(f" case {k}u: goto Ltail{f};" for k, f in
+                                                      enumerate(group.members) if k) + " default: break; }")
+        labels = 0
+        for f in group.members:
+            func = self.m.functions[f - self.n_func_imports]
+            b, decls = self.body(f, func, labels)
+            labels = b.label_count
+            moves = [f"  {CTYPE[p]} l{i} = {group.params[f][i]};" for i, p in enumerate(self.m.func_type(f).params)]
+            lines += [f"Ltail{f}:;", "  {", *moves, *decls, *b.lines, "  }"]
+            if several:
+                lines.append("  __builtin_unreachable();  /* every body returns or jumps */")
+        lines.append("}")
+        return "\n".join(lines) + ("\n" + self.tail_entry(group, group.members[0]) if several else "")
+
+    def tail_entry(self, group: TailGroup, index: int) -> str:
+        """A member's own function, when it shares the group's: the group entered at it."""
+        t = self.m.func_type(index)
+        params = ", ".join(f"{CTYPE[p]} l{i}" for i, p in enumerate(t.params)) or "void"
+        given = {name: f"l{i}" for i, name in enumerate(group.params[index])}
+        args = [f"{group.members.index(index)}u", *(given.get(name, ZERO_C[c]) for c, name in group.pool)]
+        call = f"{group.name}({', '.join(args)})"
+        return (f"static {self.ret_type(t.results)} {self.fname(index)}({params}) {{ "
+                f"{'return ' if t.results else ''}{call}; }}")
+
+    def tail_jump(self, b: Body, target: int, args: list[str]) -> str | None:
+        """The statements of a tail call to `target` that stay in the caller's
+        group (its arguments into the group's parameters, then the jump), or None."""
+        group = self.tail_groups.get(b.index)
+        if group is None or target not in group.params:
+            return None
+        return " ".join([*(f"{name} = {a};" for name, a in zip(group.params[target], args)), f"goto Ltail{target};"])
 
     def instr(self, b: Body, ins) -> None:
         op, imm = ins.op, ins.imm
@@ -979,6 +1073,14 @@ class Lowering:
         self._call(b, self.fname(imm[0]), self.m.func_type(imm[0]))
 
     def op_return_call(self, b, imm):
+        t = self.m.func_type(imm[0])
+        jump = self.tail_jump(b, imm[0], [b.top(len(t.params) - 1 - i) for i in range(len(t.params))])
+        if jump is not None:
+            for _ in t.params:
+                b.pop()
+            b.emit(jump)
+            self.unreachable_after(b)
+            return
         self._call(b, self.fname(imm[0]), self.m.func_type(imm[0]), returning=True)
 
     def _indirect(self, b: Body, imm, returning: bool) -> None:
@@ -1002,7 +1104,10 @@ class Lowering:
         b.emit(f"switch (wasmelt_table{table}[{index}]) {{")
         for fi in matching:
             call = f"{self.fname(fi)}({arg_list})"
-            if not t.results:
+            jump = self.tail_jump(b, fi, args) if returning else None
+            if jump is not None:
+                b.emit(f"case {fi + 1}u: {jump}")
+            elif not t.results:
                 b.emit(f"case {fi + 1}u: {call}; break;")
             elif len(t.results) == 1:
                 b.emit(f"case {fi + 1}u: {results[0]} = {call}; break;")
