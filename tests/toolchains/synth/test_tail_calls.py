@@ -12,7 +12,7 @@ from test_synth import synth
 from wasm_harness import wat
 from wasmelt.toolchains.builtin.synth.tail_calls import cycles
 from wasmelt.toolchains.builtin.wasm.decode import decode_module
-from wasmelt.toolchains.builtin.synth.lower import LowerOptions, lower
+from wasmelt.toolchains.builtin.synth.lower import LowerOptions, lower, symbol_function
 from wasmelt.toolchains.firmware_test import compare
 from wasmelt.toolchains.reference import HostStubs
 
@@ -126,3 +126,8 @@ def test_the_lowering_jumps_within_a_cycle_and_calls_out_of_it():
     assert "static u64 wasmelt_fn10(u32 l0, u64 l1, f64 l2) { return wasmelt_tail8(2u, l0, l1, 0.0f, l2); }" in source
     # out of a cycle (to $leaf, the import, $ping from outside): ordinary calls
     assert "= wasmelt_fn11(" in source and "= wasmelt_imp0(" in source and "= wasmelt_fn5(" in source
+
+
+def test_a_groups_function_counts_as_its_first_members():
+    assert symbol_function("wasmelt_tail8") == 8 and symbol_function("wasmelt_fn8") == 8
+    assert symbol_function("wasmelt_tail") is None and symbol_function("wasmelt_init") is None

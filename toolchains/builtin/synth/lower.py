@@ -89,8 +89,9 @@ def function_symbol(index: int) -> str:
 
 
 def symbol_function(symbol: str) -> int | None:
-    """The wasm function index of an internal symbol (function_symbol's inverse)."""
-    m = re.fullmatch(re.escape(PREFIX) + r"fn(\d+)", symbol)
+    """The wasm function index of an internal symbol (function_symbol's inverse;
+    a tail group's function, `wasmelt_tail<first>`, is its first member's)."""
+    m = re.fullmatch(re.escape(PREFIX) + r"(?:fn|tail)(\d+)", symbol)
     return int(m.group(1)) if m else None
 
 
