@@ -17,7 +17,7 @@ from ..discipline import const_value
 from ..wasm.model import FUNC, GLOBAL, MEMORY, TABLE, FuncType, Module
 from ..wasm.names import function_label, get_names
 from .memory_layout import LayoutError, LayoutHints, derive
-from .tail_calls import cycles, tail_edges
+from .tail_calls import TAIL_POOL, TailGroup, cycles, tail_edges
 
 # wasmelt_trap(code) codes.
 TRAP_CODES = {
@@ -39,23 +39,10 @@ GLOBAL_READ = {"i32": "{}", "i64": "{}", "f32": "wasmelt_bits_f32(wasmelt_opaque
 GLOBAL_WRITE = {"i32": "{}", "i64": "{}", "f32": "wasmelt_f32_bits({})", "f64": "wasmelt_f64_bits({})",
                 "funcref": "{}", "externref": "{}"}
 ZERO = {"i32": "0u", "i64": "0ull", "f32": "0.0f", "f64": "0.0", "funcref": "0u", "externref": "0u"}
-TAIL_POOL = ("u32", "u64", "f32", "f64")  # the C types a tail group's parameters come in
-ZERO_C = {CTYPE[t]: zero for t, zero in ZERO.items()}
 
 
 class LowerError(Exception):
     """The module uses something the builtin lowering does not support."""
-
-
-@dataclass(frozen=True)
-class TailGroup:
-    """Functions whose tail calls form a cycle (tail_calls.py), lowered as one
-    C function: each member's body a block entered at `Ltail<index>`, a tail call
-    among them the arguments moved into the group's parameters and a goto."""
-    members: tuple[int, ...]
-    name: str  # the C function: the member's own for one, else wasmelt_tail<first> with a `which` first
-    params: dict[int, tuple[str, ...]]  # member -> the group parameter each of its parameters arrives in
-    pool: tuple[tuple[str, str], ...]  # (C type, name) of the group's parameters, after `which`
 
 
 @dataclass(frozen=True)
@@ -905,7 +892,8 @@ class Lowering:
         t = self.m.func_type(index)
         params = ", ".join(f"{CTYPE[p]} l{i}" for i, p in enumerate(t.params)) or "void"
         given = {name: f"l{i}" for i, name in enumerate(group.params[index])}
-        args = [f"{group.members.index(index)}u", *(given.get(name, ZERO_C[c]) for c, name in group.pool)]
+        zero = {CTYPE[vt]: z for vt, z in ZERO.items()}
+        args = [f"{group.members.index(index)}u", *(given.get(name, zero[c]) for c, name in group.pool)]
         call = f"{group.name}({', '.join(args)})"
         return (f"static {self.ret_type(t.results)} {self.fname(index)}({params}) {{ "
                 f"{'return ' if t.results else ''}{call}; }}")

@@ -10,8 +10,22 @@ cycle stays an ordinary call, which a chain takes at most once per component.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from ..wasm.model import FUNC, Module
+
+TAIL_POOL = ("u32", "u64", "f32", "f64")  # the C types a group's parameters come in
+
+
+@dataclass(frozen=True)
+class TailGroup:
+    """Functions whose tail calls form a cycle (`cycles`), lowered by lower.py as one
+    C function: each member's body a block entered at `Ltail<index>`, a tail call
+    among them the arguments moved into the group's parameters and a goto."""
+    members: tuple[int, ...]
+    name: str  # the C function: the member's own for one, else wasmelt_tail<first> with a `which` first
+    params: dict[int, tuple[str, ...]]  # member -> the group parameter each of its parameters arrives in
+    pool: tuple[tuple[str, str], ...]  # (C type, name) of the group's parameters, after `which`
 
 
 def tail_edges(m: Module, indirect_targets: Callable[[int, int], list[int]]) -> dict[int, set[int]]:
