@@ -439,6 +439,9 @@ def test_a_cut_window_pads_above_its_end_for_one_bounds_limit():
     six = PADDED.replace("(i32.load offset=40 (local.get 0))", "(i32.load offset=40 (local.get 0))"
                          + " (drop (i32.load offset=40 (local.get 0)))" * 5 + " (i32.load offset=40 (local.get 0))")
     assert derive(decode_module(wat(six))).reach == 44
+    # accesses of one offset + size share their exact bound already: no pad
+    words = PADDED.replace("i32.load8_u", "i32.load").replace("offset=4 ", "").replace("offset=40 ", "")
+    assert (derive(decode_module(wat(words))).limit, derive(decode_module(wat(words))).pad) == (None, 0)
 
 
 @pytest.mark.parametrize("cpu", ["cortex-m4", "cortex-m0"])

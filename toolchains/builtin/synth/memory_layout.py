@@ -188,18 +188,18 @@ def shared_limit(layout: MemoryLayout, reaches: list[int]) -> MemoryLayout:
     there reads the declared memory's zeroes (and keeps what is written).
     A window from 0 only: the two-sided check compares `base + offset - low`,
     one constant per site either way."""
-    if layout.low or layout.end >= layout.declared:
+    if layout.low or layout.end >= layout.declared or not reaches:
         return layout
-    reach, most = 0, min(PAD_REACH, layout.declared - layout.end + 1)
-    for r in sorted({r for r in reaches if r <= most}):
-        if SITE_BYTES * sum(reach < x <= r for x in reaches) >= r - reach:
-            reach = r
-    if not reach:
+    # The accesses of the smallest offset + size share their exact bound
+    # already: the pad pays for itself with the others.
+    reach, pad, most = min(reaches), 0, min(PAD_REACH, layout.declared - layout.end + 1)
+    for r in sorted({r for r in reaches if reach < r <= most}):
+        if SITE_BYTES * sum(reach < x <= r for x in reaches) >= r - 1 - pad:
+            reach, pad = r, r - 1
+    if not pad:
         return layout
-    pad = reach - 1
     why = f", a {pad} B zero pad above {layout.end} (one bounds limit for every access of offset + size <= {reach})"
-    return replace(layout, reason=layout.reason + why if pad else layout.reason, limit=layout.end - 1, reach=reach,
-                   pad=pad)
+    return replace(layout, reason=layout.reason + why, limit=layout.end - 1, reach=reach, pad=pad)
 
 
 def derive(m: Module, bounds: str = "check", memory_bytes: int | None = None, heap_size: int = 0,
