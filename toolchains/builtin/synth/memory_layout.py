@@ -8,7 +8,9 @@ addresses, and a `heap_size` arena above `__heap_base` (the C component's, from
 its report, or the synth's for a module whose heap nothing declares). `memory_bytes`
 overrides. Where the module may address beyond what can be derived (memory.size
 or memory.grow, no layout, an allocator above `__heap_base` without `heap_size`)
-the declared memory is kept, and `reason` says why.
+the declared memory is kept, and `reason` says why. With bounds = "check" a
+cut window from 0 may hold a zero pad above `end`, so most accesses check
+their base against one limit (`shared_limit`).
 """
 
 from __future__ import annotations
