@@ -82,7 +82,7 @@ def test_a_c_library_holds_its_data_not_its_declared_pages(workspace):
     # (16 B, its static worst case rounded) instead of stack_size; then buf (64 B) and total (4 B)
     assert memory["stack_top"] == 16 and memory["stack_worst"] == 0
     assert memory["low"] == 0 and 16 + 68 <= memory["end"] <= 16 + 68 + 16
-    assert report["objects"]["wasmelt_memory"] == memory["end"] - memory["low"]
+    assert report["objects"]["wasmelt_memory"] == memory["end"] - memory["low"] + memory["pad"]
     assert report["sections"]["bss"] < 120  # was 65 537
     header = workspace.read("wasmelt-out/lib/fw/fw.h")
     assert f"#define WASMELT_MEMORY_LOW {memory['low']}u" in header
@@ -402,3 +402,122 @@ def test_a_read_of_the_heap_base_global_counts_as_taking_it(body, taken):
                           f' (func (export "f") (result i32) {body}) (@custom "linking" "\\02"))'))
     assert heap_base_taken(m) is taken
     assert heap_base_taken(decode_module(wat('(module (memory 1))'))) is None  # no relocations: unknown
+
+
+# A cut window [0, 64) of a 1-page memory: word loads and a store at small
+# offsets, a byte load, and one load at a larger offset.
+PADDED = """(module (memory 1)
+  (global $data_end i32 (i32.const 64))
+  (export "__data_end" (global $data_end))
+  (data (i32.const 56) "\\01\\02\\03\\04\\05\\06\\07\\08")
+  (func (export "ld") (param i32) (result i32) (i32.load (local.get 0)))
+  (func (export "ld4") (param i32) (result i32) (i32.load offset=4 (local.get 0)))
+  (func (export "ld8") (param i32) (result i32) (i32.load8_u (local.get 0)))
+  (func (export "st") (param i32 i32) (i32.store offset=4 (local.get 0) (local.get 1)))
+  (func (export "far") (param i32) (result i32) (i32.load offset=40 (local.get 0))))
+"""
+
+
+def _run(tmp: Path, wasm: bytes, cpu: str, cases: list[dict], *extra: str) -> list:
+    proc = synth(tmp, wasm, "--cpu", cpu, *extra)
+    assert proc.returncode == 0, proc.stderr
+    return compare((tmp / "out.o").read_bytes(), wasm, cpu, cases, HostStubs())
+
+
+def test_a_cut_window_pads_above_its_end_for_one_bounds_limit():
+    layout = derive(decode_module(wat(PADDED)))
+    # offset + size: 4 (ld), 8 (ld4, st), 1 (ld8) share the limit; far's 44 keeps its own bound
+    assert (layout.end, layout.limit, layout.reach, layout.pad) == (64, 63, 8, 7)
+    assert "a 7 B zero pad above 64" in layout.reason
+    assert derive(decode_module(wat(PADDED)), bounds="none").pad == 0  # no checks, nothing to pad for
+    # the pad stays inside the declared memory: with memory_bytes 4 below it, only 5 bytes of reach fit
+    near = derive(decode_module(wat(PADDED)), memory_bytes=65536 - 4)
+    assert (near.limit, near.reach, near.pad) == (65531, 4, 3)
+    whole = derive(decode_module(wat(PADDED)), memory_bytes=65536)
+    assert (whole.limit, whole.pad) == (None, 0)
+    # one site of offset 40 is not worth 36 B more of RAM; six are
+    six = PADDED.replace("(i32.load offset=40 (local.get 0))", "(i32.load offset=40 (local.get 0))"
+                         + " (drop (i32.load offset=40 (local.get 0)))" * 5 + " (i32.load offset=40 (local.get 0))")
+    assert derive(decode_module(wat(six))).reach == 44
+    # accesses of one offset + size share their exact bound already: no pad
+    words = PADDED.replace("i32.load8_u", "i32.load").replace("offset=4 ", "").replace("offset=40 ", "")
+    assert (derive(decode_module(wat(words))).limit, derive(decode_module(wat(words))).pad) == (None, 0)
+
+
+@pytest.mark.parametrize("cpu", ["cortex-m4", "cortex-m0"])
+def test_the_pad_lets_through_only_what_the_declared_memory_holds(tmp_path, cpu):
+    wasm = wat(PADDED)
+    cases = [{"call": "ld", "args": [60]}, {"call": "ld8", "args": [63]},  # the window's last bytes
+             {"call": "ld", "args": [61]}, {"call": "ld4", "args": [59]},  # straddle its end into the pad: zeroes
+             {"call": "st", "args": [59, 0x11223344]},                     # [63, 67): one byte in, three in the pad
+             {"call": "st", "args": [63, 5]}, {"call": "ld4", "args": [63]},  # the highest base: [67, 71), the pad's end
+             {"call": "ld", "args": [65533]}, {"call": "ld", "args": [-1]},  # straddle the declared end, wrap
+             {"call": "ld4", "args": [65532]}, {"call": "st", "args": [-4, 1]}]
+    results = _run(tmp_path, wasm, cpu, cases)
+    assert [r.problems for r in results] == [[]] * len(cases)
+    assert [r.firmware.results for r in results[:4]] == [(0x08070605,), (8,), (0x080706,), (8,)]
+    assert results[6].firmware.results == (0,)
+    assert [r.firmware.trap for r in results[7:]] == ["out_of_bounds_memory"] * 4
+    report = json.loads((tmp_path / "out.json").read_text())
+    assert report["objects"]["wasmelt_memory"] == 64 + 7  # the RAM the size report counts holds the pad
+    assert (report["memory"]["end"], report["memory"]["pad"], report["memory"]["limit"]) == (64, 7, 63)
+    header = (tmp_path / "out.h").read_text()
+    assert "#define WASMELT_MEMORY_END 64u" in header and "a 7 B zero pad above 64" in header
+    # Beyond what the pad holds the object traps where wasm reads zeroes: the cut window, as before.
+    beyond = _run(tmp_path / "beyond", wasm, cpu, [{"call": "ld8", "args": [64]}, {"call": "ld", "args": [64]},
+                                                    {"call": "far", "args": [21]}])
+    assert [r.firmware.trap for r in beyond] == ["out_of_bounds_memory"] * 3
+    assert all(r.reference.trap is None for r in beyond)
+
+
+@pytest.mark.parametrize("cpu", ["cortex-m4", "cortex-m0"])
+def test_the_whole_memory_keeps_exact_checks(tmp_path, cpu):
+    from wasmelt.toolchains.builtin.synth.lower import LowerOptions, lower
+
+    wasm = wat(PADDED)
+    source = lower(decode_module(wasm), LowerOptions("check", 65536)).c_source
+    assert "WASMELT_MEM_LIMIT" not in source and "wasmelt_memory[65536]" in source
+    cases = [{"call": "ld", "args": [65532]}, {"call": "ld8", "args": [65535]}, {"call": "ld4", "args": [65528]},
+             {"call": "ld", "args": [65533]}, {"call": "ld8", "args": [65536]}, {"call": "ld4", "args": [65529]},
+             {"call": "st", "args": [65529, 7]}, {"call": "far", "args": [65492]}, {"call": "far", "args": [65493]}]
+    results = _run(tmp_path, wasm, cpu, cases, "--memory-bytes", "65536")
+    assert [r.problems for r in results] == [[]] * len(cases)
+    assert [r.firmware.trap for r in results] == [None] * 3 + ["out_of_bounds_memory"] * 4 + [None,
+                                                                                              "out_of_bounds_memory"]
+
+
+def _sweep_module() -> str:
+    """Loads and store-then-loads of every width at small offsets, and one
+    load at an offset beyond the pad's reach, in a window [0, 64) of one page."""
+    funcs = []
+    for o in (0, 7):
+        for op, t in (("i32.load8_u", "i32"), ("i32.load16_u", "i32"), ("i32.load", "i32"), ("i64.load", "i64")):
+            name = f"{op.replace('.', '_')}_{o}"
+            store = op.replace("load", "store").removesuffix("_u")
+            funcs.append(f'(func (export "{name}") (param i32) (result {t}) ({op} offset={o} (local.get 0)))')
+            funcs.append(f'(func (export "st{name}") (param i32) (result {t}) ({store} offset={o} (local.get 0) '
+                         f'({t}.const -2)) ({op} offset={o} (local.get 0)))')
+    funcs.append('(func (export "far") (param i32) (result i32) (i32.load offset=40 (local.get 0)))')
+    return ('(module (memory 1) (global $data_end i32 (i32.const 64)) (export "__data_end" (global $data_end)) '
+            '(data (i32.const 0) "' + "".join(f"\\{i + 1:02x}" for i in range(64)) + '") ' + " ".join(funcs) + ")")
+
+
+@pytest.mark.parametrize("cpu", ["cortex-m4", "cortex-m0"])
+def test_every_access_near_the_ends_traps_where_wasm_does_and_agrees_where_it_runs(tmp_path, cpu):
+    wasm = wat(_sweep_module())
+    layout = derive(decode_module(wasm))
+    assert layout.end == 64 and layout.pad > 0 and layout.reach < 40 + 8  # both forms of the check are swept
+    names = [e.name for e in decode_module(wasm).exports if e.name != "__data_end"]
+    bases = [*range(56, 72), 65528, 65530, 65532, 65533, 65535, 65536, 0xFFFFFFF9, 0xFFFFFFFF]
+    cases = [{"call": name, "args": [base - (1 << 32) if base >= 1 << 31 else base]} for name in names for base in bases]
+    results = _run(tmp_path, wasm, cpu, cases)
+    ran = 0
+    for r in results:
+        if r.reference.trap is not None:  # beyond the declared memory: the firmware traps too
+            assert r.firmware.trap == "out_of_bounds_memory", r.case
+        elif r.firmware.trap is None:  # what the object lets through is what wasm computes
+            assert r.firmware.results == r.reference.results, r.case
+            ran += 1
+        else:  # in the declared memory beyond the window (and its pad): the cut window traps
+            assert r.firmware.trap == "out_of_bounds_memory", r.case
+    assert ran > len(names) * 4  # the window's top bytes, and the pad, ran

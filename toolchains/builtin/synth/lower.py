@@ -616,7 +616,7 @@ class Lowering:
         wasm address 0 would be, so `WASMELT_MEM + address` is the byte."""
         low, end = self.layout.low, self.memory_bytes
         out = [f"#define WASMELT_MEM_BYTES {end}u", f"#define WASMELT_MEM_LOW {low}u",
-               f"u8 wasmelt_memory[{max(end - low, 1)}] __attribute__((aligned(8)));",
+               f"u8 wasmelt_memory[{max(end - low + self.layout.pad, 1)}] __attribute__((aligned(8)));",
                # Local absolute symbols (no bytes): where the window lies, for tools reading the image.
                f'__asm__(".set wasmelt_memory_low, {low}\\n.set wasmelt_memory_end, {end}");']
         if low:  # through an integer: `wasmelt_memory - low` would point outside the array
@@ -634,6 +634,14 @@ class Lowering:
         elif self.options.bounds == "check" and low:
             out.append("#define WASMELT_EA(b, o, n) ((u64)(b) + (o) < WASMELT_MEM_LOW || "
                        "(u64)(b) + (o) + (n) > WASMELT_MEM_BYTES ? (wasmelt_trap(7), 0u) : (u32)((b) + (o)))")
+        elif self.options.bounds == "check" and self.layout.limit is not None:
+            # A cut window from 0 (memory_layout.shared_limit): an access of a small
+            # offset + size traps when its base exceeds the one limit, and the zero
+            # pad above the window holds what it may reach past the end.
+            out.append(f"#define WASMELT_MEM_LIMIT {self.layout.limit}u")
+            out.append(f"#define WASMELT_EA(b, o, n) (((o) + (n) <= {self.layout.reach}u ? (b) > WASMELT_MEM_LIMIT : "
+                       "(o) + (n) > WASMELT_MEM_BYTES || (b) > WASMELT_MEM_BYTES - (o) - (n)) "
+                       "? (wasmelt_trap(7), 0u) : (u32)((b) + (o)))")
         elif self.options.bounds == "check":
             # o and n are constants: the bound folds, and the check is one compare
             # of the 32-bit base (gcc keeps a 64-bit sum as written).

@@ -8,12 +8,14 @@ addresses, and a `heap_size` arena above `__heap_base` (the C component's, from
 its report, or the synth's for a module whose heap nothing declares). `memory_bytes`
 overrides. Where the module may address beyond what can be derived (memory.size
 or memory.grow, no layout, an allocator above `__heap_base` without `heap_size`)
-the declared memory is kept, and `reason` says why.
+the declared memory is kept, and `reason` says why. With bounds = "check" a
+cut window from 0 may hold a zero pad above `end`, so most accesses check
+their base against one limit (`shared_limit`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..discipline import PAGE, const_value, exported_global_value
 from ..wasm.model import FUNC, GLOBAL, Module
@@ -26,6 +28,12 @@ STACK_ALIGN = 16
 # a higher address costs one more instruction per bounds check, more flash
 # than a few hundred bytes of RAM are worth.
 CUT_MIN = 256
+# A cut window's zero pad grows to let accesses of a larger `offset + size`
+# compare their bare base against its one limit while each byte more buys at
+# least a byte of flash: a site's own bound costs about SITE_BYTES (Thumb-2's
+# movw, or ARMv6-M's literal and its load). PAD_REACH caps it.
+SITE_BYTES = 6
+PAD_REACH = 256
 ACCESS = {"8": 1, "16": 2, "32": 4}  # i32.load8_u -> 1, i64.store32 -> 4
 LAYOUT_SEGMENTS = (".data", ".bss", ".rodata", ".tdata")  # lld's output sections: the zeroed data is a segment too
 
@@ -71,6 +79,12 @@ class MemoryLayout:
     heap_base: int | None = None
     heap_size: int = 0
     warnings: tuple[str, ...] = ()  # what the firmware should know of this memory (shown at build time)
+    # bounds = "check" on a cut window: an access with offset + size <= reach
+    # traps exactly when its base exceeds `limit`; the array holds `pad` zero
+    # bytes above `end` (wasm addresses [end, end + pad)) for those it allows.
+    limit: int | None = None
+    reach: int = 0
+    pad: int = 0
 
     @property
     def size(self) -> int:
@@ -81,7 +95,8 @@ class MemoryLayout:
         return {"low": self.low, "end": self.end, "bytes": self.size, "declared": self.declared,
                 "reason": self.reason, "stack_top": self.stack.top, "stack_low": self.stack_low,
                 "stack_worst": self.stack.worst, "stack_exports": self.stack.exports,
-                "heap_base": self.heap_base, "heap_size": self.heap_size}
+                "heap_base": self.heap_base, "heap_size": self.heap_size, "limit": self.limit,
+                "reach": self.reach, "pad": self.pad}
 
 
 def _round(value: int, to: int) -> int:
@@ -161,8 +176,41 @@ def _layout_known(m: Module, used_bytes: int | None) -> bool:
     return bool(names) and any(n in LAYOUT_SEGMENTS for n in names.values())
 
 
+def access_reaches(m: Module) -> list[int]:
+    """`offset + size` of every load and store."""
+    return [ins.imm[0].offset + size for f in m.functions for ins in f.body if (size := _access_size(ins.op))]
+
+
+def shared_limit(layout: MemoryLayout, reaches: list[int]) -> MemoryLayout:
+    """A cut window with one limit, `end - 1`, for its accesses of small
+    offsets: one compare of the bare base, the same constant at every site.
+    Such an access may reach `reach - 1` bytes past `end`, so the array holds
+    that much zero pad above it; the pad lies inside the declared memory, so
+    whatever wasm traps on still traps, and what the object lets through
+    there reads the declared memory's zeroes (and keeps what is written).
+    A window from 0 only: the two-sided check compares `base + offset - low`,
+    one constant per site either way."""
+    if layout.low or layout.end >= layout.declared or not reaches:
+        return layout
+    # The accesses of the smallest offset + size share their exact bound
+    # already: the pad pays for itself with the others.
+    reach, pad, most = min(reaches), 0, min(PAD_REACH, layout.declared - layout.end + 1)
+    for r in sorted({r for r in reaches if reach < r <= most}):
+        if SITE_BYTES * sum(reach < x <= r for x in reaches) >= r - 1 - pad:
+            reach, pad = r, r - 1
+    if not pad:
+        return layout
+    why = f", a {pad} B zero pad above {layout.end} (one bounds limit for every access of offset + size <= {reach})"
+    return replace(layout, reason=layout.reason + why, limit=layout.end - 1, reach=reach, pad=pad)
+
+
 def derive(m: Module, bounds: str = "check", memory_bytes: int | None = None, heap_size: int = 0,
            hints: LayoutHints = LayoutHints()) -> MemoryLayout:
+    layout = _derive(m, bounds, memory_bytes, heap_size, hints)
+    return shared_limit(layout, access_reaches(m)) if bounds == "check" else layout
+
+
+def _derive(m: Module, bounds: str, memory_bytes: int | None, heap_size: int, hints: LayoutHints) -> MemoryLayout:
     declared = m.memories[0].limits.min * PAGE if m.memories else 0
     stack = analyse(m)
     used_bytes = hints.used_bytes
