@@ -205,3 +205,56 @@ def test_an_action_the_trace_never_recorded_is_decided_with_what_depends_on_it(c
     assert ran == ["right", "top"] and report.ok
     assert set(report.records.decided) == {chain.actions["right"].id, chain.actions["top"].id}
 
+
+
+def test_the_only_action_able_to_run_runs_on_the_scheduling_thread(chain, tmp_path):
+    import threading
+
+    from wasmelt.engine.runner import RunResult
+
+    threads = {}
+    real = FakeRunner.run
+
+    def run(self, action, inputs) -> RunResult:
+        threads[action.argv[-1]] = threading.current_thread()
+        return real(self, action, inputs)
+
+    FakeRunner.run = run
+    try:
+        _build(chain, tmp_path, jobs=2)
+    finally:
+        FakeRunner.run = real
+    here = threading.current_thread()
+    # `left` and `right` were ready together: the workers ran them; `top` was alone.
+    assert threads["top"] is here
+    assert threads["left"] is not here and threads["right"] is not here
+
+
+def test_an_interrupt_during_an_action_run_here_lets_it_finish_and_be_cached(chain, tmp_path):
+    """As on a worker: the action the signal did not reach ends, its result is
+    stored, and the interrupt then ends the build."""
+    import os
+    import signal
+
+    from wasmelt.engine.runner import RunResult
+
+    real = FakeRunner.run
+    ended = []
+
+    def run(self, action, inputs) -> RunResult:
+        if action.argv[-1] == "top":
+            os.kill(os.getpid(), signal.SIGINT)  # the user's Ctrl-C, to this process only
+        result = real(self, action, inputs)
+        ended.append(action.argv[-1])
+        return result
+
+    FakeRunner.run = run
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            _build(chain, tmp_path, jobs=2)
+    finally:
+        FakeRunner.run = real
+    assert ended[-1] == "top" and chain.output("top") == b"top" + b"leftA" + b"rightB"
+    ran, report = _build(chain, tmp_path)
+    assert ran == [] and report.ok  # it was cached
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
