@@ -3,10 +3,13 @@ who produces each path, who reads it, and each action's upstream and downstream 
 
 from __future__ import annotations
 
+import operator
 from functools import cached_property
 from typing import Iterable
 
 from .actions import Action, Artifact
+
+_path = operator.attrgetter("path")
 
 
 class ActionGraph:
@@ -53,14 +56,18 @@ class ActionGraph:
         return readers
 
     def needed(self, wanted: Iterable[Artifact]) -> list[Action]:
-        """Every action the wanted artifacts need, dependencies first (kept:
-        the server builds the same artifacts of the same graph again)."""
+        """Every action the wanted artifacts need, dependencies first."""
+        return self.needed_set(wanted).actions
+
+    def needed_set(self, wanted: Iterable[Artifact]) -> "Needed":
+        """The same as a Needed (kept: the server builds the same artifacts of
+        the same graph again; keyed by their paths, which hash at C speed)."""
         wanted = tuple(wanted)
-        cache = self.__dict__.setdefault("_needed", {})
-        if wanted not in cache:
-            cache.clear()
-            cache[wanted] = self._needed_by(wanted)
-        return cache[wanted]
+        key = tuple(map(_path, wanted))
+        kept = self.__dict__.get("_needed")
+        if kept is None or kept[0] != key:
+            kept = self.__dict__["_needed"] = (key, Needed(self._needed_by(wanted)))
+        return kept[1]
 
     def _needed_by(self, wanted: tuple[Artifact, ...]) -> list[Action]:
         producer = self.producer
@@ -92,3 +99,22 @@ class ActionGraph:
                 closure.add(action_id)
                 stack.extend(dependents.get(action_id, ()))
         return closure
+
+
+class Needed:
+    """What some wanted artifacts need: the actions, dependencies first, and
+    their ids as a list (the same order) and a set."""
+
+    __slots__ = ("actions", "ids", "id_set", "_position")
+
+    def __init__(self, actions: list[Action]):
+        self.actions = actions
+        self.ids = [a.id for a in actions]
+        self.id_set = frozenset(self.ids)
+        self._position: dict[str, int] | None = None
+
+    def ordered(self, ids: Iterable[str], by_id: dict[str, Action]) -> list[Action]:
+        """The actions of these ids (a subset), dependencies first."""
+        if self._position is None:
+            self._position = {action_id: i for i, action_id in enumerate(self.ids)}
+        return [by_id[i] for i in sorted(ids, key=self._position.__getitem__)]

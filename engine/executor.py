@@ -62,11 +62,13 @@ class Executor:
         except _NeedsCopy:
             return None
 
-    def untouched(self, action: Action) -> ActionRecord | None:
-        """The record of an action no seed reaches (engine.rebuild.untouched), or None."""
-        decision = untouched(action, self.trace)
-        if decision is None:
-            return None
+    def untouched(self, graph, needed, examine: set[str]):
+        """The needed actions no seed reaches, reused as one set (engine.rebuild.untouched)."""
+        return untouched(graph, needed, examine, self.trace)
+
+    @staticmethod
+    def reused(action: Action, decision) -> ActionRecord:
+        """The record of an action reused unexamined (an engine.rebuild.Untouched's decision)."""
         return ActionRecord(action, CACHED, decision.key, decision.material, outputs=decision.outputs,
                             executable=decision.executable, log_digests=decision.log_digests,
                             reason=decision.reason)
@@ -128,6 +130,10 @@ class Executor:
         dest = self.ws.root / path
         if data is not None:
             dest.parent.mkdir(parents=True, exist_ok=True)
+            try:  # as Store.materialize: not renamed over the old one (ext4 would write it out at once)
+                os.unlink(full)
+            except OSError:
+                pass
             _atomic_write(dest, data)
         elif not self.store.materialize(digest, dest, executable):
             raise ActionError(f"cached output `{path}` is missing from the store; run `wasmelt clean` and build again")

@@ -256,11 +256,39 @@ def examined(graph, seeds: list[str] | None, root: str, output_dir: str = "wasme
     return graph.downstream(hit)
 
 
-def untouched(action, trace) -> Decision | None:
-    """An action no seed reaches: the outputs its last success recorded, with
-    no input hashed (None when the trace has none: decide by key material)."""
-    last = trace.actions.get(action.id)
-    if last is None or last["status"] not in ("executed", "cached") or last.get("outputs") is None:
-        return None
-    return Decision(True, UNTOUCHED, last["key"], last["material"], last["outputs"], last.get("logs"), True,
-                    frozenset(last.get("executable", ())))
+def untouched(graph, needed, examine: set[str], trace) -> "Untouched":
+    """The needed actions (an ActionGraph.needed_set) no seed reaches, decided
+    as one set: each keeps the outputs its last success recorded, no input
+    hashed, no record made. `examine` (engine.rebuild.examined) and every action
+    the trace holds no success for, with what depends on them, are decided one
+    by one instead. Proportional to those: the rest are set operations."""
+    ids = needed.id_set
+    unsure = ids.difference(trace.actions)  # never recorded
+    unsure |= ids & trace.failed  # its last record is a failure: no outputs vouched for
+    return Untouched(needed, graph.downstream(unsure | (ids & examine)) & ids, trace)
+
+
+class Untouched:
+    """The needed actions reused as the trace recorded them, by id; `examined`:
+    the others, decided one by one. Each one's Decision is made only when asked
+    for (its record: a test's result, the event log, `-v`)."""
+
+    __slots__ = ("examined", "_needed", "_trace")
+
+    def __init__(self, needed, examined: set[str], trace):
+        self.examined, self._needed, self._trace = examined, needed, trace
+
+    def __contains__(self, action_id: str) -> bool:
+        return action_id in self._needed.id_set and action_id not in self.examined
+
+    def __len__(self) -> int:
+        return len(self._needed.ids) - len(self.examined)
+
+    def __iter__(self):
+        examined = self.examined
+        return (i for i in self._needed.ids if i not in examined)
+
+    def decision(self, action_id: str) -> Decision:
+        last = self._trace.actions[action_id]
+        return Decision(True, UNTOUCHED, last["key"], last["material"], last["outputs"], last.get("logs"), True,
+                        frozenset(last.get("executable", ())))

@@ -15,6 +15,14 @@ class Reporter:
     def action_finished(self, record, done: int, total: int) -> None: ...
     def build_finished(self, report) -> None: ...
 
+    def actions_reused(self, records, total: int) -> None:
+        """The actions reused unexamined (engine.rebuild.Untouched), finished as
+        one set before any other; `records` (sized) makes each one's record as
+        it is iterated. By default each is reported finished; a reporter with
+        nothing to say about a cached action counts them instead."""
+        for done, record in enumerate(records, 1):
+            self.action_finished(record, done, total)
+
 
 class Reporters(Reporter):
     def __init__(self, *reporters: Reporter):
@@ -31,6 +39,10 @@ class Reporters(Reporter):
     def action_finished(self, record, done, total):
         for r in self.reporters:
             r.action_finished(record, done, total)
+
+    def actions_reused(self, records, total):
+        for r in self.reporters:
+            r.actions_reused(records, total)
 
     def build_finished(self, report):
         for r in self.reporters:

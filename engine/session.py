@@ -36,6 +36,24 @@ class Plan:
     # the actions it reaches (None: every action is decided by its key material).
     seeds: list[str] | None = None
     examine: set[str] | None = field(default=None, repr=False)
+    # What files() and the tools' paths last computed, with the analysis they
+    # came from: the server builds the same plan again.
+    _kept: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def files(self, labels: list[Label]) -> list:
+        """The files the labels' targets provide."""
+        kept = self._kept.get("files")
+        if kept is None or kept[0] is not self.analysis or kept[1] != labels:
+            infos = self.analysis.infos
+            kept = self._kept["files"] = (self.analysis, list(labels), [f for l in labels for f in infos[l].files])
+        return kept[2]
+
+    def tool_paths(self) -> set[str]:
+        """The paths of every tool the plan's actions run."""
+        kept = self._kept.get("tools")
+        if kept is None or kept[0] is not self.analysis:
+            kept = self._kept["tools"] = (self.analysis, {t.path for a in self.analysis.all_actions for t in a.tools})
+        return kept[1]
 
 
 def open_workspace(cwd: Path | None = None) -> tuple[Workspace, str]:
@@ -103,8 +121,9 @@ def build(p: Plan, wanted, *, jobs: int | None = None, keep_going: bool = False,
                            inputs=_inputs(p, report, trace, tool_stats) if stats else None,
                            summary=[len(report.records), named] if answerable else None)
         # Size tables of the actions no seed reached were remembered when they were built.
-        owners = {r.action.owner for r in report.records.values() if r.reason != rebuild.UNTOUCHED}
-        remember_built(p.ws, {l: i for l, i in p.analysis.infos.items() if l in owners}, report.digests, store)
+        owners = {r.action.owner for r in report.records.decided.values()}
+        infos = p.analysis.infos
+        remember_built(p.ws, {l: infos[l] for l in owners if l in infos}, report.digests, store)
     trace.save()
     if p.memo is not None:
         p.memo.built(p, report.ok and remember, tool_stats)
@@ -115,7 +134,7 @@ def _tool_stats(p: Plan) -> dict:
     """The stat of every tool the actions run, taken before they run, and of
     the directories a tool lookup searches (a new or re-pointed program there
     changes the directory)."""
-    paths = {t.path for a in p.analysis.all_actions for t in a.tools}
+    paths = p.tool_paths()
     dirs = {os.path.dirname(t) for t in paths} | {d for d in os.environ.get("PATH", "").split(os.pathsep) if d}
     return {path: rebuild.stat_of(path) for path in sorted(paths | dirs)}
 
@@ -130,14 +149,15 @@ def _inputs(p: Plan, report: BuildReport, trace: Trace, tool_stats: dict) -> dic
         inputs[os.path.join(root, pkg.build_file)] = pkg.stat
     root_build = os.path.join(root, "BUILD.toml")
     inputs.setdefault(root_build, rebuild.stat_of(root_build))
-    for rec in report.records.values():
-        for art in rec.action.inputs:
+    by_id = p.analysis.graph.by_id
+    for action in map(by_id.__getitem__, report.records):
+        for art in action.inputs:
             if art.is_source:
                 path = f"{root}/{art.path}"
                 entry = trace.sources.get(path)
                 # The stat the content digest was taken with: a later edit differs from it.
                 inputs[path] = tuple(entry[:3]) if entry else None
-        for out in rec.action.outputs:
+        for out in action.outputs:
             path = f"{root}/{out.path}"
             inputs[path] = rebuild.stat_of(path)
     inputs.update(tool_stats)

@@ -1,7 +1,7 @@
 """The build trace: one versioned, append-only log per workspace of what builds
 saw and did, replayed on load and recompacted when mostly redundant.
 
-Format (`<records>/trace`): the line `wasmelt trace v2`, then framed records,
+Format (`<records>/trace`): the line `wasmelt trace v3`, then framed records,
 each a 4-byte little-endian payload length, one kind byte, and the marshalled
 payload; a later record overrides an earlier one:
 
@@ -15,9 +15,11 @@ payload; a later record overrides an earlier one:
                     while the material holds);
     f  build_files  {BUILD.toml path: (size, mtime_ns, inode, parsed table)}
                     TOML parsing is most of loading a package: validating is always redone;
-    b  build        {"actions": [ids], "request": str | None, "inputs": {path: stat} | None,
-                    "summary": [actions, [(label, [files])]]}
-                    the last build: its actions and, for a successful plain build,
+    b  build        {"actions": [ids], "decided": [ids] | None, "request": str | None,
+                    "inputs": {path: stat} | None, "summary": [actions, [(label, [files])]]}
+                    the last build: its actions, dependencies first; those it
+                    decided one by one (None: all), the others reused unexamined
+                    as their `a` records stand (engine.rebuild.untouched); for a successful plain build,
                     what was asked (engine.rebuild.request_of) and the stat
                     (size, mtime_ns, inode; None: absent) of every file and
                     directory it depended on: what a cold process's stat pass
@@ -38,12 +40,13 @@ import struct
 import time
 
 NAME = "trace"
-SIGNATURE = b"wasmelt trace v2\n"
+SIGNATURE = b"wasmelt trace v3\n"
 # A file modified within this long of when it was hashed is "racily clean": a
 # later edit could keep its size and mtime, so it is hashed again next time.
 RACY_WINDOW_NS = 2_000_000_000
 COMPACT_RATIO = 3  # rewrite when the log is this many times the size of what it holds
 _HEADER = struct.Struct("<IB")
+_SUCCESS = ("executed", "cached")
 KINDS = {"sources": b"s", "actions": b"a", "build_files": b"f", "build": b"b", "up_to_date": b"u"}
 _NAMES = {code[0]: name for name, code in KINDS.items()}
 
@@ -134,7 +137,8 @@ class Trace:
         self.build_files: dict[str, tuple] = {}
         self._dirty_build_files: dict[str, tuple] = {}
         self.actions: dict[str, dict] = {}
-        self.build: dict = {"actions": [], "request": None, "inputs": None, "summary": None}
+        self.failed: set[str] = set()  # ids whose last record is not a success (failed, skipped)
+        self.build: dict = {"actions": [], "decided": None, "request": None, "inputs": None, "summary": None}
         self.up_to_date = False
         self._dirty_sources: dict[str, list] = {}
         self._dirty_actions: dict[str, dict] = {}
@@ -177,6 +181,7 @@ class Trace:
             elif kind == "up_to_date":
                 self.up_to_date = True
         self._size = end
+        self.failed = {i for i, e in self.actions.items() if e["status"] not in _SUCCESS}
 
     # -- sources ----------------------------------------------------------------
 
@@ -234,15 +239,23 @@ class Trace:
                  "error": rec.error if status is None else None}
         if entry != old:
             self.actions[rec.action.id] = self._dirty_actions[rec.action.id] = entry
+            if entry["status"] in _SUCCESS:
+                self.failed.discard(rec.action.id)
+            else:
+                self.failed.add(rec.action.id)
 
-    def record_build(self, records: dict, *, request: str | None = None, inputs: dict | None = None,
+    def record_build(self, records, *, request: str | None = None, inputs: dict | None = None,
                      summary: list | None = None) -> None:
-        """The build's records (by action id). `request` and `inputs`
-        (engine.session) let a later identical build be answered by a stat
-        pass; None: it cannot be."""
-        for rec in records.values():
+        """The build's records (by action id; an engine.results.Records holds
+        those it decided in `decided`: the others were reused unexamined, and
+        their records stand). `request` and `inputs` (engine.session) let a
+        later identical build be answered by a stat pass; None: it cannot be."""
+        decided = getattr(records, "decided", records)
+        for rec in decided.values():
             self.record(rec)
-        build = {"actions": list(records), "request": request, "inputs": inputs, "summary": summary}
+        actions = list(records)
+        build = {"actions": actions, "decided": list(decided) if len(decided) < len(actions) else None,
+                 "request": request, "inputs": inputs, "summary": summary}
         if self.up_to_date or build != self.build:
             self.build = build
             self.up_to_date = False

@@ -137,6 +137,10 @@ class PlainReporter(Reporter):  # noqa: E302
         self.verbose, self.quiet = verbose, quiet
         self.reported_elsewhere: set[str] = set()  # action ids whose failure the caller prints itself
 
+    def actions_reused(self, records, total: int) -> None:
+        if self.verbose and not self.quiet:  # else nothing is printed for a cached action
+            super().actions_reused(records, total)
+
     def action_finished(self, record, done: int, total: int) -> None:
         if record.status == FAILED and record.action.id in self.reported_elsewhere:
             return
@@ -212,6 +216,14 @@ class TerminalReporter(PlainReporter):
     def action_started(self, action, lane: int) -> None:
         with self.lock:
             self.running[action.id] = (action, time.monotonic())
+
+    def actions_reused(self, records, total: int) -> None:
+        if self.verbose and not self.quiet:
+            super().actions_reused(records, total)
+            return
+        with self.lock:
+            self.done += len(records)
+            self.cached += len(records)
 
     def action_finished(self, record, done: int, total: int) -> None:
         with self.lock:

@@ -100,3 +100,18 @@ def test_sizes(text, size):
     from wasmelt.engine.settings import parse_size
 
     assert parse_size(text) == size
+
+
+def test_the_size_estimate_is_rewritten_in_place_between_measurements(tmp_path):
+    """A build between two measurements rewrites the stamp's bytes (no file
+    renamed over it: ext4 writes such a file out at once); one of another
+    width, as older versions wrote it, is replaced once."""
+    from wasmelt.engine.cache_limits import SIZE_STAMP, limit_cache
+
+    stamp = tmp_path / SIZE_STAMP
+    stamp.write_text("1000 3\n")
+    assert limit_cache(tmp_path, 10**9, 24) is None
+    assert [int(x) for x in stamp.read_text().split()] == [1024, 4]
+    inode = stamp.stat().st_ino
+    assert limit_cache(tmp_path, 10**9, 1000) is None
+    assert [int(x) for x in stamp.read_text().split()] == [2024, 5] and stamp.stat().st_ino == inode

@@ -171,6 +171,34 @@ def test_explain_gives_a_reason_for_every_action_including_nothing_changed(works
     assert "input `wasmelt-out/a/upper/upper.txt` changed (" in framed
 
 
+def test_explain_of_an_action_no_seed_reached_says_so_and_the_next_change_replaces_it(workspace):
+    """A cold process seeded by the stat pass reuses the actions no edited file
+    reaches as one set, writing no record for them: `explain` still gives each
+    its reason, and the one after a later decision is that decision's."""
+    _two_packages(workspace)
+    workspace.write("c/in.txt", "c\n")
+    workspace.write("c/BUILD.toml", """
+        [[genrule]]
+        name = "alone"
+        srcs = ["in.txt"]
+        outs = ["alone.txt"]
+        cmd = "cat $(SRCS) > $(OUT)"
+    """)
+    _settled(workspace)
+    workspace.write("a/in.txt", "other\n")
+    run = workspace.run("build", "//...")
+    assert run.code == 0 and run.counts == {"total": 3, "executed": 2, "cached": 1}
+    alone = workspace.run("explain", "//c:alone").out.splitlines()
+    assert ": cached (key " in alone[0] and alone[1:] == [
+        "  nothing changed: no file it depends on was touched since the last build"]
+    assert "input `a/in.txt` changed (" in workspace.run("explain", "//a:upper").out
+    workspace.write("c/in.txt", "changed\n")
+    assert workspace.run("build", "//...").counts["executed"] == 1
+    assert "input `c/in.txt` changed (" in workspace.run("explain", "//c:alone").out
+    upper = workspace.run("explain", "//a:upper").out.splitlines()  # (by key or unexamined: the edit was racy)
+    assert ": cached (key " in upper[0] and upper[1].startswith("  nothing changed") and len(upper) == 2
+
+
 def test_explain_of_a_target_the_last_build_did_not_include(workspace):
     _two_packages(workspace)
     assert workspace.run("build", "//a:upper").code == 0

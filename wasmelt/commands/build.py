@@ -22,7 +22,7 @@ def plain(args) -> bool:
 
 
 def wanted(p, labels):
-    return [f for label in labels for f in p.analysis.infos[label].files]
+    return p.files(labels)
 
 
 def named_targets(p) -> list[tuple[str, list[str]]]:
@@ -101,7 +101,7 @@ def keep_cache_size(ws, result) -> None:
     from wasmelt.engine.cache_limits import limit_cache
 
     added = 0
-    for record in result.records.values():
+    for record in result.records.decided.values():  # (the reused ones added nothing)
         if record.status == "executed":  # new in the store: its outputs, its entry and its logs (a block each)
             added += 3 * 4096
             for path in record.outputs or ():

@@ -13,19 +13,22 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from wasmelt.engine.errors import ConfigError
     from wasmelt.engine.labels import parse_label
-    from wasmelt.engine.rebuild import NOTHING_CHANGED
+    from wasmelt.engine.rebuild import NOTHING_CHANGED, UNTOUCHED
     from wasmelt.engine.trace import Trace
     from wasmelt.engine.workspace import records_dir
 
     label = str(parse_label(args.target if args.target.startswith(("//", ":")) else ":" + args.target, args.package))
     trace = Trace(records_dir(args.ws))
-    entries = [trace.actions[i] for i in trace.last_build if i in trace.actions and trace.actions[i]["owner"] == label]
-    if not entries:
+    ids = [i for i in trace.last_build if i in trace.actions and trace.actions[i]["owner"] == label]
+    if not ids:
         raise ConfigError(f"the last build did not include `{label}`; build it first")
-    for entry in entries:
+    decided = trace.build.get("decided")
+    for entry, action_id in ((trace.actions[i], i) for i in ids):
         status, reason = entry["status"], entry["reason"]
         if trace.up_to_date:  # answered from the up-to-date record: every action reused
             status, reason = "cached", NOTHING_CHANGED
+        elif decided is not None and action_id not in decided:  # reused unexamined: its record stands
+            status, reason = "cached", UNTOUCHED
         print(f"{entry['mnemonic']} {label}: {status}" + (f" (key {entry['key'][:16]})" if entry["key"] else ""))
         lines = reason.split("; ") if reason else []
         if status == "failed" and entry.get("error"):
