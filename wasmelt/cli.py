@@ -68,11 +68,12 @@ def _forward_or_null_build(argv: list[str]) -> int | None:
 
     started = time.monotonic()
     from wasmelt.engine import client
+    from wasmelt.engine.workspace_root import guess, package_of
     from wasmelt.main import parse
 
     args = parse(argv)
     cwd = os.path.realpath(os.getcwd())
-    root = client.workspace_root_guess(cwd)
+    root = guess(cwd)
     if root is None:
         return None
     if client.server_maybe_wanted(root):  # else none runs: the client found no socket
@@ -88,8 +89,7 @@ def _forward_or_null_build(argv: list[str]) -> int | None:
         return None
     from wasmelt.engine import rebuild
 
-    package = os.path.relpath(cwd, root)
-    request = rebuild.request_of("" if package == "." else package.replace(os.sep, "/"), args.patterns)
+    request = rebuild.request_of(package_of(root, cwd), args.patterns)
     answer = rebuild.null_build(client.records_path(client.cache_dir_for(root), root), request, root=root)
     if answer is None:
         return None
