@@ -16,6 +16,7 @@ starting and stopping it in engine.serverctl; its file watcher in engine.watcher
 
 from __future__ import annotations
 
+import fcntl
 import gc
 import json
 import os
@@ -39,8 +40,7 @@ REQUEST_TIMEOUT_S = 10.0  # a client sends its request as soon as it connects
 class Server:
     def __init__(self, ws: Workspace, idle_secs: int, frontend):
         self.ws = ws
-        # The command line (wasmelt.commands.server.Frontend): run(argv), parse(argv), report.
-        self.frontend = frontend
+        self.frontend = frontend  # the command line (wasmelt.commands.server.Frontend): run, parse, plain, report
         self.idle_secs = idle_secs
         self.dir = records_dir(ws)
         self.started = time.time()
@@ -50,15 +50,17 @@ class Server:
         self.memo = None  # engine.memo.Memo, made by serve()
         self.watch_files = True
         self.code_files: list[str] = []  # wasmelt's code, as loaded at the start
-        self.code_stamp = None
+        self.code_stamp = None  # their stats, or a Watcher of their directories
         self.busy = False  # a request is being served: later arrivals are told they wait
         self.command_running = False  # SIGINT interrupts the command (see HangupMonitor)
         self.interrupt_sent = False
 
-    # The code this process runs: when it changes on disk, the server is stale
-    # (a new file changes its directory's stat: the list is walked once).
-    def _code_stamp(self):
-        return [rebuild.stat_of(f) for f in self.code_files]
+    def _stale(self) -> bool:
+        """Whether the code this process runs changed on disk (a new file changes its
+        directory: the list is walked once at the start)."""
+        if isinstance(self.code_stamp, Watcher):
+            return not self.code_stamp.sync() or self.code_stamp.drain_paths() != set()
+        return [rebuild.stat_of(f) for f in self.code_files] != self.code_stamp
 
     def interrupt_command(self) -> None:
         self.interrupt_sent = True
@@ -76,8 +78,6 @@ class Server:
         raise KeyboardInterrupt  # someone's Ctrl-C on `wasmelt server serve`
 
     def serve(self) -> int:
-        import fcntl
-
         self.dir.mkdir(parents=True, exist_ok=True)
         lock = open(self.dir / "server.lock", "w")
         try:
@@ -99,7 +99,10 @@ class Server:
 
         self.memo = Memo()
         self.code_files = rebuild.code_files()
-        self.code_stamp = self._code_stamp()
+        try:  # events in wasmelt's directories (no stats per command); else their stats
+            self.code_stamp = Watcher([f for f in self.code_files if os.path.isdir(f)], [], recursive=False)
+        except Exception:  # noqa: BLE001
+            self.code_stamp = [rebuild.stat_of(f) for f in self.code_files]
         signal.signal(signal.SIGINT, self._on_sigint)
         print(f"wasmelt server pid {os.getpid()} serving {self.ws.root}", file=sys.stderr, flush=True)
         arrivals: queue.Queue = queue.Queue()
@@ -132,7 +135,7 @@ class Server:
         if self.watcher is not None or not self.watch_files:
             return
         try:
-            self.watcher = Watcher(str(self.ws.root), [str(self.ws.cache_dir)])
+            self.watcher = Watcher([str(self.ws.root)], [str(self.ws.cache_dir)])
         except Exception as e:  # noqa: BLE001 - no watcher: every command stats instead
             print(f"file watching unavailable ({e}); checking stats on every command", file=sys.__stderr__)
             self.watch_files = False
@@ -187,7 +190,7 @@ class Server:
         if message.get("control") == "stop":
             self._send(conn, b"x", b"0")
             return False
-        if self._code_stamp() != self.code_stamp:
+        if self._stale():
             self._send(conn, b"r", b"stale")  # wasmelt changed: the client runs it, we make way
             return False
         self.commands += 1

@@ -23,26 +23,28 @@ class WatchUnavailable(OSError):
 
 
 class Watcher:
-    """The workspace's directories (except `ignored` ones, the cache) under one
-    inotify instance. The kernel queues a change's event inside the system call
-    that makes it, so whatever was changed before a command arrived is in the
-    queue then: `sync()` reads it to the end (as Watchman's cookie handshake
-    waits for a cookie's event, with nothing to wait for). A directory that
-    appears is watched and everything in it reported; the queue overflowing
-    (more events than the kernel keeps between commands) means "cannot say"."""
+    """The directories under `roots` (except `ignored` ones, the cache; only the
+    roots themselves unless `recursive`) under one inotify instance. The kernel
+    queues a change's event inside the system call that makes it, so whatever
+    was changed before a command arrived is in the queue then: `sync()` reads
+    it to the end (as Watchman's cookie handshake waits for a cookie's event,
+    with nothing to wait for). A directory that appears is watched and
+    everything in it reported; the queue overflowing (more events than the
+    kernel keeps between commands) means "cannot say"."""
 
-    def __init__(self, root: str, ignored: list[str]):
+    def __init__(self, roots: list[str], ignored: list[str], recursive: bool = True):
         self._libc = ctypes.CDLL(None, use_errno=True)
         self.fd = self._libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
         if self.fd < 0:
             raise WatchUnavailable(ctypes.get_errno(), f"inotify_init1: {os.strerror(ctypes.get_errno())}")
-        self.root = root
+        self.roots, self.recursive = set(roots), recursive
         self.ignored = tuple(p.rstrip(os.sep) + os.sep for p in ignored)
         self.dirs: dict[int, str] = {}  # watch descriptor -> directory
         self.paths: set[str] | None = set()  # changed since the last drain (None: too many to keep)
         self.alive = True
         try:
-            self._watch_tree(root, report=False)
+            for root in roots:
+                self._watch_tree(root, report=False)
         except OSError:
             self.close()
             raise
@@ -58,7 +60,7 @@ class Watcher:
             wd = self._libc.inotify_add_watch(self.fd, os.fsencode(directory), _MASK)
             if wd < 0:
                 errno = ctypes.get_errno()
-                if directory == top == self.root or errno == 28:  # ENOSPC: the user's watch limit
+                if directory == top in self.roots or errno == 28:  # ENOSPC: the user's watch limit
                     raise WatchUnavailable(errno, f"inotify_add_watch {directory}: {os.strerror(errno)}")
                 continue  # gone again, or not a directory any more: its parent's event says so
             self.dirs[wd] = directory
@@ -69,7 +71,7 @@ class Watcher:
             for entry in entries:
                 if report:
                     self._changed(entry.path)
-                if entry.is_dir(follow_symlinks=False):
+                if self.recursive and entry.is_dir(follow_symlinks=False):
                     stack.append(entry.path)
 
     def _unwatch_tree(self, top: str) -> None:
@@ -109,7 +111,8 @@ class Watcher:
         if overflowed and self.alive:  # events were lost, new directories' among them: watch them now
             self.paths = None
             try:
-                self._watch_tree(self.root, report=False)
+                for root in self.roots:
+                    self._watch_tree(root, report=False)
             except WatchUnavailable:
                 self.alive = False
         return self.alive
@@ -123,11 +126,11 @@ class Watcher:
             return
         path = os.path.join(directory, name) if name else directory
         self._changed(path)
-        if mask & (_IN_DELETE_SELF | _IN_MOVE_SELF) and directory == self.root:
+        if mask & (_IN_DELETE_SELF | _IN_MOVE_SELF) and directory in self.roots:
             self.alive = False
         elif mask & _IN_ISDIR and mask & _IN_MOVED_FROM:
             self._unwatch_tree(path)  # its watches would name the old path
-        elif mask & _IN_ISDIR and mask & (_IN_CREATE | _IN_MOVED_TO):
+        elif mask & _IN_ISDIR and mask & (_IN_CREATE | _IN_MOVED_TO) and self.recursive:
             try:
                 self._watch_tree(path, report=True)
             except WatchUnavailable:

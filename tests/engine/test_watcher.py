@@ -16,7 +16,7 @@ def tree(tmp_path):
     (root / "a").mkdir(parents=True)
     (root / "a" / "x.txt").write_text("1\n")
     (root / ".wasmelt").mkdir()
-    watcher = Watcher(str(root), [str(root / ".wasmelt")])
+    watcher = Watcher([str(root)], [str(root / ".wasmelt")])
     yield root, watcher
     watcher.close()
 
@@ -70,3 +70,28 @@ def test_an_overflowed_queue_cannot_say_and_watches_what_appeared_meanwhile(tree
     assert watcher.sync() and watcher.drain_paths() is None
     (root / "new" / "late" / "z.txt").write_text("z\n")
     assert str(root / "new" / "late" / "z.txt") in _changed(watcher)
+
+
+def test_the_servers_code_stamp_sees_an_edit_and_a_new_file_but_not_bytecode(tmp_path):
+    """The server watches the directories of wasmelt's code, not their subdirectories:
+    an edited or added module makes it stale, a .pyc written to __pycache__ does not."""
+    from wasmelt.engine.server import Server
+    from wasmelt.engine.workspace import Workspace
+
+    code = tmp_path / "code"
+    (code / "__pycache__").mkdir(parents=True)
+    (code / "main.py").write_text("X = 1\n")
+    server = Server(Workspace(tmp_path / "ws", {}, tmp_path / "cache"), 60, frontend=None)
+    server.code_files = [str(code), str(code / "main.py")]
+    server.code_stamp = Watcher([str(code)], [], recursive=False)
+    try:
+        assert not server._stale()
+        (code / "__pycache__" / "main.cpython-311.pyc").write_bytes(b"bytecode")
+        assert not server._stale()
+        (code / "main.py").write_text("X = 2\n")
+        assert server._stale()
+        assert not server._stale()  # reported once: the server exits on the first
+        (code / "new.py").write_text("")
+        assert server._stale()
+    finally:
+        server.code_stamp.close()
