@@ -105,19 +105,25 @@ def main() -> None:
         subprocess.run([os.path.join(os.path.dirname(installs[name]), "python"), "-c", "pass"], check=True)
         return time.perf_counter() - start
 
-    for _ in range(args.runs):
-        for name in installs:
+    def turns(i: int) -> list[str]:
+        """Each run's order flipped, after a pause: the first server's work after its answer
+        (a collection, the trace) would otherwise land on the second's command every time."""
+        time.sleep(0.2)
+        return list(installs) if i % 2 == 0 else list(installs)[::-1]
+
+    for i in range(args.runs):
+        for name in turns(i):
             seconds, _, err = build(name, False)
             assert "nothing changed" in err, err[-300:]
             samples.setdefault(f"{name} null", []).append(seconds)
             samples.setdefault(f"{name} python -c pass", []).append(interpreter(name))
         samples.setdefault("ninja null", []).append(ninja())
-    for _ in range(args.runs):
-        for name in installs:
+    for i in range(args.runs):
+        for name in turns(i):
             samples.setdefault(f"{name} server null", []).append(build(name, True)[0])
     base = int(time.time()) * 100  # new bytes on every run, also with --reuse (the cache has the old ones)
     for i in range(args.runs):
-        for k, name in enumerate(installs):
+        for k, name in enumerate(turns(i)):
             edit_leaf(ws[name], base + 3 * i + k)
             seconds, _, err = build(name, True)
             assert "3 executed" in err, err[-300:]
