@@ -21,6 +21,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import sysconfig
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gen_workspace import NINJA_OUT, WorkspaceInfo, edit_build_file, edit_leaf, generate  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
+PACKAGES = ("wasmelt", "engine", "rules", "toolchains")  # the checkout's directories an install imports
 SCENARIOS = ("cold", "null", "leaf_edit", "build_edit", "cache_hit")
 
 
@@ -59,28 +61,33 @@ def timed(argv: list[str], cwd: Path, env: dict | None = None) -> tuple[float, i
     return seconds, usage.ru_maxrss, text
 
 
-def installed_wasmelt(venv: Path) -> Path:
-    """The `wasmelt` command of a regular (not editable) install of this
-    checkout, as `pip install` gives users, in a venv of its own that takes its
-    dependencies from the running one (an editable install with setuptools'
-    default import hook adds ~9 ms to every command's start)."""
+def installed_wasmelt(venv: Path, commit: str | None = None) -> Path:
+    """The `wasmelt` command as the README's set-up leaves it: `scripts/setup demo`
+    of a copy of this checkout (or of `commit`, from git) with VENV=`venv`, so the
+    pip that writes the console script is the one `python -m venv` brings, as for
+    users (the script's wrapper differs between pip versions: 23.2's imports re).
+    The venv takes its dependencies from the running one (a .pth, which set-up's
+    pip finds satisfied): the install is the checkout itself, nothing else."""
     exe = venv / "bin" / "wasmelt"
     if exe.exists():
         return exe
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    source = venv / "src"  # the editable install points here: it stays
+    if commit is None:
+        shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".git", ".venv", "bench", "build", "*.egg-info",
+                                                                   "__pycache__", ".wasmelt", "wasmelt-out"))
+    else:
+        source.mkdir(parents=True)
+        archive = subprocess.run(["git", "-C", str(REPO), "archive", commit], capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
     python = venv / "bin" / "python"
-
-    def site(py) -> str:
-        return subprocess.run([str(py), "-c", "import site; print(site.getsitepackages()[0])"],
-                              capture_output=True, text=True, check=True).stdout.strip()
-
-    Path(site(python), "wasmelt-bench-deps.pth").write_text(site(sys.executable) + "\n")
-    # Built from a copy: setuptools leaves build/ behind, whose stale files a later build would ship.
-    source = venv / "src"
-    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".git", ".venv", "bench", "build", "*.egg-info",
-                                                               "__pycache__", ".wasmelt", "wasmelt-out"))
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
-                    "--no-build-isolation", str(source)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)  # what set-up does, with pip
+    site = subprocess.run([str(python), "-c", "import site; print(site.getsitepackages()[0])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    Path(site, "wasmelt-bench-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    subprocess.run([str(source / "scripts" / "setup"), "demo"], env={**os.environ, "VENV": str(venv)}, check=True)
+    # The bytecode a user's first command leaves behind (with PYTHONDONTWRITEBYTECODE set, as
+    # in some shells, every command would compile wasmelt's modules again: ~20 ms).
+    subprocess.run([str(python), "-m", "compileall", "-q", *(str(source / p) for p in PACKAGES)], check=True)
     return exe
 
 

@@ -1,9 +1,13 @@
 """Before/after of an engine change on one machine under whatever load it has:
-two installs of wasmelt (e.g. `compare.installed_wasmelt` of two checkouts) and
-ninja build copies of one generated graph, alternated command by command, so
-each pair of figures sees the same load. Separate caches per install.
+two installs of wasmelt and ninja build copies of one generated graph,
+alternated command by command, so each pair of figures sees the same load.
+Separate caches per install.
 
-    python bench/paired.py --before OLD/venv/bin/wasmelt --after NEW/venv/bin/wasmelt --targets 2000 --runs 11
+    python bench/paired.py --before 2fe5774 --after . --targets 2000 --runs 11
+
+--before and --after each name a commit (installed by its own scripts/setup,
+as users get it: compare.installed_wasmelt, kept in --workdir), `.` (this
+checkout as it is now, installed afresh) or a `wasmelt` executable.
 
 Prints the cold in-process build (time, peak RSS), the medians of the null build
 in-process and through the server, and of a leaf edit through the server; ninja
@@ -23,6 +27,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from compare import installed_wasmelt  # noqa: E402
 from gen_workspace import WorkspaceInfo, edit_leaf, generate  # noqa: E402
 
 
@@ -30,6 +35,19 @@ def load_info(root: Path) -> WorkspaceInfo:
     import json
 
     return WorkspaceInfo(**json.loads((root / "bench-workspace.json").read_text()))
+
+
+def install(which: str, workdir: Path) -> str:
+    """The `wasmelt` executable `which` names (see the module's docstring)."""
+    if os.path.isfile(which):
+        return which
+    if which == ".":
+        venv = workdir / "venv-checkout"
+        shutil.rmtree(venv, ignore_errors=True)
+        return str(installed_wasmelt(venv))
+    commit = subprocess.run(["git", "rev-parse", "--short", which], capture_output=True, text=True, check=True,
+                            cwd=Path(__file__).resolve().parent).stdout.strip()
+    return str(installed_wasmelt(workdir / f"venv-{commit}", commit))
 
 
 def main() -> None:
@@ -45,7 +63,9 @@ def main() -> None:
                     help="extra flags of the cold build only, e.g. --sandbox=none (the other builds reuse its cache)")
     args = ap.parse_args()
     work = args.workdir / str(args.targets)
-    installs = {"before": args.before, "after": args.after}
+    installs = {"before": install(args.before, args.workdir), "after": install(args.after, args.workdir)}
+    for name, exe in installs.items():
+        print(f"{name}: {exe}: {Path(exe).read_text().splitlines()[1:4]}", flush=True)  # the console script's wrapper
     copies = (*installs, "ninja")
     reuse = args.reuse and all((work / name / "bench-workspace.json").exists() for name in copies)
     if not reuse:
@@ -85,19 +105,25 @@ def main() -> None:
         subprocess.run([os.path.join(os.path.dirname(installs[name]), "python"), "-c", "pass"], check=True)
         return time.perf_counter() - start
 
-    for _ in range(args.runs):
-        for name in installs:
+    def turns(i: int) -> list[str]:
+        """Each run's order flipped, after a pause: the first server's work after its answer
+        (a collection, the trace) would otherwise land on the second's command every time."""
+        time.sleep(0.2)
+        return list(installs) if i % 2 == 0 else list(installs)[::-1]
+
+    for i in range(args.runs):
+        for name in turns(i):
             seconds, _, err = build(name, False)
             assert "nothing changed" in err, err[-300:]
             samples.setdefault(f"{name} null", []).append(seconds)
             samples.setdefault(f"{name} python -c pass", []).append(interpreter(name))
         samples.setdefault("ninja null", []).append(ninja())
-    for _ in range(args.runs):
-        for name in installs:
+    for i in range(args.runs):
+        for name in turns(i):
             samples.setdefault(f"{name} server null", []).append(build(name, True)[0])
     base = int(time.time()) * 100  # new bytes on every run, also with --reuse (the cache has the old ones)
     for i in range(args.runs):
-        for k, name in enumerate(installs):
+        for k, name in enumerate(turns(i)):
             edit_leaf(ws[name], base + 3 * i + k)
             seconds, _, err = build(name, True)
             assert "3 executed" in err, err[-300:]

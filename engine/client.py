@@ -17,7 +17,8 @@ import sys
 
 import xxhash
 
-BUILD_FILE = "BUILD.toml"
+from .workspace_root import BUILD_FILE, guess
+
 SOCKET_NAME = "server.sock"
 FORWARDED = ("build", "test")
 SIGPIPE_EXIT = 141  # as a shell reports a process killed by SIGPIPE
@@ -32,24 +33,6 @@ def records_path(cache_dir: str, root: str) -> str:
 def cache_dir_for(root: str) -> str:
     cache = os.environ.get("WASMELT_CACHE")
     return os.path.realpath(cache) if cache else os.path.join(root, ".wasmelt")
-
-
-def workspace_root_guess(cwd: str) -> str | None:
-    """The nearest directory at or above `cwd` whose BUILD.toml mentions a
-    [workspace] table, unparsed: the server locates the workspace properly,
-    this only finds its socket."""
-    directory = cwd
-    while True:
-        try:
-            with open(os.path.join(directory, BUILD_FILE), "rb") as f:
-                if b"[workspace]" in f.read():
-                    return directory
-        except OSError:
-            pass
-        parent = os.path.dirname(directory)
-        if parent == directory:
-            return None
-        directory = parent
 
 
 def connect(records: str, timeout: float | None = None):
@@ -211,7 +194,7 @@ def forward_if_running(argv: list[str]) -> tuple[int | None, bool]:
     if not argv or argv[0] not in FORWARDED or server_disabled():
         return None, False
     cwd = os.getcwd()
-    root = workspace_root_guess(cwd)
+    root = guess(cwd)
     if root is None:
         return None, False
     sock = connect(records_path(cache_dir_for(root), root))

@@ -91,19 +91,22 @@ class Memo:
             records = self._record[0]
             self._record = (records, rebuild.stat_of(os.path.join(records, "trace")), self._record[2], True)
 
-    def anchor(self, request: str, inputs: dict, root: str, own: bool) -> None:
+    def anchor(self, request: str, inputs: dict, root: str, own: bool, stamped=()) -> None:
         """A whole-build answer the stat pass verified with the watcher synced:
         the disk is as the record says, and watched from now on, so the next
         same request is answered from the watcher's seeds, checking only the
         stat of what lies outside the workspace (tools, PATH, wasmelt's code).
         A record another process wrote (not `own`) may postdate the last plan:
-        that plan is not reused."""
+        that plan is not reused. `stamped`: paths the caller checks before every
+        command itself (the server: its own code), left out here."""
         if not own:
             self.last = None
         prefix = root.rstrip(os.sep) + os.sep
         self.request, self.anchored = request, True
         self.pending.clear()
-        self.tool_stats = {path: st for path, st in inputs.items() if not path.startswith(prefix)}
+        stamped = set(stamped)
+        self.tool_stats = {path: st for path, st in inputs.items()
+                           if not path.startswith(prefix) and path not in stamped}
 
     def plan_for(self, ws, request: str):
         """The last plan again, when every seed is a path its action graph places."""

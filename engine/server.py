@@ -16,6 +16,8 @@ starting and stopping it in engine.serverctl; its file watcher in engine.watcher
 
 from __future__ import annotations
 
+import fcntl
+import gc
 import json
 import os
 import queue
@@ -29,18 +31,16 @@ from . import client, rebuild
 from .connection import HangupMonitor, command_streams
 from .serverctl import PID_NAME
 from .watcher import Watcher
-from .workspace import Workspace, locate, records_dir
+from .workspace import Workspace, records_dir
+from .workspace_root import guess, package_of
 
 REQUEST_TIMEOUT_S = 10.0  # a client sends its request as soon as it connects
 
 
-# -- the server side --------------------------------------------------------------
-
 class Server:
     def __init__(self, ws: Workspace, idle_secs: int, frontend):
         self.ws = ws
-        # The command line (wasmelt.commands.server.Frontend): run(argv), parse(argv), report.
-        self.frontend = frontend
+        self.frontend = frontend  # the command line (wasmelt.commands.server.Frontend): run, parse, plain, report
         self.idle_secs = idle_secs
         self.dir = records_dir(ws)
         self.started = time.time()
@@ -49,15 +49,18 @@ class Server:
         self.watcher: Watcher | None = None  # runs between full commands
         self.memo = None  # engine.memo.Memo, made by serve()
         self.watch_files = True
-        self.deferred: list = []  # work left for after the client has its answer
-        self.code_stamp = None
+        self.code_files: list[str] = []  # wasmelt's code, as loaded at the start
+        self.code_stamp = None  # their stats, or a Watcher of their directories
         self.busy = False  # a request is being served: later arrivals are told they wait
         self.command_running = False  # SIGINT interrupts the command (see HangupMonitor)
         self.interrupt_sent = False
 
-    # The code this process runs: when it changes on disk, the server is stale.
-    def _code_stamp(self):
-        return [(f, rebuild.stat_of(f)) for f in rebuild.code_files()]
+    def _stale(self) -> bool:
+        """Whether the code this process runs changed on disk (a new file changes its
+        directory: the list is walked once at the start)."""
+        if isinstance(self.code_stamp, Watcher):
+            return not self.code_stamp.sync() or self.code_stamp.drain_paths() != set()
+        return [rebuild.stat_of(f) for f in self.code_files] != self.code_stamp
 
     def interrupt_command(self) -> None:
         self.interrupt_sent = True
@@ -75,8 +78,6 @@ class Server:
         raise KeyboardInterrupt  # someone's Ctrl-C on `wasmelt server serve`
 
     def serve(self) -> int:
-        import fcntl
-
         self.dir.mkdir(parents=True, exist_ok=True)
         lock = open(self.dir / "server.lock", "w")
         try:
@@ -97,7 +98,11 @@ class Server:
         from .memo import Memo
 
         self.memo = Memo()
-        self.code_stamp = self._code_stamp()
+        self.code_files = rebuild.code_files()
+        try:  # events in wasmelt's directories (no stats per command); else their stats
+            self.code_stamp = Watcher([f for f in self.code_files if os.path.isdir(f)], [], recursive=False)
+        except Exception:  # noqa: BLE001
+            self.code_stamp = [rebuild.stat_of(f) for f in self.code_files]
         signal.signal(signal.SIGINT, self._on_sigint)
         print(f"wasmelt server pid {os.getpid()} serving {self.ws.root}", file=sys.stderr, flush=True)
         arrivals: queue.Queue = queue.Queue()
@@ -130,7 +135,7 @@ class Server:
         if self.watcher is not None or not self.watch_files:
             return
         try:
-            self.watcher = Watcher(str(self.ws.root), str(self.dir / "cookies"), [str(self.ws.cache_dir)])
+            self.watcher = Watcher([str(self.ws.root)], [str(self.ws.cache_dir)])
         except Exception as e:  # noqa: BLE001 - no watcher: every command stats instead
             print(f"file watching unavailable ({e}); checking stats on every command", file=sys.__stderr__)
             self.watch_files = False
@@ -185,20 +190,14 @@ class Server:
         if message.get("control") == "stop":
             self._send(conn, b"x", b"0")
             return False
-        # The watcher's cookie first: its event comes in while the code is stat'ed.
-        cookie = self.watcher.post_cookie() if self.watcher is not None else None
-        if self._code_stamp() != self.code_stamp:
+        if self._stale():
             self._send(conn, b"r", b"stale")  # wasmelt changed: the client runs it, we make way
-            if cookie is not None:
-                self.watcher.discard(cookie)
             return False
         self.commands += 1
-        import gc
-
         gc.disable()  # see wasmelt.cli: collect once the client has its answer instead
         try:
             try:
-                code = self._run(conn, message, cookie)
+                code = self._run(conn, message)
             except KeyboardInterrupt:  # arrived as _run was returning: the client is gone anyway
                 sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
                 code = 130
@@ -208,26 +207,19 @@ class Server:
                 self._send(conn, b"x", str(code).encode())
         finally:
             conn.close()
-            deferred, self.deferred = self.deferred, []
-            for work in deferred:
-                try:
-                    work()
-                except Exception:  # noqa: BLE001 - records only; the next full build rewrites them
-                    import traceback
-
-                    traceback.print_exc(file=sys.__stderr__)
             gc.enable()
             gc.collect()
             gc.freeze()  # what survives (packages, memos) is long-lived: keep it out of later passes
         return True
 
-    def _run(self, conn: socket.socket, message: dict, cookie: str | None = None) -> int | None:
-        """One command; `cookie`: the watcher's, posted as the request came in."""
+    def _run(self, conn: socket.socket, message: dict) -> int | None:
+        """One command."""
         started = time.monotonic()
         argv = list(message["argv"])
         os.chdir(message["cwd"])
-        os.environ.clear()
-        os.environ.update(message["env"])
+        if os.environ != message["env"]:
+            os.environ.clear()
+            os.environ.update(message["env"])
         out, err = command_streams(conn, bool(message.get("tty")))
         saved = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = out, err
@@ -238,15 +230,12 @@ class Server:
                 args = self.frontend.parse(argv)  # the one parser: a bad flag exits 2, as in-process
             except SystemExit as e:
                 return e.code if isinstance(e.code, int) else 1
-            located = locate(message["cwd"]) if args.command in client.FORWARDED else None
-            if located is not None and located[0].root != self.ws.root:
-                located = None
+            root = guess(message["cwd"]) if args.command in client.FORWARDED else None
             memo = self.memo
-            if located is not None:
-                request = rebuild.request_of(located[1], args.patterns)
+            if root == str(self.ws.root):  # unparsed: an edited root BUILD.toml is a seed, no answer rests on it
+                request = rebuild.request_of(package_of(root, message["cwd"]), args.patterns)
                 self._start_watching()
-                synced = self.watcher is not None and self.watcher.sync(cookie)
-                cookie = None
+                synced = self.watcher is not None and self.watcher.sync()
                 memo.note(self.watcher.drain_paths() if synced else None)
                 memo.synced = synced
                 # The one decision: no seed from the watcher (or, unwatched, from a
@@ -263,11 +252,8 @@ class Server:
                     if seeds is not None:
                         self.incremental += 1
                     elif synced:  # verified by the stat pass, watched since: the next one is not
-                        memo.anchor(request, last[0]["inputs"], str(self.ws.root), own)
+                        memo.anchor(request, last[0]["inputs"], str(self.ws.root), own, self.code_files)
                     return self.frontend.report.up_to_date(*answer, args.quiet, started)
-            if cookie is not None:  # not waited for: not a build of this workspace
-                self.watcher.discard(cookie)
-                cookie = None
             # The build itself. The first one (a cold build, tens of thousands of
             # outputs and new directories) runs unwatched: the events would keep
             # the watcher busy on a core the build needs. Later ones write few
@@ -304,8 +290,6 @@ class Server:
             traceback.print_exc()
             return 1
         finally:
-            if cookie is not None and self.watcher is not None:  # not waited for (a bad flag)
-                self.watcher.discard(cookie)
             self.command_running = False
             for stream in (out, err):
                 try:

@@ -24,7 +24,11 @@ payload; a later record overrides an earlier one:
                     (size, mtime_ns, inode; None: absent) of every file and
                     directory it depended on: what a cold process's stat pass
                     checks (engine.rebuild.stat_seeds);
-    u  up_to_date   None: the last build found nothing changed.
+    u  up_to_date   None: the last build found nothing changed;
+    p  parsed       {"code": {path: stat}, "argvs": {argv: (patterns, quiet, color)}}
+                    what the parser made of the plain builds' argvs, while wasmelt's
+                    code keeps those stats (wasmelt.argv_memo); not kept by a
+                    rewrite of the log.
 
 The frames let the null-build path read the last `b` record (and whether a `u`
 follows it) without unmarshalling the rest. A record cut short by a killed
@@ -47,7 +51,7 @@ RACY_WINDOW_NS = 2_000_000_000
 COMPACT_RATIO = 3  # rewrite when the log is this many times the size of what it holds
 _HEADER = struct.Struct("<IB")
 _SUCCESS = ("executed", "cached")
-KINDS = {"sources": b"s", "actions": b"a", "build_files": b"f", "build": b"b", "up_to_date": b"u"}
+KINDS = {"sources": b"s", "actions": b"a", "build_files": b"f", "build": b"b", "up_to_date": b"u", "parsed": b"p"}
 _NAMES = {code[0]: name for name, code in KINDS.items()}
 
 
@@ -71,6 +75,21 @@ def _frames(data: bytes):
         pos = start + length
 
 
+def _headers(fd: int):
+    """(kind code, start, length) of each whole record, from the frame headers alone."""
+    size = os.fstat(fd).st_size
+    if os.pread(fd, len(SIGNATURE), 0) != SIGNATURE:
+        return
+    pos, header = len(SIGNATURE), _HEADER.size
+    while pos + header <= size:
+        length, code = _HEADER.unpack(os.pread(fd, header, pos))
+        start = pos + header
+        if start + length > size or code not in _NAMES:
+            return  # cut short by a killed build
+        yield code, start, length
+        pos = start + length
+
+
 def last_build(records: str) -> tuple[dict | None, bool]:
     """(the last `build` record, whether an `up_to_date` record follows it),
     reading the frames' headers and that record's payload only: the
@@ -80,20 +99,12 @@ def last_build(records: str) -> tuple[dict | None, bool]:
     except OSError:
         return None, False
     try:
-        size = os.fstat(fd).st_size
-        if os.pread(fd, len(SIGNATURE), 0) != SIGNATURE:
-            return None, False
-        found, up_to_date, pos, header = None, False, len(SIGNATURE), _HEADER.size
-        while pos + header <= size:
-            length, code = _HEADER.unpack(os.pread(fd, header, pos))
-            start = pos + header
-            if start + length > size or code not in _NAMES:
-                break  # cut short by a killed build
+        found, up_to_date = None, False
+        for code, start, length in _headers(fd):
             if code == 98:  # b"b": build
                 found, up_to_date = (start, length), False
             elif code == 117:  # b"u": up_to_date
                 up_to_date = True
-            pos = start + length
         if found is None:
             return None, False
         return marshal.loads(os.pread(fd, found[1], found[0])), up_to_date
@@ -101,6 +112,36 @@ def last_build(records: str) -> tuple[dict | None, bool]:
         return None, False
     finally:
         os.close(fd)
+
+
+def last_parsed(records: str):
+    """The last `parsed` record's payload (wasmelt.argv_memo's), or None."""
+    try:
+        fd = os.open(os.path.join(records, NAME), os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        found = None
+        for code, start, length in _headers(fd):
+            if code == 112:  # b"p": parsed
+                found = (start, length)
+        return marshal.loads(os.pread(fd, found[1], found[0])) if found else None
+    except (OSError, EOFError, ValueError, TypeError, struct.error):
+        return None
+    finally:
+        os.close(fd)
+
+
+def append_parsed(records: str, payload) -> None:
+    """Append a `parsed` record to an existing trace of this version (nothing else is loaded)."""
+    path = os.path.join(records, NAME)
+    try:
+        with open(path, "rb") as f:
+            if f.read(len(SIGNATURE)) != SIGNATURE:
+                return
+    except OSError:
+        return
+    _append(path, [_frame("parsed", payload)])
 
 
 def mark_up_to_date(records: str) -> None:

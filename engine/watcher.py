@@ -1,110 +1,149 @@
-"""File events for the server: OS notifications gathered on a thread, and a
-cookie handshake so that every change made before a command has been seen."""
+"""File events for the server: the kernel's inotify queue for the workspace,
+read when a command arrives, so every change made before it is known without a thread or a wait."""
 
 from __future__ import annotations
 
+import ctypes
 import os
-import threading
-import time
+import struct
 
-COOKIE_TIMEOUT_S = 2.0
 MAX_WATCHED_PATHS = 50_000
+# <sys/inotify.h>
+_IN_MODIFY, _IN_ATTRIB = 0x2, 0x4
+_IN_MOVED_FROM, _IN_MOVED_TO, _IN_CREATE, _IN_DELETE = 0x40, 0x80, 0x100, 0x200
+_IN_DELETE_SELF, _IN_MOVE_SELF = 0x400, 0x800
+_IN_Q_OVERFLOW, _IN_IGNORED, _IN_ONLYDIR, _IN_DONT_FOLLOW, _IN_ISDIR = 0x4000, 0x8000, 0x1000000, 0x2000000, 0x40000000
+_MASK = (_IN_MODIFY | _IN_ATTRIB | _IN_MOVED_FROM | _IN_MOVED_TO | _IN_CREATE | _IN_DELETE
+         | _IN_DELETE_SELF | _IN_MOVE_SELF | _IN_ONLYDIR | _IN_DONT_FOLLOW)
+_EVENT = struct.Struct("iIII")  # wd, mask, cookie, len; then len bytes of NUL-padded name
+
+
+class WatchUnavailable(OSError):
+    """No inotify here, or too many directories for the user's watch limit: the server stats instead."""
 
 
 class Watcher:
-    """OS file events for the workspace, gathered on a thread; `sync()` puts
-    a cookie file in the watched tree and waits for its event, so every
-    change made before the call has been seen (as Buck2 and Watchman do)."""
+    """The directories under `roots` (except `ignored` ones, the cache; only the
+    roots themselves unless `recursive`) under one inotify instance. The kernel
+    queues a change's event inside the system call that makes it, so whatever
+    was changed before a command arrived is in the queue then: `sync()` reads
+    it to the end (as Watchman's cookie handshake waits for a cookie's event,
+    with nothing to wait for). A directory that appears is watched and
+    everything in it reported; the queue overflowing (more events than the
+    kernel keeps between commands) means "cannot say"."""
 
-    def __init__(self, root: str, cookie_dir: str, ignored: list[str]):
-        from watchfiles._rust_notify import RustNotify
-
-        os.makedirs(cookie_dir, exist_ok=True)
-        paths = [root] if cookie_dir.startswith(root + os.sep) else [root, cookie_dir]
-        self.notify = RustNotify(paths, False, False, 0, True, True)
-        self.cookie_dir = cookie_dir
+    def __init__(self, roots: list[str], ignored: list[str], recursive: bool = True):
+        self._libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = self._libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        if self.fd < 0:
+            raise WatchUnavailable(ctypes.get_errno(), f"inotify_init1: {os.strerror(ctypes.get_errno())}")
+        self.roots, self.recursive = set(roots), recursive
         self.ignored = tuple(p.rstrip(os.sep) + os.sep for p in ignored)
-        self.cond = threading.Condition()
-        self.paths: set[str] | None = set()  # which paths (None: too many to keep)
-        self.cookies: set[str] = set()
-        self.counter = 0
+        self.dirs: dict[int, str] = {}  # watch descriptor -> directory
+        self.paths: set[str] | None = set()  # changed since the last drain (None: too many to keep)
         self.alive = True
-        self.stop_flag = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="wasmelt-watch", daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
         try:
-            while not self.stop_flag.is_set():
-                result = self.notify.watch(20, 1, 500, self.stop_flag)
-                if not isinstance(result, set):
-                    continue
-                with self.cond:
-                    for _, path in result:
-                        if path.startswith(self.cookie_dir + os.sep):
-                            self.cookies.add(path)
-                        elif not path.startswith(self.ignored):
-                            if self.paths is not None:
-                                self.paths.add(path)
-                                if len(self.paths) > MAX_WATCHED_PATHS:
-                                    self.paths = None
-                    self.cond.notify_all()
-        except Exception:  # noqa: BLE001 - a dead watcher only costs speed: every command stats again
-            with self.cond:
+            for root in roots:
+                self._watch_tree(root, report=False)
+        except OSError:
+            self.close()
+            raise
+
+    def _watch_tree(self, top: str, report: bool) -> None:
+        """Watch `top` and every directory below it; `report`: they are new, so
+        everything in them counts as changed (made before their watch was in place)."""
+        stack = [top]
+        while stack:
+            directory = stack.pop()
+            if (directory + os.sep).startswith(self.ignored):
+                continue
+            wd = self._libc.inotify_add_watch(self.fd, os.fsencode(directory), _MASK)
+            if wd < 0:
+                errno = ctypes.get_errno()
+                if directory == top in self.roots or errno == 28:  # ENOSPC: the user's watch limit
+                    raise WatchUnavailable(errno, f"inotify_add_watch {directory}: {os.strerror(errno)}")
+                continue  # gone again, or not a directory any more: its parent's event says so
+            self.dirs[wd] = directory
+            try:
+                entries = list(os.scandir(directory))  # after the watch: nothing falls in between
+            except OSError:
+                continue
+            for entry in entries:
+                if report:
+                    self._changed(entry.path)
+                if self.recursive and entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+
+    def _unwatch_tree(self, top: str) -> None:
+        prefix = top + os.sep
+        for wd, directory in list(self.dirs.items()):
+            if directory == top or directory.startswith(prefix):
+                del self.dirs[wd]
+                self._libc.inotify_rm_watch(self.fd, wd)
+
+    def _changed(self, path: str) -> None:
+        if self.paths is not None and not path.startswith(self.ignored):
+            self.paths.add(path)
+            if len(self.paths) > MAX_WATCHED_PATHS:
+                self.paths = None
+
+    def sync(self) -> bool:
+        """Take in every event queued so far; False if the watcher cannot vouch
+        for what changed (then the caller must stat)."""
+        overflowed = False
+        while self.alive:
+            try:
+                data = os.read(self.fd, 1 << 16)
+            except BlockingIOError:
+                break
+            except OSError:
                 self.alive = False
-                self.cond.notify_all()
+                break
+            pos = 0
+            while pos + _EVENT.size <= len(data):
+                wd, mask, _, size = _EVENT.unpack_from(data, pos)
+                name = data[pos + _EVENT.size:pos + _EVENT.size + size].rstrip(b"\0")
+                pos += _EVENT.size + size
+                if mask & _IN_Q_OVERFLOW:
+                    overflowed = True
+                else:
+                    self._event(wd, mask, os.fsdecode(name))
+        if overflowed and self.alive:  # events were lost, new directories' among them: watch them now
+            self.paths = None
+            try:
+                for root in self.roots:
+                    self._watch_tree(root, report=False)
+            except WatchUnavailable:
+                self.alive = False
+        return self.alive
 
-    def post_cookie(self) -> str | None:
-        """Put a cookie file in the watched tree (None: it cannot be written);
-        `sync(cookie)` waits for its event. Posted early, the wait overlaps
-        what the caller does meanwhile."""
-        self.counter += 1
-        cookie = os.path.join(self.cookie_dir, f"cookie-{os.getpid()}-{self.counter}")
-        try:
-            with open(cookie, "w"):
-                pass
-        except OSError:
-            return None
-        return cookie
-
-    def sync(self, cookie: str | None = None) -> bool:
-        """Wait until the events of every change made before `cookie` (by
-        default one posted now) are in; False if the watcher cannot vouch for
-        that (then the caller must stat)."""
-        cookie = cookie or self.post_cookie()
-        if cookie is None:
-            return False
-        deadline = time.monotonic() + COOKIE_TIMEOUT_S
-        try:
-            with self.cond:
-                while self.alive and cookie not in self.cookies:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        return False
-                    self.cond.wait(left)
-                return self.alive
-        finally:
-            self.discard(cookie)
-
-    def discard(self, cookie: str) -> None:
-        """Remove a cookie file and forget its event."""
-        with self.cond:
-            self.cookies.discard(cookie)
-        try:
-            os.unlink(cookie)
-        except OSError:
-            pass
+    def _event(self, wd: int, mask: int, name: str) -> None:
+        directory = self.dirs.get(wd)
+        if directory is None:
+            return  # a watch removed since (its IN_IGNORED, or events queued before)
+        if mask & _IN_IGNORED:
+            del self.dirs[wd]
+            return
+        path = os.path.join(directory, name) if name else directory
+        self._changed(path)
+        if mask & (_IN_DELETE_SELF | _IN_MOVE_SELF) and directory in self.roots:
+            self.alive = False
+        elif mask & _IN_ISDIR and mask & _IN_MOVED_FROM:
+            self._unwatch_tree(path)  # its watches would name the old path
+        elif mask & _IN_ISDIR and mask & (_IN_CREATE | _IN_MOVED_TO) and self.recursive:
+            try:
+                self._watch_tree(path, report=True)
+            except WatchUnavailable:
+                self.paths = None  # changes below it would go unseen
+                self.alive = False
 
     def drain_paths(self) -> set[str] | None:
         """The paths that changed since the last drain (None: too many to keep)."""
-        with self.cond:
-            paths, self.paths = self.paths, set()
-            return paths
+        paths, self.paths = self.paths, set()
+        return paths
 
     def close(self) -> None:
-        self.stop_flag.set()
-        self.thread.join(timeout=2)
-        try:
-            self.notify.close()
-        except Exception:  # noqa: BLE001
-            pass
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+        self.alive = False

@@ -2,7 +2,8 @@
 workspace's server when one runs (engine.client, on builtin modules only), or
 starts it when the workspace asks for one (engine.serverctl); a build whose
 trace says nothing changed is answered by a stat pass (engine.rebuild.null_build)
-after the one parser (wasmelt.main) has read argv. Everything else is wasmelt.main."""
+after the one parser (wasmelt.main) has read argv, or recalled what it made of the
+same argv with the same code (wasmelt.argv_memo). Everything else is wasmelt.main."""
 
 import sys
 
@@ -62,17 +63,25 @@ def _main(argv: list[str]) -> int:
 def _forward_or_null_build(argv: list[str]) -> int | None:
     """Start the workspace's server for this command when it asks for one, or
     answer a build that the trace's stat pass finds nothing to do for; None:
-    the full command runs. argv is parsed first: a bad flag exits 2 here."""
+    the full command runs. argv is parsed first (a bad flag exits 2 here),
+    unless the parser accepted the same argv as a plain build before, with
+    the same code (wasmelt.argv_memo)."""
     import os
     import time
 
     started = time.monotonic()
+    from wasmelt import argv_memo
     from wasmelt.engine import client
-    from wasmelt.main import parse
+    from wasmelt.engine.workspace_root import guess, package_of
 
-    args = parse(argv)
     cwd = os.path.realpath(os.getcwd())
-    root = client.workspace_root_guess(cwd)
+    root = guess(cwd)
+    records = client.records_path(client.cache_dir_for(root), root) if root is not None else None
+    known = argv_memo.recall(records, argv) if records is not None else None
+    if known is None:
+        from wasmelt.main import parse
+
+        args = parse(argv)
     if root is None:
         return None
     if client.server_maybe_wanted(root):  # else none runs: the client found no socket
@@ -82,20 +91,25 @@ def _forward_or_null_build(argv: list[str]) -> int | None:
         code = forward(argv, locate())
         if code is not None:
             return code
-    from wasmelt.commands.build import plain
-
-    if not plain(args):
-        return None
-    from wasmelt.engine import rebuild
-
-    package = os.path.relpath(cwd, root)
-    request = rebuild.request_of("" if package == "." else package.replace(os.sep, "/"), args.patterns)
-    answer = rebuild.null_build(client.records_path(client.cache_dir_for(root), root), request, root=root)
-    if answer is None:
-        return None
     from wasmelt import report
 
-    return report.up_to_date(*answer, args.quiet, started)
+    if known is None:
+        from wasmelt.commands.build import plain
+
+        if not plain(args):
+            return None
+        patterns, quiet = args.patterns, args.quiet
+    else:
+        patterns, quiet, color = known
+        report.set_color(color)
+    from wasmelt.engine import rebuild
+
+    answer = rebuild.null_build(records, rebuild.request_of(package_of(root, cwd), patterns), root=root)
+    if answer is None:
+        return None
+    if known is None:
+        argv_memo.remember(records, argv, patterns, quiet, args.color, rebuild.code_files())
+    return report.up_to_date(*answer, quiet, started)
 
 
 if __name__ == "__main__":

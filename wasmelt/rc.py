@@ -7,6 +7,8 @@ else, so the server, the null-build path and wasmelt.main all see the same flags
 import os
 import sys
 
+from wasmelt.engine.workspace_root import guess
+
 RC_NAME = ".wasmeltrc"
 # A command takes the rc flags of the commands it inherits from, as `bazel test` takes `build`'s.
 INHERITS = {"test": ("build",), "watch": ("build", "test"), "release": ("build",), "size": ("build",)}
@@ -22,27 +24,10 @@ class RcError(Exception):
     exit_code = 2
 
 
-def workspace_root(cwd: str) -> str | None:
-    """The nearest directory at or above `cwd` whose BUILD.toml has a [workspace] table
-    (found as engine.client.workspace_root_guess finds it: unparsed)."""
-    directory = os.path.abspath(cwd)
-    while True:
-        try:
-            with open(os.path.join(directory, "BUILD.toml"), "rb") as f:
-                if b"[workspace]" in f.read():
-                    return directory
-        except OSError:
-            pass
-        parent = os.path.dirname(directory)
-        if parent == directory:
-            return None
-        directory = parent
-
-
 def rc_files(cwd: str) -> list[str]:
     """The rc files read, in the order they apply (a later flag wins): the workspace's, then the user's."""
     found = []
-    root = workspace_root(cwd)
+    root = guess(cwd)
     if root is not None:
         found.append(os.path.join(root, RC_NAME))
     home = os.environ.get("HOME")

@@ -334,7 +334,7 @@ def test_client_of_another_protocol_is_refused_and_the_server_keeps_serving(serv
 
 def test_forwarded_command_imports_only_the_client(served):
     """A command a running server answers costs the interpreter's start plus
-    engine.client: none of the engine, and no json, tomllib or socket.py."""
+    engine.client and the root finder: none of the engine, and no json, tomllib or socket.py."""
     import subprocess
     import sys
 
@@ -346,7 +346,7 @@ def test_forwarded_command_imports_only_the_client(served):
     proc = subprocess.run([sys.executable, "-c", probe], cwd=ws.root, capture_output=True, text=True, timeout=120,
                           env={**os.environ, "WASMELT_CACHE": str(ws.cache), **env})
     assert proc.stdout.strip() == ("0 ['wasmelt', 'wasmelt.cli', 'wasmelt.engine', 'wasmelt.engine.client', "
-                                   "'wasmelt.rc']"), proc.stderr  # wasmelt.rc: builtin modules only
+                                   "'wasmelt.engine.workspace_root', 'wasmelt.rc']"), proc.stderr  # builtin modules only
     assert "Build completed" in proc.stderr
 
 
