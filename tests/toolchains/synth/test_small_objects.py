@@ -80,22 +80,75 @@ def test_every_export_calls_the_one_out_of_line_initialiser(tmp_path):
     source = tmp_path / "module.c"
     lowered = lower(decode_module(wasm))
     source.write_text(lowered.c_source)
-    assert lowered.c_source.count("wasmelt_instantiate()") == 1  # called from wasmelt_init only
+    assert lowered.c_source.count("WASMELT_FIRST_CALL();") == 3
     compile_c(source, tmp_path / "m.o", "zig", "cortex-m4", "size")
     obj = (tmp_path / "m.o").read_bytes()
     calls = _calls_from(obj)
-    assert calls["wasmelt_init_saving"] == {"wasmelt_init"}
+    assert calls["wasmelt_init"] == {"", "wasmelt_memory"}  # its flag and image are local: section symbols
     for export in ("a", "b", "c"):
-        assert "wasmelt_init_saving" in calls[export], calls
+        assert "wasmelt_init" in calls[export], calls
         assert "wasmelt_data0" not in calls[export]  # the copy loop is not inlined into it
-    # Each export is its load and a call, far smaller than a copy loop.
+    # Each export is its load and a call, far smaller than a copy loop; the one
+    # routine (flag test, 4-instruction copy loop, 3 literals) is all the runtime.
     sizes = elf_facts(obj)["functions"]
     assert max(sizes[e] for e in "abc") < sizes["wasmelt_init"] + 8, sizes
+    assert sizes["wasmelt_init"] <= 44 and set(sizes) == {"a", "b", "c", "wasmelt_init", "wasmelt_trap"}, sizes
     # The first call (whichever export it is) sees the data segment.
     for first in ("a", "c"):
         results = compare(obj, wasm, "cortex-m4", [{"call": first, "args": [1]}, {"call": "b", "args": [2]}],
                           HostStubs())
         assert [r.firmware.results for r in results] == [(2,) if first == "a" else (0x05040302,), (0x0403,)]
+
+
+# Only "load" and what calls the host (which may read the memory) or calls
+# indirectly need the data segment in place; "pure" never sees the memory.
+SOME_EXPORTS_NEED_DATA = """(module (import "host" "peek" (func $peek (param i32) (result i32))) (memory 1)
+  (data (i32.const 16) "\\2a\\07")
+  (table 1 funcref) (elem (i32.const 0) $double)
+  (func $double (param i32) (result i32) (i32.shl (local.get 0) (i32.const 1)))
+  (func (export "pure") (param i32) (result i32) (call $double (i32.mul (local.get 0) (i32.const 3))))
+  (func $read (param i32) (result i32) (i32.load8_u offset=16 (local.get 0)))
+  (func (export "load") (param i32) (result i32) (i32.add (call $read (local.get 0)) (i32.const 1)))
+  (func (export "host") (param i32) (result i32) (call $peek (local.get 0)))
+  (func (export "indirect") (param i32) (result i32) (call_indirect (param i32) (result i32) (local.get 0) (i32.const 0))))"""
+
+
+def test_exports_that_never_see_the_memory_skip_the_initialiser(tmp_path):
+    wasm = wat(SOME_EXPORTS_NEED_DATA)
+    source = tmp_path / "module.c"
+    source.write_text(lower(decode_module(wasm)).c_source)
+    for cpu in ("cortex-m0", "cortex-m4"):
+        compile_c(source, tmp_path / "m.o", "zig", cpu, "size")
+        obj = (tmp_path / "m.o").read_bytes()
+        calls = _calls_from(obj)
+        assert "wasmelt_init" not in calls.get("pure", set()), calls
+        assert all("wasmelt_init" in calls[e] for e in ("load", "host", "indirect")), calls
+        assert elf_facts(obj)["functions"]["pure"] <= 8  # (x * 3) << 1 and a return: no frame for a call
+        results = compare(obj, wasm, cpu, [{"call": "pure", "args": [5]}, {"call": "load", "args": [1]},
+                                           {"call": "load", "args": [0]}], HostStubs())
+        assert [r.firmware.results for r in results] == [(30,), (8,), (43,)], [r.problems for r in results]
+    # A start function runs before any export, whatever the export touches.
+    with_start = SOME_EXPORTS_NEED_DATA.replace("(memory 1)", "(memory 1) (start $nop) (func $nop)")
+    source.write_text(lower(decode_module(wat(with_start))).c_source)
+    compile_c(source, tmp_path / "s.o", "zig", "cortex-m4", "size")
+    assert "wasmelt_init" in _calls_from((tmp_path / "s.o").read_bytes())["pure"]
+
+
+def test_many_and_long_data_segments_all_land(tmp_path):
+    """More segments than one literal pool serves (POOL_EVERY), one longer
+    than a `movs` count: every byte where the reference has it."""
+    segments = "".join(f'(data (i32.const {100 * k}) "{chr(65 + k) * (5 + k)}")' for k in range(20))
+    long = "".join(f"\\{(i * 7) % 256:02x}" for i in range(700))
+    wasm = wat(f'(module (memory 1) {segments} (data (i32.const 3001) "{long}")'
+               '(func (export "r") (param i32) (result i32) (i32.load (local.get 0))))')
+    source = tmp_path / "module.c"
+    source.write_text(lower(decode_module(wasm)).c_source)
+    cases = [{"call": "r", "args": [a]} for a in (0, 50, 100, 1903, 1920, 3000, 3001, 3697, 3698)]
+    for cc, cpu in (("zig", "cortex-m0"), ("gcc", "cortex-m4")):
+        compile_c(source, tmp_path / "m.o", cc, cpu, "size")
+        results = compare((tmp_path / "m.o").read_bytes(), wasm, cpu, cases, HostStubs())
+        assert all(not r.problems for r in results), [(r.case, r.problems) for r in results if r.problems]
+        assert results[3].firmware.results == (0x54545454,)
 
 
 # A start function that keeps many values live (r0-r3, r12 and, with an FPU,
@@ -147,7 +200,7 @@ def test_the_first_call_initialises_and_keeps_the_arguments(tmp_path):
         obj = tmp_path / f"{cc}-{cpu}.o"
         compile_c(source, obj, cc, cpu, "size")
         calls = _calls_from(obj.read_bytes())
-        assert "wasmelt_init_saving" in calls["ints"] and "wasmelt_init" not in calls["ints"], calls
+        assert "wasmelt_init" in calls["ints"] and "wasmelt_init" in calls["floats"], calls
         for order in ([ints, floats], [floats, ints]):  # whichever export runs first initialises
             results = compare(obj.read_bytes(), wasm, cpu, [*order, *order], HostStubs())
             assert all(not r.problems for r in results), (cc, cpu, [(r.case, r.problems) for r in results])
