@@ -100,40 +100,6 @@ def test_every_export_calls_the_one_out_of_line_initialiser(tmp_path):
         assert [r.firmware.results for r in results] == [(2,) if first == "a" else (0x05040302,), (0x0403,)]
 
 
-# Only "load" and what calls the host (which may read the memory) or calls
-# indirectly need the data segment in place; "pure" never sees the memory.
-SOME_EXPORTS_NEED_DATA = """(module (import "host" "peek" (func $peek (param i32) (result i32))) (memory 1)
-  (data (i32.const 16) "\\2a\\07")
-  (table 1 funcref) (elem (i32.const 0) $double)
-  (func $double (param i32) (result i32) (i32.shl (local.get 0) (i32.const 1)))
-  (func (export "pure") (param i32) (result i32) (call $double (i32.mul (local.get 0) (i32.const 3))))
-  (func $read (param i32) (result i32) (i32.load8_u offset=16 (local.get 0)))
-  (func (export "load") (param i32) (result i32) (i32.add (call $read (local.get 0)) (i32.const 1)))
-  (func (export "host") (param i32) (result i32) (call $peek (local.get 0)))
-  (func (export "indirect") (param i32) (result i32) (call_indirect (param i32) (result i32) (local.get 0) (i32.const 0))))"""
-
-
-def test_exports_that_never_see_the_memory_skip_the_initialiser(tmp_path):
-    wasm = wat(SOME_EXPORTS_NEED_DATA)
-    source = tmp_path / "module.c"
-    source.write_text(lower(decode_module(wasm)).c_source)
-    for cpu in ("cortex-m0", "cortex-m4"):
-        compile_c(source, tmp_path / "m.o", "zig", cpu, "size")
-        obj = (tmp_path / "m.o").read_bytes()
-        calls = _calls_from(obj)
-        assert "wasmelt_init" not in calls.get("pure", set()), calls
-        assert all("wasmelt_init" in calls[e] for e in ("load", "host", "indirect")), calls
-        assert elf_facts(obj)["functions"]["pure"] <= 8  # (x * 3) << 1 and a return: no frame for a call
-        results = compare(obj, wasm, cpu, [{"call": "pure", "args": [5]}, {"call": "load", "args": [1]},
-                                           {"call": "load", "args": [0]}], HostStubs())
-        assert [r.firmware.results for r in results] == [(30,), (8,), (43,)], [r.problems for r in results]
-    # A start function runs before any export, whatever the export touches.
-    with_start = SOME_EXPORTS_NEED_DATA.replace("(memory 1)", "(memory 1) (start $nop) (func $nop)")
-    source.write_text(lower(decode_module(wat(with_start))).c_source)
-    compile_c(source, tmp_path / "s.o", "zig", "cortex-m4", "size")
-    assert "wasmelt_init" in _calls_from((tmp_path / "s.o").read_bytes())["pure"]
-
-
 def test_many_and_long_data_segments_all_land(tmp_path):
     """More segments than one literal pool serves (POOL_EVERY), one longer
     than a `movs` count: every byte where the reference has it."""

@@ -365,9 +365,6 @@ WIDE_ACCESSES = {**{op: ("ld32", 1) for op in ("i32.load", "f32.load", "i64.load
                  **{op: ("st32", 1) for op in ("i32.store", "f32.store", "i64.store32")},
                  **{op: ("st32", 2) for op in ("i64.store", "f64.store")}}
 SHARED_SITES = 4
-# Instructions that read or write the linear memory (loads and stores are
-# added below, with their handlers).
-MEMORY_OPS = {"memory.fill", "memory.copy", "memory.init"}
 
 
 class Body:
@@ -588,7 +585,6 @@ class Lowering:
             init = ["void wasmelt_init(void) { }"]  # always defined, so the header's declaration holds
         exports: dict[str, int] = {}
         wrappers = []
-        users = self.memory_users() if needs_init else set()
         for n, e in enumerate(m.exports):
             if e.kind != FUNC or symbol_name_problem(e.name):
                 continue  # not representable as a symbol: left out (synth warns)
@@ -598,8 +594,7 @@ class Lowering:
             args = ", ".join(f"a{i}" for i in range(len(t.params)))
             call = f"{self.fname(e.index)}({args})"
             ret = self.ret_type(t.results)
-            first = needs_init and (m.start is not None or e.index in users)
-            body = ("  WASMELT_FIRST_CALL();\n" if first else "") + (f"  return {call};" if t.results else f"  {call};")
+            body = ("  WASMELT_FIRST_CALL();\n" if needs_init else "") + (f"  return {call};" if t.results else f"  {call};")
             wrapper = f"{PREFIX}x{n}"
             wrappers.append(f'{ret} {wrapper}({params}) __asm__("{_c_string(e.name)}");\n'
                             f"{ret} {wrapper}({params}) {{\n{body}\n}}")
@@ -609,24 +604,6 @@ class Lowering:
                        if h in self.helpers]
         source = "\n".join(out + structs + decls + helper_code + table_code + init + bodies + wrappers) + "\n"
         return Lowered(source, self.header(exports, imports), exports, imports, mem, self.warnings())
-
-    def memory_users(self) -> set[int]:
-        """The functions whose calls may see the linear memory: they access it,
-        call an import (the host may read it) or call indirectly, or call one
-        that does. Only their exports need the data segments in place first."""
-        m, base = self.m, self.n_func_imports
-        calls: dict[int, set[int]] = {}
-        users = set(range(base))
-        for d, f in enumerate(m.functions):
-            calls[base + d] = {i.imm[0] for i in f.body if i.op in ("call", "return_call")}
-            if any(i.op in MEMORY_OPS or i.op.startswith(("call_", "return_call_")) for i in f.body):
-                users.add(base + d)
-        grown = True
-        while grown:
-            found = {f for f, callees in calls.items() if f not in users and callees & users}
-            users |= found
-            grown = bool(found)
-        return users
 
     def shared_accesses(self) -> list[str]:
         """`ld32` / `st32` when the module has SHARED_SITES or more 32-bit loads
@@ -1364,7 +1341,6 @@ _STORES = {
     "f64.store": ("f64", 8, "{}"), "i32.store8": ("u8", 1, "(u8){}"), "i32.store16": ("u16", 2, "(u16){}"),
     "i64.store8": ("u8", 1, "(u8){}"), "i64.store16": ("u16", 2, "(u16){}"), "i64.store32": ("u32", 4, "(u32){}"),
 }
-MEMORY_OPS.update(_LOADS, _STORES)
 for _op, (_t, _ct, _size, _conv) in _LOADS.items():
     setattr(Lowering, "op_" + _op.replace(".", "_"),
             lambda self, b, imm, t=_t, ct=_ct, size=_size, conv=_conv: self._load(b, imm, t, ct, size, conv))
