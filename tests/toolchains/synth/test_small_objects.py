@@ -14,8 +14,11 @@ from pathlib import Path
 
 from elftools.elf.elffile import ELFFile
 
+import pytest
+
 from wasm_harness import wat
 from wasmelt.toolchains.builtin.synth.lower import LowerOptions, lower
+from wasmelt.toolchains.builtin.synth.shadow_stack import pointer_alignment
 from wasmelt.toolchains.builtin.wasm.decode import decode_module
 from wasmelt.toolchains.firmware_test import compare
 from wasmelt.toolchains.reference import HostStubs
@@ -194,6 +197,57 @@ def test_bounds_checks_trap_at_the_first_byte_past_the_memory(tmp_path):
 
 
 
+@pytest.mark.parametrize("top, body, align", [
+    (4096, "(global.set $sp (local.tee $l (i32.sub (global.get $sp) (i32.const 48))))"
+           "(global.set $sp (i32.add (local.get $l) (i32.const 48)))", 16),
+    (4096, "(local.set $l (global.get $sp)) (global.set $sp (i32.sub (global.get $sp) (i32.const 8)))"
+           "(global.set $sp (local.get $l))", 8),
+    (4100, "(global.set $sp (i32.sub (global.get $sp) (i32.const 16)))", 4),  # the initial value's
+    (4096, "(global.set $sp (i32.and (i32.sub (global.get $sp) (local.get 0)) (i32.const -16)))", 16),  # realigned
+    (4096, "(global.set $sp (i32.sub (global.get $sp) (local.get 0)))", 1),  # a frame of run-time size
+    (4096, "(global.set $sp (local.get 0))", 1),  # a parameter: anything
+    (4096, "(local.set $l (local.get 0)) (global.set $sp (local.get $l))", 1),  # a local holding one
+    (4096, "(global.set $sp (i32.const 4094))", 1),
+])
+def test_the_stack_pointers_alignment(top, body, align):
+    m = decode_module(wat(f"""(module (memory 1) (global $sp (mut i32) (i32.const {top}))
+        (func (export "f") (param i32) (result i32) (local $l i32) {body} (i32.const 0)))"""))
+    assert pointer_alignment(m, 0) == align
+
+
+# A frame of words (clang's shape: the pointer 16-aligned, the frame taken and
+# given back by multiples of 16) accessed at constant offsets.
+FRAME_WORDS = """(module (memory 1) (global $__stack_pointer (mut i32) (i32.const 1024))
+  (func $fill (param $p i32) (param $v i32)
+    (i32.store (local.get $p) (local.get $v)) (i32.store offset=4 (local.get $p) (i32.add (local.get $v) (i32.const 1)))
+    (i32.store offset=8 (local.get $p) (i32.mul (local.get $v) (i32.const 3))))
+  (func (export "frame") (param $v i32) (result i32) (local $f i32)
+    (global.set $__stack_pointer (local.tee $f (i32.sub (global.get $__stack_pointer) (i32.const 16))))
+    (call $fill (local.get $f) (local.get $v))
+    (i32.store offset=12 (local.get $f) (i32.load offset=8 (local.get $f)))
+    (i32.add (i32.add (i32.load (local.get $f)) (i32.load offset=4 (local.get $f)))
+             (i32.load offset=12 (block (result i32) (global.set $__stack_pointer (i32.add (local.get $f) (i32.const 16)))
+                                        (local.get $f))))))"""
+
+
+def test_armv6m_accesses_frame_words_with_one_instruction(tmp_path):
+    """The pointer's alignment told to the compiler: on cortex-m0 the frame's
+    word accesses need no shared unaligned-access routine (with zig)."""
+    wasm = wat(FRAME_WORDS)
+    lowered = lower(decode_module(wasm), LowerOptions("check"))
+    assert "#define WASMELT_SHARED_LD32" in lowered.c_source and "& 15u)) __builtin_unreachable();" in lowered.c_source
+    source = tmp_path / "module.c"
+    source.write_text(lowered.c_source)
+    for cc in ("zig", "gcc"):
+        compile_c(source, tmp_path / "m.o", cc, "cortex-m0", "size")
+        obj = (tmp_path / "m.o").read_bytes()
+        called = set().union(*_calls_from(obj).values())
+        if cc == "zig":  # gcc folds its __builtin_constant_p before it knows the ranges
+            assert not called & {"wasmelt_ld32u", "wasmelt_st32u"}, called
+        results = compare(obj, wasm, "cortex-m0", [{"call": "frame", "args": [a]} for a in (5, -7)], HostStubs())
+        assert [r.firmware.results for r in results] == [(5 + 6 + 15,), (-7 - 6 - 21,)], [r.problems for r in results]
+
+
 UNALIGNED = """(module (memory 1)
   (func (export "rw16") (param i32 i32) (result i32)
     (i32.store16 offset=1 (local.get 0) (local.get 1)) (i32.load16_s offset=1 (local.get 0)))
@@ -256,7 +310,7 @@ SHADOW_STACK = """(module (memory 1)
 def test_the_stack_pointers_range_drops_the_checks_of_frame_accesses_and_keeps_every_trap(tmp_path):
     wasm = wat(SHADOW_STACK)
     source = lower(decode_module(wasm), LowerOptions("check")).c_source
-    hint = "if (!WASMELT_SP_OK(s0i32)) __builtin_unreachable();"
+    hint = "if (!WASMELT_SP_OK(s0i32) || (s0i32 & 15u)) __builtin_unreachable();"  # its range and alignment
     assert source.count(hint) == 2  # after each read of the pointer
     (tmp_path / "hinted.c").write_text(source)
     (tmp_path / "plain.c").write_text(source.replace(hint, ""))
@@ -279,7 +333,9 @@ def test_the_stack_pointers_range_drops_the_checks_of_frame_accesses_and_keeps_e
 def test_a_stack_pointer_that_starts_outside_the_memory_gets_no_range(tmp_path):
     text = SHADOW_STACK.replace("(i32.const 1024))\n  (data", "(i32.const 70000))\n  (data")
     assert "70000" in text
-    assert "__builtin_unreachable" not in lower(decode_module(wat(text)), LowerOptions("check")).c_source
+    hints = [line.strip() for line in lower(decode_module(wat(text)), LowerOptions("check")).c_source.splitlines()
+             if "__builtin_unreachable" in line]
+    assert hints == ["if ((s0i32 & 15u)) __builtin_unreachable();"] * 2  # its alignment only
 
 
 # 32- and 64-bit accesses at any alignment, many values live across them.

@@ -16,6 +16,7 @@ from ..discipline import const_value
 from ..wasm.model import FUNC, GLOBAL, MEMORY, TABLE, FuncType, Module
 from ..wasm.names import function_label, get_names
 from .memory_layout import LayoutError, LayoutHints, derive
+from .shadow_stack import pointer_alignment
 
 # wasmelt_trap(code) codes.
 TRAP_CODES = {
@@ -482,6 +483,9 @@ class Lowering:
         # unless the new value does too. Each read tells the C compiler so, and
         # it drops the bounds checks of frame accesses that range proves.
         self.known_stack_pointers = {i for i in self.stack_pointers if self._initially_in_window(i)}
+        # What every value of it is a multiple of: frame slots then have known
+        # alignment, so ARMv6-M accesses them with one instruction.
+        self.stack_alignment = {i: pointer_alignment(m, i) for i in self.stack_pointers}
 
     def _initially_in_window(self, index: int) -> bool:
         g = self.m.globals[index]
@@ -1071,8 +1075,11 @@ class Lowering:
         t = self.m.globals[imm[0]].type.valtype
         dst = b.push(t)
         b.emit(f"{dst} = {GLOBAL_READ[t].format(f'{PREFIX}g{imm[0]}')};")
-        if imm[0] in self.known_stack_pointers:
-            b.emit(f"if (!WASMELT_SP_OK({dst})) __builtin_unreachable();")
+        facts = [f"!WASMELT_SP_OK({dst})"] if imm[0] in self.known_stack_pointers else []
+        if self.stack_alignment.get(imm[0], 1) > 1:
+            facts.append(f"({dst} & {self.stack_alignment[imm[0]] - 1}u)")
+        if facts:
+            b.emit(f"if ({' || '.join(facts)}) __builtin_unreachable();")
 
     def op_global_set(self, b, imm):
         v, t = b.pop()
