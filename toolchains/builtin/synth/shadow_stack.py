@@ -168,3 +168,60 @@ def pointer_alignment(m: Module, sp: int) -> int:
                                     for f in m.functions):
             return align
     return 1
+
+
+# Instructions after which the next one need not run: control, calls, traps.
+CONTROL = ("block", "loop", "if", "else", "end", "br", "br_if", "br_table", "return", "unreachable", "call",
+           "call_indirect", "call_ref", "return_call", "return_call_indirect", "return_call_ref")
+
+
+def _gives_back(body, sp: int) -> bool:
+    """One body takes at most one frame, before anything else it does, and
+    gives exactly that back before every way out: clang's shape,
+    `global.get sp; i32.const N; i32.sub; local.tee h; global.set sp` first,
+    `local.get h; i32.const N; i32.add; global.set sp` before each return and
+    the end, no branch out to the function's own label."""
+    ops = [(i.op, i.imm) for i in body]
+    sets = [k for k, (op, imm) in enumerate(ops) if op == "global.set" and imm[0] == sp]
+    if not sets:
+        return True
+    take = sets[0] - 4
+    if take < 0 or [o for o, _ in ops[take:take + 5]] != ["global.get", "i32.const", "i32.sub", "local.tee", "global.set"] \
+            or ops[take][1][0] != sp or any(op in CONTROL for op, _ in ops[:take]):
+        return False
+    size, holder = ops[take + 1][1][0], ops[take + 3][1][0]
+    if any(op in ("local.set", "local.tee") and imm[0] == holder for k, (op, imm) in enumerate(ops) if k != take + 3):
+        return False
+    give = [("local.get", (holder,)), ("i32.const", (size,)), ("i32.add", ())]
+    if any([(o, tuple(i)) for o, i in ops[k - 3:k]] != give for k in sets[1:]):
+        return False
+    exits, depth = [len(ops) - 1], 0
+    for k, (op, imm) in enumerate(ops[:-1]):
+        if op in ("block", "loop", "if"):
+            depth += 1
+        elif op == "end":
+            depth -= 1
+        elif op in ("br", "br_if") and imm[0] == depth or op == "br_table" and depth in (*imm[0], imm[1]):
+            return False  # out through the function's label
+        elif op in ("return", "return_call", "return_call_indirect", "return_call_ref"):
+            exits.append(k)
+    for k in exits:
+        j = k - 1
+        while j > take + 4 and ops[j][0] not in CONTROL and j not in sets:
+            j -= 1
+        if j not in sets[1:]:
+            return False
+    return True
+
+
+def never_overflows(m: Module, sp: int, low: int) -> bool:
+    """Whether the pointer (a defined global, module-wide index) stays in
+    [low, its initial value] whatever runs: nothing outside the module calls
+    in while it runs (no function imports) or writes it (not exported), every
+    function takes one frame and gives it back (_gives_back), and the static
+    worst case over the entry points fits above `low`."""
+    stack = analyse(m)
+    if stack.pointer != sp or stack.top is None or stack.worst is None or m.imported(FUNC) or m.imported("global") \
+            or any(e.kind == "global" and e.index == sp for e in m.exports):
+        return False
+    return stack.top - stack.worst >= low and all(_gives_back(f.body, sp) for f in m.functions)
