@@ -30,7 +30,7 @@ from .builtin.wasm.names import function_names
 
 RUNTIME = "(runtime)"
 UNATTRIBUTED = "(unattributed)"
-RUNTIME_SYMBOLS = ("wasmelt_init", "wasmelt_init_saving", "wasmelt_trap", "wasmelt_ld32u", "wasmelt_st32u")
+RUNTIME_SYMBOLS = ("wasmelt_init", "wasmelt_trap", "wasmelt_ld32u", "wasmelt_st32u")
 LINEAR_MEMORY = "wasmelt_memory"  # the builtin lowering's array for the wasm memory
 
 

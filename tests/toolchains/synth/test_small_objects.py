@@ -14,8 +14,11 @@ from pathlib import Path
 
 from elftools.elf.elffile import ELFFile
 
+import pytest
+
 from wasm_harness import wat
 from wasmelt.toolchains.builtin.synth.lower import LowerOptions, lower
+from wasmelt.toolchains.builtin.synth.shadow_stack import never_overflows, pointer_alignment
 from wasmelt.toolchains.builtin.wasm.decode import decode_module
 from wasmelt.toolchains.firmware_test import compare
 from wasmelt.toolchains.reference import HostStubs
@@ -80,22 +83,41 @@ def test_every_export_calls_the_one_out_of_line_initialiser(tmp_path):
     source = tmp_path / "module.c"
     lowered = lower(decode_module(wasm))
     source.write_text(lowered.c_source)
-    assert lowered.c_source.count("wasmelt_instantiate()") == 1  # called from wasmelt_init only
+    assert lowered.c_source.count("WASMELT_FIRST_CALL();") == 3
     compile_c(source, tmp_path / "m.o", "zig", "cortex-m4", "size")
     obj = (tmp_path / "m.o").read_bytes()
     calls = _calls_from(obj)
-    assert calls["wasmelt_init_saving"] == {"wasmelt_init"}
+    assert calls["wasmelt_init"] == {"", "wasmelt_memory"}  # its flag and image are local: section symbols
     for export in ("a", "b", "c"):
-        assert "wasmelt_init_saving" in calls[export], calls
+        assert "wasmelt_init" in calls[export], calls
         assert "wasmelt_data0" not in calls[export]  # the copy loop is not inlined into it
-    # Each export is its load and a call, far smaller than a copy loop.
+    # Each export is its load and a call, far smaller than a copy loop; the one
+    # routine (flag test, 4-instruction copy loop, 3 literals) is all the runtime.
     sizes = elf_facts(obj)["functions"]
     assert max(sizes[e] for e in "abc") < sizes["wasmelt_init"] + 8, sizes
+    assert sizes["wasmelt_init"] <= 44 and set(sizes) == {"a", "b", "c", "wasmelt_init", "wasmelt_trap"}, sizes
     # The first call (whichever export it is) sees the data segment.
     for first in ("a", "c"):
         results = compare(obj, wasm, "cortex-m4", [{"call": first, "args": [1]}, {"call": "b", "args": [2]}],
                           HostStubs())
         assert [r.firmware.results for r in results] == [(2,) if first == "a" else (0x05040302,), (0x0403,)]
+
+
+def test_many_and_long_data_segments_all_land(tmp_path):
+    """More segments than one literal pool serves (POOL_EVERY), one longer
+    than a `movs` count: every byte where the reference has it."""
+    segments = "".join(f'(data (i32.const {100 * k}) "{chr(65 + k) * (5 + k)}")' for k in range(20))
+    long = "".join(f"\\{(i * 7) % 256:02x}" for i in range(700))
+    wasm = wat(f'(module (memory 1) {segments} (data (i32.const 3001) "{long}")'
+               '(func (export "r") (param i32) (result i32) (i32.load (local.get 0))))')
+    source = tmp_path / "module.c"
+    source.write_text(lower(decode_module(wasm)).c_source)
+    cases = [{"call": "r", "args": [a]} for a in (0, 50, 100, 1903, 1920, 3000, 3001, 3697, 3698)]
+    for cc, cpu in (("zig", "cortex-m0"), ("gcc", "cortex-m4")):
+        compile_c(source, tmp_path / "m.o", cc, cpu, "size")
+        results = compare((tmp_path / "m.o").read_bytes(), wasm, cpu, cases, HostStubs())
+        assert all(not r.problems for r in results), [(r.case, r.problems) for r in results if r.problems]
+        assert results[3].firmware.results == (0x54545454,)
 
 
 # A start function that keeps many values live (r0-r3, r12 and, with an FPU,
@@ -147,7 +169,7 @@ def test_the_first_call_initialises_and_keeps_the_arguments(tmp_path):
         obj = tmp_path / f"{cc}-{cpu}.o"
         compile_c(source, obj, cc, cpu, "size")
         calls = _calls_from(obj.read_bytes())
-        assert "wasmelt_init_saving" in calls["ints"] and "wasmelt_init" not in calls["ints"], calls
+        assert "wasmelt_init" in calls["ints"] and "wasmelt_init" in calls["floats"], calls
         for order in ([ints, floats], [floats, ints]):  # whichever export runs first initialises
             results = compare(obj.read_bytes(), wasm, cpu, [*order, *order], HostStubs())
             assert all(not r.problems for r in results), (cc, cpu, [(r.case, r.problems) for r in results])
@@ -173,6 +195,106 @@ def test_bounds_checks_trap_at_the_first_byte_past_the_memory(tmp_path):
     assert traps == [None, "out_of_bounds_memory", "out_of_bounds_memory", "out_of_bounds_memory", None,
                      "out_of_bounds_memory", "out_of_bounds_memory", "out_of_bounds_memory", "out_of_bounds_memory"]
 
+
+
+@pytest.mark.parametrize("top, body, align", [
+    (4096, "(global.set $sp (local.tee $l (i32.sub (global.get $sp) (i32.const 48))))"
+           "(global.set $sp (i32.add (local.get $l) (i32.const 48)))", 16),
+    (4096, "(local.set $l (global.get $sp)) (global.set $sp (i32.sub (global.get $sp) (i32.const 8)))"
+           "(global.set $sp (local.get $l))", 8),
+    (4100, "(global.set $sp (i32.sub (global.get $sp) (i32.const 16)))", 4),  # the initial value's
+    (4096, "(global.set $sp (i32.and (i32.sub (global.get $sp) (local.get 0)) (i32.const -16)))", 16),  # realigned
+    (4096, "(global.set $sp (i32.sub (global.get $sp) (local.get 0)))", 1),  # a frame of run-time size
+    (4096, "(global.set $sp (local.get 0))", 1),  # a parameter: anything
+    (4096, "(local.set $l (local.get 0)) (global.set $sp (local.get $l))", 1),  # a local holding one
+    (4096, "(global.set $sp (i32.const 4094))", 1),
+])
+def test_the_stack_pointers_alignment(top, body, align):
+    m = decode_module(wat(f"""(module (memory 1) (global $sp (mut i32) (i32.const {top}))
+        (func (export "f") (param i32) (result i32) (local $l i32) {body} (i32.const 0)))"""))
+    assert pointer_alignment(m, 0) == align
+
+
+# A frame of words (clang's shape: the pointer 16-aligned, the frame taken and
+# given back by multiples of 16) accessed at constant offsets.
+FRAME_WORDS = """(module (memory 1) (global $__stack_pointer (mut i32) (i32.const 1024))
+  (func $fill (param $p i32) (param $v i32)
+    (i32.store (local.get $p) (local.get $v)) (i32.store offset=4 (local.get $p) (i32.add (local.get $v) (i32.const 1)))
+    (i32.store offset=8 (local.get $p) (i32.mul (local.get $v) (i32.const 3))))
+  (func (export "frame") (param $v i32) (result i32) (local $f i32)
+    (global.set $__stack_pointer (local.tee $f (i32.sub (global.get $__stack_pointer) (i32.const 16))))
+    (call $fill (local.get $f) (local.get $v))
+    (i32.store offset=12 (local.get $f) (i32.load offset=8 (local.get $f)))
+    (i32.add (i32.add (i32.load (local.get $f)) (i32.load offset=4 (local.get $f)))
+             (i32.load offset=12 (block (result i32) (global.set $__stack_pointer (i32.add (local.get $f) (i32.const 16)))
+                                        (local.get $f))))))"""
+
+
+def test_armv6m_accesses_frame_words_with_one_instruction(tmp_path):
+    """The pointer's alignment told to the compiler: on cortex-m0 the frame's
+    word accesses need no shared unaligned-access routine (with zig)."""
+    wasm = wat(FRAME_WORDS)
+    lowered = lower(decode_module(wasm), LowerOptions("check"))
+    assert "#define WASMELT_SHARED_LD32" in lowered.c_source and "& 15u)) __builtin_unreachable();" in lowered.c_source
+    source = tmp_path / "module.c"
+    source.write_text(lowered.c_source)
+    for cc in ("zig", "gcc"):
+        compile_c(source, tmp_path / "m.o", cc, "cortex-m0", "size")
+        obj = (tmp_path / "m.o").read_bytes()
+        called = set().union(*_calls_from(obj).values())
+        if cc == "zig":  # gcc folds its __builtin_constant_p before it knows the ranges
+            assert not called & {"wasmelt_ld32u", "wasmelt_st32u"}, called
+        results = compare(obj, wasm, "cortex-m0", [{"call": "frame", "args": [a]} for a in (5, -7)], HostStubs())
+        assert [r.firmware.results for r in results] == [(5 + 6 + 15,), (-7 - 6 - 21,)], [r.problems for r in results]
+
+
+# clang's shape: one frame taken first and given back before the end; `leaf`
+# calls no one. The bodies below vary it.
+TAKE = "(global.set $sp (local.tee $f (i32.sub (global.get $sp) (i32.const {}))))".format
+GIVE = "(global.set $sp (i32.add (local.get $f) (i32.const {})))".format
+WORK = "(i32.store offset=4 (local.get $f) (local.get 0)) (drop (call $leaf (local.get $f)))"
+
+
+@pytest.mark.parametrize("body, imports, low, proven", [
+    (f"{TAKE(32)} {WORK} {GIVE(32)} (i32.load offset=4 (local.get $f))", "", 0, True),
+    (f"{TAKE(32)} (if (local.get 0) (then {GIVE(32)} (return (i32.const 1)))) {WORK} {GIVE(32)} (i32.const 0)", "", 0, True),
+    (f"{TAKE(32)} {WORK} {GIVE(32)} (i32.const 0)", "", 4096 - 40, False),  # the worst case (48 B) reaches below low
+    (f"{TAKE(32)} {WORK} (i32.const 0)", "", 0, False),  # never given back
+    (f"{TAKE(32)} (if (local.get 0) (then (return (i32.const 1)))) {GIVE(32)} (i32.const 0)", "", 0, False),  # not on this way
+    (f"{TAKE(32)} (block (br_if 1 (i32.const 7) (local.get 0))) {GIVE(32)} (i32.const 0)", "", 0, False),  # out by a branch
+    (f"(loop {TAKE(32)} (br_if 0 (local.get 0))) {GIVE(32)} (i32.const 0)", "", 0, False),  # a frame per iteration
+    (f"(drop (call $leaf (i32.const 0))) {TAKE(32)} {GIVE(32)} (i32.const 0)", "", 0, False),  # a call before the frame
+    (f"{TAKE(32)} {WORK} {GIVE(32)} (i32.const 0)", '(import "host" "f" (func (param i32)))', 0, False),  # the host may call in
+    (f"{TAKE(32)} {WORK} {GIVE(32)} (i32.const 0)", '(export "sp" (global $sp))', 0, False),  # the host may write it
+    (f"{TAKE(32)} (local.set $f (i32.const 0)) {GIVE(32)} (i32.const 0)", "", 0, False),  # the frame's local overwritten
+])
+def test_when_the_stack_pointer_never_leaves_the_window(body, imports, low, proven):
+    m = decode_module(wat(f"""(module {imports} (memory 1) (global $sp (mut i32) (i32.const 4096))
+        (func $leaf (param i32) (result i32) (local $f i32) {TAKE(16)} {GIVE(16)} (local.get 0))
+        (func (export "f") (param i32) (result i32) (local $f i32) {body}))"""))
+    sp = len(m.imported("global"))
+    assert never_overflows(m, sp, low) is proven
+
+
+def test_a_stack_pointer_that_cannot_overflow_is_not_checked(tmp_path):
+    text = f"""(module (memory 1) (global $__stack_pointer (mut i32) (i32.const 1024))
+        (func $leaf (param i32) (result i32) (local $f i32) {TAKE(16)}
+          (i32.store (local.get $f) (local.get 0)) {GIVE(16)} (i32.load (local.get $f)))
+        (func (export "f") (param i32) (result i32) (local $f i32) {TAKE(32)} {WORK} {GIVE(32)} (i32.load offset=4 (local.get $f))))"""
+    wasm = wat(text.replace("$sp", "$__stack_pointer"))
+    source = lower(decode_module(wasm), LowerOptions("check")).c_source
+    assert "wasmelt_trap(8)" not in source and source.count("if (!WASMELT_SP_OK(s0i32)) __builtin_unreachable();") == 4
+    (tmp_path / "m.c").write_text(source)
+    (tmp_path / "checked.c").write_text(source.replace("if (!WASMELT_SP_OK(s0i32)) __builtin_unreachable();",
+                                                       "if (!WASMELT_SP_OK(s0i32)) wasmelt_trap(8);"))
+    for cpu in ("cortex-m0", "cortex-m4"):
+        compile_c(tmp_path / "m.c", tmp_path / "m.o", "zig", cpu, "size")
+        compile_c(tmp_path / "checked.c", tmp_path / "checked.o", "zig", cpu, "size")
+        sizes = [elf_facts((tmp_path / f"{v}.o").read_bytes())["sections"]["text"] for v in ("m", "checked")]
+        assert sizes[0] < sizes[1], (cpu, sizes)
+        results = compare((tmp_path / "m.o").read_bytes(), wasm, cpu, [{"call": "f", "args": [a]} for a in (3, -9)],
+                          HostStubs())
+        assert [r.firmware.results for r in results] == [(3,), (-9,)], [r.problems for r in results]
 
 
 UNALIGNED = """(module (memory 1)
@@ -237,7 +359,7 @@ SHADOW_STACK = """(module (memory 1)
 def test_the_stack_pointers_range_drops_the_checks_of_frame_accesses_and_keeps_every_trap(tmp_path):
     wasm = wat(SHADOW_STACK)
     source = lower(decode_module(wasm), LowerOptions("check")).c_source
-    hint = "if (!WASMELT_SP_OK(s0i32)) __builtin_unreachable();"
+    hint = "if (!WASMELT_SP_OK(s0i32) || (s0i32 & 15u)) __builtin_unreachable();"  # its range and alignment
     assert source.count(hint) == 2  # after each read of the pointer
     (tmp_path / "hinted.c").write_text(source)
     (tmp_path / "plain.c").write_text(source.replace(hint, ""))
@@ -260,7 +382,9 @@ def test_the_stack_pointers_range_drops_the_checks_of_frame_accesses_and_keeps_e
 def test_a_stack_pointer_that_starts_outside_the_memory_gets_no_range(tmp_path):
     text = SHADOW_STACK.replace("(i32.const 1024))\n  (data", "(i32.const 70000))\n  (data")
     assert "70000" in text
-    assert "__builtin_unreachable" not in lower(decode_module(wat(text)), LowerOptions("check")).c_source
+    hints = [line.strip() for line in lower(decode_module(wat(text)), LowerOptions("check")).c_source.splitlines()
+             if "__builtin_unreachable" in line]
+    assert hints == ["if ((s0i32 & 15u)) __builtin_unreachable();"] * 2  # its alignment only
 
 
 # 32- and 64-bit accesses at any alignment, many values live across them.

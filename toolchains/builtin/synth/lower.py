@@ -17,6 +17,7 @@ from ..discipline import const_value
 from ..wasm.model import FUNC, GLOBAL, MEMORY, TABLE, FuncType, Module
 from ..wasm.names import function_label, get_names
 from .memory_layout import LayoutError, LayoutHints, derive
+from .shadow_stack import never_overflows, pointer_alignment
 from .tail_calls import TAIL_POOL, TailGroup, cycles, tail_edges
 
 # wasmelt_trap(code) codes.
@@ -325,28 +326,39 @@ static void wasmelt_memory_copy(u32 d, u32 s, u32 n) { WASMELT_CHECK_RANGE(d, n)
 
 
 # How an export reaches wasmelt_init. On Arm, a `bl` in inline assembly that
-# clobbers only lr and the flags, into an entry that saves the argument
-# registers (r0-r3, r12 through r4: ARMv6-M pushes low registers only, and the
-# hard-float argument registers d0-d7): the export then keeps its arguments where
-# the caller put them instead of moving them to callee-saved registers around
-# an ordinary call. Elsewhere, the ordinary call.
-FIRST_CALL = r"""
-#if defined(__thumb__)
-__asm__(".pushsection .text.wasmelt_init_saving,\"ax\",%progbits\n.syntax unified\n.p2align 1\n.thumb\n"
-        ".thumb_func\n.type wasmelt_init_saving, %function\nwasmelt_init_saving:\n"
-        "push {r0, r1, r2, r3, r4, lr}\n"
-#if defined(__ARM_PCS_VFP)
-        "vpush {d0-d7}\n"
-#endif
-        "mov r4, r12\nbl wasmelt_init\nmov r12, r4\n"
-#if defined(__ARM_PCS_VFP)
-        "vpop {d0-d7}\n"
-#endif
-        "pop {r0, r1, r2, r3, r4, pc}\n.size wasmelt_init_saving, .-wasmelt_init_saving\n.popsection");
-#define WASMELT_FIRST_CALL() __asm__ volatile("bl wasmelt_init_saving" ::: "lr", "cc", "memory")
-#else
-#define WASMELT_FIRST_CALL() wasmelt_init()
-#endif"""
+# clobbers only lr and the flags, into one routine in assembly that keeps every
+# other register (r0-r4 pushed: ARMv6-M pushes low registers only; r12 and the
+# hard-float argument registers d0-d7 around a start function's call only): the
+# export then keeps its arguments where the caller put them instead of moving
+# them to callee-saved registers around an ordinary call. Once initialised, the
+# routine is a flag test; the first call copies each data segment by bytes
+# (a loop of four instructions) and runs the start function. Elsewhere, the
+# ordinary call of a C function.
+INIT_CALL = {True: '#define WASMELT_FIRST_CALL() __asm__ volatile("bl wasmelt_init" ::: "lr", "cc", "memory")',
+             False: "#define WASMELT_FIRST_CALL() wasmelt_init()"}
+POOL_EVERY = 8  # segments between literal pools (a Thumb literal load reaches 1 KiB forward)
+
+
+def thumb_init(copies: list[tuple[int, str, int]], start: str | None) -> str:
+    """wasmelt_init for Thumb: `copies` are (byte offset in wasmelt_memory,
+    image symbol, length); `start` the C function that runs the start function."""
+    asm = ["push {r0, r1, r2, r3, r4, lr}", "ldr r0, =wasmelt_ready", "ldrb r1, [r0]", "cmp r1, #0", "beq 2f",
+           "pop {r0, r1, r2, r3, r4, pc}", "2: movs r1, #1", "strb r1, [r0]"]
+    for k, (at, image, length) in enumerate(copies):
+        if k and k % POOL_EVERY == 0:
+            asm += ["b 3f", ".ltorg", "3:"]
+        asm += [f"ldr r0, =wasmelt_memory+{at}", f"ldr r1, ={image}",
+                f"movs r2, #{length}" if length < 256 else f"ldr r2, ={length}",
+                "1: subs r2, #1", "ldrb r3, [r1, r2]", "strb r3, [r0, r2]", "bne 1b"]
+    lines = ['__asm__(".pushsection .text.wasmelt_init,\\"ax\\",%progbits\\n.syntax unified\\n.p2align 1\\n.thumb\\n"',
+             '        ".globl wasmelt_init\\n.thumb_func\\n.type wasmelt_init, %function\\nwasmelt_init:\\n"',
+             "        " + "".join(f'"{a}\\n"' for a in asm)]
+    if start:
+        lines += ['        "mov r4, r12\\n"', "#if defined(__ARM_PCS_VFP)", '        "vpush {d0-d7}\\n"', "#endif",
+                  f'        "bl {start}\\n"', "#if defined(__ARM_PCS_VFP)", '        "vpop {d0-d7}\\n"', "#endif",
+                  '        "mov r12, r4\\n"']
+    lines.append('        "pop {r0, r1, r2, r3, r4, pc}\\n.ltorg\\n.size wasmelt_init, .-wasmelt_init\\n.popsection");')
+    return "\n".join(lines)
 
 
 HELPER_ORDER = ("bits", "float", "sqrt", "promote", "div32", "div64", "trunc", "trunc_sat", "bulk", "shared_ld32",
@@ -474,6 +486,11 @@ class Lowering:
         # unless the new value does too. Each read tells the C compiler so, and
         # it drops the bounds checks of frame accesses that range proves.
         self.known_stack_pointers = {i for i in self.stack_pointers if self._initially_in_window(i)}
+        # What every value of it is a multiple of: frame slots then have known
+        # alignment, so ARMv6-M accesses them with one instruction.
+        self.stack_alignment = {i: pointer_alignment(m, i) for i in self.stack_pointers}
+        # Where it provably never leaves the window, a write of it is not checked.
+        self.stack_proven = {i for i in self.known_stack_pointers if never_overflows(m, i, self.layout.low)}
 
     def _initially_in_window(self, index: int) -> bool:
         g = self.m.globals[index]
@@ -547,7 +564,7 @@ class Lowering:
         # Tables: function indices and signature ids.
         table_code = self.tables()
         # Data segments: constant images copied into memory at start.
-        init_lines = []
+        init_lines, copies = [], []
         for d_index, d in enumerate(m.datas):
             if d.mode == "active":
                 start = self.offset(d.offset, f"data segment {d_index}")
@@ -555,9 +572,11 @@ class Lowering:
                     raise LowerError(f"data segment {d_index} ({len(d.data)} bytes at offset {start}) ends beyond the "
                                      f"{mem} bytes of linear memory synthesized: instantiating the module would trap")
             if d.data:
-                decls.append(f"static const u8 wasmelt_data{d_index}[{len(d.data)}] = {{{', '.join(str(b) for b in d.data)}}};")
+                used = " __attribute__((used))" if d.mode == "active" else ""  # the Thumb initialiser is assembly
+                decls.append(f"static const u8 wasmelt_data{d_index}[{len(d.data)}]{used} = {{{', '.join(str(b) for b in d.data)}}};")
             if d.mode == "active" and d.data:
                 init_lines.append(f"  for (u32 i = 0; i < {len(d.data)}u; i++) WASMELT_MEM[{start}u + i] = wasmelt_data{d_index}[i];")
+                copies.append((start - self.layout.low, f"wasmelt_data{d_index}", len(d.data)))
         if any(i.op in ("memory.init", "data.drop") for f in m.functions for i in f.body):
             decls.append(f"static u8 wasmelt_dropped[{max(len(m.datas), 1)}];")
         bodies = []
@@ -565,12 +584,14 @@ class Lowering:
             bodies.append(self.function(self.n_func_imports + d, func))
         needs_init = bool(init_lines) or m.start is not None
         if needs_init:
-            init = ["static u8 wasmelt_ready;", "static void wasmelt_instantiate(void) {", "  wasmelt_ready = 1;", *init_lines]
-            if m.start is not None:
-                init.append(f"  {self.fname(m.start)}();")
-            init.append("}")
+            start = f"{PREFIX}start" if m.start is not None else None
+            init = ["static u8 wasmelt_ready __attribute__((used));",
+                    *([f"__attribute__((used)) static void {start}(void) {{ {self.fname(m.start)}(); }}"] if start else []),
+                    "#if defined(__thumb__)", thumb_init(copies, start), INIT_CALL[True], "#else",
+                    "void wasmelt_init(void) {", "  if (wasmelt_ready) return;", "  wasmelt_ready = 1;", *init_lines,
+                    *([f"  {start}();"] if start else []), "}", INIT_CALL[False], "#endif"]
         else:
-            init = []
+            init = ["void wasmelt_init(void) { }"]  # always defined, so the header's declaration holds
         exports: dict[str, int] = {}
         wrappers = []
         for n, e in enumerate(m.exports):
@@ -586,11 +607,6 @@ class Lowering:
             wrapper = f"{PREFIX}x{n}"
             wrappers.append(f'{ret} {wrapper}({params}) __asm__("{_c_string(e.name)}");\n'
                             f"{ret} {wrapper}({params}) {{\n{body}\n}}")
-        # Always defined, so the header's declaration holds for every object;
-        # out of line, so each export pays one call for it, not its body.
-        wrappers.insert(0, "__attribute__((noinline, used)) void wasmelt_init(void) {"
-                        + (" if (!wasmelt_ready) wasmelt_instantiate();" if needs_init else "") + " }"
-                        + (FIRST_CALL if needs_init else ""))
         structs = [f"struct {name} {{ {' '.join(f'{CTYPE[t]} v{i};' for i, t in enumerate(key))} }};"
                    for key, name in self.structs.items()]
         helper_code = [HELPERS[h] for h in HELPER_ORDER
@@ -1163,13 +1179,17 @@ class Lowering:
         t = self.m.globals[imm[0]].type.valtype
         dst = b.push(t)
         b.emit(f"{dst} = {GLOBAL_READ[t].format(f'{PREFIX}g{imm[0]}')};")
-        if imm[0] in self.known_stack_pointers:
-            b.emit(f"if (!WASMELT_SP_OK({dst})) __builtin_unreachable();")
+        facts = [f"!WASMELT_SP_OK({dst})"] if imm[0] in self.known_stack_pointers else []
+        if self.stack_alignment.get(imm[0], 1) > 1:
+            facts.append(f"({dst} & {self.stack_alignment[imm[0]] - 1}u)")
+        if facts:
+            b.emit(f"if ({' || '.join(facts)}) __builtin_unreachable();")
 
     def op_global_set(self, b, imm):
         v, t = b.pop()
         if imm[0] in self.stack_pointers:
-            b.emit(f"if (!WASMELT_SP_OK({v})) wasmelt_trap(8);")
+            overflow = "__builtin_unreachable()" if imm[0] in self.stack_proven else "wasmelt_trap(8)"
+            b.emit(f"if (!WASMELT_SP_OK({v})) {overflow};")
         b.emit(f"{PREFIX}g{imm[0]} = {GLOBAL_WRITE[t].format(v)};")
 
     # memory

@@ -4,7 +4,8 @@
 A frame is what `global.get sp; i32.const N; i32.sub` takes; the function may
 only write the pointer back from those values (or a local that holds one, plus a
 constant). Anything else (a frame of run-time size, a pointer set from elsewhere,
-recursion) makes the bound unknown: None.
+recursion) makes the bound unknown: None. pointer_alignment(m, sp) is what every
+value of the pointer is a multiple of (clang keeps it at 16).
 """
 
 from __future__ import annotations
@@ -109,3 +110,118 @@ def analyse(m: Module) -> ShadowStack:
         entries.append(worst(m.start, frozenset()))
     total = None if any(v is None for v in entries) else max(entries, default=0)
     return ShadowStack(sp, top, frames, exports, total)
+
+
+ALIGNMENTS = (16, 8, 4)  # what the hint can tell the C compiler: 4 and 8 make word accesses plain on ARMv6-M
+SIMPLE_PUSH = ("i32.const", "local.get", "global.get")  # instructions that only push one value
+
+
+def _aligned(ops: list, k: int, sp: int, align: int, locals_: set[int], depth: int = 4) -> bool:
+    """Whether the value instruction k leaves on the stack is a multiple of
+    `align`, given that the pointer and the locals in `locals_` always are."""
+    if k < 0 or depth == 0:
+        return False
+    op, imm = ops[k]
+    if op == "global.get":
+        return imm[0] == sp
+    if op == "i32.const":
+        return imm[0] % align == 0
+    if op == "local.get":
+        return imm[0] in locals_
+    if op == "local.tee":
+        return _aligned(ops, k - 1, sp, align, locals_, depth - 1)
+    if op in ("i32.add", "i32.sub", "i32.and") and k >= 2 and ops[k - 1][0] in SIMPLE_PUSH:
+        second = _aligned(ops, k - 1, sp, align, locals_, depth - 1)
+        if op == "i32.and" and (second or ops[k - 1][0] == "i32.const" and ops[k - 1][1][0] % align == 0):
+            return True  # masked down to a multiple, whatever the other operand
+        return second and _aligned(ops, k - 2, sp, align, locals_, depth - 1)
+    return False
+
+
+def _keeps(m: Module, body, params: int, sp: int, align: int) -> bool:
+    """Every `global.set` of the pointer in one body writes a multiple of
+    `align`. Locals start at 0; the set of those only ever assigned
+    multiples is found by dropping the others until none changes."""
+    ops = [(i.op, i.imm) for i in body]
+    locals_ = {imm[0] for op, imm in ops if op in ("local.set", "local.tee") and imm[0] >= params}
+    while True:
+        bad = {imm[0] for k, (op, imm) in enumerate(ops) if op in ("local.set", "local.tee") and imm[0] in locals_
+               and not _aligned(ops, k - 1, sp, align, locals_)}
+        if not bad:
+            break
+        locals_ -= bad
+    return all(_aligned(ops, k - 1, sp, align, locals_) for k, (op, imm) in enumerate(ops)
+               if op == "global.set" and imm[0] == sp)
+
+
+def pointer_alignment(m: Module, sp: int) -> int:
+    """The largest of ALIGNMENTS that every value of the defined global `sp`
+    (module-wide index) is a multiple of: its initial value is, and every
+    write keeps it (a frame taken or given back by a multiple, a saved value
+    restored, a realigning mask); 1 when none is."""
+    if m.imported("global") or not 0 <= sp < len(m.globals) or not m.globals[sp].init \
+            or m.globals[sp].init[0].op != "i32.const":
+        return 1
+    top = m.globals[sp].init[0].imm[0]
+    for align in ALIGNMENTS:
+        if top % align == 0 and all(_keeps(m, f.body, len(m.types[f.type_index].params), sp, align)
+                                    for f in m.functions):
+            return align
+    return 1
+
+
+# Instructions after which the next one need not run: control, calls, traps.
+CONTROL = ("block", "loop", "if", "else", "end", "br", "br_if", "br_table", "return", "unreachable", "call",
+           "call_indirect", "call_ref", "return_call", "return_call_indirect", "return_call_ref")
+
+
+def _gives_back(body, sp: int) -> bool:
+    """One body takes at most one frame, before anything else it does, and
+    gives exactly that back before every way out: clang's shape,
+    `global.get sp; i32.const N; i32.sub; local.tee h; global.set sp` first,
+    `local.get h; i32.const N; i32.add; global.set sp` before each return and
+    the end, no branch out to the function's own label."""
+    ops = [(i.op, i.imm) for i in body]
+    sets = [k for k, (op, imm) in enumerate(ops) if op == "global.set" and imm[0] == sp]
+    if not sets:
+        return True
+    take = sets[0] - 4
+    if take < 0 or [o for o, _ in ops[take:take + 5]] != ["global.get", "i32.const", "i32.sub", "local.tee", "global.set"] \
+            or ops[take][1][0] != sp or any(op in CONTROL for op, _ in ops[:take]):
+        return False
+    size, holder = ops[take + 1][1][0], ops[take + 3][1][0]
+    if any(op in ("local.set", "local.tee") and imm[0] == holder for k, (op, imm) in enumerate(ops) if k != take + 3):
+        return False
+    give = [("local.get", (holder,)), ("i32.const", (size,)), ("i32.add", ())]
+    if any([(o, tuple(i)) for o, i in ops[k - 3:k]] != give for k in sets[1:]):
+        return False
+    exits, depth = [len(ops) - 1], 0
+    for k, (op, imm) in enumerate(ops[:-1]):
+        if op in ("block", "loop", "if"):
+            depth += 1
+        elif op == "end":
+            depth -= 1
+        elif op in ("br", "br_if") and imm[0] == depth or op == "br_table" and depth in (*imm[0], imm[1]):
+            return False  # out through the function's label
+        elif op in ("return", "return_call", "return_call_indirect", "return_call_ref"):
+            exits.append(k)
+    for k in exits:
+        j = k - 1
+        while j > take + 4 and ops[j][0] not in CONTROL and j not in sets:
+            j -= 1
+        if j not in sets[1:]:
+            return False
+    return True
+
+
+def never_overflows(m: Module, sp: int, low: int) -> bool:
+    """Whether the pointer (a defined global, module-wide index) stays in
+    [low, its initial value] whatever runs: nothing outside the module calls
+    in while it runs (no function imports) or writes it (not exported), every
+    function takes one frame and gives it back (_gives_back), and the static
+    worst case over the entry points fits above `low`."""
+    stack = analyse(m)
+    if stack.pointer != sp or stack.top is None or stack.worst is None or m.imported(FUNC) or m.imported("global") \
+            or any(e.kind == "global" and e.index == sp for e in m.exports):
+        return False
+    return stack.top - stack.worst >= low and all(_gives_back(f.body, sp) for f in m.functions)
