@@ -18,7 +18,7 @@ import pytest
 
 from wasm_harness import wat
 from wasmelt.toolchains.builtin.synth.lower import LowerOptions, lower
-from wasmelt.toolchains.builtin.synth.shadow_stack import never_overflows, pointer_alignment
+from wasmelt.toolchains.builtin.synth.shadow_stack import pointer_alignment
 from wasmelt.toolchains.builtin.wasm.decode import decode_module
 from wasmelt.toolchains.firmware_test import compare
 from wasmelt.toolchains.reference import HostStubs
@@ -246,55 +246,6 @@ def test_armv6m_accesses_frame_words_with_one_instruction(tmp_path):
             assert not called & {"wasmelt_ld32u", "wasmelt_st32u"}, called
         results = compare(obj, wasm, "cortex-m0", [{"call": "frame", "args": [a]} for a in (5, -7)], HostStubs())
         assert [r.firmware.results for r in results] == [(5 + 6 + 15,), (-7 - 6 - 21,)], [r.problems for r in results]
-
-
-# clang's shape: one frame taken first and given back before the end; `leaf`
-# calls no one. The bodies below vary it.
-TAKE = "(global.set $sp (local.tee $f (i32.sub (global.get $sp) (i32.const {}))))".format
-GIVE = "(global.set $sp (i32.add (local.get $f) (i32.const {})))".format
-WORK = "(i32.store offset=4 (local.get $f) (local.get 0)) (drop (call $leaf (local.get $f)))"
-
-
-@pytest.mark.parametrize("body, imports, low, proven", [
-    (f"{TAKE(32)} {WORK} {GIVE(32)} (i32.load offset=4 (local.get $f))", "", 0, True),
-    (f"{TAKE(32)} (if (local.get 0) (then {GIVE(32)} (return (i32.const 1)))) {WORK} {GIVE(32)} (i32.const 0)", "", 0, True),
-    (f"{TAKE(32)} {WORK} {GIVE(32)} (i32.const 0)", "", 4096 - 40, False),  # the worst case (48 B) reaches below low
-    (f"{TAKE(32)} {WORK} (i32.const 0)", "", 0, False),  # never given back
-    (f"{TAKE(32)} (if (local.get 0) (then (return (i32.const 1)))) {GIVE(32)} (i32.const 0)", "", 0, False),  # not on this way
-    (f"{TAKE(32)} (block (br_if 1 (i32.const 7) (local.get 0))) {GIVE(32)} (i32.const 0)", "", 0, False),  # out by a branch
-    (f"(loop {TAKE(32)} (br_if 0 (local.get 0))) {GIVE(32)} (i32.const 0)", "", 0, False),  # a frame per iteration
-    (f"(drop (call $leaf (i32.const 0))) {TAKE(32)} {GIVE(32)} (i32.const 0)", "", 0, False),  # a call before the frame
-    (f"{TAKE(32)} {WORK} {GIVE(32)} (i32.const 0)", '(import "host" "f" (func (param i32)))', 0, False),  # the host may call in
-    (f"{TAKE(32)} {WORK} {GIVE(32)} (i32.const 0)", '(export "sp" (global $sp))', 0, False),  # the host may write it
-    (f"{TAKE(32)} (local.set $f (i32.const 0)) {GIVE(32)} (i32.const 0)", "", 0, False),  # the frame's local overwritten
-])
-def test_when_the_stack_pointer_never_leaves_the_window(body, imports, low, proven):
-    m = decode_module(wat(f"""(module {imports} (memory 1) (global $sp (mut i32) (i32.const 4096))
-        (func $leaf (param i32) (result i32) (local $f i32) {TAKE(16)} {GIVE(16)} (local.get 0))
-        (func (export "f") (param i32) (result i32) (local $f i32) {body}))"""))
-    sp = len(m.imported("global"))
-    assert never_overflows(m, sp, low) is proven
-
-
-def test_a_stack_pointer_that_cannot_overflow_is_not_checked(tmp_path):
-    text = f"""(module (memory 1) (global $__stack_pointer (mut i32) (i32.const 1024))
-        (func $leaf (param i32) (result i32) (local $f i32) {TAKE(16)}
-          (i32.store (local.get $f) (local.get 0)) {GIVE(16)} (i32.load (local.get $f)))
-        (func (export "f") (param i32) (result i32) (local $f i32) {TAKE(32)} {WORK} {GIVE(32)} (i32.load offset=4 (local.get $f))))"""
-    wasm = wat(text.replace("$sp", "$__stack_pointer"))
-    source = lower(decode_module(wasm), LowerOptions("check")).c_source
-    assert "wasmelt_trap(8)" not in source and source.count("if (!WASMELT_SP_OK(s0i32)) __builtin_unreachable();") == 4
-    (tmp_path / "m.c").write_text(source)
-    (tmp_path / "checked.c").write_text(source.replace("if (!WASMELT_SP_OK(s0i32)) __builtin_unreachable();",
-                                                       "if (!WASMELT_SP_OK(s0i32)) wasmelt_trap(8);"))
-    for cpu in ("cortex-m0", "cortex-m4"):
-        compile_c(tmp_path / "m.c", tmp_path / "m.o", "zig", cpu, "size")
-        compile_c(tmp_path / "checked.c", tmp_path / "checked.o", "zig", cpu, "size")
-        sizes = [elf_facts((tmp_path / f"{v}.o").read_bytes())["sections"]["text"] for v in ("m", "checked")]
-        assert sizes[0] < sizes[1], (cpu, sizes)
-        results = compare((tmp_path / "m.o").read_bytes(), wasm, cpu, [{"call": "f", "args": [a]} for a in (3, -9)],
-                          HostStubs())
-        assert [r.firmware.results for r in results] == [(3,), (-9,)], [r.problems for r in results]
 
 
 UNALIGNED = """(module (memory 1)

@@ -17,7 +17,7 @@ from ..discipline import const_value
 from ..wasm.model import FUNC, GLOBAL, MEMORY, TABLE, FuncType, Module
 from ..wasm.names import function_label, get_names
 from .memory_layout import LayoutError, LayoutHints, derive
-from .shadow_stack import never_overflows, pointer_alignment
+from .shadow_stack import pointer_alignment
 from .tail_calls import TAIL_POOL, TailGroup, cycles, tail_edges
 
 # wasmelt_trap(code) codes.
@@ -489,8 +489,6 @@ class Lowering:
         # What every value of it is a multiple of: frame slots then have known
         # alignment, so ARMv6-M accesses them with one instruction.
         self.stack_alignment = {i: pointer_alignment(m, i) for i in self.stack_pointers}
-        # Where it provably never leaves the window, a write of it is not checked.
-        self.stack_proven = {i for i in self.known_stack_pointers if never_overflows(m, i, self.layout.low)}
 
     def _initially_in_window(self, index: int) -> bool:
         g = self.m.globals[index]
@@ -1188,8 +1186,7 @@ class Lowering:
     def op_global_set(self, b, imm):
         v, t = b.pop()
         if imm[0] in self.stack_pointers:
-            overflow = "__builtin_unreachable()" if imm[0] in self.stack_proven else "wasmelt_trap(8)"
-            b.emit(f"if (!WASMELT_SP_OK({v})) {overflow};")
+            b.emit(f"if (!WASMELT_SP_OK({v})) wasmelt_trap(8);")
         b.emit(f"{PREFIX}g{imm[0]} = {GLOBAL_WRITE[t].format(v)};")
 
     # memory
