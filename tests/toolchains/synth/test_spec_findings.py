@@ -104,6 +104,14 @@ def test_names_in_the_reserved_namespace_are_refused(tmp_path):
     assert proc.returncode == 1 and "import `env.__aeabi_fadd` is in a namespace" in proc.stderr
 
 
+def test_duplicate_export_names_are_refused_before_the_c_compiler(tmp_path):
+    # invalid wasm (validators reject it; wat2wasm will not write it): two exports named "f"
+    one = wat('(module (func (export "f")) (func (export "g")))')
+    proc = synth(tmp_path, one.replace(b"\x01g\x00", b"\x01f\x00"))
+    assert proc.returncode == 1
+    assert "duplicate export name 'f'" in proc.stderr and "Traceback" not in proc.stderr
+
+
 def test_exports_named_like_the_c_runtime_work(tmp_path):
     wasm = wat("""(module
       (func (export "sqrt") (param f64) (result f64) (f64.sqrt (local.get 0)))

@@ -105,6 +105,7 @@ HEADER = b"\0asm\x01\0\0\0"
     (b"\x02\x08\x01\x02\xff\xfe\x01a\x00\x00", "UTF-8"),  # invalid name
     (b"\x0a\x04\x01\x02\x00\x0b", "function"),  # code without functions
     (b"\x05\x02\x01\x09", "limits"),
+    (b"\x07\x09\x02\x01a\x00\x00\x01a\x00\x00", "duplicate export name 'a'"),  # invalid wasm
 ])
 def test_hostile_sections(body, why):
     with pytest.raises(DecodeError, match=why):

@@ -356,11 +356,16 @@ def decode_module(data: bytes) -> Module:
                     gtype = s.globaltype()
                     m.globals.append(Global(gtype, _const_expr(s)))
             elif sid == 7:
+                names = set()
                 for _ in range(s.count(2)):
+                    at = s.pos
                     name = s.name()
                     kind_byte = s.byte()
                     if kind_byte not in KINDS:
                         raise s.fail(f"unknown export kind {kind_byte:#x}")
+                    if name in names:  # invalid wasm: one name, one export
+                        raise DecodeError(f"duplicate export name {name!r}", at)
+                    names.add(name)
                     m.exports.append(Export(name, KINDS[kind_byte], s.u32()))
             elif sid == 8:
                 m.start = s.u32()
