@@ -16,7 +16,6 @@ import time
 from wasmelt.engine import trace
 
 MAX_ARGVS = 16  # distinct argvs kept: a workspace's few habitual commands
-RACY_NS = 2_000_000_000  # code modified this recently could change again keeping its stat: not remembered
 
 
 def _stat(path: str):
@@ -52,7 +51,7 @@ def remember(records: str, argv: list[str], patterns: list[str], quiet: bool, co
     """Keep what the parser made of `argv` (a plain build); `code`: the files and
     directories of wasmelt's code loaded to parse it (engine.rebuild.code_files)."""
     stats = {path: _stat(path) for path in code}
-    newest = time.time_ns() - RACY_NS
+    newest = time.time_ns() - trace.RACY_WINDOW_NS  # code this fresh could change again keeping its stat
     if not stats or any(st is None or st[1] >= newest for st in stats.values()):
         return
     import fcntl
