@@ -60,7 +60,7 @@ class Watcher:
             wd = self._libc.inotify_add_watch(self.fd, os.fsencode(directory), _MASK)
             if wd < 0:
                 errno = ctypes.get_errno()
-                if directory == top in self.roots or errno == 28:  # ENOSPC: the user's watch limit
+                if (directory == top and top in self.roots) or errno == 28:  # a root itself, or ENOSPC: the watch limit
                     raise WatchUnavailable(errno, f"inotify_add_watch {directory}: {os.strerror(errno)}")
                 continue  # gone again, or not a directory any more: its parent's event says so
             self.dirs[wd] = directory
