@@ -72,7 +72,8 @@ def run(args) -> int:
         report.note("wasmelt watch: waiting for changes (Ctrl-C to stop)")
 
     try:
-        watch(args.ws.root, rebuild, debounce_ms=args.debounce_ms, on_change=report.note)
+        watch(args.ws.root, rebuild, debounce_ms=args.debounce_ms, on_change=report.note,
+              ignored=(str(args.ws.cache_dir),))
     except KeyboardInterrupt:  # Ctrl-C is how a watch ends: no message, the shell's exit code for SIGINT
         return 130
     return 0
