@@ -1,5 +1,5 @@
 """Differential fuzzing: seeded `wasm-tools smith` modules (MVP, bulk memory,
-sign extension, saturating conversions, multi-value; no imports) through the
+sign extension, saturating conversions, multi-value, tail calls; no imports) through the
 builtin synth, Thumb emulation against wasmtime on random arguments, and the
 builtin fuse and DCE against the module they came from.
 
@@ -33,7 +33,7 @@ CPU = "cortex-m4"
 SMITH_FLAGS = ("--max-imports", "0", "--min-funcs", "2", "--export-everything", "true", "--max-memories", "1",
                "--max-tables", "1", "--max-memory32-bytes", "131072", "--canonicalize-nans", "true",
                "--ensure-termination", "--allow-start-export", "false")
-FEATURES = dict(reference_types=False, tail_call=False)
+FEATURES = dict(reference_types=False, tail_call=True)
 NUMERIC = ("i32", "i64", "f32", "f64")
 REGRESSIONS = Path(__file__).parent / "fuzz_regressions"
 POOLS = {"i32": [0, 1, -1, 7, 0x7FFFFFFF, -0x80000000, 65535, 65536, 1 << 20],
