@@ -282,24 +282,43 @@ def machine_for(cpu: str, image: bytes, host: HostStubs, import_signatures: dict
     return kind(image, cpu, host, import_signatures, import_names)
 
 
+# A float travelling as its bits (the spec runner's NaN payloads), in the
+# registers its float type uses: the FPU's under a hard-float ABI.
+FLOAT_BITS = {"f32bits": "f32", "f64bits": "f64"}
+
+
+def float_kind(t: str) -> str | None:
+    """"f32" or "f64" for a float type (as a value or as its bits), else None."""
+    return t if t in ("f32", "f64") else FLOAT_BITS.get(t)
+
+
+def is_wide(t: str) -> bool:
+    """Whether values of `t` take 64 bits."""
+    return t in ("i64", "f64", "f64bits")
+
+
 def to_bits(t: str, value) -> int:
     if t == "i32":
         return int(value) & 0xFFFFFFFF
     if t == "i64":
         return int(value) & 0xFFFFFFFFFFFFFFFF
+    if t in FLOAT_BITS:
+        return int(value) & ((1 << (64 if is_wide(t) else 32)) - 1)
     if t == "f32":
         return struct.unpack("<I", struct.pack("<f", value))[0]
     return struct.unpack("<Q", struct.pack("<d", value))[0]
 
 
 def from_bits(t: str, raw: int):
-    """Values as wasmtime reports them: signed integers, Python floats."""
+    """Values as wasmtime reports them: signed integers, Python floats (bits, unsigned, for FLOAT_BITS)."""
     if t == "i32":
         raw &= 0xFFFFFFFF
         return raw - (1 << 32) if raw >> 31 else raw
     if t == "i64":
         raw &= 0xFFFFFFFFFFFFFFFF
         return raw - (1 << 64) if raw >> 63 else raw
+    if t in FLOAT_BITS:
+        return raw & ((1 << (64 if is_wide(t) else 32)) - 1)
     if t == "f32":
         return struct.unpack("<f", struct.pack("<I", raw & 0xFFFFFFFF))[0]
     return struct.unpack("<d", struct.pack("<Q", raw & 0xFFFFFFFFFFFFFFFF))[0]
@@ -310,7 +329,7 @@ def struct_layout(types: list[str]) -> tuple[list[int], int]:
     results in (natural alignment, as on both ABIs)."""
     offsets, offset, align = [], 0, 4
     for t in types:
-        size = 8 if t in ("i64", "f64") else 4
+        size = 8 if is_wide(t) else 4
         offset = (offset + size - 1) // size * size
         offsets.append(offset)
         offset += size
@@ -320,5 +339,5 @@ def struct_layout(types: list[str]) -> tuple[list[int], int]:
 
 def read_struct(uc, address: int, types: list[str]) -> tuple:
     offsets, _ = struct_layout(types)
-    return tuple(from_bits(t, int.from_bytes(uc.mem_read(address + off, 8 if t in ("i64", "f64") else 4), "little"))
+    return tuple(from_bits(t, int.from_bytes(uc.mem_read(address + off, 8 if is_wide(t) else 4), "little"))
                  for t, off in zip(types, offsets))

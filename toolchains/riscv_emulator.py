@@ -7,7 +7,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from .emulator import RETURN_ADDRESS, STACK_TOP, Machine, from_bits, read_struct, result_area, struct_layout, to_bits
+from .emulator import (RETURN_ADDRESS, STACK_TOP, Machine, float_kind, from_bits, is_wide, read_struct, result_area,
+                       struct_layout, to_bits)
 
 ARG_REGS = 8  # a0-a7, fa0-fa7
 NAN_BOX = 0xFFFFFFFF00000000  # a single in a 64-bit FP register
@@ -51,7 +52,8 @@ class RiscvMachine(Machine):
     # -- the psABI -----------------------------------------------------------
 
     def _in_fpr(self, t: str) -> bool:
-        return t == "f32" and self.flen >= 32 or t == "f64" and self.flen == 64
+        kind = float_kind(t)
+        return kind == "f32" and self.flen >= 32 or kind == "f64" and self.flen == 64
 
     def _locate(self, params: list[str], first_x: int = 0) -> tuple[list[list[Place]], int]:
         """Each argument's places, and the bytes of stack they take: floats in
@@ -63,7 +65,7 @@ class RiscvMachine(Machine):
             if self._in_fpr(t) and nf < ARG_REGS:
                 places.append([("f", nf)])
                 nf += 1
-            elif t in ("i32", "f32"):
+            elif not is_wide(t):
                 places.append([("x", nx)] if nx < ARG_REGS else [("s", stack)])
                 stack += 0 if nx < ARG_REGS else 4
                 nx = min(nx + 1, ARG_REGS)
@@ -86,7 +88,7 @@ class RiscvMachine(Machine):
         under ilp32f/d; up to 8 bytes in a0-a1; otherwise in memory."""
         if len(results) == 1:
             t = results[0]
-            return [[("f", 0)]] if self._in_fpr(t) else [[("x", 0)]] if t in ("i32", "f32") else [[("x", 0), ("x", 1)]]
+            return [[("f", 0)]] if self._in_fpr(t) else [[("x", 0)]] if not is_wide(t) else [[("x", 0), ("x", 1)]]
         if len(results) == 2 and any(self._in_fpr(t) for t in results) and \
                 all(self._in_fpr(t) or t == "i32" for t in results):
             nf = 0
@@ -101,12 +103,12 @@ class RiscvMachine(Machine):
         offsets, size = struct_layout(results)
         if size > 8:
             return None
-        return [[("x", off // 4 + i) for i in range(2 if t in ("i64", "f64") else 1)] for t, off in zip(results, offsets)]
+        return [[("x", off // 4 + i) for i in range(2 if is_wide(t) else 1)] for t, off in zip(results, offsets)]
 
     def _read(self, t: str, places: list[Place], sp: int):
         if places[0][0] == "f":
             raw = self.uc.reg_read(self._f(places[0][1]))
-            return from_bits(t, raw & 0xFFFFFFFF if t == "f32" else raw)
+            return from_bits(t, raw if is_wide(t) else raw & 0xFFFFFFFF)
         raw = 0
         for i, (kind, n) in enumerate(places):
             word = self.uc.reg_read(self._x(n)) if kind == "x" else struct.unpack("<I", self.uc.mem_read(sp + n, 4))[0]
@@ -117,7 +119,7 @@ class RiscvMachine(Machine):
         raw = to_bits(t, value)
         if places[0][0] == "f":
             # The emulated FPU has D, so a single is NaN-boxed, as the hardware keeps it.
-            self.uc.reg_write(self._f(places[0][1]), raw | NAN_BOX if t == "f32" else raw)
+            self.uc.reg_write(self._f(places[0][1]), raw if is_wide(t) else raw | NAN_BOX)
             return
         for i, (kind, n) in enumerate(places):
             word = (raw >> (32 * i)) & 0xFFFFFFFF

@@ -7,7 +7,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from .emulator import RETURN_ADDRESS, STACK_TOP, Machine, from_bits, read_struct, result_area, to_bits
+from .emulator import RETURN_ADDRESS, STACK_TOP, Machine, float_kind, from_bits, is_wide, read_struct, result_area, to_bits
 
 CPU_MODELS = {"cortex-m0": "CORTEX_M0", "cortex-m0plus": "CORTEX_M0", "cortex-m3": "CORTEX_M3",
               "cortex-m4": "CORTEX_M4", "cortex-m4f": "CORTEX_M4", "cortex-m7": "CORTEX_M7",
@@ -51,19 +51,18 @@ class ThumbMachine(Machine):
         sp = self.uc.reg_read(self.arm.UC_ARM_REG_SP)
         stack_offset = 0
         for t in params:
-            if self.hard_float and t in ("f32", "f64"):
-                if t == "f32":
-                    values.append(struct.unpack("<f", struct.pack("<I", self.uc.reg_read(getattr(self.arm, f"UC_ARM_REG_S{nsrn}"))))[0])
+            if self.hard_float and float_kind(t):
+                if not is_wide(t):
+                    values.append(from_bits(t, self.uc.reg_read(getattr(self.arm, f"UC_ARM_REG_S{nsrn}"))))
                     nsrn += 1
                 else:
                     nsrn += nsrn % 2
                     lo = self.uc.reg_read(getattr(self.arm, f"UC_ARM_REG_S{nsrn}"))
                     hi = self.uc.reg_read(getattr(self.arm, f"UC_ARM_REG_S{nsrn + 1}"))
-                    values.append(struct.unpack("<d", struct.pack("<II", lo, hi))[0])
+                    values.append(from_bits(t, lo | hi << 32))
                     nsrn += 2
                 continue
-            wide = t in ("i64", "f64")
-            if wide:
+            if is_wide(t):
                 ncrn += ncrn % 2
                 if ncrn <= 2:
                     raw = self.uc.reg_read(self._reg(ncrn)) | (self.uc.reg_read(self._reg(ncrn + 1)) << 32)
@@ -84,37 +83,35 @@ class ThumbMachine(Machine):
         return values
 
     def _set_result(self, t: str, value) -> None:
-        if self.hard_float and t == "f32":
-            self.uc.reg_write(self.arm.UC_ARM_REG_S0, to_bits("f32", value))
-        elif self.hard_float and t == "f64":
-            self.uc.reg_write(self.arm.UC_ARM_REG_D0, to_bits("f64", value))
+        if self.hard_float and float_kind(t):
+            self.uc.reg_write(self.arm.UC_ARM_REG_D0 if is_wide(t) else self.arm.UC_ARM_REG_S0, to_bits(t, value))
         else:
             raw = to_bits(t, value)
             self.uc.reg_write(self.arm.UC_ARM_REG_R0, raw & 0xFFFFFFFF)
-            if t in ("i64", "f64"):
+            if is_wide(t):
                 self.uc.reg_write(self.arm.UC_ARM_REG_R1, raw >> 32)
 
     def _enter(self, entry: int, params: list[str], results: list[str], args: list) -> tuple[int, int | None]:
         sp = STACK_TOP - 64
         ncrn, nsrn, stack_words = 0, 0, []
         sret = None
-        if len(results) > 1:  # the caller's result struct, below the top of the stack
+        if len(results) > 1 and not self._in_fpu_registers(results):  # the caller's struct, below the stack's top
             sret = result_area(results)
             sp = sret - 64
             self.uc.reg_write(self._reg(0), sret)
             ncrn = 1
         for t, value in zip(params, args):
-            if self.hard_float and t in ("f32", "f64"):
-                if t == "f32":
-                    self.uc.reg_write(getattr(self.arm, f"UC_ARM_REG_S{nsrn}"), to_bits("f32", value))
+            if self.hard_float and float_kind(t):
+                if not is_wide(t):
+                    self.uc.reg_write(getattr(self.arm, f"UC_ARM_REG_S{nsrn}"), to_bits(t, value))
                     nsrn += 1
                 else:
                     nsrn += nsrn % 2
-                    self.uc.reg_write(getattr(self.arm, f"UC_ARM_REG_D{nsrn // 2}"), to_bits("f64", value))
+                    self.uc.reg_write(getattr(self.arm, f"UC_ARM_REG_D{nsrn // 2}"), to_bits(t, value))
                     nsrn += 2
                 continue
             raw = to_bits(t, value)
-            if t in ("i64", "f64"):
+            if is_wide(t):
                 ncrn += ncrn % 2
                 if ncrn <= 2:
                     self.uc.reg_write(self._reg(ncrn), raw & 0xFFFFFFFF)
@@ -138,16 +135,28 @@ class ThumbMachine(Machine):
         self.uc.reg_write(self.arm.UC_ARM_REG_LR, RETURN_ADDRESS | 1)
         return entry | 1, sret
 
+    def _in_fpu_registers(self, results: list[str]) -> bool:
+        """Whether the lowering's struct of several results comes back in s0-s3 / d0-d3:
+        under the hard-float ABI, a struct of at most four floats of one type (a
+        homogeneous floating-point aggregate)."""
+        kinds = {float_kind(t) for t in results}
+        return self.hard_float and len(results) <= 4 and len(kinds) == 1 and None not in kinds
+
     def _results_out(self, results: list[str], sret: int | None) -> tuple:
         if sret is not None:
             return read_struct(self.uc, sret, results)
+        if len(results) > 1:  # a homogeneous aggregate: s0, s1, ... (d0, d1, ... = s0-s1, s2-s3, ...)
+            words = 2 if is_wide(results[0]) else 1
+            regs = [self.uc.reg_read(getattr(self.arm, f"UC_ARM_REG_S{n}")) for n in range(words * len(results))]
+            return tuple(from_bits(t, regs[i * words] | (regs[i * words + 1] << 32 if words == 2 else 0))
+                         for i, t in enumerate(results))
         t = results[0]
-        if self.hard_float and t == "f32":
+        if self.hard_float and float_kind(t) and not is_wide(t):
             raw = self.uc.reg_read(self.arm.UC_ARM_REG_S0)
-        elif self.hard_float and t == "f64":
+        elif self.hard_float and float_kind(t):
             raw = self.uc.reg_read(self.arm.UC_ARM_REG_S0) | (self.uc.reg_read(self.arm.UC_ARM_REG_S1) << 32)
         else:
             raw = self.uc.reg_read(self.arm.UC_ARM_REG_R0)
-            if t in ("i64", "f64"):
+            if is_wide(t):
                 raw |= self.uc.reg_read(self.arm.UC_ARM_REG_R1) << 32
         return (from_bits(t, raw),)
