@@ -233,11 +233,12 @@ static void exec_python(char **argv, int unfinished) {
 
 /* ---- the request: engine.client.command_message, with "expanded": False */
 
-static const char *env_get(const char *name) {  /* the first definition, as os.environ keeps */
+static const char *env_get(const char *name) {  /* the last definition, as os.environ keeps */
     size_t n = strlen(name);
+    const char *found = NULL;
     for (char **e = environ; *e; e++)
-        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=') return *e + n + 1;
-    return NULL;
+        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=') found = *e + n + 1;
+    return found;
 }
 static int nonempty(const char *s) { return s && *s; }
 
@@ -270,14 +271,14 @@ static int request(Buf *m, int argc, char **argv, const char *cwd) {
     for (char **e = environ; *e; e++) count++;
     Var *vars = calloc(count + 2, sizeof *vars);
     size_t nvars = 0;
-    for (char **e = environ; *e; e++) {  /* os.environ: entries with '=', the first of a name wins */
+    for (char **e = environ; *e; e++) {  /* os.environ: entries with '=', a name where it first is, its last value */
         char *eq = strchr(*e, '=');
         if (!eq) continue;
         size_t klen = (size_t)(eq - *e), k;
         for (k = 0; k < nvars; k++)
             if (vars[k].klen == klen && !memcmp(vars[k].key, *e, klen)) break;
-        if (k < nvars) continue;
-        vars[nvars++] = (Var){*e, klen, eq + 1, strlen(eq + 1)};
+        if (k < nvars) vars[k].value = eq + 1, vars[k].vlen = strlen(eq + 1);
+        else vars[nvars++] = (Var){*e, klen, eq + 1, strlen(eq + 1)};
     }
     int coerce = coerces_locale();
     if (coerce < 0) return 0;
