@@ -372,3 +372,48 @@ def test_the_request_of_unusual_environments(harness, tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert python.stdout.strip() == "[('D', 'second'), ('LANG', 'C.UTF-8')]"
     assert proc.stdout == expected({"D": "second", "LANG": "C.UTF-8"}, "build")
+
+
+def test_set_up_puts_the_native_client_in_front_of_pips_script_and_repairs_it(tmp_path):
+    """scripts/setup on a current venv: pip's script moves to wasmelt-python, the client is
+    compiled and installed; again, nothing changes; after pip rewrote `wasmelt`, it is
+    repaired; a source that does not compile leaves pip's script, said once."""
+    checkout = tmp_path / "checkout"
+    (checkout / "scripts").mkdir(parents=True)
+    (checkout / "engine").mkdir()
+    for rel in ("scripts/setup", "pyproject.toml", "engine/client_native.c"):
+        shutil.copy2(REPO / rel, checkout / rel)
+    venv = checkout / ".venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin/python").write_text(f'#!/bin/sh\nexec {sys.executable} "$@"\n')
+    os.utime(checkout / "pyproject.toml", (1, 1))
+    (venv / ".setup-demo").touch()
+
+    def pip_writes_its_script(marker: str) -> None:
+        (venv / "bin/wasmelt").write_text(f'#!/bin/sh\necho "{marker} $*"\n')
+
+    def setup() -> str:
+        proc = subprocess.run(["bash", str(checkout / "scripts/setup"), "demo"], cwd=tmp_path,
+                              env={**os.environ, "PYTHON": sys.executable}, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stderr
+
+    (venv / "bin/python").chmod(0o755)
+    pip_writes_its_script("first")
+    (venv / "bin/wasmelt").chmod(0o755)
+    assert setup() == ""
+    native = venv / "bin/wasmelt"
+    assert native.read_bytes()[:4] == b"\x7fELF" and "first" in (venv / "bin/wasmelt-python").read_text()
+    run = subprocess.run([str(native), "version"], capture_output=True, text=True, timeout=60)
+    assert run.stdout == "first version\n"  # everything else is pip's script
+    inode = native.stat().st_ino
+    assert setup() == "" and native.stat().st_ino == inode  # nothing to do
+    pip_writes_its_script("second")  # `pip install -e .` again
+    assert setup() == "" and native.read_bytes()[:4] == b"\x7fELF"
+    assert subprocess.run([str(native), "query"], capture_output=True, text=True).stdout == "second query\n"
+    with open(checkout / "engine/client_native.c", "a") as f:
+        f.write("this is not C\n")
+    err = setup()
+    assert err == ("set-up: could not compile the native client (engine/client_native.c; see .venv/client-build.log): "
+                   "`wasmelt` stays pip's Python console script\n")
+    assert native.read_text() == '#!/bin/sh\necho "second $*"\n' and not (venv / "bin/wasmelt-python").exists()
