@@ -21,7 +21,7 @@ setup-test:
 	@$(SETUP) test
 
 # The venv with the test extras (what `make test` sets up).
-$(BIN)/wasmelt: pyproject.toml
+$(BIN)/wasmelt: pyproject.toml engine/client_native.c
 	@$(SETUP) test
 
 demo: setup-demo

@@ -64,18 +64,22 @@ def main() -> None:
     args = ap.parse_args()
     work = args.workdir / str(args.targets)
     installs = {"before": install(args.before, args.workdir), "after": install(args.after, args.workdir)}
+    # With the native client (scripts/setup), pip's console script is beside it as wasmelt-python.
+    scripts = {name: str(Path(exe).with_name("wasmelt-python")) for name, exe in installs.items()
+               if Path(exe).with_name("wasmelt-python").exists()}
     for name, exe in installs.items():
-        print(f"{name}: {exe}: {Path(exe).read_text().splitlines()[1:4]}", flush=True)  # the console script's wrapper
+        wrapper = Path(scripts.get(name, exe)).read_text().splitlines()[1:4]  # the console script's wrapper
+        print(f"{name}: {exe}{' (native client)' if name in scripts else ''}: {wrapper}", flush=True)
     copies = (*installs, "ninja")
     reuse = args.reuse and all((work / name / "bench-workspace.json").exists() for name in copies)
     if not reuse:
         shutil.rmtree(work, ignore_errors=True)
     ws = {name: load_info(work / name) if reuse else generate(work / name, args.targets) for name in copies}
 
-    def build(name: str, server: bool, flags: tuple[str, ...] = ()) -> tuple[float, int, str]:
+    def build(name: str, server: bool, flags: tuple[str, ...] = (), exe: str | None = None) -> tuple[float, int, str]:
         env = {**os.environ, "WASMELT_SERVER": "1" if server else "0", "WASMELT_CACHE": str(work / f"cache-{name}")}
         start = time.perf_counter()
-        proc = subprocess.Popen([installs[name], "build", "//...", "-q", "-j", "2", *flags], cwd=ws[name].root, env=env,
+        proc = subprocess.Popen([exe or installs[name], "build", "//...", "-q", "-j", "2", *flags], cwd=ws[name].root, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         err = proc.stderr.read()
         _, status, usage = os.wait4(proc.pid, 0)
@@ -117,6 +121,10 @@ def main() -> None:
             assert "nothing changed" in err, err[-300:]
             samples.setdefault(f"{name} null", []).append(seconds)
             samples.setdefault(f"{name} python -c pass", []).append(interpreter(name))
+            if name in scripts:  # the same without the native client's exec in front
+                seconds, _, err = build(name, False, exe=scripts[name])
+                assert "nothing changed" in err, err[-300:]
+                samples.setdefault(f"{name} null (pip script)", []).append(seconds)
         samples.setdefault("ninja null", []).append(ninja())
     for i in range(args.runs):
         for name in turns(i):
@@ -134,7 +142,7 @@ def main() -> None:
         env = {**os.environ, "WASMELT_CACHE": str(work / f"cache-{name}")}
         subprocess.run([installs[name], "server", "stop"], cwd=ws[name].root, env=env, capture_output=True)
     for key, values in samples.items():
-        print(f"{args.targets} {key:22s} median {statistics.median(values) * 1000:7.1f} ms  "
+        print(f"{args.targets} {key:26s} median {statistics.median(values) * 1000:7.1f} ms  "
               f"min {min(values) * 1000:7.1f} ms")
 
 

@@ -3,8 +3,10 @@ modules only: a command forwarded to a running server costs the interpreter's st
 plus this file, so nothing here may import more than the interpreter already
 has loaded (no socket.py, which pulls in enum; no json or re; no pathlib).
 
-Protocol: the client sends PROTOCOL, a 4-byte big-endian length and a marshalled dict
-(argv, cwd, env, whether stderr is a terminal; or {"control": ...}); the
+Protocol: the client sends PROTOCOL, a 4-byte big-endian length and a dict marshalled
+in MARSHAL_VERSION (argv, cwd, env, whether stderr is a terminal, whether argv has
+the rc files applied; or {"control": ...}); the native client (engine/client_native.c,
+scripts/setup installs it as the `wasmelt` command) sends the same bytes. The
 server answers with frames of one type byte and a 4-byte length: b"o"
 stdout, b"e" stderr, b"x" the exit code (ASCII digits; JSON for status),
 b"r" refused (the client runs the command itself: the server is stale,
@@ -22,7 +24,10 @@ from .workspace_root import BUILD_FILE, guess
 SOCKET_NAME = "server.sock"
 FORWARDED = ("build", "test")
 SIGPIPE_EXIT = 141  # as a shell reports a process killed by SIGPIPE
-PROTOCOL = b"wsm\x01"  # a server that reads another one refuses the command
+PROTOCOL = b"wsm\x02"  # a server that reads another one refuses the command
+# No shared references or interned strings (version 3 on): the bytes depend on the dict
+# alone, so a client in another language writes them exactly.
+MARSHAL_VERSION = 2
 
 
 def records_path(cache_dir: str, root: str) -> str:
@@ -78,7 +83,7 @@ def short_socket_path(path: str) -> str:
 
 
 def send_message(sock, message: dict) -> None:
-    data = marshal.dumps(message)
+    data = marshal.dumps(message, MARSHAL_VERSION)
     sock.sendall(PROTOCOL + len(data).to_bytes(4, "big") + data)
 
 
@@ -158,7 +163,8 @@ def command_message(argv: list[str]) -> dict:
             env["COLUMNS"], env["LINES"] = map(str, os.get_terminal_size(sys.stderr.fileno()))
         except OSError:
             pass
-    return {"argv": argv, "cwd": os.getcwd(), "env": env, "tty": tty}
+    # wasmelt.cli applied the rc files already; the native client leaves that to the server.
+    return {"argv": argv, "cwd": os.getcwd(), "env": env, "tty": tty, "expanded": True}
 
 
 def server_disabled() -> bool:

@@ -227,6 +227,8 @@ class Server:
         try:
             self.command_running = True
             try:
+                if not message.get("expanded"):  # the native client's argv as typed: the rc files apply here
+                    argv = self.frontend.expand(argv, message["cwd"])  # a bad one: its ERROR line, exit 2
                 args = self.frontend.parse(argv)  # the one parser: a bad flag exits 2, as in-process
             except SystemExit as e:
                 return e.code if isinstance(e.code, int) else 1

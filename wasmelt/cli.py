@@ -1,4 +1,5 @@
-"""The `wasmelt` console script, import-light: a build or test goes to the
+"""The `wasmelt` console script, import-light (scripts/setup puts the native client,
+engine/client_native.c, in front of it): a build or test goes to the
 workspace's server when one runs (engine.client, on builtin modules only), or
 starts it when the workspace asks for one (engine.serverctl); a build whose
 trace says nothing changed is answered by a stat pass (engine.rebuild.null_build)
@@ -26,6 +27,9 @@ def _main(argv: list[str]) -> int:
 
     from wasmelt.rc import expand
 
+    # The native client (engine/client_native.c) reached a server that refused or did not
+    # finish this command: it said so, and the command runs here without asking again.
+    unfinished = os.environ.pop("WASMELT_SERVER_UNFINISHED", None) is not None
     argv = expand(argv, os.getcwd())  # .wasmeltrc and --config, before any path looks at the flags
 
     if os.environ.get("WASMELT_INSIDE_ACTION"):  # engine.sandbox.INSIDE_ACTION_ENV; nothing more imported first
@@ -42,7 +46,7 @@ def _main(argv: list[str]) -> int:
     if argv and argv[0] in ("build", "test"):
         from wasmelt.engine.client import forward_if_running
 
-        code, reached = forward_if_running(argv)  # the server parses argv with the same parser
+        code, reached = (None, True) if unfinished else forward_if_running(argv)  # the server parses argv too
         if code is not None:
             return code
         if not reached:  # a server that refused or died is not asked again

@@ -16,14 +16,20 @@ def add_parser(sub) -> None:
 
 
 class Frontend:
-    """What the server needs from the command line: run a command, parse
-    argv, tell a plain build (wasmelt.commands.build.plain), and print (engine modules never import a command)."""
+    """What the server needs from the command line: run a command, apply the
+    rc files to a native client's argv, parse argv, tell a plain build (wasmelt.commands.build.plain), and print (engine modules never import a command)."""
 
     @staticmethod
     def run(argv: list[str], memo) -> int:
         from wasmelt.main import main
 
         return main(argv, memo)
+
+    @staticmethod
+    def expand(argv: list[str], cwd: str) -> list[str]:
+        from wasmelt.rc import expand
+
+        return expand(argv, cwd)
 
     @staticmethod
     def parse(argv: list[str]):
