@@ -23,10 +23,10 @@ from wasmelt.toolchains.reference import HostStubs
 CPUS = ["cortex-m4", "cortex-m0"]
 
 
-def checks(body: str, params: str = "(param i32 i32)") -> list[Check | None]:
+def checks(body: str, from_zero: bool = True) -> list[Check | None]:
     """The checks of one function's accesses, in order."""
-    m = decode_module(wat(f"(module (memory 1) (func {params} (result i32) {body}))"))
-    found = function_checks(m.functions[0].body, 65536)
+    m = decode_module(wat(f"(module (memory 1) (func (param i32 i32) (result i32) {body}))"))
+    found = function_checks(m.functions[0].body, 65536, from_zero)
     return [found[k] for k in sorted(found)]
 
 
@@ -66,6 +66,22 @@ def test_what_ends_a_group():
     # closer, one of them is always out of the page: the check always traps
     assert checks("(i32.load (local.get 0)) (i32.add (i32.load (i32.add (local.get 0) (i32.const -65536))))") == [
         Check(65536, 0, 65540), COVERED]
+
+
+def test_a_check_holds_for_later_accesses_it_covers_until_a_join():
+    stores = "".join(f"(i32.store offset={o} (local.get 0) (local.get 1))" for o in (12, 8, 4, 0))
+    assert checks(stores + "(i32.load offset=2 (local.get 0))") == [Check(0, 12, 4)] + [COVERED] * 4
+    # after a call, a division, a branch out: the values and their checks stand
+    assert checks("(drop (i32.load offset=8 (local.get 0))) (drop (i32.div_u (local.get 1) (local.get 1))) "
+                  "(drop (br_if 0 (i32.const 0) (local.get 1))) (i32.load offset=4 (local.get 0))") == [
+        Check(0, 8, 4), COVERED]
+    # not beyond what was checked, nor below it in a memory from above 0, nor across a join or a write of the base
+    assert checks("(drop (i32.load offset=4 (local.get 0))) (i32.store (local.get 0) (i32.const 0)) "
+                  "(i32.load16_u offset=7 (local.get 0))") == [Check(0, 0, 8), COVERED, Check(0, 7, 2)]
+    assert checks(stores, from_zero=False) == [Check(0, 12, 4), Check(0, 8, 4), Check(0, 4, 4), Check(0, 0, 4)]
+    for between in ("(block)", "(if (local.get 1) (then))", "(local.set 0 (local.get 1))", "(loop)"):
+        assert checks(f"(drop (i32.load offset=8 (local.get 0))) {between} (i32.load offset=4 (local.get 0))") == [
+            Check(0, 8, 4), Check(0, 4, 4)], between
 
 
 # Loads only; a store before a later out-of-bounds load; the base reassigned;
@@ -226,3 +242,27 @@ def test_a_group_compiles_to_one_compare(tmp_path, cpu):
                           capture_output=True, text=True, check=True).stdout
     body = dump.split("<sum>:")[1].split("\n\n")[0]
     assert len([ln for ln in body.splitlines() if "\tcmp" in ln]) == 1, body
+
+
+@pytest.mark.parametrize("cpu", CPUS)
+def test_a_group_in_a_cut_window_with_a_pad_lets_through_only_what_wasm_does(tmp_path, cpu):
+    wasm = wat("""(module (memory 1) (global $data_end i32 (i32.const 64)) (export "__data_end" (global $data_end))
+      (data (i32.const 0) \"""" + "".join(f"\\{i + 1:02x}" for i in range(64)) + """\")
+      (func (export "near") (param i32) (result i32)
+        (i32.add (i32.load offset=4 (local.get 0)) (i32.add (i32.load (local.get 0)) (i32.load16_u (i32.add (local.get 0) (i32.const 2))))))
+      (func (export "far") (param i32) (result i32) (i32.add (i32.load (local.get 0)) (i32.load offset=40 (local.get 0))))
+      (func (export "word") (param i32) (result i32) (i32.load (local.get 0))))""")
+    layout = derive(decode_module(wasm))
+    assert layout.end == 64 and 8 <= layout.reach < 44  # near's group shares the limit, far's is exact
+    bases = [*range(16, 26), *range(54, 72), 65528, 65532, 65535, 2 ** 32 - 2]
+    cases = [{"call": name, "args": [_signed(b)]} for name in ("near", "far") for b in bases]
+    results = compare(_synth(tmp_path, wasm, cpu), wasm, cpu, cases, HostStubs())
+    for r in results:
+        if r.reference.trap or r.firmware.trap:  # beyond the declared memory, or beyond the window and its pad
+            assert r.firmware.trap == "out_of_bounds_memory", r.case
+        else:
+            assert r.firmware.results == r.reference.results, r.case
+    far = {b: r.firmware.trap for b, r in zip(bases, results[len(bases):])}
+    assert [b for b in bases if far[b] is None] == list(range(16, 21))  # [b, b + 44) in [0, 64): exact
+    near = {b: r.firmware.trap for b, r in zip(bases, results)}
+    assert [b for b in bases if near[b] is None] == [*range(16, 26), *range(54, 64)]  # the base below the limit

@@ -14,6 +14,11 @@ earlier. A base `x + c` that wraps lies below the memory's end only when `x`
 is beyond it, so a group spans less than 2^32 minus the declared memory, and
 its check takes the lowest base of the group (`x + c_min`), which is then an
 access of the group and traps itself when it wraps.
+
+Values and what their checks proved outlive a run up to the next join (a
+loop, an else, an end) or jump: a later access whose bytes an earlier check
+already held, after a store or a call, checks nothing (stores at offsets 28,
+24, ... 0 of one base check once, at 28).
 """
 
 from __future__ import annotations
@@ -40,6 +45,11 @@ PURE = {**{f"{t}.{op}": 2 for t in ("i32", "i64") for op in _INT_BINARY},
         "i32.reinterpret_f32": 1, "i64.reinterpret_f64": 1, "f32.reinterpret_i32": 1, "f64.reinterpret_i64": 1,
         **{f"{it}.trunc_sat_{ft}_{s}": 1 for it in ("i32", "i64") for ft in ("f32", "f64") for s in "su"},
         **{f"{ft}.convert_{it}_{s}": 1 for it in ("i32", "i64") for ft in ("f32", "f64") for s in "su"}}
+# What ends a run but keeps the values and what is known of them: code after it
+# runs only after it (i32.div_s and the like, that may trap, too).
+SOFT = {"call", "call_indirect", "global.set", "br_if", "select", "memory.size", "memory.grow", "memory.fill",
+        "memory.copy", "memory.init", "data.drop", "table.get", "table.set", "table.size", "table.grow", "table.fill",
+        "table.copy", "table.init", "elem.drop", "ref.null", "ref.func", "ref.is_null"}
 LOADS = {f"{t}.load" for t in ("i32", "i64", "f32", "f64")} | {f"{t}.load{b}_{s}" for t in ("i32", "i64")
                                                               for b in (8, 16) for s in "su"} | {"i64.load32_s", "i64.load32_u"}
 STORES = {f"{t}.store" for t in ("i32", "i64", "f32", "f64")} | {f"{t}.store{b}" for t in ("i32", "i64")
@@ -94,15 +104,18 @@ def _group_checks(members: list[_Access], span: int) -> dict[int, Check | None]:
     return {first.at: Check(first.shift - shifts[0], lo, hi - lo), **{a.at: COVERED for a in members[1:]}}
 
 
-def function_checks(body: list, declared: int) -> dict[int, Check | None]:
+def function_checks(body: list, declared: int, from_zero: bool = True) -> dict[int, Check | None]:
     """Position of each load and store in `body` -> its check, or None when an
-    earlier access of its group checks for it."""
+    earlier access of its group checks for it. `from_zero`: the memory starts
+    at address 0, so a checked base holds every byte above it up to the top
+    of its check."""
     span = _I32 - declared  # how far apart a group's bases may lie
     checks: dict[int, Check | None] = {}
     ids: dict[tuple, int] = {}  # value numbering: an expression -> its number
     stack: list[tuple[int | None, int]] = []  # the run's values: (number, i32 constant added); None: a constant
     local: dict[int, tuple[int | None, int]] = {}
     groups: dict[int, list[_Access]] = {}
+    known: dict[int, list[tuple[int, int, int]]] = {}  # value -> checked (shift, lo, hi) of it, since the last join
 
     def number(key: tuple) -> int:
         return ids.setdefault(key, len(ids))
@@ -113,12 +126,26 @@ def function_checks(body: list, declared: int) -> dict[int, Check | None]:
     def pop() -> tuple[int | None, int]:
         return stack.pop() if stack else fresh()  # a value from before the run
 
-    def close() -> None:
-        for members in groups.values():
-            checks.update(_group_checks(members, span))
+    def covered(value: int, a: _Access) -> bool:
+        """Whether a check since the last join holds the access's bytes."""
+        return any(0 <= a.shift - s < span and (from_zero or lo <= a.shift - s + a.offset) and a.shift - s + a.offset + a.size <= hi
+                   for s, lo, hi in known.get(value, ()))
+
+    def close(join: bool) -> None:
+        """The run ends; at a join (or other control flow) what is known of values too."""
+        for value, members in groups.items():
+            checks.update((a.at, COVERED) for a in members if covered(value, a))
+            members = [a for a in members if not covered(value, a)]
+            for at, check in _group_checks(members, span).items() if members else ():
+                checks[at] = check
+                if check is not COVERED:
+                    shift = next(a.shift for a in members if a.at == at) - check.shift
+                    known.setdefault(value, []).append((shift, check.lo, check.reach))
         groups.clear()
         stack.clear()
-        local.clear()
+        if join:
+            local.clear()
+            known.clear()
 
     for at, ins in enumerate(body):
         op = ins.op
@@ -133,7 +160,7 @@ def function_checks(body: list, declared: int) -> dict[int, Check | None]:
                 groups.setdefault(value, []).append(
                     _Access(at, shift - _I32 if shift >> 31 else shift, ins.imm[0].offset, size))
             if op in STORES:
-                close()
+                close(join=False)
             else:
                 stack.append(fresh())
         elif op == "i32.const":
@@ -162,14 +189,14 @@ def function_checks(body: list, declared: int) -> dict[int, Check | None]:
         elif op == "select" and len(stack) >= 3:
             del stack[-3:]
             stack.append(fresh())
-        elif op not in ("nop", "block"):  # control flow, a call, a side effect, another trap: the run ends
-            close()
-    close()
+        elif op not in ("nop", "block"):  # a call, a side effect, another trap, control flow: the run ends
+            close(join=op not in SOFT and op.partition(".")[0] not in ("i32", "i64", "f32", "f64"))
+    close(join=True)
     return checks
 
 
-def module_checks(m: Module) -> dict[int, dict[int, Check | None]]:
+def module_checks(m: Module, from_zero: bool = True) -> dict[int, dict[int, Check | None]]:
     """Every defined function (by its module-wide index) -> function_checks."""
     declared = m.memories[0].limits.min * PAGE if m.memories else 0
     imported = len(m.imported(FUNC))
-    return {imported + d: function_checks(f.body, declared) for d, f in enumerate(m.functions)}
+    return {imported + d: function_checks(f.body, declared, from_zero) for d, f in enumerate(m.functions)}

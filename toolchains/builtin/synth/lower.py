@@ -468,15 +468,15 @@ class Lowering:
                              "tables only")
         if len(m.memories) > 1:
             raise LowerError("the module has several memories; fuse it with memory = \"shared\" first")
-        self.checks = module_checks(m)  # each access's bounds check (coalesce.py)
         try:
-            self.layout = derive(m, options.bounds, options.memory_bytes, options.heap_size, options.hints, self.checks)
+            self.layout = derive(m, options.bounds, options.memory_bytes, options.heap_size, options.hints)
         except LayoutError as e:
             raise LowerError(str(e)) from None
         size = self.layout.end  # the addresses [layout.low, size) are the object's
         if options.bounds == "mask" and size & (size - 1):
             size = 1 << (size - 1).bit_length()
         self.memory_bytes = size
+        self.checks = module_checks(m, from_zero=self.layout.low == 0)  # each access's bounds check (coalesce.py)
         self.memory_pages = m.memories[0].limits.min if m.memories else 0
         # The shadow stack's pointer: a new value outside the memory is an
         # overflow (it wrapped below 0), trapped in every bounds mode before a
@@ -526,9 +526,9 @@ class Lowering:
         if self.options.bounds == "check":
             check = self.checks[b.index].get(b.at, Check(0, offset, size))
             if check is COVERED:
-                return f"({ea})"
+                return f"(u32)({base} + {offset}ull)"
             checked = f"(u32)({base} - {check.shift}u)" if check.shift else base
-            return f"WASMELT_EA({checked}, {check.lo}ull, {check.size}, {ea})"
+            return f"WASMELT_EA({checked}, {check.lo}ull, {check.size}, (u32)({base} + {offset}ull))"
         if self.options.bounds == "mask":
             return f"(({ea}) & {self.memory_bytes - 1}u)"
         return f"({ea})"
