@@ -82,6 +82,12 @@ def test_a_check_holds_for_later_accesses_it_covers_until_a_join():
     for between in ("(block)", "(if (local.get 1) (then))", "(local.set 0 (local.get 1))", "(loop)"):
         assert checks(f"(drop (i32.load offset=8 (local.get 0))) {between} (i32.load offset=4 (local.get 0))") == [
             Check(0, 8, 4), Check(0, 4, 4)], between
+    # a global read twice is two values: a store or call between may set it
+    m = decode_module(wat("(module (memory 1) (global (mut i32) (i32.const 0)) (func (result i32)"
+                          " (drop (i32.load offset=8 (global.get 0))) (global.set 0 (i32.const 9))"
+                          " (i32.load offset=4 (global.get 0))))"))
+    found = function_checks(m.functions[0].body, 65536)
+    assert [found[k] for k in sorted(found)] == [Check(0, 8, 4), Check(0, 4, 4)]
 
 
 # Loads only; a store before a later out-of-bounds load; the base reassigned;

@@ -128,8 +128,8 @@ def function_checks(body: list, declared: int, from_zero: bool = True) -> dict[i
 
     def covered(value: int, a: _Access) -> bool:
         """Whether a check since the last join holds the access's bytes."""
-        return any(0 <= a.shift - s < span and (from_zero or lo <= a.shift - s + a.offset) and a.shift - s + a.offset + a.size <= hi
-                   for s, lo, hi in known.get(value, ()))
+        return any(0 <= a.shift - s < span and (from_zero or lo <= a.shift - s + a.offset)
+                   and a.shift - s + a.offset + a.size <= hi for s, lo, hi in known.get(value, ()))
 
     def close(join: bool) -> None:
         """The run ends; at a join (or other control flow) what is known of values too."""
@@ -181,9 +181,10 @@ def function_checks(body: list, declared: int, from_zero: bool = True) -> dict[i
                 stack.append((number((op, a, ca, b, cb)), 0))
         elif op in PURE:
             stack.append((number((op, *(pop() for _ in range(PURE[op])))), 0))
-        elif op in ("i64.const", "f32.const", "f64.const", "global.get"):
-            # global.get: nothing in the run sets a global
+        elif op in ("i64.const", "f32.const", "f64.const"):
             stack.append((number((op, ins.imm[0])), 0))
+        elif op == "global.get":  # a new value each time: a call or global.set between may change it
+            stack.append(fresh())
         elif op == "drop":
             pop()
         elif op == "select" and len(stack) >= 3:
