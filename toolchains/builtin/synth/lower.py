@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from ..discipline import const_value
 from ..wasm.model import FUNC, GLOBAL, MEMORY, TABLE, FuncType, Module
 from ..wasm.names import function_label, get_names
+from .coalesce import COVERED, Check, module_checks
 from .memory_layout import LayoutError, LayoutHints, derive
 from .shadow_stack import pointer_alignment
 from .tail_calls import TAIL_POOL, TailGroup, cycles, tail_edges
@@ -385,6 +386,7 @@ class Body:
         self.frames: list[dict] = []
         self.label_count = 0
         self.dead = 0  # >0: inside unreachable code, counting nested blocks
+        self.at = 0  # the position in the body of the instruction being lowered
 
     def slot(self, depth: int, t: str) -> str:
         self.slots.add((depth, t))
@@ -474,6 +476,7 @@ class Lowering:
         if options.bounds == "mask" and size & (size - 1):
             size = 1 << (size - 1).bit_length()
         self.memory_bytes = size
+        self.checks = module_checks(m, from_zero=self.layout.low == 0)  # each access's bounds check (coalesce.py)
         self.memory_pages = m.memories[0].limits.min if m.memories else 0
         # The shadow stack's pointer: a new value outside the memory is an
         # overflow (it wrapped below 0), trapped in every bounds mode before a
@@ -515,11 +518,17 @@ class Lowering:
 
     # -- memory access ---------------------------------------------------------
 
-    def address(self, base: str, offset: int, size: int) -> str:
-        """A C expression for the byte address of an access (after checks)."""
+    def address(self, b: Body, base: str, offset: int, size: int) -> str:
+        """A C expression for the byte address of an access (after checks):
+        with bounds = "check", the access's check (coalesce.py) of its own
+        bytes, of its group's, or none when an earlier access checked them."""
         ea = f"{base} + {offset}u" if offset else base
         if self.options.bounds == "check":
-            return f"WASMELT_EA({base}, {offset}ull, {size})"
+            check = self.checks[b.index].get(b.at, Check(0, offset, size))
+            if check is COVERED:
+                return f"(u32)({base} + {offset}ull)"
+            checked = f"(u32)({base} - {check.shift}u)" if check.shift else base
+            return f"WASMELT_EA({checked}, {check.lo}ull, {check.size}, (u32)({base} + {offset}ull))"
         if self.options.bounds == "mask":
             return f"(({ea}) & {self.memory_bytes - 1}u)"
         return f"({ea})"
@@ -639,28 +648,31 @@ class Lowering:
             out.append("#define WASMELT_MEM wasmelt_memory")
         # One unsigned compare each: an address below low wraps to a huge distance from it.
         out.append("#define WASMELT_SP_OK(v) ((u32)((v) - WASMELT_MEM_LOW) <= WASMELT_MEM_BYTES - WASMELT_MEM_LOW)")
+        # WASMELT_EA(c, lo, n, a): the address a, after a trap unless the wasm
+        # addresses [c + lo, c + lo + n) lie in the memory (c the base, lo and n
+        # constants; for a group of accesses, coalesce.py, the bytes of them all).
         if self.options.bounds == "check" and low and end - low >= 16:
-            # With an offset up to low the distance fits 32 bits (the usual case);
-            # the constant offset selects the form at compile time.
-            out.append("#define WASMELT_EA(b, o, n) (((o) <= WASMELT_MEM_LOW ? (u32)((b) + (u32)(o) - WASMELT_MEM_LOW) "
-                       ": (u64)(b) + (o) - WASMELT_MEM_LOW) > (WASMELT_MEM_BYTES - WASMELT_MEM_LOW) - (n) "
-                       "? (wasmelt_trap(7), 0u) : (u32)((b) + (o)))")
+            # With lo up to low the distance fits 32 bits (the usual case);
+            # the constant lo selects the form at compile time.
+            out.append("#define WASMELT_EA(c, lo, n, a) (((n) > WASMELT_MEM_BYTES - WASMELT_MEM_LOW || ((lo) <= WASMELT_MEM_LOW "
+                       "? (u32)((c) + (u32)(lo) - WASMELT_MEM_LOW) : (u64)(c) + (lo) - WASMELT_MEM_LOW) > "
+                       "(WASMELT_MEM_BYTES - WASMELT_MEM_LOW) - (n)) ? (wasmelt_trap(7), 0u) : (a))")
         elif self.options.bounds == "check" and low:
-            out.append("#define WASMELT_EA(b, o, n) ((u64)(b) + (o) < WASMELT_MEM_LOW || "
-                       "(u64)(b) + (o) + (n) > WASMELT_MEM_BYTES ? (wasmelt_trap(7), 0u) : (u32)((b) + (o)))")
+            out.append("#define WASMELT_EA(c, lo, n, a) ((u64)(c) + (lo) < WASMELT_MEM_LOW || "
+                       "(u64)(c) + (lo) + (n) > WASMELT_MEM_BYTES ? (wasmelt_trap(7), 0u) : (a))")
         elif self.options.bounds == "check" and self.layout.limit is not None:
-            # A cut window from 0 (memory_layout.shared_limit): an access of a small
-            # offset + size traps when its base exceeds the one limit, and the zero
+            # A cut window from 0 (memory_layout.shared_limit): a check of a small
+            # lo + n traps when its base exceeds the one limit, and the zero
             # pad above the window holds what it may reach past the end.
             out.append(f"#define WASMELT_MEM_LIMIT {self.layout.limit}u")
-            out.append(f"#define WASMELT_EA(b, o, n) (((o) + (n) <= {self.layout.reach}u ? (b) > WASMELT_MEM_LIMIT : "
-                       "(o) + (n) > WASMELT_MEM_BYTES || (b) > WASMELT_MEM_BYTES - (o) - (n)) "
-                       "? (wasmelt_trap(7), 0u) : (u32)((b) + (o)))")
+            out.append(f"#define WASMELT_EA(c, lo, n, a) (((lo) + (n) <= {self.layout.reach}u ? (c) > WASMELT_MEM_LIMIT : "
+                       "(lo) + (n) > WASMELT_MEM_BYTES || (c) > WASMELT_MEM_BYTES - (lo) - (n)) "
+                       "? (wasmelt_trap(7), 0u) : (a))")
         elif self.options.bounds == "check":
-            # o and n are constants: the bound folds, and the check is one compare
+            # lo and n are constants: the bound folds, and the check is one compare
             # of the 32-bit base (gcc keeps a 64-bit sum as written).
-            out.append("#define WASMELT_EA(b, o, n) ((o) + (n) > WASMELT_MEM_BYTES || (b) > WASMELT_MEM_BYTES - (o) - (n) "
-                       "? (wasmelt_trap(7), 0u) : (u32)((b) + (o)))")
+            out.append("#define WASMELT_EA(c, lo, n, a) ((lo) + (n) > WASMELT_MEM_BYTES || (c) > WASMELT_MEM_BYTES - (lo) - (n) "
+                       "? (wasmelt_trap(7), 0u) : (a))")
         if self.options.bounds == "check":
             out.append(f"#define WASMELT_CHECK_RANGE(a, n) do {{ if ({'(u32)(a) < WASMELT_MEM_LOW || ' if low else ''}"
                        "(u64)(a) + (n) > WASMELT_MEM_BYTES) wasmelt_trap(7); } while (0)")
@@ -851,7 +863,7 @@ class Lowering:
         b.label_count = first_label
         b.frames.append({"kind": "function", "label": "Lret", "base": 0, "params": [], "results": list(t.results),
                          "height": 0, "used": False})
-        for ins in func.body[:-1]:
+        for b.at, ins in enumerate(func.body[:-1]):
             self.instr(b, ins)
         # The final `end` returns the function's results.
         if not b.dead:
@@ -1192,7 +1204,7 @@ class Lowering:
     # memory
     def _load(self, b, imm, t: str, ctype: str, size: int, convert: str) -> None:
         addr, _ = b.pop()
-        ea = self.address(addr, imm[0].offset, size)
+        ea = self.address(b, addr, imm[0].offset, size)
         dst = b.push(t)
         raw = f"WASMELT_MEM[{ea}]" if size == 1 else f"wasmelt_ld{size * 8}(WASMELT_MEM + {ea})"
         value = {"f32": f"wasmelt_bits_f32({raw})", "f64": f"wasmelt_bits_f64({raw})"}.get(ctype, f"({ctype}){raw}")
@@ -1201,7 +1213,7 @@ class Lowering:
     def _store(self, b, imm, ctype: str, size: int, convert: str) -> None:
         value, _ = b.pop()
         addr, _ = b.pop()
-        ea = self.address(addr, imm[0].offset, size)
+        ea = self.address(b, addr, imm[0].offset, size)
         bits = {"f32": f"wasmelt_f32_bits({value})", "f64": f"wasmelt_f64_bits({value})"}.get(ctype, convert.format(value))
         if size == 1:
             b.emit(f"WASMELT_MEM[{ea}] = {bits};")
