@@ -185,19 +185,35 @@ def compile_commands(stage_argv: list[str], tool: str) -> list[tuple[str, list[s
             for i, src in enumerate(s for s in args.srcs if s.endswith(".c"))]
 
 
-# clang's -Os inlines where gcc's -Os keeps a call (a helper called from six places
-# is six copies), and no later stage can undo it. -Oz's inliner (threshold 5:
-# inline only where the call costs about as much as the body) with -Os's other
-# passes: on the size corpus -9% .text for +2% executed instructions; all of
-# -Oz (`copts = ["-Xclang", "-Oz"]`) is -14% for +12%.
-INLINE = ("-mllvm", "-inline-threshold=5")
+# -Os with the two -Oz behaviours that buy flash cheaply. clang's true -Oz
+# (`-Xclang -Oz`: zig's driver maps -Oz to -Os) saves bytes in two ways, measured
+# on the size corpus (bench/size_bench.py, linked .text / executed instructions
+# against native, m4 and m0): it inlines almost nothing, and it never duplicates
+# a loop's exit test ahead of the loop (loop rotation), so every iteration takes
+# two branches. LLVM ties the second to the minsize attribute -Oz puts on every
+# function, and no option restores rotation under it; so -Os and the knobs:
+#   -inline-threshold=0        a helper called from several places stays one
+#                              function, as gcc -Os keeps it (clang's -Os makes a
+#                              copy per call site): 1.62x -> 1.59x m4 .text at no
+#                              instruction cost;
+#   -rotation-max-header-size=2  rotate only loops whose exit test is a compare
+#                              and branch, the ones where the duplicate costs about
+#                              nothing and the saved branch is per iteration:
+#                              m0 1.65x -> 1.62x, m4 1.59x -> 1.58x, +2% instructions.
+# Together: m4 1.62x/1.21x -> 1.58x/1.23x, m0 1.66x/1.24x -> 1.62x/1.26x; all of
+# -Oz is m4 1.51x/1.32x, m0 1.61x/1.39x (the rotation it forgoes is the +9%).
+INLINE = ("-mllvm", "-inline-threshold=0")
+ROTATION = ("-mllvm", "-rotation-max-header-size=2")
 
 
 def optimisation(copts: list[str]) -> list[str]:
-    """-Os, and the inliner's threshold unless copts set an -O level or a threshold
-    themselves (then the compiler's own for that level; later copts win anyway)."""
-    chosen = any(o.startswith("-O") or "-inline-threshold" in o for o in copts)
-    return ["-Os"] + ([] if chosen else list(INLINE))
+    """-Os and the knobs above; copts that set an -O level get that level alone
+    (the compiler's own inlining and rotation for it), and copts that set one of
+    the knobs replace it (later copts win anyway)."""
+    if any(o.startswith("-O") for o in copts):
+        return ["-Os"]
+    knobs = [knob for knob in (INLINE, ROTATION) if not any(knob[1].split("=")[0] in o for o in copts)]
+    return ["-Os", *(flag for knob in knobs for flag in knob)]
 
 
 def c_compile_argv(tool: str, cc: str, src: str, obj: str, flags: CFlags) -> list[str]:

@@ -23,8 +23,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .builtin.synth.lower import (PREFIX, LowerError, LowerOptions, import_symbols, lower, symbol_function,
-                                  symbol_name_problem)
+from .builtin.synth.lower import (COMPILER_RT, LIBC, PREFIX, LowerError, LowerOptions, import_symbols, lower,
+                                  symbol_function, symbol_name_problem)
 from .builtin.synth.memory_layout import LayoutHints
 from .builtin.wasm.decode import decode_module
 from .builtin.wasm.model import FUNC
@@ -36,9 +36,6 @@ from .size_table import build_table
 from .stage import StageError, run_stage, run_tool
 
 TOOLCHAINS = ("builtin", "synth", "wasm2c")
-# Undefined symbols a C compiler may leave for its runtime library.
-COMPILER_RT = r"__aeabi_\w+|__gnu_\w+|__riscv_\w+|__(float|fix)\w+|__(u|)(div|mod|mul)\w+|__\w+[sdt]f[23]|__\w+(di|si|ti)[23]"
-LIBC = r"(sqrt|floor|ceil|trunc|fmin|fmax|fabs)f?|mem(cpy|set|move|cmp)"
 RUNTIME_HELPER = re.compile(rf"^({COMPILER_RT}|{LIBC})$")
 LIBC_NAME = re.compile(rf"^({LIBC})$")
 # Symbols no wasm name may take: the lowering's own (PREFIX) and the compiler
@@ -381,7 +378,8 @@ def run_builtin(args, module, tmp: Path) -> tuple[bytes, dict[str, int], dict[st
     source = tmp / "module.c"
     source.write_text(lowered.c_source)
     compile_c(source, tmp / "module.o", args.cc, args.cpu, args.opt, extra=LOWERED_CFLAGS)
-    return (tmp / "module.o").read_bytes(), lowered.exports, lowered.imports, lowered.header, lowered.memory
+    return (tmp / "module.o").read_bytes(), lowered.exports, lowered.imports, lowered.header, lowered.memory, \
+        lowered.entries
 
 
 def run_wasm2c(args, module, tmp: Path) -> bytes:
@@ -468,11 +466,11 @@ def build(args) -> None:
         if LIBC_NAME.match(name):
             print(f"warning: export `{name}` is also a C library function: linked into firmware, it replaces "
                   f"the library's `{name}` for all of the firmware's code", file=sys.stderr)
-    header, memory = None, None
+    header, memory, entries = None, None, []
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         if args.toolchain == "builtin":
-            obj, exports, imports, header, memory = run_builtin(args, module, tmp)
+            obj, exports, imports, header, memory, entries = run_builtin(args, module, tmp)
         elif args.toolchain == "wasm2c":
             obj = run_wasm2c(args, module, tmp)
         else:
@@ -482,7 +480,7 @@ def build(args) -> None:
     check_machine(facts, target, args.toolchain)
     if args.toolchain != "wasm2c":  # wasm2c names exports by its own convention
         check_seam(facts, roots, imports, target.family)
-        check_runtime_names(facts, exports)
+        check_runtime_names(facts, [e for e in exports if e not in entries])  # the lowering's own calls
     provenance = json.loads(Path(args.provenance).read_text()) if args.provenance else _provenance_from_names(module)
     report = size_report(facts, stack_usage(obj, facts), {r: exports[r] for r in roots if r in exports}, provenance)
     report.update({"cpu": args.cpu, "toolchain": args.toolchain, "cc": args.cc, "bounds": args.bounds,

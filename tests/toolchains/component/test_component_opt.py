@@ -1,6 +1,7 @@
-"""The component stage's optimisation policy: -Os with -Oz's inliner, so a small
-helper called from several places stays one function (as gcc -Os keeps it);
-copts that choose an -O level or a threshold get the compiler's own."""
+"""The component stage's optimisation policy: -Os with -Oz's inlining, so a small
+helper called from several places stays one function (as gcc -Os keeps it), and
+loop rotation only for loops whose exit test is a compare and branch; copts that
+choose an -O level or one of the knobs get the compiler's own."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 from wasmelt.toolchains.builtin.wasm.decode import decode_module
 from wasmelt.toolchains.builtin.wasm.model import FUNC
-from wasmelt.toolchains.component import INLINE, optimisation
+from wasmelt.toolchains.component import INLINE, ROTATION, optimisation
 
 # put() is what clang's -Os inlines into each of its four call sites.
 HELPER_C = """
@@ -55,14 +56,48 @@ def test_copts_that_choose_the_inlining_get_it(tmp_path, copts):
     assert (functions, calls) == (1, 0)  # put() inlined four times, as clang's -Os and -O2 do
 
 
-def test_the_threshold_is_left_to_copts_that_set_an_optimisation_level():
-    assert optimisation([]) == ["-Os", *INLINE]
-    assert optimisation(["-Wextra", "-DX=1"]) == ["-Os", *INLINE]
-    for copts in (["-O2"], ["-Xclang", "-Oz"], ["-mllvm", "-inline-threshold=100"]):
+def test_the_knobs_are_left_to_copts_that_set_an_optimisation_level_or_the_knob():
+    assert optimisation([]) == ["-Os", *INLINE, *ROTATION]
+    assert optimisation(["-Wextra", "-DX=1"]) == ["-Os", *INLINE, *ROTATION]
+    for copts in (["-O2"], ["-Xclang", "-Oz"]):
         assert optimisation(copts) == ["-Os"]
+    assert optimisation(["-mllvm", "-inline-threshold=100"]) == ["-Os", *ROTATION]
+    assert optimisation(["-mllvm", "-rotation-max-header-size=16"]) == ["-Os", *INLINE]
 
 
 def test_a_helper_the_source_marks_inline_is_still_inlined(tmp_path, monkeypatch):
     monkeypatch.setattr(sys.modules[__name__], "HELPER_C", HELPER_C.replace("static unsigned put",
                                                                            "static inline unsigned put"))
     assert _functions(tmp_path) == (1, 0)
+
+
+# The loop's exit test is one compare and branch: rotated, each iteration takes one
+# branch (a `br_if` back to the loop's top); unrotated, a `br_if` out and a `br` back.
+LOOP_C = """
+__attribute__((export_name("sum"))) unsigned sum(const unsigned char *p, unsigned n) {
+  unsigned s = 0;
+  while (n) { s += *p++; n--; }
+  return s;
+}
+"""
+
+
+def _back_branches(tmp_path, *copts: str) -> int:
+    """Unconditional `br`s in the export: one per loop left unrotated."""
+    (tmp_path / "l.c").write_text(LOOP_C)
+    proc = subprocess.run([sys.executable, "-m", "wasmelt.toolchains.component", "--label", "//t:l", "--out",
+                           "o.wasm", "--report", "r.json", "--no-grow", *(f"--copt={c}" for c in copts), "--", "l.c"],
+                          cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    m = decode_module((tmp_path / "o.wasm").read_bytes())
+    export = next(e.index for e in m.exports if e.kind == FUNC and e.name == "sum") - len(m.imported(FUNC))
+    return sum(i.op == "br" for i in m.functions[export].body)
+
+
+def test_a_loop_with_a_one_compare_exit_test_is_rotated(tmp_path):
+    assert _back_branches(tmp_path) == 0
+
+
+@pytest.mark.parametrize("copts", [("-Xclang", "-Oz"), ("-mllvm", "-rotation-max-header-size=0")])
+def test_copts_that_choose_the_rotation_get_it(tmp_path, copts):
+    assert _back_branches(tmp_path, *copts) == 1  # -Oz never rotates: a branch out and a branch back

@@ -64,7 +64,13 @@ class Lowered:
     memory_bytes: int
     warnings: list[str] = field(default_factory=list)  # behaviour the target limits (shown at build time)
     memory: dict = field(default_factory=dict)  # the window memory_layout chose (MemoryLayout.facts)
+    entries: list[str] = field(default_factory=list)  # exports the lowered code itself calls by symbol
 
+
+# Undefined symbols a C compiler may leave for its runtime library.
+COMPILER_RT = r"__aeabi_\w+|__gnu_\w+|__riscv_\w+|__(float|fix)\w+|__(u|)(div|mod|mul)\w+|__\w+[sdt]f[23]|__\w+(di|si|ti)[23]"
+LIBC = r"(sqrt|floor|ceil|trunc|fmin|fmax|fabs)f?|mem(cpy|set|move|cmp)"
+RUNTIME_NAME = re.compile(rf"^({COMPILER_RT}|{LIBC})$")
 
 # Every symbol and C identifier the lowering and its runtime define starts
 # with PREFIX, so no wasm name (an export's verbatim symbol, an import's
@@ -370,6 +376,7 @@ WIDE_ACCESSES = {**{op: ("ld32", 1) for op in ("i32.load", "f32.load", "i64.load
                  **{op: ("st32", 1) for op in ("i32.store", "f32.store", "i64.store32")},
                  **{op: ("st32", 2) for op in ("i64.store", "f64.store")}}
 SHARED_SITES = 4
+ENTRY_FLOOR = 32  # instructions below which the C compiler inlines a function into its callers anyway
 
 
 class Body:
@@ -561,6 +568,9 @@ class Lowering:
             t = m.types[func.type_index]
             params = ", ".join(f"{CTYPE[p]} l{i}" for i, p in enumerate(t.params)) or "void"
             decls.append(f"static {self.ret_type(t.results)} {self.fname(index)}({params});")
+            if index in self.export_entries:
+                wrapper, name = self.export_entries[index]
+                decls.append(f'{self.ret_type(t.results)} {wrapper}({params}) __asm__("{_c_string(name)}");')
         # Globals.
         for g_index, g in enumerate(m.globals):
             if g.type.valtype not in CTYPE:
@@ -619,7 +629,8 @@ class Lowering:
         helper_code = [HELPERS[h] for h in HELPER_ORDER
                        if h in self.helpers]
         source = "\n".join(out + structs + decls + helper_code + table_code + init + bodies + wrappers) + "\n"
-        return Lowered(source, self.header(exports, imports), exports, imports, mem, self.warnings())
+        return Lowered(source, self.header(exports, imports), exports, imports, mem, self.warnings(),
+                       entries=[name for _, name in self.export_entries.values()])
 
     def shared_accesses(self) -> list[str]:
         """`ld32` / `st32` when the module has SHARED_SITES or more 32-bit loads
@@ -1093,7 +1104,40 @@ class Lowering:
             b.emit("}")
 
     def op_call(self, b, imm):
-        self._call(b, self.fname(imm[0]), self.m.func_type(imm[0]))
+        entry = self.export_entries.get(imm[0])
+        self._call(b, entry[0] if entry else self.fname(imm[0]), self.m.func_type(imm[0]))
+
+    @functools.cached_property
+    def export_entries(self) -> dict[int, tuple[str, str]]:
+        """Defined function -> the wrapper (and symbol) of its first export, which the module's
+        own calls of it then go through: the function keeps one caller, the
+        wrapper, and the C compiler puts its body there instead of leaving an
+        export that is a call (push, call wasmelt_init, pop, branch: 12 B). A
+        call from inside the module finds the memory initialised, so the wrapper's
+        first-call test is all it adds (a few instructions): only for functions of
+        ENTRY_FLOOR instructions or more, none the module can call again before
+        returning (recursion, through calls or tables: each round would pay it),
+        and none named as the C compiler's runtime (synth's check_runtime_names
+        tells such an export's calls from the compiler's by the name alone)."""
+        m, base = self.m, self.n_func_imports
+        def targets(ins) -> list[int]:
+            if ins.op in ("call", "return_call"):
+                return [ins.imm[0]]
+            return self._table_functions(ins.imm[1]) if ins.op in ("call_indirect", "return_call_indirect") else []
+
+        edges = {base + d: {fi for i in f.body for fi in targets(i) if fi >= base} for d, f in enumerate(m.functions)}
+        recursive = {fi for group in cycles(edges) for fi in group}
+        called = {fi for f in m.functions for i in f.body if i.op == "call" for fi in i.imm[:1]}
+        in_tables = {fi for t in range(len(m.imported(TABLE)) + len(m.tables)) for fi in self._table_functions(t)}
+        entries: dict[int, tuple[str, str]] = {}
+        for n, e in enumerate(m.exports):
+            fi = e.index
+            if (e.kind != FUNC or fi not in called or fi < base or fi in entries or symbol_name_problem(e.name)
+                    or RUNTIME_NAME.match(e.name) or fi in recursive or fi in in_tables or fi in self.tail_groups
+                    or len(m.functions[fi - base].body) < ENTRY_FLOOR):
+                continue
+            entries[fi] = (f"{PREFIX}x{n}", e.name)
+        return entries
 
     def op_return_call(self, b, imm):
         t = self.m.func_type(imm[0])
