@@ -240,17 +240,41 @@ class Blobs:
             raise
 
     def stage(self, digest: str, dest: Path, copy: Path) -> bool:
-        """An action's generated input at dest: from the verified blob, or,
-        when the blob is damaged or gone, from `copy` (its output in
-        wasmelt-out) once that is verified too, repairing the blob. The
-        executable bit is the one the output was given."""
+        """An action's generated input at dest, a new path in its fresh sandbox
+        (written in place: nothing else sees it before the action runs): from
+        the verified blob, or, when the blob is damaged or gone, from `copy`
+        (its output in wasmelt-out) once that is verified too, repairing the
+        blob. The executable bit is the one the output was given."""
         try:
             executable = bool(os.lstat(copy).st_mode & 0o100)
         except OSError:
             executable = False
-        if self.materialize(digest, dest, executable):
+        if self._stage_blob(digest, dest, executable):
             return True
-        return self.repair(digest, copy) and self.materialize(digest, dest, executable)
+        return self.repair(digest, copy) and self._stage_blob(digest, dest, executable)
+
+    def _stage_blob(self, digest: str, dest: Path, executable: bool) -> bool:
+        """The verified blob written to the new path `dest`; False (dest
+        removed) when the blob is missing or damaged (then deleted and reported)."""
+        path = f"{self._cas}/{digest[:2]}/{digest[2:]}"
+        try:
+            src = open(path, "rb")
+        except FileNotFoundError:
+            return False
+        with src:
+            fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o755 if executable else 0o644)
+            h = xxhash.xxh3_128()
+            with open(fd, "wb") as dst:
+                for chunk in iter(lambda: src.read(CHUNK), b""):
+                    h.update(chunk)
+                    dst.write(chunk)
+        if h.hexdigest() != digest:
+            self.corrupt_entries.append(f"blob {digest}")
+            with _suppress():
+                os.unlink(path)
+            os.unlink(dest)
+            return False
+        return True
 
     def repair(self, digest: str, copy: Path) -> bool:
         """Put a blob back from another copy of it (an output in wasmelt-out)

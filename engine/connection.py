@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 import socket
+import _thread
 import threading
 
 from . import client
@@ -66,24 +67,35 @@ class HangupMonitor:
     before its answer was interrupted (Ctrl-C): the command is stopped as
     Ctrl-C stops an in-process build, by SIGINT to this server's process
     group (its running actions included; the server's own handler turns it
-    into KeyboardInterrupt while the command runs)."""
+    into KeyboardInterrupt while the command runs).
+
+    Neither starting nor closing it waits for the thread (on a loaded machine
+    a new thread may wait a whole time slice to run): once close() returned,
+    a lock and a flag keep a late hang-up from being acted on, and the thread
+    closes the wake-up pipe itself when it leaves (close() does if it left first)."""
 
     def __init__(self, on_hangup, conn: socket.socket):
         self.on_hangup, self.conn = on_hangup, conn
         self.wake_r, self.wake_w = os.pipe()
-        self.thread = threading.Thread(target=self._watch, name="hangup-monitor", daemon=True)
-        self.thread.start()
+        self.fd = conn.fileno()
+        self.lock = threading.Lock()
+        self.closed = self.left = False
+        _thread.start_new_thread(self._watch, ())
 
     def _watch(self) -> None:
         import select
 
         poller = select.poll()
         poller.register(self.wake_r, select.POLLIN)
-        poller.register(self.conn.fileno(), select.POLLIN | getattr(select, "POLLRDHUP", 0))  # 0: not Linux
+        with self.lock:
+            if self.closed:  # closed before this thread ran: the connection may be another's by now
+                return self._leave()
+            poller.register(self.fd, select.POLLIN | getattr(select, "POLLRDHUP", 0))  # 0: not Linux
         while True:
             ready = dict(poller.poll())
             if self.wake_r in ready:
-                return  # the command finished
+                with self.lock:
+                    return self._leave()  # the command finished
             try:
                 data = self.conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
             except BlockingIOError:
@@ -91,13 +103,24 @@ class HangupMonitor:
             except OSError:
                 data = b""
             if data:
-                poller.unregister(self.conn.fileno())  # bytes after the request: not a hangup
+                poller.unregister(self.fd)  # bytes after the request: not a hangup
                 continue
-            self.on_hangup()
-            return
+            with self.lock:
+                if not self.closed:
+                    self.on_hangup()
+                    self.left = True  # close() closes the pipe
+                    return
+                return self._leave()
 
-    def close(self) -> None:
-        os.write(self.wake_w, b"x")
-        self.thread.join()
+    def _leave(self) -> None:
+        """(With the lock held, once closed) the thread's last act: the pipe closed."""
         os.close(self.wake_r)
         os.close(self.wake_w)
+
+    def close(self) -> None:
+        with self.lock:
+            self.closed = True
+            if self.left:
+                self._leave()
+            else:
+                os.write(self.wake_w, b"x")  # the thread closes the pipe as it leaves

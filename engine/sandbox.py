@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .actions import Action
 from .errors import ActionError
+from .sandbox_kill import kill_sandbox
 from .sandbox_argv import (FIXED_ENV, INSIDE_ACTION_ENV, PASSTHROUGH_ENV, action_environment, bwrap_argv,  # noqa: F401
                            check_command, python_dirs, refuse_nested, zig_cache_dir)
 from .sandbox_probe import (BWRAP, MODES, SYSTEM_DIRS, Policy, bwrap_path, configure, current_policy,  # noqa: F401
@@ -109,15 +110,18 @@ def _spawn(command: list[str], cwd: Path, env: dict[str, str], timeout: float | 
            via_args: bool) -> tuple[int, bytes, bytes]:
     """Run to completion with stdout/stderr in files: a background process
     holding a pipe cannot keep the build waiting. The command stays in this
-    process group, so a Ctrl-C reaches it (bwrap, killed, takes its whole PID
-    namespace with it)."""
+    process group, so a Ctrl-C reaches it. Stopped early (a timeout, an
+    interrupt), bwrap's sandbox is killed through its PID namespace's first
+    process, whose PID bwrap reports on --info-fd (engine.sandbox_kill)."""
     pass_fds: tuple[int, ...] = ()
+    info = None
     if via_args:  # bwrap options through a pipe: no limit on their number
         r, w = os.pipe()
+        info, info_w = os.pipe()
         sep = command.index("--")
         payload = b"".join(a.encode() + b"\0" for a in command[1:sep])
-        command = [command[0], "--args", str(r), *command[sep:]]
-        pass_fds = (r,)
+        command = [command[0], "--args", str(r), "--info-fd", str(info_w), *command[sep:]]
+        pass_fds = (r, info_w)
     out_path, err_path = logs.with_suffix(".out"), logs.with_suffix(".err")
     try:
         with open(out_path, "w+b") as out, open(err_path, "w+b") as err:
@@ -127,22 +131,24 @@ def _spawn(command: list[str], cwd: Path, env: dict[str, str], timeout: float | 
             finally:
                 if via_args:
                     os.close(r)
+                    os.close(info_w)
             if via_args:
                 _write_all(w, payload)
             try:
                 rc = _wait(proc, timeout)
             except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+                kill_sandbox(proc, info)
                 err.seek(0)
                 raise subprocess.TimeoutExpired(command, timeout, stderr=err.read()[-65536:]) from None
             except BaseException:  # interrupted: the action does not outlive the build
-                proc.kill()
+                kill_sandbox(proc, info)
                 raise
             out.seek(0)
             err.seek(0)
             return rc, out.read(), err.read()
     finally:
+        if info is not None:
+            os.close(info)
         for path in (out_path, err_path):
             with _suppress():
                 path.unlink()

@@ -3,6 +3,7 @@ has a `[workspace]` table, and where its cache and outputs live."""
 
 from __future__ import annotations
 
+import marshal
 import os
 import tomllib
 from dataclasses import dataclass
@@ -47,16 +48,31 @@ def records_dir(ws: Workspace) -> Path:
     return Path(records_path(str(ws.cache_dir), str(ws.root)))
 
 
+_tables: dict[str, bytes] = {}  # a long-lived process (the server): root BUILD.toml text -> its table, marshalled
+
+
 def _workspace_table(build_file: Path) -> dict | None:
+    """The `[workspace]` table of a BUILD.toml, or None. Parsed once per text in
+    a process (a fresh copy each time): every command of the server finds its workspace."""
     try:
         text = build_file.read_text(encoding="utf-8")
     except OSError:
         return None
     if "[workspace]" not in text:
         return None
+    kept = _tables.get(text)
+    if kept is not None:
+        return marshal.loads(kept)
     data = parse_toml(text, str(build_file))
     table = data.get("workspace")
-    return table if isinstance(table, dict) else None
+    if not isinstance(table, dict):
+        return None
+    try:
+        if len(_tables) < 16:
+            _tables[text] = marshal.dumps(table)
+    except ValueError:  # a TOML date or time: not kept
+        pass
+    return table
 
 
 def find_workspace(start: Path) -> Workspace:

@@ -119,13 +119,28 @@ def is_negative_pattern(arg: str) -> bool:
     return arg.startswith(("-//", "-:"))
 
 
+_parsed: dict[tuple[str, ...], argparse.Namespace] = {}  # ... and parses the same argvs again
+MAX_PARSED = 64
+
+
 def parse(argv: list[str]) -> argparse.Namespace:
     """The namespace of `argv`; negative patterns (`//... -//examples/grow/...`) take their place among
-    the patterns (a query's words are joined into one expression)."""
+    the patterns (a query's words are joined into one expression). A fresh copy each time: the
+    parser is pure, so an argv parsed before in this process is not parsed again."""
+    key = tuple(argv)
+    kept = _parsed.get(key)
+    if kept is None:
+        kept = _parse(argv)
+        if len(_parsed) < MAX_PARSED:
+            _parsed[key] = kept
+    return _common(argparse.Namespace(**{k: list(v) if isinstance(v, list) else v for k, v in vars(kept).items()}))
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
     known = argv[0] if argv and argv[0] in COMMANDS else None
     parser = make_parser(known)
     if not any(is_negative_pattern(a) for a in argv):
-        return _common(parser.parse_args(argv))
+        return parser.parse_args(argv)
     args, extra = parser.parse_known_args(argv)
     words = getattr(args, "patterns", None)
     if words is None and hasattr(args, "expression"):
@@ -147,7 +162,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
         args.patterns = ordered
     else:
         args.expression = ordered
-    return _common(args)
+    return args
 
 
 def _common(args: argparse.Namespace) -> argparse.Namespace:

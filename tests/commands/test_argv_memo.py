@@ -86,3 +86,28 @@ def test_code_modified_within_the_racy_window_is_not_remembered(tmp_path):
     os.utime(code, ns=(now, now))
     argv_memo.remember(str(tmp_path), ["build"], [], False, "auto", [str(code)])
     assert argv_memo.recall(str(tmp_path), ["build"]) is None
+
+
+def test_a_long_lived_process_parses_an_argv_once_and_hands_out_copies(monkeypatch):
+    from wasmelt import main
+
+    argv = ["build", "//memo-test/...", "-//memo-test/skip:x", "-q", "-j", "3"]
+    monkeypatch.setattr(main, "_parsed", {})
+    first = main.parse(argv)
+    assert first.patterns == ["//memo-test/...", "-//memo-test/skip:x"] and first.quiet and first.jobs == 3
+
+    def no_parser(only=None):
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr(main, "make_parser", no_parser)
+    first.patterns.append("//changed")  # what a command does to its namespace stays its own
+    first.plan = "a plan"
+    second = main.parse(argv)
+    assert second is not first
+    assert second.patterns == ["//memo-test/...", "-//memo-test/skip:x"] and not hasattr(second, "plan")
+    with_other_flags = argv + ["-k"]
+    try:
+        main.parse(with_other_flags)
+        raise AssertionError("another argv was not parsed")
+    except AssertionError as e:
+        assert str(e) == "parsed again"

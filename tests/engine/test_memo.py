@@ -188,3 +188,25 @@ def test_the_last_build_record_comes_from_memory_only_while_nobody_wrote_the_tra
     assert not memo.holds(rebuild.stat_of(trace.path))
     assert memo.last_record(records, rebuild.stat_of(trace.path)) == last_build(records)  # read again
     assert last_build(records)[0] == Trace(records).build
+
+
+def test_the_workspace_table_is_parsed_once_per_text_and_handed_out_as_copies(tmp_path, monkeypatch):
+    from wasmelt.engine import workspace
+
+    root = tmp_path / "ws"
+    root.mkdir()
+    (root / "BUILD.toml").write_text('[workspace]\nname = "memo"\nserver = true\nlimits = ["a"]\n')
+    monkeypatch.setattr(workspace, "_tables", {})
+    first = workspace.find_workspace(root).settings
+    assert first == {"name": "memo", "server": True, "limits": ["a"]}
+    first["limits"].append("changed")  # a command's copy is its own
+
+    def no_parser(text, where):
+        raise AssertionError("parsed again")
+
+    real = workspace.parse_toml
+    monkeypatch.setattr(workspace, "parse_toml", no_parser)
+    assert workspace.find_workspace(root).settings == {"name": "memo", "server": True, "limits": ["a"]}
+    monkeypatch.setattr(workspace, "parse_toml", real)
+    (root / "BUILD.toml").write_text('[workspace]\nname = "edited"\n')  # another text: parsed
+    assert workspace.find_workspace(root).settings == {"name": "edited"}

@@ -98,3 +98,25 @@ def test_an_output_put_in_place_replaces_what_is_there_and_follows_no_link(tmp_p
     assert sorted(p.name for p in out.iterdir()) == ["dir", "file", "link"]  # no temporary file left
     assert store.materialize(digest, out / "new" / "deeper" / "file")  # missing directories are made
     assert (out / "new/deeper/file").read_bytes() == b"new bytes\n"
+
+
+def test_a_generated_input_is_staged_verified_and_repaired_from_its_output(tmp_path):
+    store = Store(tmp_path / "cache")
+    out = tmp_path / "ws/wasmelt-out/p/tool.sh"
+    out.parent.mkdir(parents=True)
+    out.write_bytes(b"#!/bin/sh\necho hi\n")
+    out.chmod(0o755)
+    digest, _ = store.put_output(out.parent, out.name)
+    box = tmp_path / "box"
+    box.mkdir()
+    assert store.stage(digest, box / "a", out)
+    assert (box / "a").read_bytes() == out.read_bytes() and os.stat(box / "a").st_mode & 0o111
+    blob = store._blob_path(digest)
+    blob.write_bytes(b"damaged\n")
+    assert store.stage(digest, box / "b", out)  # from the verified output, the blob repaired
+    assert (box / "b").read_bytes() == out.read_bytes() and blob.read_bytes() == out.read_bytes()
+    assert store.corrupt_entries == [f"blob {digest}"]
+    blob.write_bytes(b"damaged\n")
+    out.write_bytes(b"edited\n")  # the output no longer matches either: refused, nothing left behind
+    assert not store.stage(digest, box / "c", out)
+    assert not (box / "c").exists()
