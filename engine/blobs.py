@@ -52,6 +52,18 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
+def _copy_hashing(src, fd: int, executable: bool) -> str:
+    """Copy `src` into the open file `fd` (closed after), mode 755 or 644 whatever the
+    umask; the digest of what was copied."""
+    h = xxhash.xxh3_128()
+    with os.fdopen(fd, "wb") as dst:
+        os.fchmod(dst.fileno(), 0o755 if executable else 0o644)
+        for chunk in iter(lambda: src.read(CHUNK), b""):
+            h.update(chunk)
+            dst.write(chunk)
+    return h.hexdigest()
+
+
 class _suppress:
     def __enter__(self):
         return self
@@ -214,13 +226,9 @@ class Blobs:
             src.close()
             raise
         try:
-            h = xxhash.xxh3_128()
-            with src, os.fdopen(fd, "wb") as dst:
-                os.fchmod(dst.fileno(), 0o755 if executable else 0o644)
-                for chunk in iter(lambda: src.read(CHUNK), b""):
-                    h.update(chunk)
-                    dst.write(chunk)
-            if h.hexdigest() != digest:
+            with src:
+                copied = _copy_hashing(src, fd, executable)
+            if copied != digest:
                 self.corrupt_entries.append(f"blob {digest}")
                 with _suppress():
                     path.unlink()
@@ -262,13 +270,8 @@ class Blobs:
         except FileNotFoundError:
             return False
         with src:
-            fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o755 if executable else 0o644)
-            h = xxhash.xxh3_128()
-            with open(fd, "wb") as dst:
-                for chunk in iter(lambda: src.read(CHUNK), b""):
-                    h.update(chunk)
-                    dst.write(chunk)
-        if h.hexdigest() != digest:
+            copied = _copy_hashing(src, os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC), executable)
+        if copied != digest:
             self.corrupt_entries.append(f"blob {digest}")
             with _suppress():
                 os.unlink(path)
