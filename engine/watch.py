@@ -65,7 +65,7 @@ def _changes(watcher: Watcher, root: Path) -> list[str] | None:
     """The relevant paths changed since the last call, relative to root; None: too many to know."""
     alive = watcher.sync()
     paths = watcher.drain_paths()
-    if not alive and watcher.roots and not os.path.isdir(root):
+    if not alive and not os.path.isdir(root):
         raise ConfigError(f"wasmelt watch: the workspace {root} was removed or moved; watch stopped")
     if paths is None or not alive:
         return None
