@@ -117,9 +117,9 @@ def build(p: Plan, wanted, *, jobs: int | None = None, keep_going: bool = False,
         # The stat pass is for a cold process; the server's watcher gives its own
         # seeds, and its watched builds leave the stats for its first unwatched one.
         stats = answerable and not (p.memo is not None and p.memo.seeded)
-        trace.record_build(report.records, request=p.request if answerable else None,
-                           inputs=_inputs(p, report, trace, tool_stats) if stats else None,
-                           summary=[len(report.records), named] if answerable else None)
+        inputs, racy = _inputs(p, report, trace, tool_stats) if stats else (None, None)
+        trace.record_build(report.records, request=p.request if answerable else None, inputs=inputs,
+                           summary=[len(report.records), named] if answerable else None, racy=racy)
         # Size tables of the actions no seed reached were remembered when they were built.
         owners = {r.action.owner for r in report.records.decided.values()}
         infos = p.analysis.infos
@@ -139,10 +139,11 @@ def _tool_stats(p: Plan) -> dict:
     return {path: rebuild.stat_of(path) for path in sorted(paths | dirs)}
 
 
-def _inputs(p: Plan, report: BuildReport, trace: Trace, tool_stats: dict) -> dict | None:
-    """The stat of every file and directory this build depended on, for the
-    next build's stat pass; None when one is racy (modified so recently that a
-    later edit could keep its stat): the next build decides by content."""
+def _inputs(p: Plan, report: BuildReport, trace: Trace, tool_stats: dict) -> tuple[dict | None, str | None]:
+    """(the stat of every file and directory this build depended on, for the
+    next build's stat pass, None; the first path that is racy: modified so
+    recently that a later edit could keep its stat: the next build decides by
+    content)."""
     root = str(p.ws.root)
     inputs: dict[str, tuple | None] = dict(p.loader.walked)
     for pkg in p.loader.packages.values():
@@ -164,6 +165,7 @@ def _inputs(p: Plan, report: BuildReport, trace: Trace, tool_stats: dict) -> dic
     for path in rebuild.code_files():
         inputs[path] = rebuild.stat_of(path)
     newest = time.time_ns() - RACY_WINDOW_NS
-    if any(s is not None and s[1] >= newest for s in inputs.values()):
-        return None
-    return inputs
+    for path, st in inputs.items():
+        if st is not None and st[1] >= newest:
+            return None, path
+    return inputs, None

@@ -16,14 +16,16 @@ payload; a later record overrides an earlier one:
     f  build_files  {BUILD.toml path: (size, mtime_ns, inode, parsed table)}
                     TOML parsing is most of loading a package: validating is always redone;
     b  build        {"actions": [ids], "decided": [ids] | None, "request": str | None,
-                    "inputs": {path: stat} | None, "summary": [actions, [(label, [files])]]}
+                    "inputs": {path: stat} | None, "summary": [actions, [(label, [files])]],
+                    "racy": path (only when inputs is None because of it)}
                     the last build: its actions, dependencies first; those it
                     decided one by one (None: all), the others reused unexamined
                     as their `a` records stand (engine.rebuild.untouched); for a successful plain build,
                     what was asked (engine.rebuild.request_of) and the stat
                     (size, mtime_ns, inode; None: absent) of every file and
                     directory it depended on: what a cold process's stat pass
-                    checks (engine.rebuild.stat_seeds);
+                    checks (engine.rebuild.stat_seeds), unless one was modified
+                    within RACY_WINDOW_NS of the build (`racy` names it);
     u  up_to_date   None: the last build found nothing changed;
     p  parsed       {"code": {path: stat}, "argvs": {argv: (patterns, quiet, color)}}
                     what the parser made of the plain builds' argvs, while wasmelt's
@@ -286,17 +288,20 @@ class Trace:
                 self.failed.add(rec.action.id)
 
     def record_build(self, records, *, request: str | None = None, inputs: dict | None = None,
-                     summary: list | None = None) -> None:
+                     summary: list | None = None, racy: str | None = None) -> None:
         """The build's records (by action id; an engine.results.Records holds
         those it decided in `decided`: the others were reused unexamined, and
         their records stand). `request` and `inputs` (engine.session) let a
-        later identical build be answered by a stat pass; None: it cannot be."""
+        later identical build be answered by a stat pass; None: it cannot be,
+        and `racy` names the input too freshly modified to be recorded."""
         decided = getattr(records, "decided", records)
         for rec in decided.values():
             self.record(rec)
         actions = list(records)
         build = {"actions": actions, "decided": list(decided) if len(decided) < len(actions) else None,
                  "request": request, "inputs": inputs, "summary": summary}
+        if racy is not None:
+            build["racy"] = racy
         if self.up_to_date or build != self.build:
             self.build = build
             self.up_to_date = False

@@ -70,6 +70,37 @@ def workspace(tmp_path) -> Workspace:
 REPO = Path(__file__).resolve().parent.parent
 
 
+UP_TO_DATE = "nothing changed since the last build"
+
+
+def settle(ws: Workspace, *patterns: str, env: dict | None = None) -> Run:
+    """Build `patterns` (default //...) until the next plain build is answered
+    by the up-to-date check, and return that answer: build, age the workspace
+    past the racy window, build again (that build records the stats). A path
+    outside the workspace that something else on the machine modified within
+    the window (a directory on PATH, wasmelt's own code) leaves the stats
+    unrecorded, named in the build record: then age and record again."""
+    from wasmelt.engine import client, trace
+
+    patterns = patterns or ("//...",)
+    first = ws.run("build", *patterns, env=env)
+    assert first.code == 0, first.err
+    records = client.records_path(str(ws.cache), str(ws.root.resolve()))
+    outside = []
+    for _ in range(3):
+        age_tree(ws.root)
+        recording = ws.run("build", *patterns, env=env)
+        assert recording.code == 0 and UP_TO_DATE not in recording.err, recording.err
+        racy = (trace.last_build(records)[0] or {}).get("racy")
+        if racy is None or racy.startswith(str(ws.root.resolve())):
+            break
+        outside.append(racy)
+    answered = ws.run("build", *patterns, env=env)
+    assert answered.code == 0 and UP_TO_DATE in answered.err, (answered.err, "racy:", racy, outside)
+    assert answered.counts["executed"] == 0
+    return answered
+
+
 def processes_mentioning(text: str) -> list[str]:
     """Command lines of the running processes that contain `text`."""
     found = []

@@ -9,12 +9,11 @@ import subprocess
 import sys
 import time
 
-from conftest import age_tree
+from conftest import UP_TO_DATE, age_tree, settle
 
 from wasmelt import argv_memo
 from wasmelt.engine import trace
 
-UP_TO_DATE = "nothing changed since the last build"
 PROBE = ("import sys; from wasmelt.cli import main; code = main(sys.argv[1:]); "
          "print(code, 'argparse' in sys.modules, 'wasmelt.main' in sys.modules)")
 
@@ -28,10 +27,7 @@ def _settled(ws):
         outs = ["upper.txt"]
         cmd = "tr a-z A-Z < $(SRCS) > $(OUT)"
     """)
-    assert ws.run("build", "//...").code == 0
-    age_tree(ws.root)
-    assert ws.run("build", "//...").code == 0  # records the stats
-    assert UP_TO_DATE in ws.run("build", "//...").err  # parsed, answered, remembered
+    settle(ws)  # the last build parsed, answered, remembered
 
 
 def _probe(ws, *argv):

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import UP_TO_DATE, settle
 from fakes import Chain, FakeRunner
-from test_uptodate import UP_TO_DATE, _settled, _two_packages
+from test_uptodate import _two_packages
 
 
 @pytest.fixture
@@ -157,7 +158,7 @@ def test_explain_gives_a_reason_for_every_action_including_nothing_changed(works
     for label in ("//a:upper", "//b:framed"):
         out = workspace.run("explain", label).out.splitlines()
         assert ": executed (key " in out[0] and out[1] == "  first build of this action (no earlier run recorded)"
-    run = _settled(workspace)  # the third build is the up-to-date answer
+    run = settle(workspace)  # the third build is the up-to-date answer
     assert UP_TO_DATE in run.err
     for label in ("//a:upper", "//b:framed"):
         out = workspace.run("explain", label).out.splitlines()
@@ -169,6 +170,17 @@ def test_explain_gives_a_reason_for_every_action_including_nothing_changed(works
     assert ": executed" in upper and "input `a/in.txt` changed (" in upper
     framed = workspace.run("explain", "//b:framed").out
     assert "input `wasmelt-out/a/upper/upper.txt` changed (" in framed
+
+
+def test_explain_names_the_input_too_fresh_for_the_stat_pass(workspace):
+    _two_packages(workspace)
+    assert workspace.run("build", "//...").code == 0  # everything was written a moment ago
+    out = workspace.run("explain", "//a:upper").out.splitlines()
+    assert out[-1].startswith("the next build decides action by action, not by a stat pass: `")
+    racy = out[-1].split("`")[1]
+    assert racy.startswith(str(workspace.root.resolve())) and "modified within 2 s of this build" in out[-1]
+    settle(workspace)
+    assert "not by a stat pass" not in workspace.run("explain", "//a:upper").out
 
 
 def test_explain_of_an_action_no_seed_reached_says_so_and_the_next_change_replaces_it(workspace):
@@ -184,19 +196,22 @@ def test_explain_of_an_action_no_seed_reached_says_so_and_the_next_change_replac
         outs = ["alone.txt"]
         cmd = "cat $(SRCS) > $(OUT)"
     """)
-    _settled(workspace)
+    settle(workspace)
     workspace.write("a/in.txt", "other\n")
     run = workspace.run("build", "//...")
     assert run.code == 0 and run.counts == {"total": 3, "executed": 2, "cached": 1}
     alone = workspace.run("explain", "//c:alone").out.splitlines()
-    assert ": cached (key " in alone[0] and alone[1:] == [
-        "  nothing changed: no file it depends on was touched since the last build"]
+    assert ": cached (key " in alone[0] and alone[1] == (
+        "  nothing changed: no file it depends on was touched since the last build")
+    assert alone[2:] == ["the next build decides action by action, not by a stat pass: "
+                         f"`{workspace.root.resolve()}/a/in.txt` was modified within 2 s of this build,"
+                         " too recently for its stat to show a later edit"]
     assert "input `a/in.txt` changed (" in workspace.run("explain", "//a:upper").out
     workspace.write("c/in.txt", "changed\n")
     assert workspace.run("build", "//...").counts["executed"] == 1
     assert "input `c/in.txt` changed (" in workspace.run("explain", "//c:alone").out
     upper = workspace.run("explain", "//a:upper").out.splitlines()  # (by key or unexamined: the edit was racy)
-    assert ": cached (key " in upper[0] and upper[1].startswith("  nothing changed") and len(upper) == 2
+    assert ": cached (key " in upper[0] and upper[1].startswith("  nothing changed") and "stat pass" in upper[2]
 
 
 def test_explain_of_a_target_the_last_build_did_not_include(workspace):

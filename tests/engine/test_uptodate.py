@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import os
 
-from conftest import age_tree
-
-UP_TO_DATE = "nothing changed since the last build"
+from conftest import UP_TO_DATE, age_tree, settle
 
 
 def _two_packages(ws, tool_dir=None):
@@ -28,24 +26,9 @@ def _two_packages(ws, tool_dir=None):
     """)
 
 
-def _settled(ws, *patterns, env=None):
-    """Build, age everything, build again (recording), and check that the
-    third build is answered by the up-to-date check."""
-    patterns = patterns or ("//...",)
-    first = ws.run("build", *patterns, env=env)
-    assert first.code == 0, first.err
-    age_tree(ws.root)
-    second = ws.run("build", *patterns, env=env)
-    assert second.code == 0 and UP_TO_DATE not in second.err
-    third = ws.run("build", *patterns, env=env)
-    assert third.code == 0 and UP_TO_DATE in third.err, third.err
-    assert third.counts["executed"] == 0
-    return third
-
-
 def test_null_build_is_answered_without_loading(workspace):
     _two_packages(workspace)
-    run = _settled(workspace)
+    run = settle(workspace)
     assert run.counts == {"total": 2, "executed": 0, "cached": 2}
     # explain reports the last (null) build: everything reused
     explain = workspace.run("explain", "//b:framed")
@@ -54,13 +37,13 @@ def test_null_build_is_answered_without_loading(workspace):
 
 def test_prints_the_targets_like_a_full_build(workspace):
     _two_packages(workspace)
-    run = _settled(workspace, "//b:framed")
+    run = settle(workspace, "//b:framed")
     assert "Target //b:framed up-to-date:\n  wasmelt-out/b/framed/framed.txt" in run.err
 
 
 def test_edited_source_rebuilds(workspace):
     _two_packages(workspace)
-    _settled(workspace)
+    settle(workspace)
     workspace.write("a/in.txt", "world\n")  # same size
     run = workspace.run("build", "//...")
     assert run.counts["executed"] == 2 and UP_TO_DATE not in run.err
@@ -69,7 +52,7 @@ def test_edited_source_rebuilds(workspace):
 
 def test_deleted_output_is_restored(workspace):
     _two_packages(workspace)
-    _settled(workspace)
+    settle(workspace)
     (workspace.root / "wasmelt-out/b/framed/framed.txt").unlink()
     run = workspace.run("build", "//...")
     assert run.code == 0 and UP_TO_DATE not in run.err
@@ -78,7 +61,7 @@ def test_deleted_output_is_restored(workspace):
 
 def test_edited_output_is_restored(workspace):
     _two_packages(workspace)
-    _settled(workspace)
+    settle(workspace)
     (workspace.root / "wasmelt-out/a/upper/upper.txt").write_text("HELLX\n")
     run = workspace.run("build", "//...")
     assert run.code == 0 and UP_TO_DATE not in run.err
@@ -87,7 +70,7 @@ def test_edited_output_is_restored(workspace):
 
 def test_edited_build_file_is_loaded_again(workspace):
     _two_packages(workspace)
-    _settled(workspace)
+    settle(workspace)
     text = workspace.read("b/BUILD.toml").replace("echo ']'", "echo '>'")
     (workspace.root / "b/BUILD.toml").write_text(text)
     run = workspace.run("build", "//...")
@@ -97,7 +80,7 @@ def test_edited_build_file_is_loaded_again(workspace):
 
 def test_new_package_under_a_recursive_pattern_is_built(workspace):
     _two_packages(workspace)
-    _settled(workspace)
+    settle(workspace)
     workspace.write("c/d/BUILD.toml", """
         [[genrule]]
         name = "new"
@@ -123,7 +106,7 @@ def test_changed_tool_binary_rebuilds(workspace, tmp_path):
         cmd = "mytool > $(OUT)"
         host_tools = ["mytool"]
     """)
-    _settled(workspace, env=env)
+    settle(workspace, env=env)
     tool.write_text("#!/bin/sh\necho two\n")
     run = workspace.run("build", "//...", env=env)
     assert run.counts["executed"] == 1 and UP_TO_DATE not in run.err
@@ -132,14 +115,14 @@ def test_changed_tool_binary_rebuilds(workspace, tmp_path):
 
 def test_other_flags_and_patterns_take_the_full_path(workspace):
     _two_packages(workspace)
-    _settled(workspace)
+    settle(workspace)
     assert UP_TO_DATE not in workspace.run("build", "//a:upper").err  # another pattern: no record yet
     assert UP_TO_DATE not in workspace.run("build", "//...", "-v").err
 
 
 def test_a_bad_flag_is_refused_by_the_parser_even_when_nothing_changed(workspace):
     _two_packages(workspace)
-    _settled(workspace)
+    settle(workspace)
     for flags, message in ((["-j", "banana"], "argument -j/--jobs: invalid number of jobs: 'banana'"),
                            (["--progress", "loud"], "argument --progress: invalid choice: 'loud'"),
                            (["--no_such_flag"], "unrecognized arguments: --no_such_flag")):
@@ -153,7 +136,7 @@ def test_the_answer_is_recorded_in_the_trace_not_a_manifest_of_its_own(workspace
     from wasmelt.engine.client import records_path
 
     _two_packages(workspace)
-    _settled(workspace)
+    settle(workspace)
     records = records_path(str(workspace.cache), str(workspace.root.resolve()))
     assert sorted(os.listdir(records)) == ["lock", "trace"]
     explain = workspace.run("explain", "//a:upper")

@@ -14,7 +14,7 @@ def run(args) -> int:
     from wasmelt.engine.errors import ConfigError
     from wasmelt.engine.labels import parse_label
     from wasmelt.engine.rebuild import NOTHING_CHANGED, UNTOUCHED
-    from wasmelt.engine.trace import Trace
+    from wasmelt.engine.trace import RACY_WINDOW_NS, Trace
     from wasmelt.engine.workspace import records_dir
 
     label = str(parse_label(args.target if args.target.startswith(("//", ":")) else ":" + args.target, args.package))
@@ -35,4 +35,8 @@ def run(args) -> int:
             lines.append(entry["error"].splitlines()[0])
         for line in lines or ["no reason recorded"]:
             print(f"  {line}")
+    racy = trace.build.get("racy")
+    if racy is not None:
+        print(f"the next build decides action by action, not by a stat pass: `{racy}` was modified"
+              f" within {RACY_WINDOW_NS // 10**9} s of this build, too recently for its stat to show a later edit")
     return 0
