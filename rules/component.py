@@ -157,7 +157,8 @@ def analyze(ctx: AnalysisContext) -> TargetInfo:
                         linkopts=attrs.linkopts, host_imports=attrs.host_imports,
                         edition=attrs.edition if kind == "rust" else None, heap_size=attrs.heap_size))
     return TargetInfo(files=(wasm,), providers=(WasmInfo(wasm, report, needs_fuse=bool(wits) or kind == "wasm",
-                                                          fuse_report=report),))  # its memory layout
+                                                          fuse_report=report,  # its memory layout
+                                                          natural_alignment=kind in ("c", "rust")),))
 
 
 register_rule(RuleKind("component", ComponentAttrs, analyze, doc="a wasm component from C, Rust, WAT or .wasm",

@@ -33,4 +33,5 @@ def core_module(ctx: AnalysisContext, text: str) -> WasmInfo:
                tools=ctx.tools,
                argv=fuse_stage.argv([(label.name, str(label), src.wasm.path)], out.path, import_map.path,
                                     provenance.path, report.path))
-    return WasmInfo(out, report, fuse_report=report, import_map=import_map, provenance=provenance)
+    return WasmInfo(out, report, fuse_report=report, import_map=import_map, provenance=provenance,
+                    natural_alignment=src.natural_alignment)

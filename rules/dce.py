@@ -41,7 +41,8 @@ def analyze(ctx: AnalysisContext) -> TargetInfo:
                argv=stage.argv(src.wasm.path, out.path, report.path, toolchain=toolchain, roots=attrs.roots,
                                optimize=attrs.optimize, strip=attrs.strip))
     return TargetInfo(files=(out,), providers=(WasmInfo(out, report, fuse_report=src.fuse_report,
-                                                        roots=tuple(attrs.roots) if attrs.roots else None),))
+                                                        roots=tuple(attrs.roots) if attrs.roots else None,
+                                                        natural_alignment=src.natural_alignment),))
 
 
 register_rule(RuleKind("dce", DceAttrs, analyze, doc="dead-code elimination of a core module", tools=tools))

@@ -38,12 +38,13 @@ def tools(ctx) -> list[ToolRequest]:
 
 def analyze(ctx: AnalysisContext) -> TargetInfo:
     attrs: FuseAttrs = ctx.attrs
-    inputs, components = [], []
+    inputs, components, natural = [], [], True
     for text in attrs.components:
         dep, label = ctx.dep(text).get(WasmInfo), ctx.dep_label(text)
         if dep is None:
             raise ctx.fail(f"`{text}` is a {ctx.dep_kind(text)} target; `components` takes component targets")
         inputs.append(dep.wasm)
+        natural = natural and dep.natural_alignment
         components.append((label.name, str(label), dep.wasm.path))
     names = [c[0] for c in components]
     if len(set(names)) != len(names):
@@ -59,7 +60,7 @@ def analyze(ctx: AnalysisContext) -> TargetInfo:
                                pack=attrs.pack, share_stack=attrs.share_stack, exports=attrs.exports,
                                links=attrs.links, handles=attrs.handles, strict_imports=attrs.strict_imports))
     return TargetInfo(files=(out,), providers=(WasmInfo(out, report, fuse_report=report, import_map=import_map,
-                                                        provenance=provenance),))
+                                                        provenance=provenance, natural_alignment=natural),))
 
 
 register_rule(RuleKind("fuse", FuseAttrs, analyze, doc="fuse components into one core module", tools=tools))

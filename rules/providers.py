@@ -19,6 +19,10 @@ class WasmInfo:
     # a component target that is (or may be) a component-model component: dce and
     # synth put it through a one-component fuse first (rules/core.py)
     needs_fuse: bool = False
+    # compiled from C or Rust by the component stage (all of a fuse's components
+    # were): every access's alignment hint holds unless the program's behaviour is
+    # undefined, so synth may rely on it (ARMv6-M: one instruction per access)
+    natural_alignment: bool = False
 
 
 @dataclass(frozen=True)

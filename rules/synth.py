@@ -73,6 +73,7 @@ def analyze(ctx: AnalysisContext) -> TargetInfo:
                                memory_bytes=attrs.memory_bytes, heap_size=attrs.heap_size,
                                roots=attrs.roots or src.roots,
                                fuse_report=fuse_report.path if fuse_report else None, budgets=budgets,
+                               natural_alignment=src.natural_alignment and toolchain == "builtin",
                                size_table=table.path))
     roots = tuple(attrs.roots) if attrs.roots else src.roots
     return TargetInfo(files=(obj, header, report), providers=(

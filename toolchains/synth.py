@@ -71,7 +71,7 @@ def identities(toolchain: str = "builtin", cc: str = "zig", cpu: str = "cortex-m
 def argv(src: str, out: str, header: str, report: str, *, toolchain: str = "builtin", cpu: str = "cortex-m4",
          opt: str = "size", bounds: str = "check", cc: str = "zig", roots: list[str] | None = None,
          memory_bytes: int | None = None, heap_size: int = 0, provenance: str | None = None,
-         fuse_report: str | None = None,
+         fuse_report: str | None = None, natural_alignment: bool = False,
          budgets: dict[str, int] | None = None, size_table: str | None = None) -> list[str]:
     args = ["python", "-m", "wasmelt.toolchains.synth", "--toolchain", toolchain, "--cpu", cpu, "--opt", opt,
             "--bounds", bounds, "--cc", cc, "--out", out, "--header", header, "--report", report]
@@ -85,6 +85,8 @@ def argv(src: str, out: str, header: str, report: str, *, toolchain: str = "buil
         args += ["--provenance", provenance]
     if fuse_report:
         args += ["--fuse-report", fuse_report]
+    if natural_alignment:
+        args.append("--natural-alignment")
     if size_table:
         args += ["--size-table", size_table]
     for name, value in sorted((budgets or {}).items()):
@@ -370,7 +372,8 @@ def check_budgets(report: dict, budgets: dict[str, int | None]) -> None:
 
 def run_builtin(args, module, tmp: Path) -> tuple[bytes, dict[str, int], dict[str, str], str, dict]:
     try:
-        lowered = lower(module, LowerOptions(args.bounds, args.memory_bytes, args.heap_size, args.hints))
+        lowered = lower(module, LowerOptions(args.bounds, args.memory_bytes, args.heap_size, args.hints,
+                                             natural_alignment=args.natural_alignment))
     except LowerError as e:
         raise StageError(str(e)) from None
     for warning in lowered.warnings:
@@ -535,6 +538,9 @@ def main(argv_: list[str] | None = None) -> int:
     parser.add_argument("--heap-size", type=int, default=0)
     parser.add_argument("--fuse-report", help="the fuse (or component) stage's report: where the memory's data lies")
     parser.add_argument("--provenance")
+    parser.add_argument("--natural-alignment", action="store_true",
+                        help="the module was compiled from C or Rust: trust each access's alignment hint "
+                             "(on ARMv6-M one instruction, which faults if the program misaligns it)")
     parser.add_argument("--size-table", help="also write the generic size table `wasmelt size` shows")
     for name in BUDGETS:
         parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=int)

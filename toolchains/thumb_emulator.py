@@ -9,6 +9,10 @@ from dataclasses import dataclass
 
 from .emulator import RETURN_ADDRESS, STACK_TOP, Machine, float_kind, from_bits, is_wide, read_struct, result_area, to_bits
 
+# Cores without unaligned access: a halfword or word access at an address it
+# does not divide faults (HardFault) on the part, which unicorn's model lets
+# through; the emulator faults them too, in RAM (where data lives).
+ARMV6M = ("cortex-m0", "cortex-m0plus")
 CPU_MODELS = {"cortex-m0": "CORTEX_M0", "cortex-m0plus": "CORTEX_M0", "cortex-m3": "CORTEX_M3",
               "cortex-m4": "CORTEX_M4", "cortex-m4f": "CORTEX_M4", "cortex-m7": "CORTEX_M7",
               "cortex-m33": "CORTEX_M33"}
@@ -33,6 +37,21 @@ class ThumbMachine(Machine):
             except Exception:  # older unicorn: the register is not exposed; FPU is then on by default
                 pass
         return uc
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.target.core in ARMV6M:
+            import unicorn
+
+            for start, end, _, _, _, writable in self.segments_flags():
+                if writable:
+                    self.uc.hook_add(unicorn.UC_HOOK_MEM_READ | unicorn.UC_HOOK_MEM_WRITE, self._on_access,
+                                     begin=start, end=end - 1)
+
+    def _on_access(self, uc, _access, address, size, _value, _user) -> None:
+        if size > 1 and address % size and self.outcome is not None and self.outcome.trap is None:
+            self.outcome.trap = f"cpu fault (unaligned {size}-byte access at {address:#x}: ARMv6-M has no unaligned access)"
+            uc.emu_stop()
 
     def _trap_code(self) -> int:
         return self.uc.reg_read(self.arm.UC_ARM_REG_R0)

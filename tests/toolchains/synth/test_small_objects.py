@@ -382,6 +382,44 @@ def test_armv6m_wide_accesses_share_one_routine_and_keep_their_values(tmp_path):
     assert sizes[0] < sizes[1] * 0.8, sizes
 
 
+def test_armv6m_trusts_natural_alignment_hints_only_when_asked(tmp_path):
+    """A module compiled from C or Rust (`natural_alignment`): an access whose hint
+    is its size is one instruction on ARMv6-M, with no shared routine; one hinted
+    `align=1` keeps the routine and works at any address. A misaligned address
+    under a natural hint faults, as the same C does natively: never a wrong value."""
+    wasm = wat("""(module (memory 1)
+  (func (export "mix") (param i32 i32) (result i32) (local i32)
+    (local.set 2 (i32.add (i32.load (local.get 0)) (i32.load offset=4 (local.get 0))))
+    (i64.store offset=16 (local.get 0) (i64.extend_i32_u (i32.xor (local.get 2) (local.get 1))))
+    (i32.store offset=24 (local.get 0) (i32.add (i32.load offset=8 (local.get 0)) (i32.load offset=12 (local.get 0))))
+    (i32.add (i32.wrap_i64 (i64.load offset=16 (local.get 0))) (i32.load offset=24 (local.get 0))))
+  (func (export "odd") (param i32) (result i32)
+    (i32.add (i32.load align=1 (local.get 0)) (i32.add (i32.load offset=4 align=1 (local.get 0))
+      (i32.add (i32.load offset=8 align=1 (local.get 0)) (i32.load offset=12 align=1 (local.get 0))))))
+  (func (export "one") (param i32) (result i32) (i32.load (local.get 0))))""")
+    source = lower(decode_module(wasm), LowerOptions("check", natural_alignment=True)).c_source
+    assert "#define WASMELT_NATURAL_ALIGNMENT\n" in source and "wasmelt_ld32n(WASMELT_MEM" in source
+    (tmp_path / "module.c").write_text(source)
+    compile_c(tmp_path / "module.c", tmp_path / "natural.o", "zig", "cortex-m0", "size")
+    obj = (tmp_path / "natural.o").read_bytes()
+    calls = _calls_from(obj)
+    assert not calls.get("mix", set()) & {"wasmelt_ld32u", "wasmelt_st32u"}, calls
+    assert "wasmelt_ld32u" in calls["odd"], calls
+    cases = [{"call": "mix", "args": [p, 0x5a5a1234]} for p in (0, 8, 65504)]
+    cases += [{"call": "odd", "args": [p]} for p in (0, 1, 3, 65519)] + [{"call": "one", "args": [4]}]
+    results = compare(obj, wasm, "cortex-m0", cases, HostStubs())
+    assert all(not r.problems for r in results), [(r.case, r.problems) for r in results if r.problems]
+    misaligned = compare(obj, wasm, "cortex-m0", [{"call": "one", "args": [6]}], HostStubs())[0]
+    assert misaligned.firmware.trap.startswith("cpu fault (unaligned 4-byte access"), misaligned
+    assert misaligned.problems and not misaligned.firmware.results, misaligned
+    plain = lower(decode_module(wasm), LowerOptions("check")).c_source
+    assert "#define WASMELT_NATURAL_ALIGNMENT\n" not in plain and "wasmelt_ld32n(WASMELT_MEM" not in plain
+    (tmp_path / "plain.c").write_text(plain)
+    compile_c(tmp_path / "plain.c", tmp_path / "plain.o", "zig", "cortex-m0", "size")
+    sizes = [elf_facts((tmp_path / f"{v}.o").read_bytes())["functions"]["mix"] for v in ("natural", "plain")]
+    assert sizes[0] < sizes[1], sizes
+
+
 def test_a_module_with_few_wide_accesses_keeps_them_inline(tmp_path):
     source = lower(decode_module(wat('(module (memory 1) (func (export "f") (param i32) (result i32) '
                                      '(i32.add (i32.load (local.get 0)) (i32.load offset=4 (local.get 0)))))'))).c_source

@@ -53,6 +53,8 @@ class LowerOptions:
     memory_bytes: int | None = None  # the memory's size, overriding what memory_layout derives
     heap_size: int = 0  # an arena above __heap_base (a grow-free allocator, the firmware's buffers)
     hints: LayoutHints = LayoutHints()  # what the fuse or component report says of the memory
+    # compiled from C or Rust by the component stage: an access's alignment hint holds (see wasmelt_ld32n)
+    natural_alignment: bool = False
 
 
 @dataclass
@@ -194,6 +196,26 @@ WASMELT_INLINE void wasmelt_st32(u8 *p, u32 v) {
 #endif
 WASMELT_INLINE u64 wasmelt_ld64(const u8 *p) { return wasmelt_ld32(p) | (u64)wasmelt_ld32(p + 4) << 32; }
 WASMELT_INLINE void wasmelt_st64(u8 *p, u64 v) { wasmelt_st32(p, (u32)v); wasmelt_st32(p + 4, (u32)(v >> 32)); }
+/* An access whose alignment hint is its size, in a module compiled from C or
+   Rust (`--natural-alignment`): the hint holds unless the program's behaviour
+   is undefined, so on ARMv6-M it is one instruction, which faults on a
+   misaligned address as the same C does natively there. Elsewhere the access
+   of any alignment: as cheap where the core allows unaligned access. */
+#if defined(__thumb__) && !defined(__ARM_FEATURE_UNALIGNED) && defined(WASMELT_NATURAL_ALIGNMENT)
+WASMELT_INLINE u16 wasmelt_ld16n(const u8 *p) { return *(const u16 *)__builtin_assume_aligned(p, 2); }
+WASMELT_INLINE u32 wasmelt_ld32n(const u8 *p) { return *(const u32 *)__builtin_assume_aligned(p, 4); }
+WASMELT_INLINE void wasmelt_st16n(u8 *p, u16 v) { *(u16 *)__builtin_assume_aligned(p, 2) = v; }
+WASMELT_INLINE void wasmelt_st32n(u8 *p, u32 v) { *(u32 *)__builtin_assume_aligned(p, 4) = v; }
+WASMELT_INLINE u64 wasmelt_ld64n(const u8 *p) { return wasmelt_ld32n(p) | (u64)wasmelt_ld32n(p + 4) << 32; }
+WASMELT_INLINE void wasmelt_st64n(u8 *p, u64 v) { wasmelt_st32n(p, (u32)v); wasmelt_st32n(p + 4, (u32)(v >> 32)); }
+#else
+#define wasmelt_ld16n wasmelt_ld16
+#define wasmelt_ld32n wasmelt_ld32
+#define wasmelt_ld64n wasmelt_ld64
+#define wasmelt_st16n wasmelt_st16
+#define wasmelt_st32n wasmelt_st32
+#define wasmelt_st64n wasmelt_st64
+#endif
 WASMELT_INLINE f64 wasmelt_opaque_f64(f64 x) { u64 b = wasmelt_f64_bits(x);
   return wasmelt_bits_f64(((u64)wasmelt_opaque32((u32)(b >> 32)) << 32) | wasmelt_opaque32((u32)b)); }
 """
@@ -543,8 +565,10 @@ class Lowering:
     def lower(self) -> Lowered:
         m = self.m
         shared = self.shared_accesses()
-        out: list[str] = [PRELUDE.replace("#define WASMELT_INLINE", "".join(f"#define WASMELT_SHARED_{k.upper()}\n"
-                                                                          for k in shared) + "#define WASMELT_INLINE", 1)]
+        defines = [f"WASMELT_SHARED_{k.upper()}" for k in shared] + ["WASMELT_NATURAL_ALIGNMENT"] * \
+            self.options.natural_alignment
+        out: list[str] = [PRELUDE.replace("#define WASMELT_INLINE", "".join(f"#define {d}\n" for d in defines)
+                                          + "#define WASMELT_INLINE", 1)]
         self.helpers.update(f"shared_{k}" for k in shared)
         mem = self.memory_bytes
         if m.memories:
@@ -635,12 +659,13 @@ class Lowering:
     def shared_accesses(self) -> list[str]:
         """`ld32` / `st32` when the module has SHARED_SITES or more 32-bit loads
         (stores; a 64-bit one is two): on ARMv6-M they then call one shared
-        routine each, which pays for itself from about that many."""
+        routine each, which pays for itself from about that many. An access
+        trusting its alignment hint (`aligned`) is not one of them."""
         sites = {"ld32": 0, "st32": 0}
         for f in self.m.functions:
             for ins in f.body:
                 width = WIDE_ACCESSES.get(ins.op)
-                if width:
+                if width and not self.aligned(ins.imm[0], 4 * width[1]):
                     sites[width[0]] += width[1]
         return [k for k, n in sites.items() if n >= SHARED_SITES]
 
@@ -1246,11 +1271,16 @@ class Lowering:
         b.emit(f"{PREFIX}g{imm[0]} = {GLOBAL_WRITE[t].format(v)};")
 
     # memory
+    def aligned(self, memarg, size: int) -> str:
+        """`n` (the access trusting its alignment hint) when the module's hints hold
+        and this one says the access is aligned to its size."""
+        return "n" if self.options.natural_alignment and 1 << memarg.align >= size else ""
+
     def _load(self, b, imm, t: str, ctype: str, size: int, convert: str) -> None:
         addr, _ = b.pop()
         ea = self.address(b, addr, imm[0].offset, size)
         dst = b.push(t)
-        raw = f"WASMELT_MEM[{ea}]" if size == 1 else f"wasmelt_ld{size * 8}(WASMELT_MEM + {ea})"
+        raw = f"WASMELT_MEM[{ea}]" if size == 1 else f"wasmelt_ld{size * 8}{self.aligned(imm[0], size)}(WASMELT_MEM + {ea})"
         value = {"f32": f"wasmelt_bits_f32({raw})", "f64": f"wasmelt_bits_f64({raw})"}.get(ctype, f"({ctype}){raw}")
         b.emit(f"{dst} = {convert.format(value)};")
 
@@ -1262,7 +1292,7 @@ class Lowering:
         if size == 1:
             b.emit(f"WASMELT_MEM[{ea}] = {bits};")
         else:
-            b.emit(f"wasmelt_st{size * 8}(WASMELT_MEM + {ea}, (u{size * 8}){bits});")
+            b.emit(f"wasmelt_st{size * 8}{self.aligned(imm[0], size)}(WASMELT_MEM + {ea}, (u{size * 8}){bits});")
 
     def op_memory_size(self, b, imm):
         b.emit(f"{b.push('i32')} = {self.memory_pages}u;")
