@@ -389,7 +389,8 @@ def test_the_request_of_unusual_environments(harness, tmp_path):
 def test_set_up_puts_the_native_client_in_front_of_pips_script_and_repairs_it(tmp_path):
     """scripts/setup on a current venv: pip's script moves to wasmelt-python, the client is
     compiled and installed; again, nothing changes; after pip rewrote `wasmelt`, it is
-    repaired; a source that does not compile leaves pip's script, said once."""
+    repaired; a source that does not compile leaves pip's script, said once and not
+    compiled again."""
     checkout = tmp_path / "checkout"
     (checkout / "scripts").mkdir(parents=True)
     (checkout / "engine").mkdir()
@@ -426,6 +427,10 @@ def test_set_up_puts_the_native_client_in_front_of_pips_script_and_repairs_it(tm
     with open(checkout / "engine/client_native.c", "a") as f:
         f.write("this is not C\n")
     err = setup()
-    assert err == ("set-up: could not compile the native client (engine/client_native.c; see .venv/client-build.log): "
-                   "`wasmelt` stays pip's Python console script\n")
+    assert err == ("set-up: the native client did not compile (see .venv/client-build.log); `wasmelt` is pip's "
+                   "Python script until engine/client_native.c changes\n")
     assert native.read_text() == '#!/bin/sh\necho "second $*"\n' and not (venv / "bin/wasmelt-python").exists()
+    log = venv / "client-build.log"
+    log.unlink()
+    assert setup() == "" and not log.exists()  # the same source: not compiled again
+    assert native.read_text() == '#!/bin/sh\necho "second $*"\n'
