@@ -1,12 +1,12 @@
 """The cache kept under its size limit after each build: a running estimate in
-a stamp file, measured now and then, `gc` when it is over."""
+a stamp file, measured when it says the limit is passed, `gc` when it is over."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from .blobs import _atomic_write
+from .blobs import _atomic_write, tree_bytes
 from .store import Store
 
 
@@ -16,44 +16,88 @@ def tool_caches(cache_dir: Path) -> tuple[Path, ...]:
     return () if os.environ.get("ZIG_GLOBAL_CACHE_DIR") else (cache_dir / "zig",)
 
 
-SIZE_STAMP = "size"  # "<bytes> <builds>": the cache's size as last measured, plus what builds added since
-REMEASURE_EVERY = 50  # builds between two measurements (what a tool cache grew by is seen then)
+# "<bytes> <builds> <tool bytes> <tool signature>": the cache's size (measured, plus what builds added
+# since), the builds since the tool caches were last looked at, their size then and their signature.
+SIZE_STAMP = "size"
+REMEASURE_EVERY = 50  # builds between two looks at the tool caches (what zig added is not in `added`)
+GC_TARGET = 0.9  # a gc after a build keeps this much of the limit: the builds after it add before one walks again
 
 
 def limit_cache(cache_dir: Path, max_bytes: int, added: int) -> dict[str, int] | None:
-    """After a build that wrote `added` bytes of outputs: gc down to `max_bytes` when the
-    cache is over it and no other command holds the cache (else the next build tries again).
-    The size is measured (a walk of the CAS) only when the running estimate says it may be
-    over, or every REMEASURE_EVERY builds; a build in between costs one small file."""
-    from .locks import cache_lock
-
+    """After a build that wrote `added` bytes of outputs: gc down to GC_TARGET of `max_bytes` when
+    the cache is over the limit and no other command holds the cache (else the next build tries again).
+    The CAS is walked only when the running estimate is missing or says the limit is passed; every
+    REMEASURE_EVERY builds the tool caches are looked at (a few stats), and walked only if they
+    changed. Any other build costs one small file."""
     stamp = cache_dir / SIZE_STAMP
     try:
-        known, builds = (int(x) for x in stamp.read_text().split())
+        words = [int(x) for x in stamp.read_text().split()]
+        known, builds = words[:2]
+        tools, signature = words[2:] if len(words) == 4 else (-1, 0)  # an older version's: tools unknown
     except (OSError, ValueError):
-        known, builds = None, 0
-    if known is not None and known + added <= max_bytes and builds < REMEASURE_EVERY:
-        _write_stamp(stamp, known + added, builds + 1)
-        return None
+        known = None
+    if known is None or known + added > max_bytes:
+        return _measure(cache_dir, max_bytes)
+    size = known + added
+    if builds + 1 >= REMEASURE_EVERY:
+        if tools < 0:
+            return _measure(cache_dir, max_bytes)
+        caches = tool_caches(cache_dir)
+        now = tool_signature(caches)
+        if now != signature:  # zig wrote: its caches walked, the CAS's estimate kept
+            measured = sum(tree_bytes(c) for c in caches)
+            size, tools, signature = size - tools + measured, measured, now
+            if size > max_bytes:
+                return _measure(cache_dir, max_bytes)
+        builds = -1
+    _write_stamp(stamp, size, builds + 1, tools, signature)
+    return None
+
+
+def _measure(cache_dir: Path, max_bytes: int) -> dict[str, int] | None:
+    """Walk the cache (CAS, action entries, tool caches); gc when it is over `max_bytes`."""
+    from .locks import cache_lock
+
     store = Store(cache_dir)
     caches = tool_caches(cache_dir)
-    size = store.size(caches)
+    signature = tool_signature(caches)
+    tools = sum(tree_bytes(c) for c in caches)
+    size = store.size() + tools
     counts = None
     if size > max_bytes:
         with cache_lock(cache_dir, exclusive=True, wait=False) as alone:
             if alone:
-                counts = store.gc(max_bytes, caches)
+                counts = store.gc(int(max_bytes * GC_TARGET), caches)
                 size = counts["bytes"]
-    _write_stamp(stamp, size, 0)
+                signature = tool_signature(caches)  # a tool cache over the limit by itself is removed
+                tools = sum(tree_bytes(c) for c in caches)
+    _write_stamp(cache_dir / SIZE_STAMP, size, 0, tools, signature)
     return counts
 
 
-def _write_stamp(stamp: Path, size: int, builds: int) -> None:
+def tool_signature(caches: tuple[Path, ...]) -> int:
+    """What changes when a tool writes to its cache, in a few stats: the mtimes of each cache
+    directory and of the directories in it (zig adds entries to o/, h/, z/ and tmp/)."""
+    import zlib
+
+    seen = []
+    for cache in caches:
+        try:
+            seen.append((cache.name, os.stat(cache).st_mtime_ns))
+            with os.scandir(cache) as entries:
+                seen += sorted((e.name, e.stat(follow_symlinks=False).st_mtime_ns)
+                               for e in entries if e.is_dir(follow_symlinks=False))
+        except OSError:
+            seen.append((cache.name, None))
+    return zlib.crc32(repr(seen).encode())
+
+
+def _write_stamp(stamp: Path, size: int, builds: int, tools: int, signature: int) -> None:
     """The stamp at a fixed width, rewritten in place: renaming a file over
     another (or truncating one) makes ext4 write it out at once, ~1-3 ms of
     every build on a busy disk. A reader never sees a half-written estimate
     (one page, one write); a damaged one is measured again."""
-    data = f"{size:20d} {builds:6d}\n".encode()
+    data = f"{size:20d} {builds:6d} {tools:20d} {signature:10d}\n".encode()
     try:
         fd = os.open(stamp, os.O_WRONLY | os.O_CLOEXEC)
     except OSError:

@@ -8,7 +8,8 @@ in MARSHAL_VERSION (argv, cwd, env, whether stderr is a terminal, whether argv h
 the rc files applied; or {"control": ...}); the native client (engine/client_native.c,
 scripts/setup installs it as the `wasmelt` command) sends the same bytes. The
 server answers with frames of one type byte and a 4-byte length: b"o"
-stdout, b"e" stderr, b"x" the exit code (ASCII digits; JSON for status),
+stdout, b"e" stderr (an empty one to the native client: the rc files were applied,
+and announced, there), b"x" the exit code (ASCII digits; JSON for status),
 b"r" refused (the client runs the command itself: the server is stale,
 or speaks another protocol).
 """

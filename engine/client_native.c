@@ -27,6 +27,7 @@ extern char **environ;
 #define PYTHON_ENTRY "wasmelt-python"   /* scripts/setup renames pip's console script to this */
 #define UNFINISHED_ENV "WASMELT_SERVER_UNFINISHED"  /* wasmelt.cli: a server was reached and did not finish */
 #define SIGPIPE_EXIT 141                /* engine.client.SIGPIPE_EXIT */
+#define RC_ANNOUNCED_ENV "WASMELT_RC_ANNOUNCED"  /* wasmelt.rc: the server applied (and announced) the rc files */
 
 /* ---- XXH3-128 (seed 0, the default secret): engine.client.records_path names a workspace's records by it */
 
@@ -213,6 +214,10 @@ static int utf8_ok(const unsigned char *s, size_t n, int *non_ascii) {
 /* ---- falling back to the Python entry point */
 
 static struct sigaction saved_pipe;
+/* The server sends an empty stderr frame once it has applied the rc files to our argv (engine.server):
+   a command it then does not finish runs again in Python, which must not announce them (--announce_rc)
+   a second time. */
+static int rc_applied;
 
 static void exec_python(char **argv, int unfinished) {
     char self[4096];
@@ -225,6 +230,7 @@ static void exec_python(char **argv, int unfinished) {
     memcpy(slash + 1, PYTHON_ENTRY, sizeof PYTHON_ENTRY);
     sigaction(SIGPIPE, &saved_pipe, NULL);
     if (unfinished) setenv(UNFINISHED_ENV, "1", 1);
+    if (unfinished && rc_applied) setenv(RC_ANNOUNCED_ENV, "1", 1);
     execv(self, argv);
     fprintf(stderr, "ERROR: wasmelt's Python entry point %s cannot be run (%s): run the set-up again "
                     "(scripts/setup) or reinstall wasmelt with pip\n", self, strerror(errno));
@@ -458,7 +464,9 @@ static int relay(int fd, Buf *m) {
         }
         if (size && !read_exact(fd, body, size)) return -1;
         body[size] = '\0';
-        if (head[0] == 'o' || head[0] == 'e') {
+        if (head[0] == 'e' && !size) {
+            rc_applied = 1;
+        } else if (head[0] == 'o' || head[0] == 'e') {
             if (!write_all(head[0] == 'o' ? 1 : 2, body, size)) return -1;
         } else if (head[0] == 'x') {
             char *end;

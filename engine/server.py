@@ -229,6 +229,10 @@ class Server:
             try:
                 if not message.get("expanded"):  # the native client's argv as typed: the rc files apply here
                     argv = self.frontend.expand(argv, message["cwd"])  # a bad one: its ERROR line, exit 2
+                    err.flush()
+                    # An empty stderr frame: the rc files were applied and announced (--announce_rc) here. A
+                    # command not finished then runs again in the client's Python, which must not announce again.
+                    self._send(conn, b"e", b"")
                 args = self.frontend.parse(argv)  # the one parser: a bad flag exits 2, as in-process
             except SystemExit as e:
                 return e.code if isinstance(e.code, int) else 1

@@ -242,3 +242,61 @@ def test_a_failing_pip_shows_its_log(machine):
     assert "pip failed on purpose" in run.stderr
     assert run.stderr.rstrip().endswith("ERROR: pip could not install wasmelt into .venv; its full log is .venv/setup.log.")
     assert not (machine.checkout / ".venv/.setup-demo").exists()
+
+
+def _client_source(machine: Machine, zig: str) -> None:
+    """engine/client_native.c in the checkout, and a venv python whose `-m ziglang cc` runs `zig`
+    (with the arguments after `cc`); pip's console script as the venv's `wasmelt`."""
+    for name in ("head", "mv", "rm", "cmp", "touch"):  # what install_client runs
+        (machine.bin / name).symlink_to(shutil.which(name))
+    (machine.checkout / "engine").mkdir()
+    (machine.checkout / "engine/client_native.c").write_text("int main(void) { return 0; }\n")
+    machine.tool("python", f'if [ "$2" = ziglang ]; then shift 3; {zig}; fi', where=machine.checkout / ".venv/bin")
+    machine.rustc(wasm32=True, lld=True)
+
+
+ZIG_FAILS = 'echo "error: no C compiler here" >&2; exit 1'
+ZIG_BUILDS = 'while [ "$1" != -o ]; do shift; done; echo native > "$2"'
+
+
+def test_a_native_client_that_does_not_compile_is_said_once_and_tried_again_only_when_its_source_changes(machine):
+    _client_source(machine, ZIG_FAILS)
+    venv, source = machine.checkout / ".venv", machine.checkout / "engine/client_native.c"
+    pips = (venv / "bin/wasmelt").read_text()
+    said = ("set-up: the native client did not compile (see .venv/client-build.log); `wasmelt` is pip's Python "
+            "script until engine/client_native.c changes\n")
+
+    def compiles() -> int:
+        return sum(call.startswith("python -m ziglang cc") for call in machine.calls("python"))
+
+    first = machine.run("demo")
+    assert (first.returncode, first.stderr) == (0, said)
+    assert "no C compiler here" in (venv / "client-build.log").read_text()
+    assert (venv / "bin/wasmelt").read_text() == pips and not (venv / "bin/wasmelt-python").exists()
+    for _ in range(2):  # every later set-up (each `make test`): no compile, nothing said, pip's script in place
+        again = machine.run("demo")
+        assert (again.returncode, again.stderr) == (0, "") and compiles() == 1
+        assert (venv / "bin/wasmelt").read_text() == pips and not (venv / "bin/wasmelt-python").exists()
+    with open(source, "a") as f:  # an edit: tried again, and said again
+        f.write("/* edited */\n")
+    assert machine.run("demo").stderr == said and compiles() == 2
+    (venv / ".wasmelt-client.failed").unlink()  # the remembered failure removed: tried again
+    assert machine.run("demo").stderr == said and compiles() == 3
+    machine.tool("python", f'if [ "$2" = ziglang ]; then shift 3; {ZIG_BUILDS}; fi', where=venv / "bin")
+    with open(source, "a") as f:
+        f.write("/* fixed */\n")
+    fixed = machine.run("demo")
+    assert (fixed.returncode, fixed.stderr) == (0, "") and compiles() == 4
+    assert (venv / "bin/wasmelt").read_text() == "native\n" and (venv / "bin/wasmelt-python").read_text() == pips
+    assert not (venv / ".wasmelt-client.failed").exists()
+
+
+def test_a_new_install_tries_the_native_client_again(machine):
+    """pip installing wasmelt again (pyproject.toml changed) may bring the compiler that was missing."""
+    _client_source(machine, ZIG_FAILS)
+    assert machine.run("demo").returncode == 0
+    assert (machine.checkout / ".venv/.wasmelt-client.failed").exists()
+    os.utime(machine.checkout / "pyproject.toml")  # newer than the set-up's stamp: pip runs again
+    run = machine.run("demo")
+    assert run.returncode == 0, run.stderr
+    assert sum(call.startswith("python -m ziglang cc") for call in machine.calls("python")) == 2

@@ -10,6 +10,9 @@ import sys
 from wasmelt.engine.workspace_root import guess
 
 RC_NAME = ".wasmeltrc"
+# Set by the native client (engine/client_native.c) when the server it reached applied the rc files and
+# announced them, then did not finish: the command runs again here, and says the rc lines only once.
+ANNOUNCED_ENV = "WASMELT_RC_ANNOUNCED"
 # A command takes the rc flags of the commands it inherits from, as `bazel test` takes `build`'s.
 INHERITS = {"test": ("build",), "watch": ("build", "test"), "release": ("build",), "size": ("build",)}
 # `common` lines apply to every command, so they may hold only the flags every command takes.
@@ -164,12 +167,13 @@ def announce(applied, out=None) -> None:
 
 def expand(argv: list[str], cwd: str) -> list[str]:
     """argv with the rc files' flags applied; a bad rc file is one ERROR line and exit 2.
-    With --announce_rc, the rc lines that applied are printed to stderr."""
+    With --announce_rc, the rc lines that applied are printed to stderr (unless a server printed them)."""
+    announced = os.environ.pop(ANNOUNCED_ENV, None) is not None
     try:
         expanded, applied = expand_with_lines(argv, cwd)
     except RcError as e:
         print(f"ERROR: {e}", file=sys.stderr, flush=True)
         raise SystemExit(e.exit_code) from None
-    if "--announce_rc" in expanded[1:]:
+    if "--announce_rc" in expanded[1:] and not announced:
         announce(applied)
     return expanded

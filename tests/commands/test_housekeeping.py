@@ -36,7 +36,7 @@ def test_a_build_past_cache_max_size_evicts_the_oldest_entries(workspace):
     _blobs(workspace, 3)
     workspace.write("BUILD.toml", '[workspace]\nname = "t"\ncache_max_size = "200K"\n')
     assert workspace.run("build", "//big:b2").code == 0
-    estimate, builds = (int(x) for x in (workspace.cache / "size").read_text().split())
+    estimate, builds = (int(x) for x in (workspace.cache / "size").read_text().split()[:2])
     assert builds == 1 and measured + 40_000 <= estimate <= measured + 40_960 + 3 * 4096  # estimated, not walked
     workspace.write("BUILD.toml", '[workspace]\nname = "t"\ncache_max_size = "100K"\n')
     _blobs(workspace, 4)
@@ -111,7 +111,112 @@ def test_the_size_estimate_is_rewritten_in_place_between_measurements(tmp_path):
     stamp = tmp_path / SIZE_STAMP
     stamp.write_text("1000 3\n")
     assert limit_cache(tmp_path, 10**9, 24) is None
-    assert [int(x) for x in stamp.read_text().split()] == [1024, 4]
+    assert [int(x) for x in stamp.read_text().split()][:2] == [1024, 4]
     inode = stamp.stat().st_ino
     assert limit_cache(tmp_path, 10**9, 1000) is None
-    assert [int(x) for x in stamp.read_text().split()] == [2024, 5] and stamp.stat().st_ino == inode
+    assert [int(x) for x in stamp.read_text().split()][:2] == [2024, 5] and stamp.stat().st_ino == inode
+
+
+def _walks(monkeypatch) -> list[str]:
+    """The directories listed from now on (tree_bytes and the gc list them with os.scandir)."""
+    listed: list[str] = []
+    scandir = os.scandir
+
+    def counting(path="."):
+        listed.append(os.fspath(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", counting)
+    return listed
+
+
+def _cache_of(tmp_path, monkeypatch, blobs: int = 200):
+    """A cache of `blobs` blobs and a zig cache (inside it, as by default), measured once (the stamp written)."""
+    from wasmelt.engine.cache_limits import limit_cache
+    from wasmelt.engine.store import Store
+
+    monkeypatch.delenv("ZIG_GLOBAL_CACHE_DIR", raising=False)
+
+    store = Store(tmp_path)
+    for i in range(blobs):
+        store.put_bytes(b"blob %d" % i)
+    (tmp_path / "zig/o/1").mkdir(parents=True)
+    (tmp_path / "zig/o/1/a.o").write_bytes(b"z" * 5000)
+    assert limit_cache(tmp_path, 10**9, 0) is None  # no stamp: walked
+    return store
+
+
+def _stamp(cache) -> list[int]:
+    from wasmelt.engine.cache_limits import SIZE_STAMP
+
+    return [int(x) for x in (cache / SIZE_STAMP).read_text().split()]
+
+
+def test_builds_under_the_limit_walk_nothing_and_the_50th_only_looks_at_the_tool_caches(tmp_path, monkeypatch):
+    """The estimate under the limit: no build lists the CAS, not even every REMEASURE_EVERY-th;
+    that one stats the tool caches (zig's) and lists only them, and walks them only once zig wrote."""
+    from wasmelt.engine.cache_limits import REMEASURE_EVERY, limit_cache
+
+    _cache_of(tmp_path, monkeypatch)
+    measured = _stamp(tmp_path)[0]
+    listed = _walks(monkeypatch)
+    for _ in range(2 * REMEASURE_EVERY + 1):
+        assert limit_cache(tmp_path, 10**9, 100) is None
+    assert set(listed) == {str(tmp_path / "zig")}, sorted(set(listed))[:5]  # twice: the signature's one listing
+    assert len(listed) == 2
+    assert _stamp(tmp_path)[:2] == [measured + 100 * (2 * REMEASURE_EVERY + 1), 1]
+    (tmp_path / "zig/o/2").mkdir()  # zig compiled something
+    (tmp_path / "zig/o/2/b.o").write_bytes(b"z" * 10_000)
+    listed.clear()
+    for _ in range(REMEASURE_EVERY):
+        assert limit_cache(tmp_path, 10**9, 0) is None
+    assert listed and all(path.startswith(str(tmp_path / "zig")) for path in listed), sorted(set(listed))[:5]
+    grown = os.stat(tmp_path / "zig/o/2/b.o").st_blocks * 512
+    assert _stamp(tmp_path)[0] == measured + 100 * (2 * REMEASURE_EVERY + 1) + grown
+
+
+def test_an_estimate_over_the_limit_is_measured_and_gc_keeps_less_than_the_limit(tmp_path, monkeypatch):
+    """Over by the estimate: the cache is walked; truly over, gc takes it to GC_TARGET of the limit, so
+    the builds after it do not each walk it again."""
+    from wasmelt.engine.cache_limits import GC_TARGET, limit_cache
+    from wasmelt.engine.store import CachedResult
+
+    store = _cache_of(tmp_path, monkeypatch, blobs=0)
+    for i in range(20):  # 20 entries of a 4 KiB blob each
+        digest = store.put_bytes(bytes([i]) * 4000)
+        store.put_action(f"{i:064x}", CachedResult({"out": digest}, digest, digest))
+    listed = _walks(monkeypatch)
+    assert limit_cache(tmp_path, 10**9, 10**9) is None  # over by what the estimate says only: walked, none evicted
+    assert any(path.startswith(str(tmp_path / "cas")) for path in listed), listed
+    assert _stamp(tmp_path)[:2] == [store.size((tmp_path / "zig",)), 0]  # the 20 entries the estimate missed
+    size = _stamp(tmp_path)[0]
+    counts = limit_cache(tmp_path, size - 1, 0)
+    assert counts is not None and counts["evicted_actions"] > 0
+    assert counts["bytes"] <= GC_TARGET * (size - 1) and _stamp(tmp_path)[0] == counts["bytes"]
+    listed.clear()
+    assert limit_cache(tmp_path, size - 1, 4096) is None and not listed  # the next build: under again, no walk
+
+
+def test_a_remote_caches_hit_counts_in_the_estimate(tmp_path, monkeypatch):
+    """Its outputs and logs are stored locally as an executed action's are: added to the estimate
+    (no walk every REMEASURE_EVERY builds catches what the estimate misses any more)."""
+    from types import SimpleNamespace
+
+    from wasmelt.commands.build import keep_cache_size
+    from wasmelt.engine import cache_limits
+
+    (tmp_path / "out.bin").write_bytes(b"x" * 10_000)
+    seen = []
+    monkeypatch.setattr(cache_limits, "limit_cache", lambda cache, limit, added: seen.append(added))
+    ws = SimpleNamespace(root=tmp_path, settings={}, cache_dir=tmp_path / "cache")
+
+    def build(status: str, remote: bool):
+        record = SimpleNamespace(status=status, remote=remote, outputs={"out.bin": "digest"})
+        return SimpleNamespace(records=SimpleNamespace(decided={"a": record}))
+
+    keep_cache_size(ws, build("cached", False))  # the local cache's: nothing new
+    assert seen == []
+    keep_cache_size(ws, build("cached", True))
+    keep_cache_size(ws, build("executed", False))
+    blocks = os.stat(tmp_path / "out.bin").st_blocks * 512
+    assert seen == [3 * 4096 + blocks] * 2

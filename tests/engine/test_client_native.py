@@ -255,6 +255,75 @@ def test_a_server_that_refuses_or_dies_is_not_asked_again(workspace, frames):
     assert len(fake.requests) == 2  # one each: the in-process run asked no server
 
 
+def _announcing(ws, tmp_path) -> tuple[dict, str]:
+    """A workspace whose .wasmeltrc announces itself: (the environment, with a HOME of no rc file; the line)."""
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    ws.write(".wasmeltrc", "build --announce_rc\n")
+    return {"HOME": str(home)}, f"INFO: {ws.root}/.wasmeltrc:1: build --announce_rc\n"
+
+
+@needs_native
+def test_announce_rc_is_said_once_without_a_server_and_through_one(running, tmp_path):
+    env, line = _announcing(running, tmp_path)
+    before = _commands(running)
+    code, _, err = _same(running, "build", "//...", env=env)  # the server applies the native client's rc files
+    assert code == 0 and err.count(line) == 1, err
+    assert _commands(running) == before + 3
+    running.run("server", "stop")
+    for exe in (NATIVE, PYTHON_SCRIPT):  # no server: Python's (a null build or not, as the stats decide)
+        code, _, err = _run(exe, running, "build", "//...", env={**env, "WASMELT_SERVER": None})
+        assert code == 0 and err.count(line) == 1, err
+    assert not list(running.cache.glob("records/*/server.sock"))
+
+
+@needs_native
+@pytest.mark.parametrize("frames, printed", [
+    (b"r\0\0\0\5stale", ""),  # refused before reading the rc files
+    (b"e\0\0\0\4half", "half"),  # died before: an older server, or one killed in between
+    (b"e\0\0\0\0", ""),  # applied them (nothing to announce in its view), then died
+], ids=["refused", "died-before-rc", "died-after-rc"])
+def test_announce_rc_is_said_once_when_a_server_does_not_finish(workspace, tmp_path, frames, printed):
+    """Python runs the command again; it announces the rc lines unless the server said it had."""
+    _two_packages(workspace)
+    env, line = _announcing(workspace, tmp_path)
+    if frames == b"e\0\0\0\0":
+        frames = b"e" + len(line).to_bytes(4, "big") + line.encode() + frames  # as engine.server: the lines, then the mark
+        printed = line
+    fake = _FakeServer(_socket_path(workspace), frames)
+    try:
+        code, _, err = _run(NATIVE, workspace, "build", "//...", env=env)
+    finally:
+        fake.close()
+    assert code == 0 and err.startswith(printed + UNFINISHED), err
+    assert err.count(line) == 1, err
+    assert len(fake.requests) == 1
+
+
+@needs_native
+def test_announce_rc_is_said_once_when_the_server_is_killed_during_the_build(running, tmp_path):
+    from test_server import _slow_genrule
+
+    env, line = _announcing(running, tmp_path)
+    started, blocker = tmp_path / "started", tmp_path / "blocker"
+    _slow_genrule(running, started, blocker)
+    blocker.touch()
+    pid = int(_run(PYTHON_SCRIPT, running, "server", "status")[1].split("pid ")[1].split(",")[0])
+    proc = subprocess.Popen([str(NATIVE), "build", "//slow", "--sandbox=directory"], cwd=running.root,
+                            env={**os.environ, "WASMELT_CACHE": str(running.cache), **env},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for _ in range(600):
+        if started.exists() or proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    assert started.exists(), proc.communicate()
+    os.kill(pid, signal.SIGKILL)  # the server announced the rc line and runs the action
+    blocker.unlink()
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and UNFINISHED in err, err
+    assert err.count(line) == 1 and err.index(line) < err.index(UNFINISHED), err  # the server's, not again
+
+
 @needs_native
 def test_the_request_is_marshal_of_the_python_clients_dict(workspace):
     from wasmelt.engine import client
@@ -389,7 +458,8 @@ def test_the_request_of_unusual_environments(harness, tmp_path):
 def test_set_up_puts_the_native_client_in_front_of_pips_script_and_repairs_it(tmp_path):
     """scripts/setup on a current venv: pip's script moves to wasmelt-python, the client is
     compiled and installed; again, nothing changes; after pip rewrote `wasmelt`, it is
-    repaired; a source that does not compile leaves pip's script, said once."""
+    repaired; a source that does not compile leaves pip's script, said once and not
+    compiled again."""
     checkout = tmp_path / "checkout"
     (checkout / "scripts").mkdir(parents=True)
     (checkout / "engine").mkdir()
@@ -426,6 +496,10 @@ def test_set_up_puts_the_native_client_in_front_of_pips_script_and_repairs_it(tm
     with open(checkout / "engine/client_native.c", "a") as f:
         f.write("this is not C\n")
     err = setup()
-    assert err == ("set-up: could not compile the native client (engine/client_native.c; see .venv/client-build.log): "
-                   "`wasmelt` stays pip's Python console script\n")
+    assert err == ("set-up: the native client did not compile (see .venv/client-build.log); `wasmelt` is pip's "
+                   "Python script until engine/client_native.c changes\n")
     assert native.read_text() == '#!/bin/sh\necho "second $*"\n' and not (venv / "bin/wasmelt-python").exists()
+    log = venv / "client-build.log"
+    log.unlink()
+    assert setup() == "" and not log.exists()  # the same source: not compiled again
+    assert native.read_text() == '#!/bin/sh\necho "second $*"\n'

@@ -102,7 +102,8 @@ def keep_cache_size(ws, result) -> None:
 
     added = 0
     for record in result.records.decided.values():  # (the reused ones added nothing)
-        if record.status == "executed":  # new in the store: its outputs, its entry and its logs (a block each)
+        # New in the store: its outputs, its entry and its logs (a block each); a remote cache's hit too.
+        if record.status == "executed" or (record.status == "cached" and record.remote):
             added += 3 * 4096
             for path in record.outputs or ():
                 try:
