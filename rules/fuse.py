@@ -60,7 +60,9 @@ def analyze(ctx: AnalysisContext) -> TargetInfo:
                                pack=attrs.pack, share_stack=attrs.share_stack, exports=attrs.exports,
                                links=attrs.links, handles=attrs.handles, strict_imports=attrs.strict_imports))
     return TargetInfo(files=(out,), providers=(WasmInfo(out, report, fuse_report=report, import_map=import_map,
-                                                        provenance=provenance, natural_alignment=natural),))
+                                                        provenance=provenance,
+                                                        # the builtin fuse rebases by multiples of 16: hints hold
+                                                        natural_alignment=natural and toolchain == "builtin"),))
 
 
 register_rule(RuleKind("fuse", FuseAttrs, analyze, doc="fuse components into one core module", tools=tools))
