@@ -247,6 +247,7 @@ def main() -> int:
                    stdout=subprocess.DEVNULL)
     if args.inprocess:
         return in_process(args, root, cache, info)
+    subprocess.run([exe, "server", "stop"], cwd=root, env=env, capture_output=True)  # a reused --workdir's
     server = subprocess.Popen([sys.executable, __file__, "--serve", str(log_path)], cwd=root, env=env,
                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                               stderr=open(args.workdir / "server.log", "ab"), start_new_session=True)
@@ -278,6 +279,9 @@ def main() -> int:
         server.terminate()
         server.wait()
     lines = [json.loads(line) for line in log_path.read_text().splitlines()]
+    if len(lines) < len(spans):
+        raise SystemExit(f"the timed server answered {len(lines)} of {len(spans)} requests: another server "
+                         f"answered the rest (see {args.workdir / 'server.log'})")
     report(args, spans[3:], lines[-len(spans):][3:], "through a timed server")
     return 0
 
