@@ -72,7 +72,7 @@ FEATURE_DECLINES = {
     "imports a memory": "imported memory", "imports a table": "imported table",
     "another module imports its": "memory or table shared between instances",
     "imports a function from another test module": "cross-instance function imports",
-    "grows its memory or a table": "memory.grow/table.grow (always fail on the target, as wasm permits)",
+    "memory.grow/table.grow": "memory.grow/table.grow (always fail on the target, as wasm permits)",
     "typed reference": "typed references / GC",
 }
 
@@ -111,6 +111,7 @@ class FileResult:
     declines: Counter = field(default_factory=Counter)
     seconds: float = 0.0
     feature_declined: int = 0  # declines for an out-of-scope feature (FEATURE_DECLINES)
+    grow_declines: list[str] = field(default_factory=list)  # each mismatch a failed grow explains, and how
 
     def decline(self, reason: str, n: int = 1) -> None:
         self.declined += n
@@ -128,7 +129,9 @@ class Built:
     """One module as the firmware would see it: its object in the emulator."""
     machine: object
     exports: dict  # name -> (params, results)
-    grows: bool = False  # uses memory.grow, which always fails on the target
+    grows: "GrowReach | None" = None  # which exports can run a memory.grow / table.grow (None: none can)
+    grown: str | None = None  # the first call (or the start function) of this instance that could run one
+    export_index: dict = field(default_factory=dict)  # export name -> function index
     raw: dict = field(default_factory=lambda: RAW)  # how each wasm type travels: RAW or RAW_HARD_FLOAT
     shared_with: str | None = None  # a module that imports its memory/table and changes it: not replayed
 
@@ -236,17 +239,132 @@ def load(wasm: Path, obj: Path, module_name: str | None, registered: dict, cpu: 
             return "a spectest import with typed references"
         signatures[imp.name] = Signature([raw[p] for p in t.params], [raw[r] for r in t.results])
         names[imp.name] = f"{imp.module}.{imp.name}"
-    exports = {}
+    exports, export_index = {}, {}
     for e in module.exports:
         if e.kind == FUNC:
             t = module.func_type(e.index)
             exports[e.name] = (list(t.params), list(t.results))
+            export_index[e.name] = e.index
     try:
         image = link_for_emulation(obj.read_bytes(), sorted(signatures), cpu, libgcc=True)
     except EmulationError as e:
         return f"link failed: {str(e)[:120]}"
-    grows = any(i.op in ("memory.grow", "table.grow") for f in module.functions for i in f.body)
-    return Built(machine_for(cpu, image, HostStubs(), signatures, names), exports, grows, raw=raw)
+    reach = GrowReach.of(module)
+    built = Built(machine_for(cpu, image, HostStubs(), signatures, names), exports, reach, raw=raw,
+                  export_index=export_index)
+    if reach and module.start is not None and module.start in reach.grows:
+        built.grown = f"the start function ({reach.label(module.start)}), which {reach.grows[module.start]}"
+    return built
+
+
+# -- memory.grow / table.grow --------------------------------------------------
+#
+# On the target memory.grow and table.grow always fail (return -1), which wasm
+# permits; the spec tests expect them to succeed. A mismatch is declined for
+# that reason only when the failed grow can explain it, decided from the module
+# itself (the lowering makes a grow the constant -1, so the emulator cannot see
+# it run):
+#
+# - the assertion's call can reach a grow (its export, through `call`s and,
+#   for `call_indirect`/`call_ref`, through any function whose reference the
+#   module takes): its result may be the -1 itself, or anything computed from it;
+# - or an earlier call on the same instance (or its start function) could reach
+#   one, and this call can read what a failed grow leaves different: the memory
+#   or table size (every load, store, memory.*/table.* instruction and
+#   call_indirect depends on it) or a value the program stored after seeing -1
+#   (memory, tables, globals).
+#
+# Everything else is reported wrong: a mismatch in an instance where no call
+# could reach a grow, or in a call that computes from its arguments alone (no
+# memory, table or global, transitively) however many grows failed before it.
+# "Can reach" over-approximates "ran" (a branch not taken still counts), so
+# the decline never hides a mismatch the grow could not have caused, only
+# possibly excuses one inside a call that could have run a grow.
+
+GROW_OPS = ("memory.grow", "table.grow")
+INDIRECT = ("call_indirect", "return_call_indirect", "call_ref", "return_call_ref")
+# What a failed grow can change for a later call: the sizes, and what the
+# program stored after it saw -1.
+STATEFUL = re.compile(r"\.(load|store)|^(memory|table|global)\.|^(call_indirect|return_call_indirect)$")
+
+
+@dataclass
+class GrowReach:
+    """Per function (absolute index) of one module: which grow it can reach and
+    whether it can touch the state a failed grow changes."""
+    grows: dict  # function index -> "reaches memory.grow in func 3 (`grow`)"
+    stateful: set  # function indices that can read or write memory, a table or a global
+    names: dict  # function index -> an export name
+
+    @classmethod
+    def of(cls, module) -> "GrowReach | None":
+        from wasmelt.toolchains.builtin.wasm.model import FUNC
+
+        base = len(module.imported(FUNC))
+        bodies = {base + d: f.body for d, f in enumerate(module.functions)}
+        if not any(i.op in GROW_OPS for body in bodies.values() for i in body):
+            return None
+        exprs = [*bodies.values(), *(g.init for g in module.globals), *(x for e in module.elements for x in e.items)]
+        addressable = {i.imm[0] for expr in exprs for i in expr if i.op == "ref.func"}
+        names = {}
+        for e in module.exports:
+            if e.kind == FUNC:
+                names.setdefault(e.index, e.name)
+        reach = cls({}, set(), names)
+        callees = {}
+        for fi, body in bodies.items():
+            callees[fi] = set()
+            for i in body:
+                if i.op in GROW_OPS and fi not in reach.grows:
+                    reach.grows[fi] = f"reaches {i.op} in {reach.label(fi)}"
+                if STATEFUL.search(i.op):
+                    reach.stateful.add(fi)
+                if i.op in ("call", "return_call"):
+                    callees[fi].add(i.imm[0])
+                elif i.op in INDIRECT:
+                    callees[fi] |= addressable
+        changed = True
+        while changed:  # to a fixed point: a caller reaches what its callees reach
+            changed = False
+            for fi, targets in callees.items():
+                for t in sorted(targets):
+                    if t in reach.grows and fi not in reach.grows:
+                        reach.grows[fi] = reach.grows[t]
+                        changed = True
+                    if t in reach.stateful and fi not in reach.stateful:
+                        reach.stateful.add(fi)
+                        changed = True
+        return reach
+
+    def label(self, fi: int) -> str:
+        return f"func {fi}" + (f" (`{self.names[fi]}`)" if fi in self.names else "")
+
+
+GROW_RAN = "the assertion's call can run memory.grow/table.grow, which always fails on the target"
+GROW_BEFORE = ("memory, a table or a global read after a memory.grow/table.grow that failed on the target "
+               "(an earlier call on the instance)")
+
+
+def grow_excuse(built: Built, export: str) -> tuple[str, str] | None:
+    """(decline reason, the precise detail) when the failing grow can explain a
+    mismatch of this call; None: the mismatch is wrong."""
+    reach = built.grows
+    if reach is None:
+        return None
+    fi = built.export_index.get(export)
+    if fi in reach.grows:
+        return GROW_RAN, f"`{export}` {reach.grows[fi]}"
+    if built.grown and fi in reach.stateful:
+        return GROW_BEFORE, f"`{export}` reads memory/tables/globals after {built.grown}"
+    return None
+
+
+def note_grow(built: Built, export: str, line: int) -> None:
+    """After a call ran: whether it could have run a grow (the first one is kept)."""
+    reach = built.grows
+    fi = built.export_index.get(export)
+    if reach is not None and built.grown is None and fi in reach.grows:
+        built.grown = f"`{export}` (line {line}), which {reach.grows[fi]}"
 
 
 # -- values --------------------------------------------------------------------
@@ -332,8 +450,10 @@ def run_file(wast: Path, work: Path, cache: Path, bounds: str = "check", jobs: i
     registered: dict = {}
 
     def mismatch(line: int, what: str) -> None:
-        if built.grows:  # the spec lets memory.grow fail; on the target it always does
-            result.decline("the module grows its memory or a table, which always fails on the target")
+        excuse = grow_excuse(built, c["action"]["field"])  # the spec lets a grow fail; on the target it always does
+        if excuse:
+            result.decline(excuse[0])
+            result.grow_declines.append(f"{result.name}:{line}: {what}; {excuse[1]}")
         else:
             result.fail(line, what)
 
@@ -394,9 +514,12 @@ def run_file(wast: Path, work: Path, cache: Path, bounds: str = "check", jobs: i
             continue
         except EmulationError as e:
             outcome, results = None, []
+            note_grow(built, action["field"], line)
             if kind != "assert_exhaustion":
                 result.fail(line, f"{action['field']}: {e}")
                 continue
+        else:
+            note_grow(built, action["field"], line)
         if kind == "assert_exhaustion":
             if outcome is None or outcome.trap:
                 result.passed += 1
@@ -507,7 +630,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps([{"file": r.name, "passed": r.passed, "wrong": r.wrong,
                                                 "declined": r.declined, "feature_declined": r.feature_declined,
-                                                "wrongs": r.wrongs,
+                                                "wrongs": r.wrongs, "grow_declines": r.grow_declines,
                                                 "declines": dict(r.declines)} for r in results], indent=1))
     return 1 if wrong else 0
 
