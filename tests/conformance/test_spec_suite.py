@@ -105,3 +105,70 @@ def test_nan_classes_and_exact_bits():
     assert spec_runner.matches({"type": "f64", "value": "nan:canonical"}, 0x7FF8000000000000)
     assert not spec_runner.matches({"type": "f32", "value": "0"}, 0x80000000)  # -0.0 is not +0.0
     assert spec_runner.matches({"type": "i64", "value": "18446744073709551615"}, -1)
+
+
+GROWING = """(module
+  (memory 1)
+  (table 2 funcref)
+  (elem (i32.const 0) $inner)
+  (global $g (mut i32) (i32.const 0))
+  (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1)))
+  (func (export "size") (result i32) (memory.size))
+  (func (export "via") (param i32) (result i32) (call $inner (local.get 0)))
+  (func (export "indirect") (param i32) (result i32) (call_indirect (param i32) (result i32) (local.get 0) (i32.const 0)))
+  (func $inner (param i32) (result i32) (memory.grow (local.get 0)))
+)
+"""
+
+
+def run_wast(tmp_path, capsys, text: str) -> tuple[int, str, dict]:
+    wast = tmp_path / "grow.wast"
+    wast.write_text(text)
+    code = spec_runner.main([str(wast), "--cache", str(tmp_path / "cache"), "--json", str(tmp_path / "r.json")])
+    return code, capsys.readouterr().out, json.loads((tmp_path / "r.json").read_text())[0]
+
+
+def test_a_mismatch_in_a_module_that_contains_but_never_runs_a_grow_is_wrong(tmp_path, capsys):
+    code, out, r = run_wast(tmp_path, capsys, GROWING + '(assert_return (invoke "add" (i32.const 1) (i32.const 2)) (i32.const 4))\n'
+                                              '(assert_return (invoke "size") (i32.const 2))\n')
+    assert code == 1, out
+    assert (r["passed"], r["wrong"], r["declined"]) == (0, 2, 0), out
+    assert "WRONG grow.wast:12: add(1, 2): expected ['4'], got [3]" in out
+    assert "WRONG grow.wast:13: size(): expected ['2'], got [1]" in out  # no grow ran: memory.size is just wrong
+
+
+def test_only_the_mismatches_a_failed_grow_explains_are_declined(tmp_path, capsys):
+    code, out, r = run_wast(tmp_path, capsys, GROWING +
+                            '(assert_return (invoke "via" (i32.const 1)) (i32.const 1))\n'  # the grow itself: -1
+                            '(assert_return (invoke "size") (i32.const 2))\n'  # memory did not grow
+                            '(assert_return (invoke "add" (i32.const 1) (i32.const 2)) (i32.const 4))\n'  # pure: wrong
+                            '(assert_return (invoke "add" (i32.const 1) (i32.const 2)) (i32.const 3))\n'
+                            '(assert_return (invoke "indirect" (i32.const 1)) (i32.const 1))\n')  # through the table
+    assert code == 1, out
+    assert (r["passed"], r["wrong"], r["declined"]) == (1, 1, 3), out
+    assert r["wrongs"] == ["grow.wast:14: add(1, 2): expected ['4'], got [3]"]
+    assert r["grow_declines"] == [
+        "grow.wast:12: via(1): expected ['1'], got [4294967295]; `via` reaches memory.grow in func 4",
+        "grow.wast:13: size(): expected ['2'], got [1]; `size` reads memory/tables/globals after `via` (line 12), "
+        "which reaches memory.grow in func 4",
+        "grow.wast:16: indirect(1): expected ['1'], got [4294967295]; `indirect` reaches memory.grow in func 4"]
+    assert r["declines"] == {spec_runner.GROW_RAN: 2, spec_runner.GROW_BEFORE: 1}
+    assert r["feature_declined"] == 3
+
+
+def test_a_grow_in_the_start_function_explains_later_reads():
+    from wasmelt.toolchains.builtin.wasm.model import Export, FUNC, Function, FuncType, Instr, MemoryType, Limits, Module
+
+    grow = Function(0, body=[Instr("i32.const", (1,)), Instr("memory.grow", (0,)), Instr("drop"), Instr("end")])
+    size = Function(1, body=[Instr("memory.size", (0,)), Instr("end")])
+    pure = Function(1, body=[Instr("i32.const", (7,)), Instr("end")])
+    module = Module(types=[FuncType((), ()), FuncType((), ("i32",))], functions=[grow, size, pure],
+                    memories=[MemoryType(Limits(1))], start=0,
+                    exports=[Export("size", FUNC, 1), Export("pure", FUNC, 2)])
+    reach = spec_runner.GrowReach.of(module)
+    assert reach.grows == {0: "reaches memory.grow in func 0"} and reach.stateful == {0, 1}
+    built = spec_runner.Built(None, {}, reach, grown="the start function (func 0), which reaches memory.grow in func 0",
+                              export_index={"size": 1, "pure": 2})
+    assert spec_runner.grow_excuse(built, "size")[0] == spec_runner.GROW_BEFORE
+    assert spec_runner.grow_excuse(built, "pure") is None
+    assert spec_runner.GrowReach.of(Module(functions=[pure], types=[FuncType((), ())] * 2)) is None
