@@ -130,7 +130,8 @@ class Built:
     machine: object
     exports: dict  # name -> (params, results)
     grows: "GrowReach | None" = None  # which exports can run a memory.grow / table.grow (None: none can)
-    grown: str | None = None  # the first call (or the start function) of this instance that could run one
+    grown: dict = field(default_factory=dict)  # grow op -> the last call on this instance that could run it
+    grown_writer: str | None = None  # the last such call that could also write memory, a table or a global
     export_index: dict = field(default_factory=dict)  # export name -> function index
     raw: dict = field(default_factory=lambda: RAW)  # how each wasm type travels: RAW or RAW_HARD_FLOAT
     shared_with: str | None = None  # a module that imports its memory/table and changes it: not replayed
@@ -252,8 +253,8 @@ def load(wasm: Path, obj: Path, module_name: str | None, registered: dict, cpu: 
     reach = GrowReach.of(module)
     built = Built(machine_for(cpu, image, HostStubs(), signatures, names), exports, reach, raw=raw,
                   export_index=export_index)
-    if reach and module.start is not None and module.start in reach.grows:
-        built.grown = f"the start function ({reach.label(module.start)}), which {reach.grows[module.start]}"
+    if module.start is not None:
+        note_grow(built, None, None, module.start)
     return built
 
 
@@ -263,38 +264,48 @@ def load(wasm: Path, obj: Path, module_name: str | None, registered: dict, cpu: 
 # permits; the spec tests expect them to succeed. A mismatch is declined for
 # that reason only when the failed grow can explain it, decided from the module
 # itself (the lowering makes a grow the constant -1, so the emulator cannot see
-# it run):
+# one run; "can reach" follows `call`s and, for `call_indirect`/`call_ref`,
+# every function whose reference the module takes):
 #
-# - the assertion's call can reach a grow (its export, through `call`s and,
-#   for `call_indirect`/`call_ref`, through any function whose reference the
-#   module takes): its result may be the -1 itself, or anything computed from it;
+# - the assertion's own call can reach a grow: its result may be the -1
+#   itself, or anything computed from it (a branch on it, a store of it);
 # - or an earlier call on the same instance (or its start function) could reach
-#   one, and this call can read what a failed grow leaves different: the memory
-#   or table size (every load, store, memory.*/table.* instruction and
-#   call_indirect depends on it) or a value the program stored after seeing -1
-#   (memory, tables, globals).
+#   one, and this call shows what a failed grow leaves different:
+#   - it trapped out of bounds (a memory access, or a table access / undefined
+#     element after a table.grow): the memory or table stayed smaller. A
+#     smaller memory or table only traps more, so an expected trap that did not
+#     come, or a wrong value, is never explained this way;
+#   - it can reach memory.size (after a memory.grow) or table.size (after a
+#     table.grow): the size stayed smaller;
+#   - it can read memory, a table or a global, and that earlier call could also
+#     write one: the program may have stored something computed from the -1.
 #
 # Everything else is reported wrong: a mismatch in an instance where no call
-# could reach a grow, or in a call that computes from its arguments alone (no
-# memory, table or global, transitively) however many grows failed before it.
-# "Can reach" over-approximates "ran" (a branch not taken still counts), so
-# the decline never hides a mismatch the grow could not have caused, only
-# possibly excuses one inside a call that could have run a grow.
+# could reach a grow, in a call that computes from its arguments alone, or a
+# wrong value read from a memory that a grow-reaching call never wrote. "Can
+# reach" over-approximates "ran" (a branch not taken still counts): the decline
+# may excuse a mismatch inside a call that could have run a grow but did not;
+# it never excuses one that a failed grow could not have caused.
 
 GROW_OPS = ("memory.grow", "table.grow")
+SIZE_OF = {"memory.size": "memory.grow", "table.size": "table.grow"}  # what a failed grow keeps small
 INDIRECT = ("call_indirect", "return_call_indirect", "call_ref", "return_call_ref")
-# What a failed grow can change for a later call: the sizes, and what the
-# program stored after it saw -1.
-STATEFUL = re.compile(r"\.(load|store)|^(memory|table|global)\.|^(call_indirect|return_call_indirect)$")
+READS = re.compile(r"\.load|^(memory|table)\.(size|copy|fill|init|get)$|^global\.get$|^(call_indirect|return_call_indirect)$")
+WRITES = re.compile(r"\.store|^(memory|table)\.(copy|fill|init|set)$|^global\.set$|^(data|elem)\.drop$")
+BOUNDS_TRAPS = {"out_of_bounds_memory": "memory.grow", "out_of_bounds_table": "table.grow",
+                "undefined_element": "table.grow"}
 
 
 @dataclass
 class GrowReach:
-    """Per function (absolute index) of one module: which grow it can reach and
-    whether it can touch the state a failed grow changes."""
-    grows: dict  # function index -> "reaches memory.grow in func 3 (`grow`)"
-    stateful: set  # function indices that can read or write memory, a table or a global
-    names: dict  # function index -> an export name
+    """Per function (absolute index) of one module, transitively: which grows it
+    can run, which sizes it can ask, and whether it can read or write memory, a
+    table or a global."""
+    grows: dict  # function index -> {"memory.grow": "memory.grow in func 3 (`grow`)", ...}
+    sizes: dict  # function index -> {"memory.size", "table.size"} (those it can reach)
+    reads: set
+    writes: set
+    names: dict  # function index -> its first export name
 
     @classmethod
     def of(cls, module) -> "GrowReach | None":
@@ -310,15 +321,19 @@ class GrowReach:
         for e in module.exports:
             if e.kind == FUNC:
                 names.setdefault(e.index, e.name)
-        reach = cls({}, set(), names)
+        reach = cls({}, {}, set(), set(), names)
         callees = {}
         for fi, body in bodies.items():
             callees[fi] = set()
             for i in body:
-                if i.op in GROW_OPS and fi not in reach.grows:
-                    reach.grows[fi] = f"reaches {i.op} in {reach.label(fi)}"
-                if STATEFUL.search(i.op):
-                    reach.stateful.add(fi)
+                if i.op in GROW_OPS:
+                    reach.grows.setdefault(fi, {}).setdefault(i.op, f"{i.op} in {reach.label(fi)}")
+                if i.op in SIZE_OF:
+                    reach.sizes.setdefault(fi, set()).add(i.op)
+                if READS.search(i.op):
+                    reach.reads.add(fi)
+                if WRITES.search(i.op):
+                    reach.writes.add(fi)
                 if i.op in ("call", "return_call"):
                     callees[fi].add(i.imm[0])
                 elif i.op in INDIRECT:
@@ -328,12 +343,17 @@ class GrowReach:
             changed = False
             for fi, targets in callees.items():
                 for t in sorted(targets):
-                    if t in reach.grows and fi not in reach.grows:
-                        reach.grows[fi] = reach.grows[t]
+                    for op, where in reach.grows.get(t, {}).items():
+                        if op not in reach.grows.get(fi, {}):
+                            reach.grows.setdefault(fi, {})[op] = where
+                            changed = True
+                    if not reach.sizes.get(t, set()) <= reach.sizes.get(fi, set()):
+                        reach.sizes.setdefault(fi, set()).update(reach.sizes[t])
                         changed = True
-                    if t in reach.stateful and fi not in reach.stateful:
-                        reach.stateful.add(fi)
-                        changed = True
+                    for seen in (reach.reads, reach.writes):
+                        if t in seen and fi not in seen:
+                            seen.add(fi)
+                            changed = True
         return reach
 
     def label(self, fi: int) -> str:
@@ -341,30 +361,45 @@ class GrowReach:
 
 
 GROW_RAN = "the assertion's call can run memory.grow/table.grow, which always fails on the target"
-GROW_BEFORE = ("memory, a table or a global read after a memory.grow/table.grow that failed on the target "
-               "(an earlier call on the instance)")
+GROW_BOUNDS = "out of bounds after a memory.grow/table.grow that failed on the target (an earlier call)"
+GROW_SIZE = "memory.size/table.size after a memory.grow/table.grow that failed on the target (an earlier call)"
+GROW_STORED = ("memory, a table or a global read after a call that could run memory.grow/table.grow (which "
+               "failed on the target) and write them")
 
 
-def grow_excuse(built: Built, export: str) -> tuple[str, str] | None:
-    """(decline reason, the precise detail) when the failing grow can explain a
-    mismatch of this call; None: the mismatch is wrong."""
+def grow_excuse(built: Built, export: str, trap: str | None = None) -> tuple[str, str] | None:
+    """(decline reason, the precise detail) when the always-failing grow can
+    explain a mismatch of this call (`trap`: the trap it ended in); None: the
+    mismatch is wrong."""
     reach = built.grows
     if reach is None:
         return None
     fi = built.export_index.get(export)
     if fi in reach.grows:
-        return GROW_RAN, f"`{export}` {reach.grows[fi]}"
-    if built.grown and fi in reach.stateful:
-        return GROW_BEFORE, f"`{export}` reads memory/tables/globals after {built.grown}"
+        return GROW_RAN, f"`{export}` reaches {' and '.join(reach.grows[fi].values())}"
+    grown = built.grown
+    if trap in BOUNDS_TRAPS and BOUNDS_TRAPS[trap] in grown:
+        return GROW_BOUNDS, f"trapped {trap} after {grown[BOUNDS_TRAPS[trap]]}"
+    for size in sorted(reach.sizes.get(fi, ())):
+        if SIZE_OF[size] in grown:
+            return GROW_SIZE, f"`{export}` reaches {size} after {grown[SIZE_OF[size]]}"
+    if built.grown_writer and fi in reach.reads:
+        return GROW_STORED, f"`{export}` reads memory/tables/globals after {built.grown_writer}"
     return None
 
 
-def note_grow(built: Built, export: str, line: int) -> None:
-    """After a call ran: whether it could have run a grow (the first one is kept)."""
+def note_grow(built: Built, export: str | None, line: int | None, fi: int | None = None) -> None:
+    """After a call ran (`fi`: the start function): the grows it could have run.
+    The last such call is named, the one a later mismatch most likely comes from."""
     reach = built.grows
-    fi = built.export_index.get(export)
-    if reach is not None and built.grown is None and fi in reach.grows:
-        built.grown = f"`{export}` (line {line}), which {reach.grows[fi]}"
+    if reach is None:
+        return
+    fi = built.export_index.get(export) if fi is None else fi
+    call = f"`{export}` (line {line})" if export else f"the start function ({reach.label(fi)})"
+    for op, where in reach.grows.get(fi, {}).items():
+        built.grown[op] = f"{call}, which reaches {where}"
+        if fi in reach.writes:
+            built.grown_writer = f"{call}, which reaches {where} and writes memory/tables/globals"
 
 
 # -- values --------------------------------------------------------------------
@@ -449,8 +484,8 @@ def run_file(wast: Path, work: Path, cache: Path, bounds: str = "check", jobs: i
     current: Built | str = "no module"
     registered: dict = {}
 
-    def mismatch(line: int, what: str) -> None:
-        excuse = grow_excuse(built, c["action"]["field"])  # the spec lets a grow fail; on the target it always does
+    def mismatch(line: int, what: str, trap: str | None = None) -> None:
+        excuse = grow_excuse(built, c["action"]["field"], trap)  # the spec lets a grow fail; on the target it always does
         if excuse:
             result.decline(excuse[0])
             result.grow_declines.append(f"{result.name}:{line}: {what}; {excuse[1]}")
@@ -532,10 +567,11 @@ def run_file(wast: Path, work: Path, cache: Path, bounds: str = "check", jobs: i
                 result.passed += 1
             else:
                 got = outcome.trap or f"returned {[_bits(t, v) for t, v in zip(results, outcome.results)]}"
-                mismatch(line, f"{action['field']}{_show(action['args'])}: expected trap {want}, got {got}")
+                mismatch(line, f"{action['field']}{_show(action['args'])}: expected trap {want}, got {got}",
+                         outcome.trap)
             continue
         if outcome.trap:
-            mismatch(line, f"{action['field']}{_show(action['args'])}: trapped ({outcome.trap})")
+            mismatch(line, f"{action['field']}{_show(action['args'])}: trapped ({outcome.trap})", outcome.trap)
             continue
         if kind == "action":
             result.passed += 1

@@ -107,6 +107,8 @@ def test_nan_classes_and_exact_bits():
     assert spec_runner.matches({"type": "i64", "value": "18446744073709551615"}, -1)
 
 
+
+# Function indices: add 0, size 1, load 2, via 3, indirect 4, keep 5, kept 6, $inner 7; assertions from line 15.
 GROWING = """(module
   (memory 1)
   (table 2 funcref)
@@ -114,8 +116,11 @@ GROWING = """(module
   (global $g (mut i32) (i32.const 0))
   (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1)))
   (func (export "size") (result i32) (memory.size))
+  (func (export "load") (param i32) (result i32) (i32.load (local.get 0)))
   (func (export "via") (param i32) (result i32) (call $inner (local.get 0)))
   (func (export "indirect") (param i32) (result i32) (call_indirect (param i32) (result i32) (local.get 0) (i32.const 0)))
+  (func (export "keep") (param i32) (global.set $g (memory.grow (local.get 0))))
+  (func (export "kept") (result i32) (global.get $g))
   (func $inner (param i32) (result i32) (memory.grow (local.get 0)))
 )
 """
@@ -133,27 +138,43 @@ def test_a_mismatch_in_a_module_that_contains_but_never_runs_a_grow_is_wrong(tmp
                                               '(assert_return (invoke "size") (i32.const 2))\n')
     assert code == 1, out
     assert (r["passed"], r["wrong"], r["declined"]) == (0, 2, 0), out
-    assert "WRONG grow.wast:12: add(1, 2): expected ['4'], got [3]" in out
-    assert "WRONG grow.wast:13: size(): expected ['2'], got [1]" in out  # no grow ran: memory.size is just wrong
+    assert "WRONG grow.wast:15: add(1, 2): expected ['4'], got [3]" in out
+    assert "WRONG grow.wast:16: size(): expected ['2'], got [1]" in out  # no grow ran: memory.size is just wrong
 
 
 def test_only_the_mismatches_a_failed_grow_explains_are_declined(tmp_path, capsys):
     code, out, r = run_wast(tmp_path, capsys, GROWING +
-                            '(assert_return (invoke "via" (i32.const 1)) (i32.const 1))\n'  # the grow itself: -1
-                            '(assert_return (invoke "size") (i32.const 2))\n'  # memory did not grow
-                            '(assert_return (invoke "add" (i32.const 1) (i32.const 2)) (i32.const 4))\n'  # pure: wrong
-                            '(assert_return (invoke "add" (i32.const 1) (i32.const 2)) (i32.const 3))\n'
-                            '(assert_return (invoke "indirect" (i32.const 1)) (i32.const 1))\n')  # through the table
+                            '(assert_return (invoke "load" (i32.const 0)) (i32.const 5))\n'  # 15: no grow yet
+                            '(assert_return (invoke "via" (i32.const 1)) (i32.const 1))\n'  # 16: the grow itself: -1
+                            '(assert_return (invoke "size") (i32.const 2))\n'  # 17: memory did not grow
+                            '(assert_return (invoke "load" (i32.const 65536)) (i32.const 0))\n'  # 18: so this traps
+                            '(assert_return (invoke "load" (i32.const 0)) (i32.const 5))\n'  # 19: `via` wrote nothing
+                            '(assert_trap (invoke "load" (i32.const 0)) "out of bounds memory access")\n'  # 20
+                            '(assert_return (invoke "add" (i32.const 1) (i32.const 2)) (i32.const 4))\n'  # 21: pure
+                            '(assert_return (invoke "add" (i32.const 1) (i32.const 2)) (i32.const 3))\n'  # 22
+                            '(assert_return (invoke "indirect" (i32.const 1)) (i32.const 1))\n'  # 23: through the table
+                            '(invoke "keep" (i32.const 1))\n'  # 24: stores the -1 in a global
+                            '(assert_return (invoke "kept") (i32.const 1))\n'  # 25
+                            '(assert_return (invoke "load" (i32.const 0)) (i32.const 5))\n')  # 26: `keep` writes state
     assert code == 1, out
-    assert (r["passed"], r["wrong"], r["declined"]) == (1, 1, 3), out
-    assert r["wrongs"] == ["grow.wast:14: add(1, 2): expected ['4'], got [3]"]
+    assert (r["passed"], r["wrong"], r["declined"]) == (2, 4, 6), out
+    assert r["wrongs"] == ["grow.wast:15: load(0): expected ['5'], got [0]",
+                           "grow.wast:19: load(0): expected ['5'], got [0]",
+                           "grow.wast:20: load(0): expected trap out_of_bounds_memory, got returned [0]",
+                           "grow.wast:21: add(1, 2): expected ['4'], got [3]"]
+    via = "`via` (line 16), which reaches memory.grow in func 7"
     assert r["grow_declines"] == [
-        "grow.wast:12: via(1): expected ['1'], got [4294967295]; `via` reaches memory.grow in func 4",
-        "grow.wast:13: size(): expected ['2'], got [1]; `size` reads memory/tables/globals after `via` (line 12), "
-        "which reaches memory.grow in func 4",
-        "grow.wast:16: indirect(1): expected ['1'], got [4294967295]; `indirect` reaches memory.grow in func 4"]
-    assert r["declines"] == {spec_runner.GROW_RAN: 2, spec_runner.GROW_BEFORE: 1}
-    assert r["feature_declined"] == 3
+        "grow.wast:16: via(1): expected ['1'], got [4294967295]; `via` reaches memory.grow in func 7",
+        f"grow.wast:17: size(): expected ['2'], got [1]; `size` reaches memory.size after {via}",
+        f"grow.wast:18: load(65536): trapped (out_of_bounds_memory); trapped out_of_bounds_memory after {via}",
+        "grow.wast:23: indirect(1): expected ['1'], got [4294967295]; `indirect` reaches memory.grow in func 7",
+        "grow.wast:25: kept(): expected ['1'], got [4294967295]; `kept` reads memory/tables/globals after `keep` "
+        "(line 24), which reaches memory.grow in func 5 (`keep`) and writes memory/tables/globals",
+        "grow.wast:26: load(0): expected ['5'], got [0]; `load` reads memory/tables/globals after `keep` "
+        "(line 24), which reaches memory.grow in func 5 (`keep`) and writes memory/tables/globals"]
+    assert r["declines"] == {spec_runner.GROW_RAN: 2, spec_runner.GROW_SIZE: 1, spec_runner.GROW_BOUNDS: 1,
+                             spec_runner.GROW_STORED: 2}
+    assert r["feature_declined"] == 6
 
 
 def test_a_grow_in_the_start_function_explains_later_reads():
@@ -166,9 +187,13 @@ def test_a_grow_in_the_start_function_explains_later_reads():
                     memories=[MemoryType(Limits(1))], start=0,
                     exports=[Export("size", FUNC, 1), Export("pure", FUNC, 2)])
     reach = spec_runner.GrowReach.of(module)
-    assert reach.grows == {0: "reaches memory.grow in func 0"} and reach.stateful == {0, 1}
-    built = spec_runner.Built(None, {}, reach, grown="the start function (func 0), which reaches memory.grow in func 0",
-                              export_index={"size": 1, "pure": 2})
-    assert spec_runner.grow_excuse(built, "size")[0] == spec_runner.GROW_BEFORE
+    assert reach.grows == {0: {"memory.grow": "memory.grow in func 0"}} and reach.sizes == {1: {"memory.size"}}
+    built = spec_runner.Built(None, {}, reach, export_index={"size": 1, "pure": 2})
+    assert spec_runner.grow_excuse(built, "size") is None  # nothing ran yet
+    spec_runner.note_grow(built, None, None, module.start)
+    assert spec_runner.grow_excuse(built, "size") == (
+        spec_runner.GROW_SIZE, "`size` reaches memory.size after the start function (func 0), which reaches memory.grow in func 0")
     assert spec_runner.grow_excuse(built, "pure") is None
+    assert spec_runner.grow_excuse(built, "pure", "out_of_bounds_table") is None  # a memory.grow keeps no table small
+    assert spec_runner.grow_excuse(built, "pure", "out_of_bounds_memory")[0] == spec_runner.GROW_BOUNDS
     assert spec_runner.GrowReach.of(Module(functions=[pure], types=[FuncType((), ())] * 2)) is None
