@@ -131,7 +131,8 @@ class Built:
     exports: dict  # name -> (params, results)
     grows: "GrowReach | None" = None  # which exports can run a memory.grow / table.grow (None: none can)
     grown: dict = field(default_factory=dict)  # grow op -> the last call on this instance that could run it
-    grown_writer: str | None = None  # the last such call that could also write memory, a table or a global
+    last_grow: str | None = None  # the last of them
+    grown_writer: str | None = None  # the last call, from the first grow on, that could write memory/tables/globals
     export_index: dict = field(default_factory=dict)  # export name -> function index
     raw: dict = field(default_factory=lambda: RAW)  # how each wasm type travels: RAW or RAW_HARD_FLOAT
     shared_with: str | None = None  # a module that imports its memory/table and changes it: not replayed
@@ -277,8 +278,10 @@ def load(wasm: Path, obj: Path, module_name: str | None, registered: dict, cpu: 
 #     come, or a wrong value, is never explained this way;
 #   - it can reach memory.size (after a memory.grow) or table.size (after a
 #     table.grow): the size stayed smaller;
-#   - it can read memory, a table or a global, and that earlier call could also
-#     write one: the program may have stored something computed from the -1.
+#   - it can read memory, a table or a global, and that earlier call, or any
+#     call after it, could write one: the program may have stored something
+#     computed from the -1 or from the small size, or a store past the old
+#     size trapped before the call's other stores.
 #
 # Everything else is reported wrong: a mismatch in an instance where no call
 # could reach a grow, in a call that computes from its arguments alone, or a
@@ -363,8 +366,8 @@ class GrowReach:
 GROW_RAN = "the assertion's call can run memory.grow/table.grow, which always fails on the target"
 GROW_BOUNDS = "out of bounds after a memory.grow/table.grow that failed on the target (an earlier call)"
 GROW_SIZE = "memory.size/table.size after a memory.grow/table.grow that failed on the target (an earlier call)"
-GROW_STORED = ("memory, a table or a global read after a call that could run memory.grow/table.grow (which "
-               "failed on the target) and write them")
+GROW_STORED = ("memory, a table or a global read after a memory.grow/table.grow that failed on the target and "
+               "a call (that one or a later one) that could write them")
 
 
 def grow_excuse(built: Built, export: str, trap: str | None = None) -> tuple[str, str] | None:
@@ -389,17 +392,23 @@ def grow_excuse(built: Built, export: str, trap: str | None = None) -> tuple[str
 
 
 def note_grow(built: Built, export: str | None, line: int | None, fi: int | None = None) -> None:
-    """After a call ran (`fi`: the start function): the grows it could have run.
-    The last such call is named, the one a later mismatch most likely comes from."""
+    """After a call ran (`fi`: the start function): the grows it could have run,
+    and whether it could have written state that differs for a failed grow. The
+    last such call is named, the one a later mismatch most likely comes from."""
     reach = built.grows
     if reach is None:
         return
     fi = built.export_index.get(export) if fi is None else fi
     call = f"`{export}` (line {line})" if export else f"the start function ({reach.label(fi)})"
     for op, where in reach.grows.get(fi, {}).items():
-        built.grown[op] = f"{call}, which reaches {where}"
+        built.grown[op] = built.last_grow = f"{call}, which reaches {where}"
         if fi in reach.writes:
             built.grown_writer = f"{call}, which reaches {where} and writes memory/tables/globals"
+    if fi not in reach.grows and built.last_grow and fi in reach.writes:
+        # Once a grow failed, any call that writes can leave state that differs:
+        # it may store a size or a value derived from the -1 an earlier call
+        # stored, or trap on a store past the old size before its other stores.
+        built.grown_writer = f"{call}, which could write memory/tables/globals after {built.last_grow}"
 
 
 # -- values --------------------------------------------------------------------
