@@ -72,7 +72,7 @@ FEATURE_DECLINES = {
     "imports a memory": "imported memory", "imports a table": "imported table",
     "another module imports its": "memory or table shared between instances",
     "imports a function from another test module": "cross-instance function imports",
-    "grows its memory or a table": "memory.grow/table.grow (always fail on the target, as wasm permits)",
+    "memory.grow/table.grow": "memory.grow/table.grow (always fail on the target, as wasm permits)",
     "typed reference": "typed references / GC",
 }
 
@@ -111,6 +111,7 @@ class FileResult:
     declines: Counter = field(default_factory=Counter)
     seconds: float = 0.0
     feature_declined: int = 0  # declines for an out-of-scope feature (FEATURE_DECLINES)
+    grow_declines: list[str] = field(default_factory=list)  # each mismatch a failed grow explains, and how
 
     def decline(self, reason: str, n: int = 1) -> None:
         self.declined += n
@@ -128,7 +129,11 @@ class Built:
     """One module as the firmware would see it: its object in the emulator."""
     machine: object
     exports: dict  # name -> (params, results)
-    grows: bool = False  # uses memory.grow, which always fails on the target
+    grows: "GrowReach | None" = None  # which exports can run a memory.grow / table.grow (None: none can)
+    grown: dict = field(default_factory=dict)  # grow op -> the last call on this instance that could run it
+    last_grow: str | None = None  # the last of them
+    grown_writer: str | None = None  # the last call, from the first grow on, that could write memory/tables/globals
+    export_index: dict = field(default_factory=dict)  # export name -> function index
     raw: dict = field(default_factory=lambda: RAW)  # how each wasm type travels: RAW or RAW_HARD_FLOAT
     shared_with: str | None = None  # a module that imports its memory/table and changes it: not replayed
 
@@ -236,17 +241,174 @@ def load(wasm: Path, obj: Path, module_name: str | None, registered: dict, cpu: 
             return "a spectest import with typed references"
         signatures[imp.name] = Signature([raw[p] for p in t.params], [raw[r] for r in t.results])
         names[imp.name] = f"{imp.module}.{imp.name}"
-    exports = {}
+    exports, export_index = {}, {}
     for e in module.exports:
         if e.kind == FUNC:
             t = module.func_type(e.index)
             exports[e.name] = (list(t.params), list(t.results))
+            export_index[e.name] = e.index
     try:
         image = link_for_emulation(obj.read_bytes(), sorted(signatures), cpu, libgcc=True)
     except EmulationError as e:
         return f"link failed: {str(e)[:120]}"
-    grows = any(i.op in ("memory.grow", "table.grow") for f in module.functions for i in f.body)
-    return Built(machine_for(cpu, image, HostStubs(), signatures, names), exports, grows, raw=raw)
+    reach = GrowReach.of(module)
+    built = Built(machine_for(cpu, image, HostStubs(), signatures, names), exports, reach, raw=raw,
+                  export_index=export_index)
+    if module.start is not None:
+        note_grow(built, None, None, module.start)
+    return built
+
+
+# -- memory.grow / table.grow --------------------------------------------------
+#
+# On the target memory.grow and table.grow always fail (return -1), which wasm
+# permits; the spec tests expect them to succeed. A mismatch is declined for
+# that reason only when the failed grow can explain it, decided from the module
+# itself (the lowering makes a grow the constant -1, so the emulator cannot see
+# one run; "can reach" follows `call`s and, for `call_indirect`/`call_ref`,
+# every function whose reference the module takes):
+#
+# - the assertion's own call can reach a grow: its result may be the -1
+#   itself, or anything computed from it (a branch on it, a store of it);
+# - or an earlier call on the same instance (or its start function) could reach
+#   one, and this call shows what a failed grow leaves different:
+#   - it trapped out of bounds (a memory access, or a table access / undefined
+#     element after a table.grow): the memory or table stayed smaller. A
+#     smaller memory or table only traps more, so an expected trap that did not
+#     come, or a wrong value, is never explained this way;
+#   - it can reach memory.size (after a memory.grow) or table.size (after a
+#     table.grow): the size stayed smaller;
+#   - it can read memory, a table or a global, and that earlier call, or any
+#     call after it, could write one: the program may have stored something
+#     computed from the -1 or from the small size, or a store past the old
+#     size trapped before the call's other stores.
+#
+# Everything else is reported wrong: a mismatch in an instance where no call
+# could reach a grow, in a call that computes from its arguments alone, or a
+# wrong value read from a memory that a grow-reaching call never wrote. "Can
+# reach" over-approximates "ran" (a branch not taken still counts): the decline
+# may excuse a mismatch inside a call that could have run a grow but did not;
+# it never excuses one that a failed grow could not have caused.
+
+GROW_OPS = ("memory.grow", "table.grow")
+SIZE_OF = {"memory.size": "memory.grow", "table.size": "table.grow"}  # what a failed grow keeps small
+INDIRECT = ("call_indirect", "return_call_indirect", "call_ref", "return_call_ref")
+READS = re.compile(r"\.load|^(memory|table)\.(size|copy|fill|init|get)$|^global\.get$|^(call_indirect|return_call_indirect)$")
+WRITES = re.compile(r"\.store|^(memory|table)\.(copy|fill|init|set)$|^global\.set$|^(data|elem)\.drop$")
+BOUNDS_TRAPS = {"out_of_bounds_memory": "memory.grow", "out_of_bounds_table": "table.grow",
+                "undefined_element": "table.grow"}
+
+
+@dataclass
+class GrowReach:
+    """Per function (absolute index) of one module, transitively: which grows it
+    can run, which sizes it can ask, and whether it can read or write memory, a
+    table or a global."""
+    grows: dict  # function index -> {"memory.grow": "memory.grow in func 3 (`grow`)", ...}
+    sizes: dict  # function index -> {"memory.size", "table.size"} (those it can reach)
+    reads: set
+    writes: set
+    names: dict  # function index -> its first export name
+
+    @classmethod
+    def of(cls, module) -> "GrowReach | None":
+        from wasmelt.toolchains.builtin.wasm.model import FUNC
+
+        base = len(module.imported(FUNC))
+        bodies = {base + d: f.body for d, f in enumerate(module.functions)}
+        if not any(i.op in GROW_OPS for body in bodies.values() for i in body):
+            return None
+        exprs = [*bodies.values(), *(g.init for g in module.globals), *(x for e in module.elements for x in e.items)]
+        addressable = {i.imm[0] for expr in exprs for i in expr if i.op == "ref.func"}
+        names = {}
+        for e in module.exports:
+            if e.kind == FUNC:
+                names.setdefault(e.index, e.name)
+        reach = cls({}, {}, set(), set(), names)
+        callees = {}
+        for fi, body in bodies.items():
+            callees[fi] = set()
+            for i in body:
+                if i.op in GROW_OPS:
+                    reach.grows.setdefault(fi, {}).setdefault(i.op, f"{i.op} in {reach.label(fi)}")
+                if i.op in SIZE_OF:
+                    reach.sizes.setdefault(fi, set()).add(i.op)
+                if READS.search(i.op):
+                    reach.reads.add(fi)
+                if WRITES.search(i.op):
+                    reach.writes.add(fi)
+                if i.op in ("call", "return_call"):
+                    callees[fi].add(i.imm[0])
+                elif i.op in INDIRECT:
+                    callees[fi] |= addressable
+        changed = True
+        while changed:  # to a fixed point: a caller reaches what its callees reach
+            changed = False
+            for fi, targets in callees.items():
+                for t in sorted(targets):
+                    for op, where in reach.grows.get(t, {}).items():
+                        if op not in reach.grows.get(fi, {}):
+                            reach.grows.setdefault(fi, {})[op] = where
+                            changed = True
+                    if not reach.sizes.get(t, set()) <= reach.sizes.get(fi, set()):
+                        reach.sizes.setdefault(fi, set()).update(reach.sizes[t])
+                        changed = True
+                    for seen in (reach.reads, reach.writes):
+                        if t in seen and fi not in seen:
+                            seen.add(fi)
+                            changed = True
+        return reach
+
+    def label(self, fi: int) -> str:
+        return f"func {fi}" + (f" (`{self.names[fi]}`)" if fi in self.names else "")
+
+
+GROW_RAN = "the assertion's call can run memory.grow/table.grow, which always fails on the target"
+GROW_BOUNDS = "out of bounds after a memory.grow/table.grow that failed on the target (an earlier call)"
+GROW_SIZE = "memory.size/table.size after a memory.grow/table.grow that failed on the target (an earlier call)"
+GROW_STORED = ("memory, a table or a global read after a memory.grow/table.grow that failed on the target and "
+               "a call (that one or a later one) that could write them")
+
+
+def grow_excuse(built: Built, export: str, trap: str | None = None) -> tuple[str, str] | None:
+    """(decline reason, the precise detail) when the always-failing grow can
+    explain a mismatch of this call (`trap`: the trap it ended in); None: the
+    mismatch is wrong."""
+    reach = built.grows
+    if reach is None:
+        return None
+    fi = built.export_index.get(export)
+    if fi in reach.grows:
+        return GROW_RAN, f"`{export}` reaches {' and '.join(reach.grows[fi].values())}"
+    grown = built.grown
+    if trap in BOUNDS_TRAPS and BOUNDS_TRAPS[trap] in grown:
+        return GROW_BOUNDS, f"trapped {trap} after {grown[BOUNDS_TRAPS[trap]]}"
+    for size in sorted(reach.sizes.get(fi, ())):
+        if SIZE_OF[size] in grown:
+            return GROW_SIZE, f"`{export}` reaches {size} after {grown[SIZE_OF[size]]}"
+    if built.grown_writer and fi in reach.reads:
+        return GROW_STORED, f"`{export}` reads memory/tables/globals after {built.grown_writer}"
+    return None
+
+
+def note_grow(built: Built, export: str | None, line: int | None, fi: int | None = None) -> None:
+    """After a call ran (`fi`: the start function): the grows it could have run,
+    and whether it could have written state that differs for a failed grow. The
+    last such call is named, the one a later mismatch most likely comes from."""
+    reach = built.grows
+    if reach is None:
+        return
+    fi = built.export_index.get(export) if fi is None else fi
+    call = f"`{export}` (line {line})" if export else f"the start function ({reach.label(fi)})"
+    for op, where in reach.grows.get(fi, {}).items():
+        built.grown[op] = built.last_grow = f"{call}, which reaches {where}"
+        if fi in reach.writes:
+            built.grown_writer = f"{call}, which reaches {where} and writes memory/tables/globals"
+    if fi not in reach.grows and built.last_grow and fi in reach.writes:
+        # Once a grow failed, any call that writes can leave state that differs:
+        # it may store a size or a value derived from the -1 an earlier call
+        # stored, or trap on a store past the old size before its other stores.
+        built.grown_writer = f"{call}, which could write memory/tables/globals after {built.last_grow}"
 
 
 # -- values --------------------------------------------------------------------
@@ -331,9 +493,11 @@ def run_file(wast: Path, work: Path, cache: Path, bounds: str = "check", jobs: i
     current: Built | str = "no module"
     registered: dict = {}
 
-    def mismatch(line: int, what: str) -> None:
-        if built.grows:  # the spec lets memory.grow fail; on the target it always does
-            result.decline("the module grows its memory or a table, which always fails on the target")
+    def mismatch(line: int, what: str, trap: str | None = None) -> None:
+        excuse = grow_excuse(built, c["action"]["field"], trap)  # the spec lets a grow fail; on the target it always does
+        if excuse:
+            result.decline(excuse[0])
+            result.grow_declines.append(f"{result.name}:{line}: {what}; {excuse[1]}")
         else:
             result.fail(line, what)
 
@@ -394,9 +558,12 @@ def run_file(wast: Path, work: Path, cache: Path, bounds: str = "check", jobs: i
             continue
         except EmulationError as e:
             outcome, results = None, []
+            note_grow(built, action["field"], line)
             if kind != "assert_exhaustion":
                 result.fail(line, f"{action['field']}: {e}")
                 continue
+        else:
+            note_grow(built, action["field"], line)
         if kind == "assert_exhaustion":
             if outcome is None or outcome.trap:
                 result.passed += 1
@@ -409,10 +576,11 @@ def run_file(wast: Path, work: Path, cache: Path, bounds: str = "check", jobs: i
                 result.passed += 1
             else:
                 got = outcome.trap or f"returned {[_bits(t, v) for t, v in zip(results, outcome.results)]}"
-                mismatch(line, f"{action['field']}{_show(action['args'])}: expected trap {want}, got {got}")
+                mismatch(line, f"{action['field']}{_show(action['args'])}: expected trap {want}, got {got}",
+                         outcome.trap)
             continue
         if outcome.trap:
-            mismatch(line, f"{action['field']}{_show(action['args'])}: trapped ({outcome.trap})")
+            mismatch(line, f"{action['field']}{_show(action['args'])}: trapped ({outcome.trap})", outcome.trap)
             continue
         if kind == "action":
             result.passed += 1
@@ -507,7 +675,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps([{"file": r.name, "passed": r.passed, "wrong": r.wrong,
                                                 "declined": r.declined, "feature_declined": r.feature_declined,
-                                                "wrongs": r.wrongs,
+                                                "wrongs": r.wrongs, "grow_declines": r.grow_declines,
                                                 "declines": dict(r.declines)} for r in results], indent=1))
     return 1 if wrong else 0
 
