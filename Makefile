@@ -53,11 +53,12 @@ conformance: setup-test
 		--table wasmelt-out/conformance$(if $(filter cortex-m4,$(CONFORMANCE_CPU)),,-$(CONFORMANCE_CPU)).md
 
 # Differential fuzzing of synth (Thumb vs wasmtime), fuse and DCE on seeded
-# wasm-tools smith modules; FUZZ_MODULES=300 FUZZ_SEED=1 by default.
+# wasm-tools smith modules; FUZZ_MODULES=300 FUZZ_SEED=1 FUZZ_CPU=cortex-m4 by default.
 FUZZ_MODULES ?= 300
 FUZZ_SEED ?= 1
+FUZZ_CPU ?= cortex-m4
 fuzz: setup-test
-	WASMELT_FUZZ_MODULES=$(FUZZ_MODULES) WASMELT_FUZZ_SEED=$(FUZZ_SEED) nice $(BIN)/python -m pytest -q -s \
+	WASMELT_FUZZ_MODULES=$(FUZZ_MODULES) WASMELT_FUZZ_SEED=$(FUZZ_SEED) WASMELT_FUZZ_CPU=$(FUZZ_CPU) nice $(BIN)/python -m pytest -q -s \
 		tests/toolchains/synth/test_fuzz.py
 
 clean:

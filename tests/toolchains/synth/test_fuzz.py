@@ -29,7 +29,7 @@ from wasmelt.toolchains.reference import HostStubs, Outcome, run_reference, same
 from wasmelt.toolchains.emulator import EmulationError, link_for_emulation
 from wasmelt.toolchains.thumb_emulator import ThumbMachine
 
-CPU = "cortex-m4"
+CPU = os.environ.get("WASMELT_FUZZ_CPU", "cortex-m4")  # make fuzz FUZZ_CPU=cortex-m0 for ARMv6-M
 SMITH_FLAGS = ("--max-imports", "0", "--min-funcs", "2", "--export-everything", "true", "--max-memories", "1",
                "--max-tables", "1", "--max-memory32-bytes", "131072", "--canonicalize-nans", "true",
                "--ensure-termination", "--allow-start-export", "false")
