@@ -80,7 +80,7 @@ def null_build(records: str, request: str, seeds: list[str] | None = None, last=
     the full path waits for it and says so."""
     import fcntl
 
-    from .trace import last_build, mark_up_to_date
+    from .trace_log import last_build, mark_up_to_date
 
     try:
         lock = open(os.path.join(records, "lock"), "w")

@@ -13,7 +13,7 @@ import os
 import sys
 import time
 
-from wasmelt.engine import trace
+from wasmelt.engine import trace_log as trace
 
 MAX_ARGVS = 16  # distinct argvs kept: a workspace's few habitual commands
 
