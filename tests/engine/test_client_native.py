@@ -388,11 +388,12 @@ def test_a_reader_that_leaves_is_exit_141(running):
     proc = subprocess.Popen([str(NATIVE), "build", "//p:all"], cwd=running.root,
                             env={**os.environ, "WASMELT_CACHE": str(running.cache)},
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    assert proc.stderr.readline().startswith(b"[1/2]")  # the reader leaves while //p:two still runs
+    first = proc.stderr.readline()
+    assert first.startswith(b"[1/2]"), first  # the reader leaves while //p:two still runs
     proc.stderr.close()
     assert proc.wait(timeout=120) == 141
-    code, _, err = _run(NATIVE, running, "build", "//...")
-    assert code == 0 and "did not finish" not in err
+    code, out, err = _run(NATIVE, running, "build", "//...")
+    assert code == 0 and "did not finish" not in err, (code, out, err)
 
 
 @needs_native
