@@ -198,14 +198,16 @@ class Machine:
         elf = ELFFile(io.BytesIO(self.image))
         self.symbols = function_symbols(self.image)
         self.uc = self._create(self.target)
-        self.segments, self.writable = [], []
+        self.segments = []
+        self.ram: list[tuple[int, int]] = []  # the writable segments' pages
         for seg in elf.iter_segments():
             if seg["p_type"] != "PT_LOAD" or not seg["p_memsz"]:
                 continue
             start = seg["p_vaddr"] & ~0xFFF
             end = (seg["p_vaddr"] + seg["p_memsz"] + 0xFFF) & ~0xFFF
             self.segments.append((start, end, seg["p_vaddr"], seg.data(), seg["p_memsz"]))
-            self.writable.append(bool(seg["p_flags"] & 2))  # PF_W
+            if seg["p_flags"] & 2:  # PF_W
+                self.ram.append((start, end))
         self._map_regions()
         self.uc.mem_map(STACK_TOP - STACK_SIZE, STACK_SIZE)
         self.uc.mem_map(RETURN_ADDRESS, 0x1000)
@@ -217,10 +219,6 @@ class Machine:
         self.snapshot = [(vaddr, bytes(self.uc.mem_read(vaddr, memsz))) for _, _, vaddr, _, memsz in self.segments]
         self.outcome: Outcome | None = None
         self.call_counts: dict[str, int] = {}
-
-    def segments_flags(self):
-        """Each loaded segment as (page start, page end, vaddr, data, memsz, writable)."""
-        return [(*seg, w) for seg, w in zip(self.segments, self.writable)]
 
     def _map_regions(self) -> None:
         mapped: list[tuple[int, int]] = []

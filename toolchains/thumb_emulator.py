@@ -43,10 +43,9 @@ class ThumbMachine(Machine):
         if self.target.core in ARMV6M:
             import unicorn
 
-            for start, end, _, _, _, writable in self.segments_flags():
-                if writable:
-                    self.uc.hook_add(unicorn.UC_HOOK_MEM_READ | unicorn.UC_HOOK_MEM_WRITE, self._on_access,
-                                     begin=start, end=end - 1)
+            for start, end in self.ram:
+                self.uc.hook_add(unicorn.UC_HOOK_MEM_READ | unicorn.UC_HOOK_MEM_WRITE, self._on_access,
+                                 begin=start, end=end - 1)
 
     def _on_access(self, uc, _access, address, size, _value, _user) -> None:
         if size > 1 and address % size and self.outcome is not None and self.outcome.trap is None:

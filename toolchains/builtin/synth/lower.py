@@ -660,12 +660,12 @@ class Lowering:
         """`ld32` / `st32` when the module has SHARED_SITES or more 32-bit loads
         (stores; a 64-bit one is two): on ARMv6-M they then call one shared
         routine each, which pays for itself from about that many. An access
-        trusting its alignment hint (`aligned`) is not one of them."""
+        trusting its alignment hint (`hint_holds`) is not one of them."""
         sites = {"ld32": 0, "st32": 0}
         for f in self.m.functions:
             for ins in f.body:
                 width = WIDE_ACCESSES.get(ins.op)
-                if width and not self.aligned(ins.imm[0], 4 * width[1]):
+                if width and not self.hint_holds(ins.imm[0], 4 * width[1]):
                     sites[width[0]] += width[1]
         return [k for k, n in sites.items() if n >= SHARED_SITES]
 
@@ -1271,16 +1271,17 @@ class Lowering:
         b.emit(f"{PREFIX}g{imm[0]} = {GLOBAL_WRITE[t].format(v)};")
 
     # memory
-    def aligned(self, memarg, size: int) -> str:
-        """`n` (the access trusting its alignment hint) when the module's hints hold
-        and this one says the access is aligned to its size."""
-        return "n" if self.options.natural_alignment and 1 << memarg.align >= size else ""
+    def hint_holds(self, memarg, size: int) -> bool:
+        """Whether the access may trust its alignment hint (wasmelt_ld32n and the like): the
+        module's hints hold, and this one says the access is aligned to its size."""
+        return self.options.natural_alignment and 1 << memarg.align >= size
 
     def _load(self, b, imm, t: str, ctype: str, size: int, convert: str) -> None:
         addr, _ = b.pop()
         ea = self.address(b, addr, imm[0].offset, size)
         dst = b.push(t)
-        raw = f"WASMELT_MEM[{ea}]" if size == 1 else f"wasmelt_ld{size * 8}{self.aligned(imm[0], size)}(WASMELT_MEM + {ea})"
+        n = "n" if self.hint_holds(imm[0], size) else ""
+        raw = f"WASMELT_MEM[{ea}]" if size == 1 else f"wasmelt_ld{size * 8}{n}(WASMELT_MEM + {ea})"
         value = {"f32": f"wasmelt_bits_f32({raw})", "f64": f"wasmelt_bits_f64({raw})"}.get(ctype, f"({ctype}){raw}")
         b.emit(f"{dst} = {convert.format(value)};")
 
@@ -1292,7 +1293,8 @@ class Lowering:
         if size == 1:
             b.emit(f"WASMELT_MEM[{ea}] = {bits};")
         else:
-            b.emit(f"wasmelt_st{size * 8}{self.aligned(imm[0], size)}(WASMELT_MEM + {ea}, (u{size * 8}){bits});")
+            n = "n" if self.hint_holds(imm[0], size) else ""
+            b.emit(f"wasmelt_st{size * 8}{n}(WASMELT_MEM + {ea}, (u{size * 8}){bits});")
 
     def op_memory_size(self, b, imm):
         b.emit(f"{b.push('i32')} = {self.memory_pages}u;")
