@@ -100,8 +100,8 @@ def instrument(phases: Phases) -> None:
         (runner, "stage_source", "source staged", 2),
         (store.Store, "stage", "generated input from the CAS", 2),
         ("run_in_sandbox", "run_in_sandbox", 2),
-        ("bwrap_argv", "bwrap argv", 3),
-        ("_spawn", "spawn + wait (bwrap, sh, cat, cksum)", 3),
+        ("namespace_argv", "namespace argv", 3),
+        ("_spawn", "spawn + wait (launcher, sh, cat, cksum)", 3),
         ("check_outputs", "output contract check", 3),
         ("collect_outputs", "outputs into the CAS", 2),
         ("remove_sandbox", "sandbox removed", 2),
@@ -181,7 +181,7 @@ def main() -> int:
         whole, bare, bwrap = [], [], []
         from wasmelt.engine import sandbox
 
-        floor = [sandbox.BWRAP, "--unshare-all", "--die-with-parent", "--ro-bind", "/usr", "/usr",
+        floor = [sandbox.launcher_path(), "--unshare-all", "--die-with-parent", "--ro-bind", "/usr", "/usr",
                  "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
                  "--proc", "/proc", "--dev", "/dev", "--bind", str(ws_root), str(ws_root), "--chdir", str(ws_root),
                  "--", "/bin/sh", "-c", f"cat {source} wasmelt-out/lib/g00/p00000/i0 | cksum > /dev/null"]

@@ -57,7 +57,7 @@ WRAPPED = [
     ("wasmelt.engine.runner", None, "stage_source", "stage_source"),
     ("wasmelt.engine.blobs", "Blobs", "stage", "store.stage"),
     ("wasmelt.engine.sandbox", None, "run_in_sandbox", "run_in_sandbox"),
-    ("wasmelt.engine.sandbox", None, "bwrap_argv", "bwrap_argv"),
+    ("wasmelt.engine.sandbox", None, "namespace_argv", "namespace_argv"),
     ("wasmelt.engine.sandbox", None, "_spawn", "_spawn"),
     ("subprocess", "Popen", "__init__", "Popen (fork+exec)"),
     ("wasmelt.engine.sandbox", None, "_wait", "wait for exit"),

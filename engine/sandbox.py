@@ -1,7 +1,8 @@
 """Running one action: in its own directory (engine.sandbox_tree) holding only its
-declared inputs, in its own mount, PID and network namespaces (bubblewrap,
-engine.sandbox_argv) where the kernel allows (engine.sandbox_probe), with a
-scrubbed environment, a timeout, and the output contract."""
+declared inputs, in its own mount, PID and network namespaces (the mount plan of
+engine.sandbox_argv, run by wasmelt's launcher or bubblewrap) where the kernel
+allows (engine.sandbox_probe), with a scrubbed environment, a timeout, and the
+output contract."""
 
 from __future__ import annotations
 
@@ -16,9 +17,9 @@ from pathlib import Path
 from .actions import Action
 from .errors import ActionError
 from .sandbox_kill import kill_sandbox
-from .sandbox_argv import (FIXED_ENV, INSIDE_ACTION_ENV, PASSTHROUGH_ENV, action_environment, bwrap_argv,  # noqa: F401
+from .sandbox_argv import (FIXED_ENV, INSIDE_ACTION_ENV, PASSTHROUGH_ENV, action_environment, namespace_argv,  # noqa: F401
                            check_command, python_dirs, refuse_nested, zig_cache_dir)
-from .sandbox_probe import (BWRAP, MODES, SYSTEM_DIRS, Policy, bwrap_path, configure, current_policy,  # noqa: F401
+from .sandbox_probe import (BWRAP, MODES, SYSTEM_DIRS, Policy, configure, current_policy, launcher_path,  # noqa: F401
                             namespace_unavailable)
 from .sandbox_tree import (_on_tmpfs, _reentry_script, _scratch, _tmpfs_mounts, check_outputs,  # noqa: F401
                            collect_outputs, make_sandbox, remove_sandbox, sandbox_parent, tree_dirs)
@@ -52,10 +53,10 @@ def _keep_for_debugging(action: Action, sandbox: Path, command: list[str], env: 
     """Keep the failed sandbox; write and name the command that re-enters it."""
     script = _reentry_script(sandbox)
     exports = " ".join(shlex.quote(f"{k}={v}") for k, v in sorted(env.items()))
-    shell = shlex.join(command[:command.index("--") + 1] + ["/bin/sh"]) if policy.mode == "namespace" \
-        else f"cd {shlex.quote(str(sandbox))} && /bin/sh"
+    shell = shlex.join(command[:command.index("--") + 1] + ["/bin/sh"]) if policy.mode == "namespace" else "/bin/sh"
+    # From the sandbox: wasmelt's launcher mounts the new root over its working directory.
     script.write_text(f"#!/bin/sh\n# {action.describe()}: {shlex.join(action.argv)}\n"
-                      f"exec env -i {exports} {shell}\n")
+                      f"cd {shlex.quote(str(sandbox))} && exec env -i {exports} {shell}\n")
     script.chmod(0o755)
     return (f"\n  sandbox kept (--sandbox_debug): {sandbox}\n  re-enter it with: sh {shlex.quote(str(script))}"
             f"\n  then run: {shlex.join(action.argv)}")
@@ -77,8 +78,8 @@ def run_in_sandbox(action: Action, sandbox: Path, default_timeout: float | None,
     zig = zig_cache_dir(cache_dir)
     env["ZIG_GLOBAL_CACHE_DIR"] = env["ZIG_LOCAL_CACHE_DIR"] = zig
     if namespaced:
-        options = bwrap_argv(action, sandbox, (*hidden, os.path.expanduser("~")), zig)
-        command = [bwrap_path(), *options, "--", *argv]
+        options = namespace_argv(action, sandbox, (*hidden, os.path.expanduser("~")), zig)
+        command = [launcher_path(), *options, "--", *argv]
     else:
         command = argv
     logs = sandbox.parent / (sandbox.name + ".log")
@@ -111,11 +112,11 @@ def _spawn(command: list[str], cwd: Path, env: dict[str, str], timeout: float | 
     """Run to completion with stdout/stderr in files: a background process
     holding a pipe cannot keep the build waiting. The command stays in this
     process group, so a Ctrl-C reaches it. Stopped early (a timeout, an
-    interrupt), bwrap's sandbox is killed through its PID namespace's first
-    process, whose PID bwrap reports on --info-fd (engine.sandbox_kill)."""
+    interrupt), the sandbox is killed through its PID namespace's first
+    process, whose PID the launcher reports on --info-fd (engine.sandbox_kill)."""
     pass_fds: tuple[int, ...] = ()
     info = None
-    if via_args:  # bwrap options through a pipe: no limit on their number
+    if via_args:  # the launcher's options through a pipe: no limit on their number
         r, w = os.pipe()
         info, info_w = os.pipe()
         sep = command.index("--")
@@ -180,7 +181,7 @@ def _write_all(fd: int, data: bytes) -> None:
         while view:
             view = view[os.write(fd, view):]
     except BrokenPipeError:
-        pass  # bwrap failed before reading its options: its exit code says so
+        pass  # the launcher failed before reading its options: its exit code says so
     finally:
         os.close(fd)
 

@@ -1,6 +1,7 @@
-"""What an action sees of the host: its scrubbed environment, and bubblewrap's
-mounts (the system and the tools read-only, its own directory writable only
-where it declared outputs, the workspace, the cache and $HOME hidden)."""
+"""What an action sees of the host: its scrubbed environment, and its namespace
+sandbox's mounts (the system and the tools read-only, its own directory writable
+only where it declared outputs, the workspace, the cache and $HOME hidden), in
+bubblewrap's option syntax, which wasmelt's own launcher reads too."""
 
 from __future__ import annotations
 
@@ -66,7 +67,7 @@ def _inside(path: str, parent: str) -> bool:
 
 @functools.lru_cache(maxsize=256)
 def _host_mounts(tools: tuple, hidden: tuple[str, ...]) -> tuple[str, ...]:
-    """bwrap arguments for the host: the system and the tools read-only, and
+    """Mount options for the host: the system and the tools read-only, and
     nothing of `hidden` (the workspace, the cache, $HOME) even where a mounted
     tree contains it (the sandbox's /tmp is its own, empty). The same for
     every action with these tools: made once."""
@@ -89,7 +90,7 @@ def _host_mounts(tools: tuple, hidden: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _mounts(action: Action, sandbox: Path, hidden: tuple[str, ...], zig: str | None = None) -> list[str]:
-    """bwrap arguments: the host's (_host_mounts), the sandbox read-only but
+    """Mount options: the host's (_host_mounts), the sandbox read-only but
     for its output directories."""
     root = str(sandbox)
     args = list(_host_mounts(action.tools, hidden))
@@ -116,8 +117,8 @@ def _mounts(action: Action, sandbox: Path, hidden: tuple[str, ...], zig: str | N
     return args + ["--chdir", root]
 
 
-def bwrap_argv(action: Action, sandbox: Path, hidden: tuple[str, ...], zig: str | None = None) -> list[str]:
-    """The options of one action's bwrap (passed through --args)."""
+def namespace_argv(action: Action, sandbox: Path, hidden: tuple[str, ...], zig: str | None = None) -> list[str]:
+    """The options of one action's launcher (passed through --args)."""
     args = ["--unshare-all", "--die-with-parent", "--new-session", "--hostname", "sandbox"]
     if getattr(action, "network", False):
         args.append("--share-net")

@@ -1,9 +1,10 @@
 """Stopping a sandboxed action early (a timeout, an interrupt) with every process
-it started: bwrap's --die-with-parent alone leaves one behind when bwrap is
-killed while its sandbox is still being set up (before the sandbox's first
-process asked to die with it), and a PID namespace's first process ignores
-every signal but SIGKILL. So that process is killed first, by the PID bwrap
-wrote on --info-fd (the kernel then kills the whole namespace), then bwrap."""
+it started: the launcher's --die-with-parent alone leaves one behind when the
+launcher is killed while its sandbox is still being set up (before the sandbox's
+first process asked to die with it), and a PID namespace's first process ignores
+every signal but SIGKILL. So that process is killed first, by the PID the
+launcher (wasmelt-sandbox or bwrap) wrote on --info-fd (the kernel then kills
+the whole namespace), then the launcher."""
 
 from __future__ import annotations
 
@@ -13,13 +14,13 @@ import select
 import signal
 import subprocess
 
-INFO_WAIT_MS = 2000  # bwrap writes its info right after making the sandbox's first process
+INFO_WAIT_MS = 2000  # the launcher writes its info right after making the sandbox's first process
 
 
 def sandbox_init(info_fd: int | None) -> tuple[int, int] | None:
-    """(PID, PID namespace inode) of the sandbox's first process from bwrap's
-    --info-fd pipe, read to its end (bwrap closes it once written, or dies
-    first); None when bwrap wrote nothing (it never made the sandbox)."""
+    """(PID, PID namespace inode) of the sandbox's first process from the
+    launcher's --info-fd pipe, read to its end (closed once written, or when the
+    launcher dies first); None when it wrote nothing (it never made the sandbox)."""
     if info_fd is None:
         return None
     data = b""
@@ -40,18 +41,18 @@ def sandbox_init(info_fd: int | None) -> tuple[int, int] | None:
 
 def kill_sandbox(proc: subprocess.Popen, info_fd: int | None = None) -> None:
     """SIGKILL the sandbox's PID namespace (through its first process), then
-    bwrap (`proc`), and reap bwrap; without `info_fd` (no namespace), `proc` only."""
+    the launcher (`proc`), and reap it; without `info_fd` (no namespace), `proc` only."""
     init = sandbox_init(info_fd)
     if init is not None:
         pid, namespace = init
         try:
             fd = os.pidfd_open(pid)  # that process from here on, whatever reuses its PID later
         except (AttributeError, OSError):
-            fd = None  # gone (or no pidfds: bwrap's own --die-with-parent has to do)
+            fd = None  # gone (or no pidfds: the launcher's own --die-with-parent has to do)
         if fd is not None:
             try:
-                # Still the sandbox's (a PID reused since is in another namespace): bwrap's
-                # child, or an orphan of a bwrap that died setting it up.
+                # Still the sandbox's (a PID reused since is in another namespace): the
+                # launcher's child, or an orphan of a launcher that died setting it up.
                 if os.stat(f"/proc/{pid}/ns/pid").st_ino == namespace:
                     signal.pidfd_send_signal(fd, signal.SIGKILL)
             except OSError:

@@ -1,6 +1,9 @@
 """Which sandbox this process's actions get: the policy from the command's
-flags (--sandbox, --sandbox_debug), and the probe of whether bubblewrap can
-make namespaces on this machine (else a loud fallback to plain directories)."""
+flags (--sandbox, --sandbox_debug), and the program that makes its namespaces
+on this machine: wasmelt's own launcher (engine/sandbox_launcher.c, which
+scripts/setup builds beside the interpreter), else bubblewrap, each tried once
+(else a loud fallback to plain directories). Both read the same mount plan
+(engine.sandbox_argv)."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from dataclasses import dataclass
 
@@ -19,6 +23,10 @@ MODES = ("namespace", "directory", "none")
 # What a namespace sandbox sees of the host, read-only (symlinks stay symlinks).
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 BWRAP = "bwrap"
+LAUNCHER = "wasmelt-sandbox"  # engine/sandbox_launcher.c, built by scripts/setup beside the interpreter
+# The program that runs the mount plan, when the default will not do: `bwrap`
+# for bubblewrap, or a path.
+LAUNCHER_ENV = "WASMELT_SANDBOX_LAUNCHER"
 
 
 @dataclass(frozen=True)
@@ -73,23 +81,48 @@ def _warn_fallback(why: str) -> None:
           "them from reading or writing anything on this machine", file=sys.stderr)
 
 
-@functools.lru_cache(maxsize=1)
 def namespace_unavailable() -> str | None:
     """Why actions cannot get their own namespaces here, or None."""
+    return _launcher(os.environ.get(LAUNCHER_ENV))[1]
+
+
+def launcher_path() -> str:
+    """The program that makes this machine's namespace sandboxes."""
+    return _launcher(os.environ.get(LAUNCHER_ENV))[0] or BWRAP
+
+
+@functools.lru_cache(maxsize=4)  # by the variable: a server takes each request's environment
+def _launcher(explicit: str | None) -> tuple[str | None, str | None]:
+    """(the first program of the candidates that makes namespaces here, None),
+    or (None, why none does)."""
     if not sys.platform.startswith("linux"):
-        return f"namespaces need Linux (this is {sys.platform})"
-    exe = shutil.which(BWRAP)
+        return None, f"namespaces need Linux (this is {sys.platform})"
+    own = os.path.join(os.path.dirname(sys.executable), LAUNCHER)
+    candidates = [explicit] if explicit else [own, BWRAP] if os.access(own, os.X_OK) else [BWRAP]
+    reasons = []
+    for name in candidates:
+        exe, why = _probe(name)
+        if exe:
+            return exe, None
+        reasons.append(why)
+    return None, "; ".join(reasons)
+
+
+def _probe(name: str) -> tuple[str | None, str | None]:
+    label = "bubblewrap (`bwrap`)" if name == BWRAP else f"`{name}`"
+    exe = shutil.which(name)
     if exe is None:
-        return "bubblewrap (`bwrap`) is not installed"
+        return None, f"{label} is not installed"
     try:
-        probe = subprocess.run([exe, "--unshare-all", "--die-with-parent", *_system_args(), "--", "/bin/true"],
-                               stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+        with tempfile.TemporaryDirectory(prefix="wasmelt-probe-") as cwd:  # the launcher's root goes over it
+            probe = subprocess.run([exe, "--unshare-all", "--die-with-parent", *_system_args(), "--", "/bin/true"],
+                                   cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as e:
-        return f"`bwrap` could not run: {e}"
+        return None, f"{label} could not run: {e}"
     if probe.returncode != 0:
         reason = probe.stderr.decode("utf-8", "replace").strip().splitlines()
-        return f"`bwrap` cannot create namespaces here ({reason[-1] if reason else f'exit {probe.returncode}'})"
-    return None
+        return None, f"{label} cannot create namespaces here ({reason[-1] if reason else f'exit {probe.returncode}'})"
+    return exe, None
 
 
 @functools.lru_cache(maxsize=1)
@@ -101,8 +134,3 @@ def _system_args() -> tuple[str, ...]:
         elif os.path.isdir(d):
             args += ["--ro-bind", d, d]
     return (*args, "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp")
-
-
-@functools.lru_cache(maxsize=1)
-def bwrap_path() -> str:
-    return shutil.which(BWRAP) or BWRAP

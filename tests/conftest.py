@@ -123,3 +123,20 @@ def age_tree(root, seconds: float = 30) -> None:
         for name in files + dirs:
             os.utime(os.path.join(directory, name), ns=(then, then), follow_symlinks=False)
     os.utime(root, ns=(then, then))
+
+
+@pytest.fixture(params=["wasmelt-sandbox", "bwrap"])
+def launcher(request, monkeypatch):
+    """Each program that runs the namespace sandbox's mount plan in turn (wasmelt's
+    own, which scripts/setup builds, and bubblewrap), chosen through
+    WASMELT_SANDBOX_LAUNCHER; skipped, saying why, where it cannot make namespaces."""
+    from wasmelt.engine import sandbox_probe
+
+    name = request.param
+    if name == sandbox_probe.LAUNCHER:
+        name = os.path.join(os.path.dirname(sys.executable), sandbox_probe.LAUNCHER)
+    exe, why = sandbox_probe._probe(name)
+    if exe is None:
+        pytest.skip(why)
+    monkeypatch.setenv(sandbox_probe.LAUNCHER_ENV, exe)
+    return exe

@@ -301,3 +301,24 @@ def test_a_new_install_tries_the_native_client_again(machine):
     run = machine.run("demo")
     assert run.returncode == 0, run.stderr
     assert sum(call.startswith("python -m ziglang cc") for call in machine.calls("python")) == 2
+
+
+def test_the_sandbox_launcher_is_built_beside_the_interpreter_and_a_failure_said_once(machine):
+    _client_source(machine, ZIG_FAILS)
+    venv, source = machine.checkout / ".venv", machine.checkout / "engine/sandbox_launcher.c"
+    source.write_text("int main(void) { return 0; }\n")
+    said = ("set-up: the sandbox launcher did not compile (see .venv/sandbox-build.log); bubblewrap runs the "
+            "namespace sandbox until engine/sandbox_launcher.c changes\n")
+    first = machine.run("demo")
+    assert first.returncode == 0 and said in first.stderr, first.stderr
+    assert not (venv / "bin/wasmelt-sandbox").exists()
+    assert said not in machine.run("demo").stderr  # remembered: not tried, not said again
+    machine.tool("python", f'if [ "$2" = ziglang ]; then shift 3; {ZIG_BUILDS}; fi', where=venv / "bin")
+    with open(source, "a") as f:
+        f.write("/* fixed */\n")
+    fixed = machine.run("demo")
+    assert (fixed.returncode, fixed.stderr) == (0, ""), fixed.stderr
+    assert (venv / "bin/wasmelt-sandbox").read_text() == "native\n"
+    compiles = sum(call.startswith("python -m ziglang cc") for call in machine.calls("python"))
+    assert machine.run("demo").returncode == 0
+    assert sum(call.startswith("python -m ziglang cc") for call in machine.calls("python")) == compiles  # current

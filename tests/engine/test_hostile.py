@@ -19,6 +19,8 @@ from wasmelt.engine.sandbox import namespace_unavailable
 
 needs_namespaces = pytest.mark.skipif(namespace_unavailable() is not None,
                                       reason=f"namespace sandbox unavailable: {namespace_unavailable()}")
+# Run once per program that makes namespaces (wasmelt-sandbox, bwrap): both read the same mount plan.
+each_launcher = pytest.mark.usefixtures("launcher")
 
 
 def _gone(text: str) -> bool:
@@ -41,6 +43,7 @@ def _entries(cache: Path) -> dict[str, dict]:
 # -- the sandbox: what an action can see and touch -----------------------------------
 
 @needs_namespaces
+@each_launcher
 def test_an_action_reads_no_undeclared_file(workspace):
     secret = workspace.write("p/secret.txt", "secret\n")
     workspace.write("p/in.txt", "in\n")
@@ -67,7 +70,44 @@ def test_an_action_reads_no_undeclared_file(workspace):
     assert not (workspace.root / "wasmelt-out/p/abs/o").exists()
 
 
+ESCAPE = """
+import ctypes, os, sys
+out = open(sys.argv[2], "w")  # before: a chroot that works moves the working directory
+def attempt(step):
+    try:
+        step()
+    except OSError:
+        pass
+def chroot_out():  # the classic escape: a chroot below the working directory, then `..` past the root
+    os.makedirs("x", exist_ok=True)
+    os.chroot("x")
+    for _ in range(40):
+        os.chdir("..")
+    os.chroot(".")
+attempt(lambda: ctypes.CDLL(None).unshare(0x10000000 | 0x00020000))  # a user and mount namespace of its own
+attempt(chroot_out)
+out.write("reached\\n" if os.path.exists(sys.argv[1]) else "hidden\\n")
+"""
+
+
 @needs_namespaces
+@each_launcher
+def test_an_action_cannot_leave_its_root(workspace):
+    workspace.write("p/escape.py", ESCAPE)
+    workspace.write("p/BUILD.toml", f"""
+        [[genrule]]
+        name = "out"
+        srcs = ["escape.py"]
+        outs = ["o"]
+        cmd = "{sys.executable} $(SRCS) {workspace.root / 'BUILD.toml'} $(OUT); rmdir x 2>/dev/null; true"
+    """)
+    run = workspace.run("build", "//p:out")
+    assert run.code == 0, run.err
+    assert workspace.read("wasmelt-out/p/out/o") == "hidden\n"
+
+
+@needs_namespaces
+@each_launcher
 def test_an_action_cannot_write_sources_outputs_or_the_cache(workspace):
     notes = workspace.write("p/notes.txt", "notes\n")
     workspace.write("p/BUILD.toml", """
@@ -113,6 +153,7 @@ def test_an_undeclared_file_in_the_working_directory_is_reported(workspace):
 
 
 @needs_namespaces
+@each_launcher
 def test_no_network_unless_the_target_asks(workspace):
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -138,6 +179,7 @@ def test_no_network_unless_the_target_asks(workspace):
 
 
 @needs_namespaces
+@each_launcher
 def test_an_action_is_over_when_every_process_it_started_is_gone(workspace):
     # A background job holding the output pipe, a detached sleeper, and one
     # the timeout must take down with the shell that started it.
@@ -161,6 +203,7 @@ def test_an_action_is_over_when_every_process_it_started_is_gone(workspace):
 
 
 @needs_namespaces
+@each_launcher
 def test_sandbox_debug_keeps_the_failed_sandbox_and_says_how_to_enter_it(workspace):
     workspace.write("p/in.txt", "input bytes\n")
     workspace.write("p/BUILD.toml", '[[genrule]]\nname = "f"\nsrcs = ["in.txt"]\nouts = ["o"]\ncmd = "false"\n')
@@ -221,11 +264,15 @@ def test_sandboxes_live_on_a_private_tmpfs_and_a_killed_builds_are_swept(workspa
         shutil.rmtree(runtime, ignore_errors=True)
 
 
-def test_without_bubblewrap_the_directory_sandbox_is_a_loud_fallback(workspace, tmp_path):
+def _no_bubblewrap(tmp_path: Path) -> dict[str, str]:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "sh").symlink_to(shutil.which("sh"))
-    env = {"PATH": str(bin_dir)}
+    return {"PATH": str(bin_dir)}
+
+
+def test_without_any_launcher_the_directory_sandbox_is_a_loud_fallback(workspace, tmp_path):
+    env = {**_no_bubblewrap(tmp_path), "WASMELT_SANDBOX_LAUNCHER": "bwrap"}  # as where set-up built no launcher
     workspace.write("p/BUILD.toml", '[[genrule]]\nname = "a"\nouts = ["o"]\ncmd = "echo hi > $(OUT)"\n'
                     '[[genrule]]\nname = "b"\nouts = ["o"]\ncmd = "echo ho > $(OUT)"\n')
     run = workspace.run("build", "//p:all", env=env)
@@ -235,6 +282,18 @@ def test_without_bubblewrap_the_directory_sandbox_is_a_loud_fallback(workspace, 
     run = workspace.run("build", "//p:a", "--sandbox=namespace", env=env)
     assert run.code == 1 and "--sandbox=namespace: bubblewrap (`bwrap`) is not installed" in run.err, run.err
     assert "Traceback" not in run.err
+
+
+def test_without_bubblewrap_the_launcher_set_up_built_still_makes_namespaces(workspace, tmp_path):
+    from wasmelt.engine.sandbox_probe import LAUNCHER, launcher_path
+
+    assert launcher_path() == os.path.join(os.path.dirname(sys.executable), LAUNCHER), \
+        "scripts/setup builds engine/sandbox_launcher.c into the venv; see .venv/sandbox-build.log"
+    workspace.write("p/BUILD.toml", f'[[genrule]]\nname = "a"\nouts = ["o"]\n'
+                    f'cmd = "test -e {workspace.root}/BUILD.toml && echo LEAK > $(OUT) || echo hidden > $(OUT)"\n')
+    run = workspace.run("build", "//p:a", "--sandbox=namespace", env=_no_bubblewrap(tmp_path))
+    assert run.code == 0 and "WARNING" not in run.err, run.err
+    assert workspace.read("wasmelt-out/p/a/o") == "hidden\n"
 
 
 def test_a_nested_wasmelt_fails_at_once(workspace):
@@ -545,6 +604,7 @@ def test_a_huge_argument_list_is_a_clear_error(workspace):
 
 
 @needs_namespaces
+@each_launcher
 def test_a_full_disk_is_one_error_and_leaves_the_cache_intact(workspace):
     # The cache on a 200 kB tmpfs of its own (a mount namespace of the test's).
     # The output (250 kB) cannot fit: sandboxes are on another tmpfs, the store is not.

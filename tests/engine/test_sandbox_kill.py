@@ -1,8 +1,8 @@
 """An action stopped early (timed out, interrupted) leaves no process behind, even
-when bubblewrap is stopped while it still sets its sandbox up (engine.sandbox_kill).
-The stop is injected in place of the wait (no clock): it comes as soon as bwrap
-made the sandbox's first process, inside its set-up, where --die-with-parent
-alone left the sandbox running."""
+when the launcher (wasmelt-sandbox, bubblewrap) is stopped while it still sets
+its sandbox up (engine.sandbox_kill). The stop is injected in place of the wait
+(no clock): it comes as soon as the launcher made the sandbox's first process,
+inside its set-up, where --die-with-parent alone left the sandbox running."""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ from wasmelt.engine.errors import ActionError
 from wasmelt.engine.labels import Label
 from wasmelt.engine.sandbox_tree import make_sandbox, remove_sandbox
 
-pytestmark = pytest.mark.skipif(sandbox.namespace_unavailable() is not None,
-                                reason=f"namespace sandbox unavailable: {sandbox.namespace_unavailable()}")
+pytestmark = [pytest.mark.skipif(sandbox.namespace_unavailable() is not None,
+                                 reason=f"namespace sandbox unavailable: {sandbox.namespace_unavailable()}"),
+              pytest.mark.usefixtures("launcher")]  # wasmelt-sandbox and bwrap in turn
 
 
 def _hanging(marker: str) -> Action:
@@ -54,7 +55,7 @@ def _run_stopped(tmp_path, monkeypatch, stop: BaseException, rounds: int = 8) ->
     marker = uuid.uuid4().hex
 
     def stopped(proc, timeout):
-        """The stop once bwrap made the sandbox's first process (it then sets the sandbox up)."""
+        """The stop once the launcher made the sandbox's first process (it then sets the sandbox up)."""
         children = f"/proc/{proc.pid}/task/{proc.pid}/children"
         while proc.poll() is None:
             with open(children) as f:
