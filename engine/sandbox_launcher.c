@@ -15,8 +15,9 @@
    mount_setattr (Linux 5.12): recursively, which a plain read-only remount is not.
 
    Processes: this one (in the host's PID namespace; reports the sandbox's first process on --info-fd as
-   bubblewrap does, waits for it and exits with its status, 128 + the signal when it was killed) and the
-   command, the first process of the new PID namespace: when it exits the kernel kills what it left.
+   bubblewrap does, waits for it and exits with its status), that first process (sets the sandbox up,
+   then reaps; when the command exits it exits with the command's status, 128 + the signal when it was
+   killed, and the kernel kills what the command left), and the command.
 
    Built by scripts/setup (`python -m ziglang cc`), as the native client is; where it is missing or the
    kernel refuses it (engine/sandbox_probe.py tries it once per process), bubblewrap runs the plan. */
@@ -331,8 +332,21 @@ static void enter(void) {
     if (chdir(root) < 0 || chroot(".") < 0) die("cannot enter the new root");
     if (chdir(chdir_to ? chdir_to : "/") < 0) die("cannot change to %s", chdir_to ? chdir_to : "/");
     drop_capabilities();
-    execvp(command[0], command);
-    die("cannot run %s", command[0]);
+    /* The command runs as this process's child: a PID namespace's first process ignores the signals it
+       has no handler for, even those it sends itself (a `kill -SEGV $$` would be lost). */
+    pid_t command_pid = fork();
+    if (command_pid < 0) die("cannot fork");
+    if (command_pid == 0) {
+        execvp(command[0], command);
+        die("cannot run %s", command[0]);
+    }
+    for (;;) {  /* reaping every orphan until the command ends; then the kernel kills what is left */
+        int status;
+        pid_t pid = wait(&status);
+        if (pid < 0 && errno == EINTR) continue;
+        if (pid < 0) die("cannot wait for the command");
+        if (pid == command_pid) _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+    }
 }
 
 int main(int argc, char **argv) {

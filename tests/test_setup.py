@@ -248,7 +248,7 @@ def test_a_failing_pip_shows_its_log(machine):
 def _client_source(machine: Machine, zig: str) -> None:
     """engine/client_native.c in the checkout, and a venv python whose `-m ziglang cc` runs `zig`
     (with the arguments after `cc`); pip's console script as the venv's `wasmelt`."""
-    for name in ("head", "mv", "rm", "cmp", "touch"):  # what install_client runs
+    for name in ("head", "mv", "rm", "cmp", "touch", "chmod"):  # what install_client runs, and the zig stand-in
         (machine.bin / name).symlink_to(shutil.which(name))
     (machine.checkout / "engine").mkdir()
     (machine.checkout / "engine/client_native.c").write_text("int main(void) { return 0; }\n")
@@ -257,7 +257,7 @@ def _client_source(machine: Machine, zig: str) -> None:
 
 
 ZIG_FAILS = 'echo "error: no C compiler here" >&2; exit 1'
-ZIG_BUILDS = 'while [ "$1" != -o ]; do shift; done; echo native > "$2"'
+ZIG_BUILDS = 'while [ "$1" != -o ]; do shift; done; echo native > "$2"; chmod +x "$2"'
 
 
 def test_a_native_client_that_does_not_compile_is_said_once_and_tried_again_only_when_its_source_changes(machine):
