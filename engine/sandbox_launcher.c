@@ -106,7 +106,7 @@ static char **read_args_fd(int fd, int *count) {
     size_t size = 0, cap = 4096;
     char *data = malloc(cap);
     for (ssize_t got;; size += got) {
-        if (size + 1 >= cap && !(data = realloc(data, cap *= 2))) die("out of memory");
+        if (size + 1 >= cap) data = realloc(data, cap *= 2);
         if (!data) die("out of memory");
         got = read(fd, data + size, cap - size - 1);
         if (got < 0 && errno == EINTR) { got = 0; continue; }
@@ -123,8 +123,6 @@ static char **read_args_fd(int fd, int *count) {
     *count = n;
     return args;
 }
-
-static int parse(char **argv, int argc, int from_fd);
 
 static const char *need(char **argv, int argc, int i, const char *option) {
     if (i >= argc) { errno = 0; die("%s needs an argument", option); }

@@ -86,6 +86,11 @@ def namespace_unavailable() -> str | None:
     return _launcher(os.environ.get(LAUNCHER_ENV))[1]
 
 
+def own_launcher() -> str:
+    """Where scripts/setup puts wasmelt-sandbox: beside the interpreter."""
+    return os.path.join(os.path.dirname(sys.executable), LAUNCHER)
+
+
 def launcher_path() -> str:
     """The program that makes this machine's namespace sandboxes."""
     return _launcher(os.environ.get(LAUNCHER_ENV))[0] or BWRAP
@@ -97,7 +102,7 @@ def _launcher(explicit: str | None) -> tuple[str | None, str | None]:
     or (None, why none does)."""
     if not sys.platform.startswith("linux"):
         return None, f"namespaces need Linux (this is {sys.platform})"
-    own = os.path.join(os.path.dirname(sys.executable), LAUNCHER)
+    own = own_launcher()
     candidates = [explicit] if explicit else [own, BWRAP] if os.access(own, os.X_OK) else [BWRAP]
     reasons = []
     for name in candidates:

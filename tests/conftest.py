@@ -132,10 +132,8 @@ def launcher(request, monkeypatch):
     WASMELT_SANDBOX_LAUNCHER; skipped, saying why, where it cannot make namespaces."""
     from wasmelt.engine import sandbox_probe
 
-    name = request.param
-    if name == sandbox_probe.LAUNCHER:
-        name = os.path.join(os.path.dirname(sys.executable), sandbox_probe.LAUNCHER)
-    exe, why = sandbox_probe._probe(name)
+    exe, why = sandbox_probe._probe(sandbox_probe.own_launcher() if request.param == sandbox_probe.LAUNCHER
+                                    else request.param)
     if exe is None:
         pytest.skip(why)
     monkeypatch.setenv(sandbox_probe.LAUNCHER_ENV, exe)

@@ -285,15 +285,33 @@ def test_without_any_launcher_the_directory_sandbox_is_a_loud_fallback(workspace
 
 
 def test_without_bubblewrap_the_launcher_set_up_built_still_makes_namespaces(workspace, tmp_path):
-    from wasmelt.engine.sandbox_probe import LAUNCHER, launcher_path
+    from wasmelt.engine.sandbox_probe import launcher_path, own_launcher
 
-    assert launcher_path() == os.path.join(os.path.dirname(sys.executable), LAUNCHER), \
+    assert launcher_path() == own_launcher(), \
         "scripts/setup builds engine/sandbox_launcher.c into the venv; see .venv/sandbox-build.log"
     workspace.write("p/BUILD.toml", f'[[genrule]]\nname = "a"\nouts = ["o"]\n'
                     f'cmd = "test -e {workspace.root}/BUILD.toml && echo LEAK > $(OUT) || echo hidden > $(OUT)"\n')
     run = workspace.run("build", "//p:a", "--sandbox=namespace", env=_no_bubblewrap(tmp_path))
     assert run.code == 0 and "WARNING" not in run.err, run.err
     assert workspace.read("wasmelt-out/p/a/o") == "hidden\n"
+
+
+def test_a_launcher_that_cannot_make_namespaces_is_named_in_the_error(workspace):
+    workspace.write("p/BUILD.toml", '[[genrule]]\nname = "a"\nouts = ["o"]\ncmd = "echo hi > $(OUT)"\n')
+    run = workspace.run("build", "//p:a", "--sandbox=namespace", env={"WASMELT_SANDBOX_LAUNCHER": "false"})
+    assert run.code == 1 and "Traceback" not in run.err, run.err
+    assert "--sandbox=namespace: `false` cannot create namespaces here (exit 1)" in run.err, run.err
+
+
+def test_the_launcher_refuses_what_it_does_not_know_in_one_line(tmp_path):
+    from wasmelt.engine.sandbox_probe import own_launcher
+
+    if not os.access(own_launcher(), os.X_OK):
+        pytest.skip("scripts/setup built no wasmelt-sandbox here")
+    for args, said in ((["--unshare-everything", "--", "true"], "unknown option --unshare-everything"),
+                       (["--bind", "/usr"], "--bind needs an argument"), (["--unshare-all"], "no command given")):
+        run = subprocess.run([own_launcher(), *args], cwd=tmp_path, capture_output=True, text=True, timeout=30)
+        assert (run.returncode, run.stderr) == (1, f"wasmelt-sandbox: {said}\n"), (args, run)
 
 
 def test_a_nested_wasmelt_fails_at_once(workspace):
