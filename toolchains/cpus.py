@@ -41,6 +41,11 @@ class Cpu:
         return self.isa.removeprefix("rv32")[1:] if self.family == RISCV else ""
 
     @property
+    def armv6m(self) -> bool:
+        """Thumb-1 only (Cortex-M0/M0+): eight low registers, no unaligned access."""
+        return self.family == ARM and self.isa in ("cortex-m0", "cortex-m0plus")
+
+    @property
     def elf_machine(self) -> str:
         return "EM_ARM" if self.family == ARM else "EM_RISCV"
 

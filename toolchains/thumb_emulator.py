@@ -9,10 +9,6 @@ from dataclasses import dataclass
 
 from .emulator import RETURN_ADDRESS, STACK_TOP, Machine, float_kind, from_bits, is_wide, read_struct, result_area, to_bits
 
-# Cores without unaligned access: a halfword or word access at an address it
-# does not divide faults (HardFault) on the part, which unicorn's model lets
-# through; the emulator faults them too, in RAM (where data lives).
-ARMV6M = ("cortex-m0", "cortex-m0plus")
 CPU_MODELS = {"cortex-m0": "CORTEX_M0", "cortex-m0plus": "CORTEX_M0", "cortex-m3": "CORTEX_M3",
               "cortex-m4": "CORTEX_M4", "cortex-m4f": "CORTEX_M4", "cortex-m7": "CORTEX_M7",
               "cortex-m33": "CORTEX_M33"}
@@ -40,7 +36,10 @@ class ThumbMachine(Machine):
 
     def __post_init__(self):
         super().__post_init__()
-        if self.target.core in ARMV6M:
+        # Cores without unaligned access: a halfword or word access at an address it
+        # does not divide faults (HardFault) on the part, which unicorn's model lets
+        # through; the emulator faults them too, in RAM (where data lives).
+        if self.target.armv6m:
             import unicorn
 
             for start, end in self.ram:
