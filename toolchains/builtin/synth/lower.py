@@ -371,8 +371,14 @@ POOL_EVERY = 8  # segments between literal pools (a Thumb literal load reaches 1
 def thumb_init(copies: list[tuple[int, str, int]], start: str | None) -> str:
     """wasmelt_init for Thumb: `copies` are (byte offset in wasmelt_memory,
     image symbol, length); `start` the C function that runs the start function."""
-    asm = ["push {r0, r1, r2, r3, r4, lr}", "ldr r0, =wasmelt_ready", "ldrb r1, [r0]", "cmp r1, #0", "beq 2f",
-           "pop {r0, r1, r2, r3, r4, pc}", "2: movs r1, #1", "strb r1, [r0]"]
+    # The flag is the odd byte of a 2-aligned pair, so its address's low byte,
+    # stored into it, is not 0: one instruction sets it. Once initialised the
+    # routine branches to its last pop, within a Thumb-1 conditional branch's
+    # 256 B while no literal pool lies between (POOL_EVERY copies), else past
+    # a pop of its own.
+    done = ["bne 9f"] if len(copies) <= POOL_EVERY else ["beq 2f", "pop {r0, r1, r2, r3, r4, pc}", "2:"]
+    asm = ["push {r0, r1, r2, r3, r4, lr}", "ldr r0, =wasmelt_ready+1", "ldrb r1, [r0]", "cmp r1, #0", *done,
+           "strb r0, [r0]"]
     for k, (at, image, length) in enumerate(copies):
         if k and k % POOL_EVERY == 0:
             asm += ["b 3f", ".ltorg", "3:"]
@@ -386,7 +392,7 @@ def thumb_init(copies: list[tuple[int, str, int]], start: str | None) -> str:
         lines += ['        "mov r4, r12\\n"', "#if defined(__ARM_PCS_VFP)", '        "vpush {d0-d7}\\n"', "#endif",
                   f'        "bl {start}\\n"', "#if defined(__ARM_PCS_VFP)", '        "vpop {d0-d7}\\n"', "#endif",
                   '        "mov r12, r4\\n"']
-    lines.append('        "pop {r0, r1, r2, r3, r4, pc}\\n.ltorg\\n.size wasmelt_init, .-wasmelt_init\\n.popsection");')
+    lines.append('        "9: pop {r0, r1, r2, r3, r4, pc}\\n.ltorg\\n.size wasmelt_init, .-wasmelt_init\\n.popsection");')
     return "\n".join(lines)
 
 
@@ -626,9 +632,9 @@ class Lowering:
         needs_init = bool(init_lines) or m.start is not None
         if needs_init:
             start = f"{PREFIX}start" if m.start is not None else None
-            init = ["static u8 wasmelt_ready __attribute__((used));",
-                    *([f"__attribute__((used)) static void {start}(void) {{ {self.fname(m.start)}(); }}"] if start else []),
-                    "#if defined(__thumb__)", thumb_init(copies, start), INIT_CALL[True], "#else",
+            init = [*([f"__attribute__((used)) static void {start}(void) {{ {self.fname(m.start)}(); }}"] if start else []),
+                    "#if defined(__thumb__)", "static u8 wasmelt_ready[2] __attribute__((used, aligned(2)));",
+                    thumb_init(copies, start), INIT_CALL[True], "#else", "static u8 wasmelt_ready;",
                     "void wasmelt_init(void) {", "  if (wasmelt_ready) return;", "  wasmelt_ready = 1;", *init_lines,
                     *([f"  {start}();"] if start else []), "}", INIT_CALL[False], "#endif"]
         else:
