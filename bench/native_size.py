@@ -37,9 +37,10 @@ def _run(cmd: list[str], cwd: Path) -> None:
         raise RuntimeError(f"{Path(cmd[0]).name} … failed: {' '.join(errors)[-400:]}")
 
 
-def compile_native(sources: list[Path], cpu: str, cc: str, work: Path) -> list[Path]:
+def compile_native(sources: list[Path], cpu: str, cc: str, work: Path, copts: list[str] = ()) -> list[Path]:
     """One object per C source, compiled as a firmware build would (the
-    wasm import/export attributes are ignored, so imports become calls)."""
+    wasm import/export attributes are ignored, so imports become calls);
+    `copts` after the usual flags."""
     target = cpu_named(cpu)
     if cc == "gcc":
         base = [gcc_for(cpu), *target.gcc_flags()]
@@ -49,8 +50,8 @@ def compile_native(sources: list[Path], cpu: str, cc: str, work: Path) -> list[P
     objects = []
     for source in sources:
         obj = work / f"{source.stem}.o"
-        _run([*base, *NATIVE_FLAGS, "-Wno-attributes", "-Wno-unknown-attributes", "-c", str(source), "-o", str(obj)],
-             work)
+        _run([*base, *NATIVE_FLAGS, *copts, "-Wno-attributes", "-Wno-unknown-attributes", "-c", str(source), "-o",
+              str(obj)], work)
         objects.append(obj)
     return objects
 

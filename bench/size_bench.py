@@ -129,12 +129,13 @@ def _defined_functions(obj: Path) -> list[str]:
     return sorted(name for name, d in facts["defined"].items() if d["code"] and d["bind"] == "STB_GLOBAL")
 
 
-def measure(work: Path, lib: Library, cpu: str, variants: list[str]) -> dict:
+def measure(work: Path, lib: Library, cpu: str, variants: list[str], native_cc: str = "gcc",
+            native_copts: list[str] = ()) -> dict:
     """Linked sizes of native and every variant for one library on one CPU."""
     folder = work / lib.name / f"native-{cpu}"
     sources = [lib.folder / s for s in lib.component["srcs"]]
-    native = native_size.linked_sections(native_size.compile_native(sources, cpu, "gcc", folder), lib.api, cpu,
-                                         folder / "native.elf")
+    native_objects = native_size.compile_native(sources, cpu, native_cc, folder, native_copts)
+    native = native_size.linked_sections(native_objects, lib.api, cpu, folder / "native.elf")
     row = {"lib": lib.name, "cpu": cpu, "native": {"text": native["text"], "rodata": native["rodata"],
                                                    "ram": _ram(native)}}
     for variant in variants:
@@ -253,6 +254,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--variants", default=",".join(VARIANTS), help=f"of {', '.join(VARIANTS)}")
     ap.add_argument("--component-copts", default="", help='extra C flags for the components, e.g. "-Xclang -Oz"')
     ap.add_argument("--bounds", choices=["check", "mask", "none"], help="the synth targets' bounds (default: synth's)")
+    ap.add_argument("--native-cc", choices=["gcc", "zig"], default="gcc",
+                    help="the compiler of the native side (zig: clang, the compiler of wasmelt's own objects)")
+    ap.add_argument("--native-copts", default="", help='extra C flags for the native side, e.g. "-Xclang -Oz"')
     ap.add_argument("--work", type=Path, default=WORK)
     ap.add_argument("--json", type=Path, default=BENCH / "results" / "size" / "latest.json")
     args = ap.parse_args(argv)
@@ -269,7 +273,7 @@ def main(argv: list[str] | None = None) -> dict:
                          f"have: {', '.join(VARIANTS)}")
     write_workspace(args.work, libs, cpus, cycle_cpus, variants, args.component_copts.split(), args.bounds)
     build_workspace(args.work)
-    rows = [measure(args.work, lib, cpu, variants) for cpu in cpus for lib in libs]
+    rows = [measure(args.work, lib, cpu, variants, args.native_cc, args.native_copts.split()) for cpu in cpus for lib in libs]
     cycle_rows = [cycles(args.work, lib, cpu) for cpu in cycle_cpus for lib in libs]
     result = {"rows": rows, "cycles": cycle_rows, "seconds": round(time.perf_counter() - start, 1)}
     print(table(rows, cycle_rows))
