@@ -194,3 +194,34 @@ def test_wasm2c_adapter_compiles_with_either_compiler(tmp_path, cc):
     assert proc.returncode == 0, proc.stderr
     report = json.loads((tmp_path / "out.json").read_text())
     assert report["sections"]["text"] > 0 and report["toolchain"] == "wasm2c"
+
+
+@pytest.mark.parametrize("cpu, cc, opt, armv6m_flags", [
+    ("cortex-m0", "zig", "size", True), ("cortex-m0plus", "zig", "size", True), ("cortex-m4", "zig", "size", False),
+    ("rv32imc", "zig", "size", False), ("cortex-m0", "gcc", "size", None), ("cortex-m0", "zig", "speed", None)])
+def test_the_lowered_c_compiles_without_the_llvm_passes_that_cost_flash(tmp_path, monkeypatch, cpu, cc, opt,
+                                                                      armv6m_flags):
+    """The synth compiles its C at size without loop strength reduction and
+    tail duplication, and on ARMv6-M also without constant hoisting and jump
+    tables; gcc and opt = "speed" get only -Werror."""
+    from wasmelt.toolchains import synth as synth_mod
+
+    class Compiled(Exception):
+        pass
+
+    seen = []
+
+    def record(source, obj, *args, extra=(), **kwargs):
+        seen.append(list(extra))
+        raise Compiled  # the flags are what is checked; nothing needs compiling
+
+    monkeypatch.setattr(synth_mod, "compile_c", record)
+    (tmp_path / "in.wasm").write_bytes(wat('(module (func (export "f")))'))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(Compiled):
+        synth_mod.main(["--cpu", cpu, "--cc", cc, "--opt", opt, "--out", "out.o", "--header", "out.h",
+                        "--report", "out.json", "--", "in.wasm"])
+    [extra] = seen
+    llvm = ["-mllvm", "-disable-lsr", "-mllvm", "-tail-dup-placement=false"]
+    armv6m = ["-mllvm", "-disable-constant-hoisting", "-fno-jump-tables"]
+    assert extra == ["-Werror"] + ([] if armv6m_flags is None else llvm + (armv6m if armv6m_flags else [])), extra
