@@ -101,3 +101,25 @@ def test_a_loop_with_a_one_compare_exit_test_is_rotated(tmp_path):
 @pytest.mark.parametrize("copts", [("-Xclang", "-Oz"), ("-mllvm", "-rotation-max-header-size=0")])
 def test_copts_that_choose_the_rotation_get_it(tmp_path, copts):
     assert _back_branches(tmp_path, *copts) == 1  # -Oz never rotates: a branch out and a branch back
+
+
+# crc8() is a helper LLVM prices just below 0: at -inline-threshold=0 one of
+# its three calls is still inlined (a copy of its loop), at the default none.
+CRC_C = """
+static unsigned char crc8(unsigned char crc, unsigned char byte) {
+  crc ^= byte;
+  for (int i = 0; i < 8; i++) crc = (crc & 0x80) ? (unsigned char)((crc << 1) ^ 0x07) : (unsigned char)(crc << 1);
+  return crc;
+}
+__attribute__((export_name("frame"))) unsigned frame(const unsigned char *p, unsigned char a, unsigned char b) {
+  return crc8(crc8(crc8(0, a), b), p[0]);
+}
+"""
+
+
+def test_a_helper_priced_just_below_zero_stays_a_call_at_every_site(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "HELPER_C", CRC_C)
+    for name in ("default", "zero"):
+        (tmp_path / name).mkdir()
+    assert _functions(tmp_path / "default") == (2, 3)
+    assert _functions(tmp_path / "zero", "-mllvm", "-inline-threshold=0") == (2, 2)
