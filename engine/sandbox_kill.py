@@ -15,6 +15,9 @@ import signal
 import subprocess
 
 INFO_WAIT_MS = 2000  # the launcher writes its info right after making the sandbox's first process
+# A SIGKILLed process still runs until it leaves the kernel (a mount in the middle of
+# the sandbox's set-up): the kill waits for the namespace to be gone, within reason.
+EXIT_WAIT_MS = 10000
 
 
 def sandbox_init(info_fd: int | None) -> tuple[int, int] | None:
@@ -55,9 +58,18 @@ def kill_sandbox(proc: subprocess.Popen, info_fd: int | None = None) -> None:
                 # launcher's child, or an orphan of a launcher that died setting it up.
                 if os.stat(f"/proc/{pid}/ns/pid").st_ino == namespace:
                     signal.pidfd_send_signal(fd, signal.SIGKILL)
+                    _wait_for_exit(fd)
             except OSError:
                 pass  # gone already
             finally:
                 os.close(fd)
     proc.kill()
     proc.wait()
+
+
+def _wait_for_exit(pidfd: int) -> None:
+    """Until that process has exited: a pidfd becomes readable once it has, and a
+    PID namespace's first process exits only after every other one in it."""
+    poller = select.poll()
+    poller.register(pidfd, select.POLLIN)
+    poller.poll(EXIT_WAIT_MS)

@@ -7,6 +7,7 @@ inside its set-up, where --die-with-parent alone left the sandbox running."""
 from __future__ import annotations
 
 import os
+import select
 import subprocess
 import uuid
 
@@ -44,6 +45,12 @@ def _alive(marker: str) -> list[str]:
     return found
 
 
+def _exited(pidfd: int) -> bool:
+    poller = select.poll()
+    poller.register(pidfd, select.POLLIN)
+    return bool(poller.poll(0))
+
+
 @pytest.fixture
 def namespace_policy():
     sandbox.configure("namespace")
@@ -54,13 +61,17 @@ def namespace_policy():
 def _run_stopped(tmp_path, monkeypatch, stop: BaseException, rounds: int = 8) -> str:
     marker = uuid.uuid4().hex
 
+    first_processes: list[int] = []  # pidfds of the sandboxes' first processes
+
     def stopped(proc, timeout):
         """The stop once the launcher made the sandbox's first process (it then sets the sandbox up)."""
         children = f"/proc/{proc.pid}/task/{proc.pid}/children"
         while proc.poll() is None:
             with open(children) as f:
-                if f.read().split():
-                    break
+                pids = f.read().split()
+            if pids:
+                first_processes.append(os.pidfd_open(int(pids[0])))
+                break
         raise stop
 
     monkeypatch.setattr(sandbox, "_wait", stopped)
@@ -72,8 +83,13 @@ def _run_stopped(tmp_path, monkeypatch, stop: BaseException, rounds: int = 8) ->
                 sandbox.run_in_sandbox(action, box, 60, hidden=(str(tmp_path / "ws"),))
             if isinstance(stop, subprocess.TimeoutExpired):
                 assert "timed out after 60s and was killed with every process it started" in str(caught.value)
+            # Gone by the time the build goes on, not some time later (a killed process
+            # still runs until it leaves the kernel; a namespace's first process exits last).
+            assert all(_exited(fd) for fd in first_processes), "the sandbox outlived the stop"
         finally:
             remove_sandbox(box)
+            while first_processes:
+                os.close(first_processes.pop())
     return marker
 
 
