@@ -196,14 +196,15 @@ def test_wasm2c_adapter_compiles_with_either_compiler(tmp_path, cc):
     assert report["sections"]["text"] > 0 and report["toolchain"] == "wasm2c"
 
 
-@pytest.mark.parametrize("cpu, cc, opt, armv6m_flags", [
-    ("cortex-m0", "zig", "size", True), ("cortex-m0plus", "zig", "size", True), ("cortex-m4", "zig", "size", False),
-    ("rv32imc", "zig", "size", False), ("cortex-m0", "gcc", "size", None), ("cortex-m0", "zig", "speed", None)])
-def test_the_lowered_c_compiles_without_the_llvm_passes_that_cost_flash(tmp_path, monkeypatch, cpu, cc, opt,
-                                                                      armv6m_flags):
+@pytest.mark.parametrize("cpu, cc, opt, core", [
+    ("cortex-m0", "zig", "size", "armv6m"), ("cortex-m0plus", "zig", "size", "armv6m"),
+    ("cortex-m4", "zig", "size", "thumb2"), ("cortex-m3", "zig", "size", "thumb2"), ("rv32imc", "zig", "size", "rv32"),
+    ("cortex-m0", "gcc", "size", None), ("cortex-m4", "zig", "speed", None)])
+def test_the_lowered_c_compiles_without_the_llvm_passes_that_cost_flash(tmp_path, monkeypatch, cpu, cc, opt, core):
     """The synth compiles its C at size without loop strength reduction and
-    tail duplication, and on ARMv6-M also without constant hoisting and jump
-    tables; gcc and opt = "speed" get only -Werror."""
+    tail duplication; on ARMv6-M also without constant hoisting and jump
+    tables, on Thumb-2 with ext-TSP block placement; gcc and opt = "speed" get
+    only -Werror."""
     from wasmelt.toolchains import synth as synth_mod
 
     class Compiled(Exception):
@@ -223,5 +224,6 @@ def test_the_lowered_c_compiles_without_the_llvm_passes_that_cost_flash(tmp_path
                         "--report", "out.json", "--", "in.wasm"])
     [extra] = seen
     llvm = ["-mllvm", "-disable-lsr", "-mllvm", "-tail-dup-placement=false"]
-    armv6m = ["-mllvm", "-disable-constant-hoisting", "-fno-jump-tables"]
-    assert extra == ["-Werror"] + ([] if armv6m_flags is None else llvm + (armv6m if armv6m_flags else [])), extra
+    per_core = {"armv6m": ["-mllvm", "-disable-constant-hoisting", "-fno-jump-tables"],
+                "thumb2": ["-mllvm", "-enable-ext-tsp-block-placement"], "rv32": []}
+    assert extra == ["-Werror"] + ([] if core is None else llvm + per_core[core]), extra
