@@ -77,8 +77,12 @@ def f32_round(value: float) -> float:
 FUEL = 50_000_000  # instructions, roughly: a runaway loop ends as an "out_of_fuel" trap
 
 
-def run_reference(wasm: bytes, export: str, args: list, stubs: HostStubs | None = None) -> Outcome:
-    """Call one export of a fresh instance, with every import a recording stub."""
+def run_reference(wasm: bytes, export: str, args: list, stubs: HostStubs | None = None, *,
+                  grows: bool = True) -> Outcome:
+    """Call one export of a fresh instance, with every import a recording stub.
+    With grows=False, memories and tables keep their initial sizes, as on the
+    MCU: memory.grow and table.grow give -1 for any growth above 0 (wasm lets
+    growth fail), so the reference is what the synthesized object must do."""
     import wasmtime
 
     stubs = stubs or HostStubs()
@@ -87,6 +91,8 @@ def run_reference(wasm: bytes, export: str, args: list, stubs: HostStubs | None 
     engine = wasmtime.Engine(config)
     store = wasmtime.Store(engine)
     store.set_fuel(FUEL)
+    if not grows:
+        store.set_limits(**_initial_sizes(wasm))
     module = wasmtime.Module(engine, wasm)
     outcome = Outcome()
     counts: dict[str, int] = {}
@@ -123,6 +129,23 @@ def run_reference(wasm: bytes, export: str, args: list, stubs: HostStubs | None 
         raise
     outcome.results = () if result is None else tuple(result) if isinstance(result, (list, tuple)) else (result,)
     return outcome
+
+
+def _initial_sizes(wasm: bytes) -> dict[str, int]:
+    """set_limits() arguments that stop every memory and table at its initial size.
+    The limits are per store, so one size must hold for all of them."""
+    from .builtin.wasm.decode import decode_module
+
+    module = decode_module(wasm)
+    limits = {}
+    for limit, what, sizes in (("memory_size", "memories", {m.limits.min * 65536 for m in module.memories}),
+                               ("table_elements", "tables", {t.limits.min for t in module.tables})):
+        if len(sizes) > 1:
+            raise ValueError(f"the module's {what} differ in initial size ({sorted(sizes)}); "
+                             "the reference can keep only one size fixed")
+        if sizes:
+            limits[limit] = sizes.pop()
+    return limits
 
 
 def export_signatures(wasm: bytes) -> dict[str, tuple[list[str], list[str]]]:

@@ -261,10 +261,10 @@ def load(wasm: Path, obj: Path, module_name: str | None, registered: dict, cpu: 
 
 # -- memory.grow / table.grow --------------------------------------------------
 #
-# On the target memory.grow and table.grow always fail (return -1), which wasm
-# permits; the spec tests expect them to succeed. A mismatch is declined for
-# that reason only when the failed grow can explain it, decided from the module
-# itself (the lowering makes a grow the constant -1, so the emulator cannot see
+# On the target memory.grow and table.grow fail (return -1) for any growth
+# above 0, which wasm permits; the spec tests expect them to succeed. A mismatch
+# is declined for that reason only when the failed grow can explain it, decided
+# from the module itself (the lowering makes a grow a constant, so the emulator cannot see
 # one run; "can reach" follows `call`s and, for `call_indirect`/`call_ref`,
 # every function whose reference the module takes):
 #

@@ -15,7 +15,7 @@ import pytest
 from wasm_harness import wat
 from wasmelt.toolchains.builtin.wasm.decode import decode_module
 from wasmelt.toolchains.builtin.wasm.model import FUNC
-from wasmelt.toolchains.reference import HostStubs
+from wasmelt.toolchains.reference import HostStubs, run_reference
 from wasmelt.toolchains.emulator import Signature, link_for_emulation
 from wasmelt.toolchains.thumb_emulator import ThumbMachine
 
@@ -206,8 +206,26 @@ def test_memory_grow_warns_at_build_time(workspace):
         """)
     run = workspace.run("build", "//app:fw")
     assert run.code == 0, run.err
-    assert ("WARNING: Synth //app:fw: memory.grow in grow always fails on the target (returns -1, memory.size "
-            "stays 1)") in run.err
+    assert ("WARNING: Synth //app:fw: memory.grow in grow always fails on the target (returns -1 for any growth "
+            "above 0, memory.size stays 1)") in run.err
+
+
+def test_memory_grow_by_0_answers_the_size_and_any_growth_fails(tmp_path):
+    obj = Object(tmp_path, wat("""(module (memory 2)
+      (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
+      (func (export "size") (result i32) (memory.size)))"""))
+    assert obj.call("grow", 0) == [2] and obj.call("size") == [2]
+    assert obj.call("grow", 1) == [0xFFFFFFFF] and obj.call("grow", 0xFFFFFFFF) == [0xFFFFFFFF]
+    assert obj.call("size") == [2]
+    # The fuzzer's reference stops growth as the MCU does; wasmtime by itself grows.
+    assert run_reference(obj.wasm, "grow", [0], grows=False).results == (2,)
+    assert run_reference(obj.wasm, "grow", [1], grows=False).results == (-1,)
+    assert run_reference(obj.wasm, "grow", [1]).results == (2,)
+
+
+def test_a_fixed_size_reference_refuses_memories_of_different_sizes():
+    with pytest.raises(ValueError, match=r"the module's memories differ in initial size \(\[65536, 131072\]\)"):
+        run_reference(wat("(module (memory 1) (memory 2) (func (export \"f\")))"), "f", [], grows=False)
 
 
 def test_shadow_stack_overflow_traps_in_every_mode(tmp_path):
@@ -290,6 +308,7 @@ def test_reference_types_tables_and_element_segments(tmp_path):
       (func (export "get_ext") (param i32) (result externref) (table.get $x (local.get 0)))
       (func (export "fill") (param i32 i32) (table.fill $t (local.get 0) (ref.func $b) (local.get 1)))
       (func (export "grow") (result i32) (table.grow $t (ref.null func) (i32.const 1)))
+      (func (export "grow0") (result i32) (table.grow $t (ref.null func) (i32.const 0)))
       (func (export "size") (result i32) (table.size $t)))"""))
     assert obj.call("call", 0) == [10] and obj.call("call", 1) == "undefined_element"
     assert obj.call("init", 1, 0, 2) == [] and obj.call("call", 1) == [10] and obj.call("call", 2) == [20]
@@ -300,8 +319,9 @@ def test_reference_types_tables_and_element_segments(tmp_path):
     assert obj.call("is_null", 3) == [0] and obj.call("is_null", 9) == "out_of_bounds_table"
     assert obj.call("set_ext", 1, 43) == [] and obj.call("get_ext", 1) == [43] and obj.call("get_ext", 0) == [0]
     assert obj.call("fill", 0, 4) == [] and [obj.call("call", i) for i in range(4)] == [[20]] * 4
-    assert obj.call("grow") == [0xFFFFFFFF] and obj.call("size") == [4]
-    assert "table.grow in grow always fails on the target" in synth(tmp_path / "again", obj.wasm).stderr
+    assert obj.call("grow") == [0xFFFFFFFF] and obj.call("grow0") == [4] and obj.call("size") == [4]
+    assert ("table.grow in grow, grow0 always fails on the target (returns -1 for any growth above 0, table.size "
+            "stays): tables are fixed arrays") in synth(tmp_path / "again", obj.wasm).stderr
 
 
 def test_funcref_parameters_lower_instead_of_crashing(tmp_path):

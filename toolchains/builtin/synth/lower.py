@@ -730,7 +730,8 @@ class Lowering:
             growing = [function_label(self.m, self.n_func_imports + d) for d, f in enumerate(self.m.functions)
                        if any(i.op == op for i in f.body)]
             if growing:
-                found.append(f"{op} in {', '.join(growing)} always fails on the target (returns -1, {what}")
+                found.append(f"{op} in {', '.join(growing)} always fails on the target (returns -1 for any growth "
+                             f"above 0, {what}")
         return found
 
     def header(self, exports: dict[str, int], imports: dict[str, str]) -> str:
@@ -1306,8 +1307,10 @@ class Lowering:
         b.emit(f"{b.push('i32')} = {self.memory_pages}u;")
 
     def op_memory_grow(self, b, imm):
-        b.pop()
-        b.emit(f"{b.push('i32')} = 0xffffffffu;  /* linear memory never grows on the MCU */")
+        # The linear memory never grows on the MCU; growing by 0 succeeds
+        # everywhere (it is how code asks the size), so it answers the size.
+        n, _ = b.pop()
+        b.emit(f"{b.push('i32')} = {n} == 0u ? {self.memory_pages}u : 0xffffffffu;")
 
     def op_memory_fill(self, b, imm):
         self.helpers.add("bulk")
@@ -1364,9 +1367,9 @@ class Lowering:
         b.emit(f"{b.push('i32')} = WASMELT_TABLE{imm[0]}_SIZE;")
 
     def op_table_grow(self, b, imm):
+        n, _ = b.pop()  # tables never grow on the MCU; by 0 they answer the size, as memory.grow does
         b.pop()
-        b.pop()
-        b.emit(f"{b.push('i32')} = 0xffffffffu;  /* tables never grow on the MCU */")
+        b.emit(f"{b.push('i32')} = {n} == 0u ? WASMELT_TABLE{imm[0]}_SIZE : 0xffffffffu;")
 
     def op_table_fill(self, b, imm):
         n, _ = b.pop()
